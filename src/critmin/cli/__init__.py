@@ -36,19 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``critmin`` console script."""
     _register()
     try:
-        app(args=argv, prog_name="critmin", standalone_mode=False)
+        app(args=argv, prog_name="critmin")
     except CritminError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(1)
-    except (typer.Abort, KeyboardInterrupt):
-        typer.echo("aborted", err=True)
-        sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

@@ -1,0 +1,103 @@
+"""``critmin atlas build|info|path|download``: build and inspect the atlas."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from critmin.cli import app
+
+atlas_app = typer.Typer(help="Build and inspect the atlas (the embedded DuckDB database).",
+                        no_args_is_help=True)
+app.add_typer(atlas_app, name="atlas")
+
+DbOption = Annotated[Path | None, typer.Option("--db", help="Atlas file (default: $CRITMIN_ATLAS "
+                                                "or the user data dir).")]
+
+
+@atlas_app.command("build")
+def build_cmd(
+    dirs: Annotated[list[Path], typer.Argument(help="Folders (or files) holding source files.")],
+    db: DbOption = None,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Start from an empty atlas.")] = False,
+    silent: Annotated[bool, typer.Option("--silent", help="No progress bar.")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """Recognise the source files in DIRS (by name and header) and load them into the atlas."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from critmin import atlas
+
+    err = Console(stderr=True)
+    if silent or fmt == "json":
+        report = atlas.build(dirs, db, fresh=fresh)
+    else:
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                      TextColumn("{task.completed}/{task.total} files"), TimeElapsedColumn(),
+                      console=err, transient=True) as bar:
+            task = bar.add_task("loading", total=None)
+
+            def progress(label: str, done: int, total: int) -> None:
+                bar.update(task, description=label, completed=done, total=total)
+
+            report = atlas.build(dirs, db, fresh=fresh, progress=progress)
+    if fmt == "json":
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    table = Table(title=f"Loaded into {report.atlas}")
+    for col in ("source", "loader", "rows", "years", "status", "file"):
+        table.add_column(col, overflow="fold")
+    for x in report.loaded:
+        years = f"{x.years[0]}–{x.years[-1]}" if x.years else ""
+        table.add_row(x.source_id, x.loader, f"{x.rows:,}", years, x.status, Path(x.file).name)
+    console = Console()
+    console.print(table)
+    total = sum(x.rows for x in report.loaded)
+    console.print(f"{len(report.loaded)} files, {total:,} rows loaded")
+    for note in report.notes:
+        console.print(f"note: {note}")
+    for f in report.unrecognised:
+        console.print(f"[yellow]not recognised, skipped:[/] {f}")
+
+
+@atlas_app.command("info")
+def info_cmd(
+    db: DbOption = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """List the atlas tables, their row counts and the provenance of every loaded file."""
+    from critmin.atlas import Atlas
+
+    with Atlas.open(db) as a:
+        info = a.info()
+    if fmt == "json":
+        typer.echo(json.dumps(info, indent=2, default=str))
+        return
+    console = Console()
+    t = Table(title=f"Atlas {info['atlas']}")
+    t.add_column("table")
+    t.add_column("rows", justify="right")
+    for name, n in info["tables"].items():
+        t.add_row(name, f"{n:,}")
+    console.print(t)
+    s = Table(title="Sources")
+    for col in ("source_id", "publisher", "file", "rows", "years", "licence", "sha256"):
+        s.add_column(col, overflow="fold")
+    for x in info["sources"]:
+        years = "–".join(map(str, x["years"])) if x["years"] else ""
+        s.add_row(x["source_id"], x["publisher"], x["file"], f"{x['rows']:,}", years,
+                  x["licence"], x["sha256"][:12])
+    console.print(s)
+
+
+@atlas_app.command("path")
+def path_cmd() -> None:
+    """Print where the atlas lives by default."""
+    from critmin.atlas import default_path
+
+    typer.echo(str(default_path()))

@@ -1,0 +1,1 @@
+"""Curated reference tables that ship with critmin: minerals, the HS map, units, country aliases."""
