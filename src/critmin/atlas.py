@@ -88,6 +88,7 @@ class Atlas:
 
             try:
                 self._con = ibis.duckdb.connect(str(self.path), read_only=True)
+                self._con.raw_sql("SET enable_progress_bar = false")
             except duckdb.Error as exc:
                 raise AtlasError(f"cannot open atlas {self.path}: {exc}") from None
         return self._con
@@ -324,9 +325,8 @@ def build(
         else:
             plan.append((f, mod))
 
+    _remove_stale_builds(db)
     tmp = db.with_name(f".{db.name}.building-{os.getpid()}")
-    for stale in (tmp, tmp.with_name(tmp.name + ".wal")):
-        stale.unlink(missing_ok=True)
     if db.exists() and not fresh:
         shutil.copy2(db, tmp)
     codes = country_codes()
@@ -377,6 +377,21 @@ def build(
         tmp.unlink(missing_ok=True)
         raise
     return report
+
+
+def _remove_stale_builds(db: Path) -> None:
+    """Delete temporary files left by builds that were killed (their process is gone)."""
+    for stale in db.parent.glob(f".{db.name}.building-*"):
+        pid = stale.name.rsplit("-", 1)[-1].split(".")[0]
+        alive = False
+        if pid.isdigit():
+            try:
+                os.kill(int(pid), 0)
+                alive = int(pid) != os.getpid()
+            except OSError:
+                alive = False
+        if not alive:
+            stale.unlink(missing_ok=True)
 
 
 def _is_code_table(f: Path) -> bool:

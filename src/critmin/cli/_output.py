@@ -48,7 +48,12 @@ def emit(df: pd.DataFrame, fmt: Format | str, *, title: str | None = None,
     if fmt is Format.json:
         sys.stdout.write(json.dumps(records(df), indent=2, ensure_ascii=False) + "\n")
     elif fmt is Format.csv:
-        df.to_csv(sys.stdout, index=False)
+        flat = df.copy()
+        for col in flat.columns:
+            if flat[col].map(lambda v: isinstance(v, list | tuple)).any():
+                flat[col] = flat[col].map(
+                    lambda v: ";".join(map(str, v)) if isinstance(v, list | tuple) else v)
+        flat.to_csv(sys.stdout, index=False)
     elif fmt is Format.parquet:
         if output:
             df.to_parquet(output, index=False)

@@ -90,9 +90,32 @@ def parse(path: Path, ctx: Context) -> Parsed:
         indicators.append(indicator)
         estimates.append(estimate)
         lines.append(lineno)
+    notes = _drop_duplicates(years, countries, indicators, estimates, lines)
     table = pa.table({
         "year": pa.array(years, pa.int16()), "country": countries, "indicator": indicators,
         "estimate": pa.array(estimates, pa.float64()),
         "source_id": [meta.source_id] * len(years), "_line": lines,
     })
-    return Parsed(meta=meta, tables={"governance": table})
+    return Parsed(meta=meta, tables={"governance": table}, notes=notes)
+
+
+def _drop_duplicates(*cols: list) -> list[str]:
+    """Keep the last row of each (year, country, indicator); note the duplicates.
+
+    The full-precision PV file lists Guyana (GUY) twice: the first block sits where French Guiana
+    (GUF) sorts and does not match Guyana's published 2-decimal values; the second does.
+    """
+    years, countries, indicators, _estimates, lines = cols
+    last: dict[tuple, int] = {}
+    for i, key in enumerate(zip(years, countries, indicators, strict=True)):
+        last[key] = i
+    if len(last) == len(years):
+        return []
+    keep = sorted(last.values())
+    dropped = sorted(set(range(len(years))) - set(keep))
+    dup = sorted({countries[i] for i in dropped})
+    note = (f"{len(dropped)} duplicate rows for {', '.join(dup)} (first at line {lines[dropped[0]]}): "
+            "the later rows are kept")
+    for col in cols:
+        col[:] = [col[i] for i in keep]
+    return [note]

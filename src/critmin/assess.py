@@ -1,0 +1,126 @@
+"""``assess``: for one country, which minerals are at risk, from whom, and how it is changing.
+
+One row per mineral, combining the import-side metrics (:mod:`critmin.metrics.trade`), production
+concentration (:mod:`critmin.metrics.concentration`), GeoPolRisk where available
+(:mod:`critmin.metrics.geopolrisk`) and the national critical-mineral lists. Every number is
+computed set-based for all countries and filtered at the end, so the same expressions serve the
+API, the CLI and the dashboard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+from ibis import _
+
+from critmin.atlas import Atlas
+from critmin.errors import CritminError
+from critmin.metrics import concentration, trade
+
+#: Column order of the ``assess`` table (a stable contract: new columns may be appended).
+COLUMNS = [
+    "country", "mineral", "year", "imports_kusd", "import_reliance", "import_reliance_refined",
+    "top_supplier", "top_supplier_share", "import_hhi", "production_hhi_mine", "top3_share_mine",
+    "top_producer_mine", "production_hhi_refinery", "top3_share_refinery", "top_producer_refinery",
+    "production_year", "geopolrisk", "share_msp", "share_ipef", "share_quad", "lists",
+]
+
+
+def resolve_country(atlas: Atlas, country: str) -> str:
+    """ISO3 code for ``country`` (an ISO3 or ISO2 code or an English name)."""
+    from critmin.countries import country_codes
+
+    code = country.strip().upper()
+    c = atlas.table("countries")
+    hit = c.filter((c.iso3 == code) | (c.iso2 == code)).select("iso3").to_pandas()
+    if len(hit):
+        return str(hit.iso3.iloc[0])
+    iso3 = country_codes().from_name(country)
+    if iso3:
+        return iso3
+    raise CritminError(f"unknown country {country!r}: use an ISO 3166 alpha-3 code such as JPN")
+
+
+def assess(country: str, *, year: int | None = None, minerals: Sequence[str] | None = None,
+           atlas: Atlas | None = None) -> pd.DataFrame:
+    """Supply-risk table for ``country`` (one row per mineral; see :data:`COLUMNS`).
+
+    ``year`` defaults to the latest year with trade data for the country. Shares are of import
+    value (thousand USD); import reliance is on a metal-content basis (see
+    :func:`critmin.metrics.trade.import_reliance`); production concentration uses the USGS MCS
+    data of ``year`` or the latest earlier year (``production_year``).
+    """
+    atlas = atlas or Atlas.open()
+    iso3 = resolve_country(atlas, country)
+    tf, hs, src = atlas.table("trade_flows"), atlas.table("hs_map"), atlas.table("sources")
+    known = set(atlas.table("minerals").mineral.to_pandas())
+    for m in minerals or ():
+        if m not in known:
+            raise CritminError(f"unknown mineral {m!r}; known minerals: {', '.join(sorted(known))}")
+    flows = trade.mineral_trade(tf, hs, sources=src)
+    if year is None:
+        yrs = flows.filter(_.importer == iso3).year.max().to_pandas()
+        if yrs is None or pd.isna(yrs):
+            raise CritminError(f"no trade data for {iso3} in the atlas")
+        year = int(yrs)
+    flows_y = flows.filter(_.year == year)
+    if minerals:
+        flows_y = flows_y.filter(_.mineral.isin(list(minerals)))
+    im = trade.import_metrics(flows_y, atlas.table("country_groups"))
+    im = im.filter(_.importer == iso3).to_pandas()
+
+    prod = atlas.table("production")
+    rel = {}
+    for stage, chain in (("mine", "mine"), ("refinery", "refined")):
+        f = trade.mineral_trade(tf, hs, stage=chain, sources=src).filter(_.year == year)
+        r = trade.import_reliance(f, prod, stage=stage, sources=src)
+        rel[stage] = r.filter(_.country == iso3).to_pandas().set_index("mineral")
+
+    conc = concentration.production_concentration(prod, sources=src, family="usgs-mcs")
+    conc = conc.filter((_.year <= year) & (_.unit == "t")).to_pandas()
+    lists = _lists(atlas)
+    rows = []
+    for _i, r in im.iterrows():
+        m = r.mineral
+        row = {"country": iso3, "mineral": m, "year": year, "imports_kusd": r.imports_kusd,
+               "top_supplier": r.top_supplier, "top_supplier_share": r.top_supplier_share,
+               "import_hhi": r.import_hhi, "share_msp": r.share_msp, "share_ipef": r.share_ipef,
+               "share_quad": r.share_quad, "lists": lists.get(m, [])}
+        row["import_reliance"] = _get(rel["mine"], m, "import_reliance")
+        row["import_reliance_refined"] = _get(rel["refinery"], m, "import_reliance")
+        years = []
+        for stage in ("mine", "refinery"):
+            c = conc[(conc.mineral == m) & (conc.stage == stage)]
+            if len(c):
+                c = c[c.year == c.year.max()].sort_values("total", ascending=False).iloc[0]
+                row[f"production_hhi_{stage}"] = c.hhi
+                row[f"top3_share_{stage}"] = c.top3_share
+                row[f"top_producer_{stage}"] = c.top_supplier
+                years.append(int(c.year))
+        row["production_year"] = max(years) if years else None
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=COLUMNS)
+    out["geopolrisk"] = _geopolrisk(atlas, iso3, year, list(out.mineral))
+    return out.sort_values("imports_kusd", ascending=False, ignore_index=True)
+
+
+def _get(df: pd.DataFrame, mineral: str, col: str) -> float | None:
+    if mineral in df.index:
+        v = df.loc[mineral, col]
+        return None if pd.isna(v) else float(v)
+    return None
+
+
+def _lists(atlas: Atlas) -> dict[str, list[str]]:
+    cl = atlas.table("critical_lists").select("list_id", "mineral").to_pandas()
+    return {m: sorted(g.list_id) for m, g in cl.groupby("mineral")}
+
+
+def _geopolrisk(atlas: Atlas, iso3: str, year: int, minerals: list[str]) -> list[float | None]:
+    """GeoPolRisk score per mineral (default mode) where the metric and its inputs exist."""
+    try:
+        from critmin.metrics.geopolrisk import scores_for_minerals
+    except ImportError:
+        return [None] * len(minerals)
+    return scores_for_minerals(atlas, iso3, year, minerals)

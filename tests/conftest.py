@@ -1,0 +1,37 @@
+"""Shared fixtures: the real public data in ../shared/data and atlases built from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = (ROOT / ".." / "shared" / "data").resolve()
+
+
+def shared(*parts: str) -> Path:
+    """Path under ../shared/data; skips the test when the shared data is absent."""
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"shared data not found: {p}")
+    return p
+
+
+@pytest.fixture(scope="session")
+def full_atlas(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An atlas built once per test session from all BACI, USGS, WGI and WMD files."""
+    from critmin import atlas
+
+    dirs = [shared(d) for d in ("baci", "usgs", "wgi", "wmd")]
+    db = tmp_path_factory.mktemp("full") / "atlas.duckdb"
+    atlas.build(dirs, db, fresh=True)
+    return db
+
+
+@pytest.fixture(scope="session")
+def starter_atlas(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled starter atlas, installed into a temporary folder."""
+    from critmin import starter
+
+    return starter.install(tmp_path_factory.mktemp("starter") / "atlas.duckdb", quiet=True)
