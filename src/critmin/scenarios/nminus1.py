@@ -1,0 +1,140 @@
+"""N-1 test: can the rest of the world cover its demand if the largest producer drops out?
+
+For a mineral at a production stage (``mine`` or ``refinery``) in year t, with production P_c
+(USGS, tonnes of the published basis) and trade on a content basis (BACI quantity x the HS map's
+content factor; M_c imports, X_c exports, tonnes of contained mineral):
+
+    apparent demand D_c = P_c + M_c - X_c
+    world supply W = sum_c P_c = world demand (imports and exports cancel world-wide)
+    top = argmax_c P_c, top_share = P_top / W
+    coverage = (W - P_top) / (W - D_top)
+
+coverage >= 1 means the rest of the world produces at least what it consumes without the largest
+producer; a net-exporting top producer (D_top < P_top) gives coverage < 1. This is the N-1 test
+of the IEA Global Critical Minerals Outlook 2025.
+
+Content factors: flows whose HS code has no content factor (or no quantity) are left out of M and
+X; ``content_flag`` is ``partial_content`` when some of the top producer's trade value was left out
+and ``no_content_factor`` when none of it could be converted, in which case ``coverage`` is null
+(never silently computed as if the top producer did not trade); ``no_trade_data`` when the atlas
+holds no BACI flow for the mineral at that stage (coverage null too). Trade is BACI of the production
+year, or the latest earlier year BACI covers (``trade_year``).
+
+>>> r = calc_n_minus_1(pd.Series({"A": 80.0, "B": 20.0}), pd.Series({"A": 0.0, "B": 70.0}),
+...                    pd.Series({"A": 70.0, "B": 0.0}))
+>>> r["top_producer"], r["top_share"], r["top_demand_t"], round(r["coverage"], 4)
+('A', 0.8, 10.0, 0.2222)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from ibis import _
+
+from critmin.errors import SpecError
+from critmin.scenarios import data
+
+if TYPE_CHECKING:
+    from critmin.atlas import Atlas
+
+#: HS-map chain stage matching a USGS production stage.
+CHAIN_STAGE = {"mine": "mine", "refinery": "refined"}
+
+COLUMNS = ["mineral", "stage", "year", "basis", "n_producers", "world_production_t",
+           "top_producer", "top_share", "top_production_t", "top_imports_t", "top_exports_t",
+           "top_demand_t", "coverage", "trade_year", "content_flag"]
+
+
+def calc_n_minus_1(production_t: pd.Series, imports_t: pd.Series,
+                   exports_t: pd.Series) -> dict[str, Any]:
+    """N-1 figures from production, imports and exports (tonnes, Series indexed by country).
+
+    Returns ``top_producer, top_share, world_production_t, top_demand_t, coverage`` (coverage
+    null when the rest of the world has no positive demand).
+    """
+    p = production_t[production_t > 0].sort_index()
+    world = float(p.sum())
+    top = str(p.sort_values(ascending=False, kind="stable").index[0])
+    p_top = float(p[top])
+    d_top = p_top + float(imports_t.get(top, 0.0)) - float(exports_t.get(top, 0.0))
+    rest_demand = world - d_top
+    cov = (world - p_top) / rest_demand if rest_demand > 0 else None
+    return {"top_producer": top, "top_share": p_top / world, "world_production_t": world,
+            "top_demand_t": d_top, "coverage": cov}
+
+
+def n_minus_1(atlas: Atlas, *, mineral: str | None = None, stage: str | None = None,
+              year: int | None = None) -> pd.DataFrame:
+    """The N-1 table (:data:`COLUMNS`) for every mineral and stage with country production data
+    (or the given ``mineral``/``stage``), in ``year`` or each one's latest year."""
+    stages = [stage] if stage else list(CHAIN_STAGE)
+    for s in stages:
+        if s not in CHAIN_STAGE:
+            raise SpecError(f"stage: must be mine or refinery, got {s!r}")
+    minerals = [mineral] if mineral else None
+    if mineral is not None:
+        from critmin.scenarios.spec import known_minerals
+
+        if mineral not in known_minerals():
+            raise SpecError(f"mineral: unknown mineral {mineral!r} "
+                            "(see critmin/reference/minerals.csv)")
+    from critmin.metrics.trade import mineral_trade
+
+    trade_years = atlas.table("trade_flows").year.max().to_pandas()
+    last_trade = int(trade_years) if trade_years is not None and pd.notna(trade_years) else None
+    rows = []
+    for s in stages:
+        prod = data.production(atlas, year if year is not None else 9999, s, minerals)
+        if year is not None:
+            prod = prod[prod.production_year == year]
+        if prod.empty:
+            continue
+        flows = None
+        if last_trade is not None:
+            years = sorted({min(int(y), last_trade) for y in prod.production_year})
+            ft = mineral_trade(atlas.table("trade_flows"), atlas.table("hs_map"),
+                               stage=CHAIN_STAGE[s], sources=atlas.table("sources"))
+            ft = ft.filter(_.year.isin(years))
+            if minerals:
+                ft = ft.filter(_.mineral.isin(minerals))
+            flows = ft.to_pandas()
+        for (m, py, basis), g in prod.groupby(["mineral", "production_year", "basis"]):
+            if (g.production_t > 0).sum() == 0:
+                continue
+            ty = min(int(py), last_trade) if last_trade is not None else None
+            f = flows[(flows.mineral == m) & (flows.year == ty)] if flows is not None else None
+            p = g.set_index("country").production_t
+            imp, exp, flag = _content_trade(f, str(p.idxmax()))
+            r = calc_n_minus_1(p, imp, exp)
+            if flag in ("no_content_factor", "no_trade_data"):
+                r["coverage"] = None
+            top = r["top_producer"]
+            rows.append({
+                "mineral": m, "stage": s, "year": int(py), "basis": basis,
+                "n_producers": int((p > 0).sum()), "world_production_t": r["world_production_t"],
+                "top_producer": top, "top_share": r["top_share"],
+                "top_production_t": float(p[top]), "top_imports_t": float(imp.get(top, 0.0)),
+                "top_exports_t": float(exp.get(top, 0.0)), "top_demand_t": r["top_demand_t"],
+                "coverage": r["coverage"], "trade_year": ty, "content_flag": flag,
+            })
+    out = pd.DataFrame(rows, columns=COLUMNS)
+    return out.sort_values(["mineral", "stage"], ignore_index=True)
+
+
+def _content_trade(flows: pd.DataFrame | None, top: str) -> tuple[pd.Series, pd.Series, str | None]:
+    """Imports and exports in content tonnes per country and a flag for the top producer."""
+    empty = pd.Series(dtype=float)
+    if flows is None or flows.empty:
+        return empty, empty, "no_trade_data"
+    content = flows.content_t.astype(float).fillna(0.0)
+    imp = content.groupby(flows.importer).sum()
+    exp = content.groupby(flows.exporter).sum()
+    mine = flows[(flows.importer == top) | (flows.exporter == top)]
+    if mine.empty:
+        return imp, exp, None
+    missing = mine.n_flows.sum() - mine.n_content.sum()
+    if mine.n_content.sum() == 0:
+        return imp, exp, "no_content_factor"
+    return imp, exp, "partial_content" if missing > 0 else None
