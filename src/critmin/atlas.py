@@ -17,7 +17,8 @@ import csv
 import datetime as dt
 import os
 import shutil
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -183,6 +184,7 @@ class BuildReport:
 
 
 ProgressFn = Callable[[str, int, int], None]
+_DONE: Future = Future()
 
 
 def _reference_rows(name: str) -> list[dict[str, str]] | None:
@@ -270,7 +272,7 @@ def _source_row(meta: SourceMeta, file: Path, digest: str, rows: int) -> pa.Tabl
 
 
 def load_parsed(con: duckdb.DuckDBPyConnection, parsed: Parsed, file: Path, digest: str,
-                ctx: Context) -> int:
+                ctx: Context, *, replace: bool = True) -> int:
     """Validate ``parsed`` and load it into ``con``, replacing rows of the same source id."""
     validated: dict[str, pa.Table] = {}
     for name, data in parsed.tables.items():
@@ -279,9 +281,10 @@ def load_parsed(con: duckdb.DuckDBPyConnection, parsed: Parsed, file: Path, dige
             minerals=ctx.minerals if "mineral" in schema.table(name).column_names else None,
         )
     sid = parsed.meta.source_id
-    for name in DATA_TABLES:
-        con.execute(f'DELETE FROM "{name}" WHERE source_id = ?', [sid])
-    con.execute("DELETE FROM sources WHERE source_id = ?", [sid])
+    if replace:  # rows of an earlier version of this source go
+        for name in DATA_TABLES:
+            con.execute(f'DELETE FROM "{name}" WHERE source_id = ?', [sid])
+        con.execute("DELETE FROM sources WHERE source_id = ?", [sid])
     rows = 0
     for name, data in validated.items():
         _insert(con, name, data)
@@ -334,41 +337,35 @@ def build(
     try:
         con = duckdb.connect(str(tmp))
         try:
+            # one transaction for the whole build: the temporary file is the unit of atomicity
+            con.execute("BEGIN TRANSACTION")
             _create_schema(con)
             _load_baci_country_files(codes, [f for f, m in plan if m.__name__.endswith(".baci")])
-            seen: dict[str, str] = {}
-            for i, (f, mod) in enumerate(plan):
-                if progress:
-                    progress(f.name, i, len(plan))
-                digest = sha256(f)
-                if digest in seen:
-                    report.notes.append(f"{f}: same content as {seen[digest]}, skipped")
-                    continue
-                seen[digest] = str(f)
-                sid = _peek_source_id(mod, f)
-                parsed = None
-                if sid is None:  # the loader can only tell its source id by parsing
-                    parsed = mod.parse(f, ctx)
-                    sid = parsed.meta.source_id
-                old = con.execute("SELECT sha256 FROM sources WHERE source_id = ?",
-                                  [sid]).fetchall()
-                if old and old[0][0] == digest:
-                    report.loaded.append(Loaded(str(f), sid, mod.NAME, 0, [], "unchanged"))
-                    continue
-                if parsed is None:
-                    parsed = mod.parse(f, ctx)
-                existed = bool(old)
-                con.execute("BEGIN TRANSACTION")
-                rows = load_parsed(con, parsed, f, digest, ctx)
-                con.execute("COMMIT")
-                report.notes.extend(f"{f.name}: {n}" for n in parsed.notes)
-                report.loaded.append(Loaded(str(f), parsed.meta.source_id, mod.NAME, rows,
-                                            parsed.years(), "replaced" if existed else "loaded"))
-                if _after_file:
-                    _after_file(f)
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                for i, (f, mod, digest, job) in enumerate(_parse_ahead(pool, plan, ctx, report)):
+                    if progress:
+                        progress(f.name, i, len(plan))
+                    sid = _peek_source_id(mod, f)
+                    if sid is None:  # the loader can only tell its source id by parsing
+                        sid = job.result().meta.source_id
+                    old = con.execute("SELECT sha256 FROM sources WHERE source_id = ?",
+                                      [sid]).fetchall()
+                    if old and old[0][0] == digest:
+                        job.cancel()
+                        report.loaded.append(Loaded(str(f), sid, mod.NAME, 0, [], "unchanged"))
+                        continue
+                    parsed = job.result()
+                    existed = bool(old)
+                    rows = load_parsed(con, parsed, f, digest, ctx, replace=existed)
+                    report.notes.extend(f"{f.name}: {n}" for n in parsed.notes)
+                    report.loaded.append(Loaded(str(f), parsed.meta.source_id, mod.NAME, rows,
+                                                parsed.years(), "replaced" if existed else "loaded"))
+                    if _after_file:
+                        _after_file(f)
             if progress:
                 progress("reference tables", len(plan), len(plan))
             _refresh_reference(con, codes)
+            con.execute("COMMIT")
             con.execute("CHECKPOINT")
         finally:
             con.close()
@@ -377,6 +374,30 @@ def build(
         tmp.unlink(missing_ok=True)
         raise
     return report
+
+
+def _parse_ahead(pool: ThreadPoolExecutor, plan: list[tuple[Path, Any]], ctx: Context,
+                 report: BuildReport, lookahead: int = 2) -> Iterator[tuple[Path, Any, str, Future]]:
+    """Yield (file, loader, sha256, future parse result) in order, parsing up to ``lookahead``
+    files ahead on a thread pool (DuckDB and Arrow release the GIL, so parsing the next file
+    overlaps with loading the current one). Files with the same content as an earlier one are
+    skipped with a note. Parses of files found unchanged are cancelled or discarded."""
+    seen: dict[str, str] = {}
+    todo: list[tuple[Path, Any, str]] = []
+    for f, mod in plan:
+        digest = sha256(f)
+        if digest in seen:
+            report.notes.append(f"{f}: same content as {seen[digest]}, skipped")
+            continue
+        seen[digest] = str(f)
+        todo.append((f, mod, digest))
+    jobs: list[Future] = []
+    for i, (f, mod, digest) in enumerate(todo):
+        while len(jobs) <= min(i + lookahead, len(todo) - 1):
+            g, gmod, _d = todo[len(jobs)]
+            jobs.append(pool.submit(gmod.parse, g, ctx))
+        yield f, mod, digest, jobs[i]
+        jobs[i] = _DONE
 
 
 def _remove_stale_builds(db: Path) -> None:

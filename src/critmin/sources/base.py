@@ -53,10 +53,12 @@ class Parsed:
         return sum(t.num_rows for t in self.tables.values())
 
     def years(self) -> list[int]:
+        import pyarrow.compute as pc
+
         years: set[int] = set()
         for t in self.tables.values():
             if "year" in t.column_names:
-                years.update(y for y in t.column("year").to_pylist() if y is not None)
+                years.update(y for y in pc.unique(t.column("year")).to_pylist() if y is not None)
         return sorted(years)
 
 
