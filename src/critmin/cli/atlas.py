@@ -101,3 +101,21 @@ def path_cmd() -> None:
     from critmin.atlas import default_path
 
     typer.echo(str(default_path()))
+
+
+@atlas_app.command("download")
+def download_cmd(
+    source: Annotated[str | None, typer.Argument(help="Catalogue name (see --list) or a URL.")] = None,
+    dest: Annotated[Path, typer.Option("--dest", help="Folder to save into.")] = Path("."),
+    sha256: Annotated[str | None, typer.Option(help="Expected SHA-256 (hex).")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="List the known publishers' releases.")] = False,
+) -> None:
+    """Download a publisher's release (verifying its SHA-256) into DEST."""
+    from critmin.sources.download import CATALOGUE, download
+
+    if list_ or source is None:
+        for r in CATALOGUE.values():
+            typer.echo(f"{r.name:14} {r.publisher:40} {r.url}")
+        return
+    path, digest = download(source, dest, sha256=sha256)
+    typer.echo(f"saved {path} (sha256 {digest})")
