@@ -75,6 +75,7 @@ def run(spec: ScenarioSpec | dict[str, Any] | str | Path,
     spec = parse_spec(spec)
     atlas = atlas or Atlas.open()
     year = spec.base_year
+    _check_year(atlas, year)
     ra = spec.reallocation
     growth = 1.0 + spec.demand_growth
     groups: dict[tuple[str, str], list[Any]] = {}
@@ -142,6 +143,17 @@ def run(spec: ScenarioSpec | dict[str, Any] | str | Path,
             ignore_index=True),
         supply_mix=_front(pd.concat(mixes, ignore_index=True), lead),
         summary=pd.DataFrame(summ), notes=notes)
+
+
+def _check_year(atlas: Atlas, year: int) -> None:
+    from critmin.errors import SpecError
+
+    yt = atlas.table("trade_flows").select("year").distinct().to_pandas()
+    years = sorted(int(y) for y in yt.year)
+    if year not in years:
+        have = f"{years[0]}-{years[-1]}" if years else "none"
+        raise SpecError(f"base_year: no BACI trade for {year} in the atlas {atlas.path} "
+                        f"(years loaded: {have})")
 
 
 def _front(df: pd.DataFrame, lead: list[str]) -> pd.DataFrame:

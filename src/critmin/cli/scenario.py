@@ -1,0 +1,125 @@
+"""``critmin scenario run|n-minus-1|montecarlo|restrictions``: disruption scenarios."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from critmin.cli import app
+from critmin.cli._output import Format, emit, records
+
+scenario_app = typer.Typer(help="Disruption scenarios: export bans, N-1, re-routing, stockpiles.",
+                           no_args_is_help=True)
+app.add_typer(scenario_app, name="scenario")
+
+DbOption = Annotated[Path | None, typer.Option("--db", help="Atlas file (default: $CRITMIN_ATLAS "
+                                                "or the user data dir).")]
+FormatOption = Annotated[Format, typer.Option("--format", help="table, csv or json")]
+
+
+class RunFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class ProductionStage(str, Enum):
+    mine = "mine"
+    refinery = "refinery"
+
+
+@scenario_app.command("run")
+def run_cmd(
+    spec: Annotated[Path, typer.Argument(help="Scenario file (YAML or JSON).")],
+    fmt: Annotated[RunFormat, typer.Option("--format", help="table or json")] = RunFormat.table,
+    db: DbOption = None,
+) -> None:
+    """Run the scenario in SPEC: direct losses, re-routing, shortfalls and stockpile cover."""
+    from critmin.atlas import Atlas
+    from critmin.scenarios import load_spec, run
+
+    s = load_spec(spec)  # fails on a bad spec before the atlas is opened
+    with Atlas.open(db) as atlas:
+        res = run(s, atlas)
+    if fmt is RunFormat.json:
+        out = {"scenario": s.name, "base_year": s.base_year, "notes": res.notes,
+               **{name: records(getattr(res, name)) for name in
+                  ("shocks", "summary", "importers", "supply_mix", "exposure")}}
+        sys.stdout.write(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+        return
+    emit(res.summary, Format.table, title=f"{s.name} — base year {s.base_year} (t/yr of product)")
+    cols = ["mineral", "stage", "importer", "loss_t", "rerouted_t", "shortfall_t",
+            "shortfall_share", "stockpile_t", "days_covered", "residual_shortfall_t"]
+    emit(res.importers[cols].head(30), Format.table,
+         title="Importers by shortfall after re-routing (top 30)")
+    for note in res.notes:
+        typer.echo(f"note: {note}", err=True)
+
+
+@scenario_app.command("n-minus-1")
+def n_minus_1_cmd(
+    mineral: Annotated[str | None, typer.Option("--mineral", help="Mineral id (default: all).")]
+    = None,
+    stage: Annotated[ProductionStage | None, typer.Option("--stage", help="mine or refinery.")]
+    = None,
+    year: Annotated[int | None, typer.Option(help="Year (default: each one's latest).")] = None,
+    fmt: FormatOption = Format.table,
+    db: DbOption = None,
+) -> None:
+    """N-1 test: the largest producer, its share, and how far the rest covers world demand."""
+    from critmin.atlas import Atlas
+    from critmin.scenarios.nminus1 import n_minus_1
+
+    with Atlas.open(db) as atlas:
+        df = n_minus_1(atlas, mineral=mineral, stage=stage.value if stage else None, year=year)
+    if fmt is Format.table:
+        df = df[["mineral", "stage", "year", "basis", "world_production_t", "top_producer",
+                 "top_share", "top_demand_t", "coverage", "content_flag"]]
+    emit(df, fmt, title="N-1: largest producer removed (coverage = rest-of-world supply / "
+                        "rest-of-world demand)")
+
+
+@scenario_app.command("montecarlo")
+def montecarlo_cmd(
+    importer: Annotated[str | None, typer.Option("--importer", help="ISO3 (default: all).")]
+    = None,
+    runs: Annotated[int, typer.Option("--runs", help="Number of draws.")] = 10_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    year: Annotated[int | None, typer.Option(help="Base year (default: latest trade).")] = None,
+    mineral: Annotated[list[str] | None, typer.Option("--mineral", help="Mineral id(s).")]
+    = None,
+    fmt: FormatOption = Format.table,
+    db: DbOption = None,
+) -> None:
+    """Random export restrictions for every exporter x mineral: shortfall distributions."""
+    from critmin.atlas import Atlas
+    from critmin.errors import SpecError
+    from critmin.scenarios.montecarlo import montecarlo
+    from critmin.scenarios.spec import known_countries, known_minerals
+
+    if importer is not None:
+        importer = importer.strip().upper()
+        if importer not in known_countries():
+            raise SpecError(f"importer: unknown country {importer!r} "
+                            "(use an ISO 3166 alpha-3 code such as CHN)")
+    for m in mineral or ():
+        if m not in known_minerals():
+            raise SpecError(f"mineral: unknown mineral {m!r} (see critmin/reference/minerals.csv)")
+    with Atlas.open(db) as atlas:
+        df = montecarlo(atlas, year=year, runs=runs, seed=seed, importer=importer,
+                        minerals=mineral or None)
+    emit(df, fmt, title=f"Monte Carlo, {runs:,} runs, seed {seed}: shortfall share of supply")
+
+
+@scenario_app.command("restrictions")
+def restrictions_cmd(fmt: FormatOption = Format.table) -> None:
+    """List the registry of recorded export restrictions (ids usable in scenario shocks)."""
+    from critmin.scenarios.restrictions import COLUMNS, registry
+
+    df = registry()
+    emit(df[COLUMNS[:-2]] if fmt is Format.table else df, fmt,
+         title="Recorded export restrictions")
