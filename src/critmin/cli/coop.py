@@ -1,0 +1,148 @@
+"""``critmin coop``: the cooperation registry and what it changes (thin: one library call each)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from critmin.cli import app
+from critmin.cli._output import Format, emit
+
+coop_app = typer.Typer(help="Cooperation: frameworks, agreements, projects, bloc shares, "
+                       "partner coverage and what-if.", no_args_is_help=True)
+app.add_typer(coop_app, name="coop")
+
+DbOption = Annotated[Path | None, typer.Option("--db", help="Atlas file (default: $CRITMIN_ATLAS "
+                                                "or the user data dir; the bundled starter atlas "
+                                                "is installed there on first use).")]
+FormatOption = Annotated[Format, typer.Option("--format", help="table, csv, json or parquet")]
+
+
+class Table(str, Enum):
+    frameworks = "frameworks"
+    agreements = "agreements"
+    projects = "projects"
+    memberships = "memberships"
+    groups = "groups"
+
+
+class EditableTable(str, Enum):
+    frameworks = "frameworks"
+    agreements = "agreements"
+    projects = "projects"
+    memberships = "memberships"
+
+
+@coop_app.command("list")
+def list_cmd(
+    table: Annotated[Table, typer.Argument(help="frameworks, agreements, projects, memberships "
+                                                "or groups")],
+    country: Annotated[str | None, typer.Option(help="ISO3 code: records involving it.")] = None,
+    mineral: Annotated[str | None, typer.Option(help="Mineral id (projects, agreements).")] = None,
+    fmt: FormatOption = Format.table,
+    db: DbOption = None,
+) -> None:
+    """Registry records, filtered by country and mineral."""
+    from critmin.atlas import Atlas
+    from critmin.cooperation.registry import Registry
+
+    with Atlas.open(db) as atlas:
+        df = Registry.from_atlas(atlas).list(table.value, country=country, mineral=mineral)
+    if fmt is Format.table:
+        long_text = ("description", "scope", "source_note", "site", "source_url", "url", "basis",
+                     "confidence", "sponsors", "party_groups", "date_precision")
+        df = df.drop(columns=[c for c in long_text if c in df.columns])
+    emit(df, fmt, title=f"Cooperation registry: {table.value}")
+
+
+@coop_app.command("blocs")
+def blocs_cmd(
+    mineral: Annotated[str, typer.Option("--mineral", help="Mineral id, e.g. cobalt.")],
+    stage: Annotated[str | None, typer.Option(help="mine, refinery, smelter or capacity.")] = None,
+    year: Annotated[int | None, typer.Option(help="Year (default: latest with data).")] = None,
+    fmt: FormatOption = Format.table,
+    db: DbOption = None,
+) -> None:
+    """Each group's share of world production and exports, and its combined import reliance."""
+    from critmin.atlas import Atlas
+    from critmin.cooperation.analytics import blocs
+
+    with Atlas.open(db) as atlas:
+        df = blocs(mineral, stage=stage, year=year, atlas=atlas)
+    emit(df, fmt, title=f"Blocs: {mineral} (production in {df.unit.iloc[0] if len(df) else 't'}, "
+                        "exports in thousand USD)")
+
+
+@coop_app.command("coverage")
+def coverage_cmd(
+    country: Annotated[str, typer.Argument(help="Importing country: ISO3 code, ISO2 or name.")],
+    group: Annotated[str, typer.Option("--group", help="Group id, e.g. QUAD, MSP, IPEF.")],
+    mineral: Annotated[str | None, typer.Option(help="Mineral id (default: all).")] = None,
+    year: Annotated[int | None, typer.Option(help="Year (default: latest with trade).")] = None,
+    spare: Annotated[float, typer.Option("--spare-capacity",
+                                         help="Partners' spare capacity, fraction of their "
+                                         "production.")] = 0.10,
+    fmt: FormatOption = Format.table,
+    db: DbOption = None,
+) -> None:
+    """How much of COUNTRY's imports from outside GROUP its partners in GROUP could supply."""
+    from critmin.atlas import Atlas
+    from critmin.cooperation.analytics import coverage
+
+    with Atlas.open(db) as atlas:
+        df = coverage(country, group, mineral=mineral, year=year, spare_capacity=spare, atlas=atlas)
+    emit(df, fmt, title=f"Partner coverage: {country} in {group} (tonnes contained; kUSD)")
+
+
+@coop_app.command("whatif")
+def whatif_cmd(
+    project: Annotated[list[str], typer.Option("--project", help="Project id (repeatable).")],
+    year: Annotated[int | None, typer.Option(help="Production year (default: latest).")] = None,
+    fmt: FormatOption = Format.table,
+    db: DbOption = None,
+) -> None:
+    """Production HHI, top-1 share, N-1 coverage and group shares before/after the projects."""
+    from critmin.atlas import Atlas
+    from critmin.cooperation.analytics import whatif
+
+    with Atlas.open(db) as atlas:
+        df = whatif(project, year=year, atlas=atlas)
+    emit(df, fmt, title="What if the projects' capacity came online")
+
+
+@coop_app.command("add")
+def add_cmd(
+    table: Annotated[EditableTable, typer.Argument(help="projects, agreements, frameworks or "
+                                                        "memberships")],
+    file: Annotated[Path, typer.Argument(help="A .json (object or list) or .csv file of records.")],
+    db: DbOption = None,
+) -> None:
+    """Validate the records in FILE and add them to the registry in the atlas."""
+    from critmin.atlas import Atlas
+    from critmin.cooperation.registry import Registry, read_records
+
+    atlas = Atlas.open(db)
+    reg = Registry.from_atlas(atlas)
+    added = [reg.add(table.value, row).record_id() for row in read_records(file)]
+    reg.save_atlas(atlas.path)
+    typer.echo(f"added {len(added)} {table.value} record(s) to {atlas.path}: {', '.join(added)}")
+
+
+@coop_app.command("remove")
+def remove_cmd(
+    table: Annotated[EditableTable, typer.Argument(help="projects, agreements or frameworks")],
+    record_id: Annotated[str, typer.Argument(help="Record id.")],
+    db: DbOption = None,
+) -> None:
+    """Remove one record from the registry in the atlas."""
+    from critmin.atlas import Atlas
+    from critmin.cooperation.registry import Registry
+
+    atlas = Atlas.open(db)
+    reg = Registry.from_atlas(atlas)
+    reg.remove(table.value, record_id)
+    reg.save_atlas(atlas.path)
+    typer.echo(f"removed {table.value} record {record_id} from {atlas.path}")

@@ -1,0 +1,216 @@
+"""Bloc shares, what-if and coverage checked against hand computations on the raw USGS file and
+direct SQL on the atlas (independent paths), plus the CLI on the bundled starter atlas."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from critmin.atlas import Atlas
+from critmin.cooperation import analytics
+from critmin.cooperation.registry import Registry
+from critmin.errors import SpecError
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO.parent / "shared" / "data"
+MCS2026 = SHARED / "usgs" / "MCS2026_Commodities_Data.csv"
+DATA = REPO / "src" / "critmin" / "data"
+
+pytestmark = pytest.mark.skipif(not MCS2026.exists(), reason=f"shared USGS data absent ({MCS2026})")
+
+#: the cobalt producers of MCS2026 as the file names them, by hand
+COBALT_NAMES = {"United States": "USA", "Australia": "AUS", "Canada": "CAN", "China": "CHN",
+                "Congo (Kinshasa)": "COD", "Cuba": "CUB", "Indonesia": "IDN", "Madagascar": "MDG",
+                "Papua New Guinea": "PNG", "Philippines": "PHL", "Russia": "RUS", "Turkey": "TUR"}
+
+
+def raw_mine_production(commodity: str, year: int) -> dict[str, float]:
+    """Country mine production straight from the USGS CSV (no World total / Other countries)."""
+    out: dict[str, float] = {}
+    with MCS2026.open(encoding="latin-1", newline="") as fh:
+        for r in csv.DictReader(fh):
+            if (r["Commodity"] == commodity and r["Section"] == "World Mine Production and Reserves"
+                    and r["Statistics_detail"] == "Mine production" and r["Year"] == str(year)
+                    and r["Country"] not in ("World total", "Other countries")):
+                try:
+                    out[r["Country"]] = float(r["Value"].replace(",", ""))
+                except ValueError:
+                    continue  # withheld / not available
+    return out
+
+
+def members(group: str, year: int) -> set[str]:
+    with (DATA / "country_groups.csv").open(encoding="utf-8") as fh:
+        return {r["iso3"] for r in csv.DictReader(fh) if r["group_id"] == group and r["iso3"]
+                and r["joined"][:4] <= str(year) and (not r["left"] or r["left"][:4] >= str(year))}
+
+
+@pytest.fixture(scope="module")
+def atlas(tmp_path_factory: pytest.TempPathFactory) -> Atlas:
+    """The bundled starter atlas (USGS MCS2026 production, BACI 2020-2024), installed in tmp."""
+    from critmin import starter
+
+    path = starter.install(tmp_path_factory.mktemp("coop") / "atlas.duckdb", quiet=True)
+    a = Atlas(path)
+    yield a
+    a.close()
+
+
+@pytest.fixture(scope="module")
+def cobalt() -> dict[str, float]:
+    raw = raw_mine_production("Cobalt", 2024)
+    assert set(raw) == set(COBALT_NAMES)
+    return {COBALT_NAMES[k]: v for k, v in raw.items()}
+
+
+def test_blocs_cobalt_2024_matches_hand(atlas: Atlas, cobalt: dict[str, float]) -> None:
+    df = analytics.blocs("cobalt", stage="mine", year=2024, atlas=atlas).set_index("group_id")
+    world = sum(cobalt.values())
+    assert world == 293_810
+    for g in ("MSP", "QUAD", "IPEF", "G7"):
+        m = members(g, 2024)
+        expected = sum(v for c, v in cobalt.items() if c in m) / world
+        assert df.loc[g, "production_share"] == pytest.approx(expected), g
+    # MSP producers: USA 200 + AUS 4,780 + CAN 3,350 = 8,330 t
+    assert df.loc["MSP", "group_production"] == 8_330
+    assert df.loc["EU27", "production_share"] == 0
+    # export share by direct SQL on the atlas (independent of the Ibis path)
+    msp = sorted(members("MSP", 2024))
+    con = duckdb.connect(str(atlas.path), read_only=True)
+    try:
+        (world_x, msp_x), = con.execute(
+            "SELECT sum(value_kusd), sum(value_kusd) FILTER (WHERE exporter IN "
+            f"({','.join('?' * len(msp))})) FROM trade_flows t JOIN hs_map h USING (hs_code, "
+            "hs_revision) WHERE h.mineral = 'cobalt' AND t.year = 2024 "
+            "AND t.exporter <> t.importer", msp).fetchall()
+    finally:
+        con.close()
+    assert df.loc["MSP", "export_share"] == pytest.approx(msp_x / world_x)
+
+
+def test_whatif_cobalt_jervois_matches_hand(atlas: Atlas, cobalt: dict[str, float]) -> None:
+    df = analytics.whatif(["JERVOIS-ICO"], 2024, atlas=atlas).set_index("metric")
+    before = dict(cobalt)
+    after = dict(cobalt)
+    after["USA"] += 1_915  # Jervois Idaho: 1,915 t/y contained Co (factor 1 to "Co content")
+    s0, s1 = sum(before.values()), sum(after.values())
+    assert df.loc["world_production", "after"] == s1 == 295_725
+
+    def hhi(x: dict[str, float]) -> float:
+        t = sum(x.values())
+        return sum((v / t) ** 2 for v in x.values())
+
+    assert df.loc["hhi", "before"] == pytest.approx(hhi(before))
+    assert df.loc["hhi", "after"] == pytest.approx(hhi(after))
+    assert df.loc["top1_share", "before"] == pytest.approx(226_000 / s0)
+    assert df.loc["top1_share", "after"] == pytest.approx(226_000 / s1)
+    msp = members("MSP", 2024)
+    assert df.loc["share_msp", "before"] == pytest.approx(8_330 / s0)
+    assert df.loc["share_msp", "after"] == pytest.approx((8_330 + 1_915) / s1)
+    # N-1: the DRC exports more contained cobalt than it mines, so its apparent consumption is
+    # clipped to 0; demand held at the before level: (S - P_COD) / (S0 - 0)
+    assert df.loc["n1_coverage", "before"] == pytest.approx((s0 - 226_000) / s0)
+    assert df.loc["n1_coverage", "after"] == pytest.approx((s1 - 226_000) / s0)
+    assert {"USA", "AUS", "CAN"} <= msp
+
+
+def test_whatif_lithium_lce_conversion(atlas: Atlas) -> None:
+    raw = raw_mine_production("Lithium", 2024)
+    arg = raw["Argentina"]
+    world = sum(raw.values())
+    df = analytics.whatif(["OLAROZ"], 2024, atlas=atlas).set_index("metric")
+    added = 42_500 * 0.1879  # LCE -> Li content
+    assert df.loc["added_capacity", "after"] == pytest.approx(added)
+    assert df.loc["world_production", "before"] == pytest.approx(world)
+    top = max(raw.values())
+    assert df.loc["top1_share", "after"] == pytest.approx(top / (world + added))
+    assert arg + added < top
+
+
+def test_whatif_refuses_unknown_bases(atlas: Atlas) -> None:
+    with pytest.raises(SpecError, match="no USGS production data for rare_earths at stage refinery"):
+        analytics.whatif(["TTC-TREI-AP-REE"], atlas=atlas)
+    with pytest.raises(SpecError, match="downstream manufacturing capacity"):
+        analytics.whatif(["IREL-REPM-VIZAG"], atlas=atlas)
+    reg = Registry.from_package()
+    reg.add("projects", {"id": "SPOD", "name": "Spodumene mine", "country": "AUS",
+                         "mineral": "lithium", "stage": "mine", "capacity": 500_000, "unit": "t/y",
+                         "basis": "spodumene concentrate (SC6)", "status": "construction",
+                         "source_url": "https://example.org/spod"})
+    with pytest.raises(SpecError, match=r"project 'SPOD': capacity basis 'spodumene concentrate "
+                       r"\(SC6\)' differs from the production basis 'Li content'.*no conversion"):
+        analytics.whatif(["SPOD"], 2024, atlas=atlas, registry=reg)
+    with pytest.raises(SpecError, match="projects has no record 'NOPE'"):
+        analytics.whatif(["NOPE"], atlas=atlas)
+
+
+def test_coverage_value_basis_matches_sql(atlas: Atlas) -> None:
+    df = analytics.coverage("IND", "QUAD", mineral="cobalt", year=2024, atlas=atlas)
+    assert len(df) == 1
+    quad = sorted(members("QUAD", 2024))
+    partners = [c for c in quad if c != "IND"]
+    con = duckdb.connect(str(atlas.path), read_only=True)
+    q = ("SELECT sum(value_kusd) FROM trade_flows t JOIN hs_map h USING (hs_code, hs_revision) "
+         "WHERE h.mineral = 'cobalt' AND t.year = 2024 AND t.exporter <> t.importer AND ")
+    try:
+        (imp,), = con.execute(q + f"t.importer = 'IND' AND t.exporter NOT IN ({','.join('?' * 4)})",
+                              quad).fetchall()
+        (exp,), = con.execute(q + f"t.exporter IN ({','.join('?' * 3)}) AND t.importer NOT IN "
+                              f"({','.join('?' * 4)})", [*partners, *quad]).fetchall()
+    finally:
+        con.close()
+    row = df.iloc[0]
+    assert row.imports_outside_kusd == pytest.approx(imp)
+    assert row.coverage_value == pytest.approx(exp / imp)
+    raw = raw_mine_production("Cobalt", 2024)
+    assert row.partner_production_t == pytest.approx(raw["Australia"] + raw["United States"])
+    assert row.spare_t == pytest.approx(0.1 * row.partner_production_t)
+
+
+def test_cli_on_starter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                        capsys: pytest.CaptureFixture[str]) -> None:
+    from critmin.cli import main
+
+    db = tmp_path / "atlas.duckdb"
+    monkeypatch.setenv("CRITMIN_ATLAS", str(db))
+
+    def run(*args: str) -> str:
+        with pytest.raises(SystemExit) as exit_:
+            main(list(args))
+        out = capsys.readouterr()
+        assert exit_.value.code in (0, None), out.err
+        return out.out
+
+    rows = json.loads(run("coop", "list", "projects", "--country", "IND", "--format", "json"))
+    assert db.exists() and "TTC-TREI-AP-REE" in {r["id"] for r in rows}
+    rows = json.loads(run("coop", "blocs", "--mineral", "cobalt", "--year", "2024",
+                          "--format", "json"))
+    assert {r["group_id"] for r in rows} >= {"MSP", "IPEF", "QUAD"}
+    rows = json.loads(run("coop", "whatif", "--project", "JERVOIS-ICO", "--year", "2024",
+                          "--format", "json"))
+    assert {r["metric"] for r in rows} >= {"hhi", "top1_share", "n1_coverage", "share_msp"}
+    out = run("coop", "coverage", "JPN", "--group", "MSP", "--mineral", "lithium",
+              "--format", "csv")
+    assert out.startswith("country,group_id,mineral")
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps({"id": "NEW-CO", "name": "New cobalt mine", "country": "AUS",
+                             "mineral": "cobalt", "stage": "mine", "capacity": 2000, "unit": "t/y",
+                             "basis": "contained Co", "status": "feasibility",
+                             "source_url": "https://example.org/new-co"}), encoding="utf-8")
+    assert "added 1 projects" in run("coop", "add", "projects", str(f))
+    rows = json.loads(run("coop", "list", "projects", "--mineral", "cobalt", "--format", "json"))
+    assert "NEW-CO" in {r["id"] for r in rows}
+    assert "removed" in run("coop", "remove", "projects", "NEW-CO")
+    rows = json.loads(run("coop", "list", "projects", "--mineral", "cobalt", "--format", "json"))
+    assert "NEW-CO" not in {r["id"] for r in rows}
+    f.write_text(json.dumps({"id": "BAD", "name": "b", "country": "ZZZ", "mineral": "cobalt",
+                             "stage": "mine", "status": "feasibility",
+                             "source_url": "https://example.org"}), encoding="utf-8")
+    with pytest.raises(SystemExit) as exit_:
+        main(["coop", "add", "projects", str(f)])
+    assert exit_.value.code == 1
+    assert "projects record 'BAD', field 'country': unknown country code 'ZZZ'" in capsys.readouterr().err
