@@ -114,7 +114,7 @@ def _get(df: pd.DataFrame, mineral: str, col: str) -> float | None:
 
 def _lists(atlas: Atlas) -> dict[str, list[str]]:
     cl = atlas.table("critical_lists").select("list_id", "mineral").to_pandas()
-    return {m: sorted(g.list_id) for m, g in cl.groupby("mineral")}
+    return {m: sorted(set(g.list_id)) for m, g in cl.groupby("mineral")}
 
 
 def _geopolrisk(atlas: Atlas, iso3: str, year: int, minerals: list[str]) -> list[float | None]:

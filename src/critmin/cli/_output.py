@@ -65,7 +65,7 @@ def emit(df: pd.DataFrame, fmt: Format | str, *, title: str | None = None,
             table.add_column(str(col), overflow="fold")
         for row in df.itertuples(index=False):
             table.add_row(*(_cell(v) for v in row))
-        Console(width=max(120, Console().width)).print(table)
+        Console(width=max(160, Console().width)).print(table)
 
 
 def _cell(value: Any) -> str:

@@ -30,15 +30,45 @@ def assess_cmd(
     with Atlas.open(db) as atlas:
         df = assess(country, year=year, minerals=mineral, atlas=atlas)
     if fmt is Format.table:
-        show = df[["mineral", "imports_kusd", "import_reliance", "top_supplier",
-                   "top_supplier_share", "import_hhi", "production_hhi_mine", "top3_share_mine",
-                   "production_hhi_refinery", "geopolrisk", "share_msp", "share_ipef",
-                   "share_quad", "lists"]]
-        title = f"{df.country.iloc[0] if len(df) else country} — supply risk, " \
-                f"{int(df.year.iloc[0]) if len(df) else year} (imports in thousand USD)"
-        emit(show, fmt, title=title)
+        emit(_table_view(df), fmt, title=_title(df, country, year))
     else:
         emit(df, fmt)
+
+
+def _pct(v: object) -> str | None:
+    return None if v is None or v != v else f"{100 * float(v):.0f}%"  # type: ignore[operator]
+
+
+def _title(df: object, country: str, year: int | None) -> str:
+    import pandas as pd
+
+    assert isinstance(df, pd.DataFrame)
+    if not len(df):
+        return f"{country}: no data"
+    return (f"{df.country.iloc[0]} — supply risk {int(df.year.iloc[0])} "
+            "(imports k$ = thousand USD; shares of import value)")
+
+
+def _table_view(df: object) -> object:
+    """A compact, human-readable view of the assess table for the terminal."""
+    import pandas as pd
+
+    assert isinstance(df, pd.DataFrame)
+    view = pd.DataFrame({
+        "mineral": df.mineral,
+        "imports k$": df.imports_kusd.map(lambda v: f"{v:,.0f}"),
+        "reliance": df.import_reliance.map(_pct),
+        "top supplier": df.top_supplier + " " + df.top_supplier_share.map(_pct).fillna(""),
+        "import HHI": df.import_hhi.round(2),
+        "prod. HHI mine": df.production_hhi_mine.round(2),
+        "top-3 mine": df.top3_share_mine.map(_pct),
+        "prod. HHI ref.": df.production_hhi_refinery.round(2),
+        "GeoPolRisk": df.geopolrisk,
+        "MSP": df.share_msp.map(_pct), "IPEF": df.share_ipef.map(_pct),
+        "QUAD": df.share_quad.map(_pct),
+        "lists": df.lists.map(lambda v: " ".join(v) if isinstance(v, list) else ""),
+    })
+    return view
 
 
 @app.command("concentration")
