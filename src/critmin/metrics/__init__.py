@@ -8,6 +8,7 @@ over countries in Python, so the same code runs on DuckDB and on Spark.
 from __future__ import annotations
 
 from critmin.metrics.concentration import hhi, production_concentration
+from critmin.metrics.geopolrisk import geopolrisk
 from critmin.metrics.trade import import_metrics, mineral_trade
 
-__all__ = ["hhi", "import_metrics", "mineral_trade", "production_concentration"]
+__all__ = ["geopolrisk", "hhi", "import_metrics", "mineral_trade", "production_concentration"]
