@@ -1,0 +1,89 @@
+"""``critmin user add|list|token``: accounts of the service (thin: one library call each)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+
+from critmin.cli import app
+from critmin.cli._output import Format, emit
+
+user_app = typer.Typer(help="Service accounts: add users, list them, issue API tokens.",
+                       no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+DbUrlOption = Annotated[str | None, typer.Option(
+    "--database-url", help="Operational database (default: $CRITMIN_DATABASE_URL or a SQLite "
+    "file in the user data dir).")]
+
+
+def _store(url: str | None):  # type: ignore[no-untyped-def]
+    from critmin.storage import Store
+
+    store = Store(url)
+    store.upgrade()
+    return store
+
+
+@user_app.command("add")
+def add_cmd(
+    username: Annotated[str, typer.Argument(help="User name.")],
+    role: Annotated[str, typer.Option("--role", help="admin, organiser, analyst or participant.")]
+    = "analyst",
+    password: Annotated[str | None, typer.Option(
+        "--password", help="Password (default: prompt; use --no-password for a token-only "
+        "account).")] = None,
+    no_password: Annotated[bool, typer.Option("--no-password", help="Token-only account.")]
+    = False,
+    database_url: DbUrlOption = None,
+) -> None:
+    """Add a user with ROLE (the password is hashed with argon2)."""
+    from critmin import auth
+
+    if password is None and not no_password:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    store = _store(database_url)
+    with store.session() as s:
+        user = auth.add_user(s, username, role, password)
+        uid = user.id
+    typer.echo(f"added user {username!r} (id {uid}, role {role})")
+
+
+@user_app.command("list")
+def list_cmd(
+    fmt: Annotated[Format, typer.Option("--format", help="table, csv or json")] = Format.table,
+    database_url: DbUrlOption = None,
+) -> None:
+    """List users with their roles."""
+    import pandas as pd
+
+    from critmin import auth
+
+    store = _store(database_url)
+    with store.session() as s:
+        rows = [{"id": u.id, "username": u.username, "role": u.role, "active": u.active,
+                 "created_at": u.created_at} for u in auth.list_users(s)]
+    emit(pd.DataFrame(rows, columns=["id", "username", "role", "active", "created_at"]), fmt,
+         title="Users")
+
+
+@user_app.command("token")
+def token_cmd(
+    username: Annotated[str, typer.Argument(help="User name.")],
+    name: Annotated[str, typer.Option("--name", help="What the token is for.")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    database_url: DbUrlOption = None,
+) -> None:
+    """Issue an API token for USERNAME; it is shown once (only its hash is stored)."""
+    from critmin import auth
+
+    store = _store(database_url)
+    with store.session() as s:
+        token = auth.issue_token(s, auth.get_user(s, username), name)
+    if as_json:
+        sys.stdout.write(json.dumps({"username": username, "token": token}) + "\n")
+    else:
+        typer.echo(token)

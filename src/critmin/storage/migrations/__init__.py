@@ -1,0 +1,1 @@
+"""Alembic migrations of the operational database (run by :func:`critmin.storage.upgrade`)."""
