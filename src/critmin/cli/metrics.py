@@ -1,0 +1,49 @@
+"""``critmin geopolrisk``: GeoPolRisk scores and characterisation factors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from critmin.cli import app
+from critmin.cli._output import Format
+
+
+@app.command("geopolrisk")
+def geopolrisk_cmd(
+    economy: Annotated[list[str] | None, typer.Option(
+        "--economy", help="Economy: ISO3 code, group id (EU27, G7, ...) or --region name; "
+        "repeatable (default: all).")] = None,
+    material: Annotated[list[str] | None, typer.Option(
+        "--material", help="Material: critmin mineral id, or the map's material name with "
+        "--compat (repeatable; default: all).")] = None,
+    year: Annotated[list[int] | None, typer.Option(
+        "--year", help="Year (repeatable; default: all with production data).")] = None,
+    compat: Annotated[str | None, typer.Option(
+        "--compat", help="'geopolrisk-py': reproduce geopolrisk-py 2.0.1 exactly.")] = None,
+    region: Annotated[list[str] | None, typer.Option(
+        "--region", help="User region NAME=ISO3,ISO3,... (repeatable).")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="table, csv, json or parquet")] = Format.csv,
+    db: Annotated[Path | None, typer.Option("--db", help="Atlas file (default: $CRITMIN_ATLAS "
+                                            "or the user data dir).")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to FILE.")] = None,
+) -> None:
+    """GeoPolRisk HHI, import risk, score, price (USD/kg) and CF (kg Cu-eq/kg) per economy,
+    material and year; the ``flags`` column says where data is missing or was adjusted."""
+    import contextlib
+
+    from critmin.atlas import Atlas
+    from critmin.cli._output import emit
+    from critmin.metrics.geopolrisk import geopolrisk, parse_region
+
+    regions = dict(parse_region(r) for r in region or [])
+    with Atlas.open(db) as atlas:
+        df = geopolrisk(atlas, economies=economy or None, materials=material or None,
+                        years=year or None, regions=regions, compat=compat)
+    if output is not None and fmt is not Format.parquet:
+        with open(output, "w", encoding="utf-8") as f, contextlib.redirect_stdout(f):
+            emit(df, fmt, title="GeoPolRisk")
+    else:
+        emit(df, fmt, title="GeoPolRisk", output=str(output) if output else None)
