@@ -28,7 +28,23 @@ def spec_text(override: str) -> str:
 
 
 @pytest.mark.parametrize(("override", "message"), CASES, ids=[c[0] for c in CASES])
-def test_bad_spec_cli(tmp_path: Path, override: str, message: str) -> None:
+def test_bad_spec_cli(tmp_path: Path, override: str, message: str,
+                      capsys: pytest.CaptureFixture[str]) -> None:
+    from critmin.cli import main
+
+    spec = tmp_path / "bad.yaml"
+    spec.write_text(spec_text(override))
+    with pytest.raises(SystemExit) as exc:
+        main(["scenario", "run", str(spec), "--db", str(tmp_path / "none.duckdb")])
+    assert exc.value.code == 1
+    out, err = capsys.readouterr()
+    assert err == f"error: {spec}: {message}\n"
+    assert out == ""
+
+
+def test_bad_spec_in_a_real_process(tmp_path: Path) -> None:
+    """The console entry point prints one line, no traceback, exit code 1."""
+    override, message = CASES[1]
     spec = tmp_path / "bad.yaml"
     spec.write_text(spec_text(override))
     r = subprocess.run([sys.executable, "-c", "from critmin.cli import main; main()",

@@ -91,7 +91,8 @@ def solve(losses_t: pd.Series, capacity_t: pd.Series, *, theta: float,
         return RerouteResult(_importer_table(loss, np.zeros(0)), empty_flows, "no loss")
     scale = float(loss.max())
     L = loss.to_numpy() / scale
-    K = theta * cap.to_numpy() / scale
+    # capacity beyond the total loss never binds; clipping keeps the scaled LP well conditioned
+    K = np.minimum(theta * cap.to_numpy(), float(loss.sum())) / scale
     # candidate pairs: every exporter with capacity to every importer with a loss (not itself)
     ii, jj = np.meshgrid(np.arange(ni), np.arange(nj), indexing="ij")
     ii, jj = ii.ravel(), jj.ravel()
