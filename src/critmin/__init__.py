@@ -11,4 +11,19 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["__version__", "assess"]
+
+
+def assess(country: str, **kwargs: Any) -> pd.DataFrame:
+    """Supply-risk table for ``country``, one row per mineral (see :func:`critmin.assessment.assess`).
+
+    >>> critmin.assess("JPN", year=2023)  # doctest: +SKIP
+    """
+    from critmin.assessment import assess as _assess
+
+    return _assess(country, **kwargs)

@@ -24,7 +24,7 @@ def assess_cmd(
     db: DbOption = None,
 ) -> None:
     """Supply risk of COUNTRY per mineral: import reliance, suppliers, concentration, lists."""
-    from critmin.assess import assess
+    from critmin.assessment import assess
     from critmin.atlas import Atlas
 
     with Atlas.open(db) as atlas:

@@ -223,7 +223,7 @@ def coverage(country: str, group: str, mineral: str | None = None, year: int | N
     capacity, which has no price) is given either way. ``year`` defaults to the latest year
     with trade data for the country.
     """
-    from critmin.assess import resolve_country
+    from critmin.assessment import resolve_country
 
     atlas = atlas or Atlas.open()
     iso3 = resolve_country(atlas, country)

@@ -1,4 +1,4 @@
-"""``assess``: for one country, which minerals are at risk, from whom, and how it is changing.
+"""Assessment: for one country, which minerals are at risk, from whom, and how it is changing.
 
 One row per mineral, combining the import-side metrics (:mod:`critmin.metrics.trade`), production
 concentration (:mod:`critmin.metrics.concentration`), GeoPolRisk where available
