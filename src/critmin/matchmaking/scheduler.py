@@ -1,0 +1,442 @@
+"""Optimal B2B meeting schedules: assign each accepted meeting a slot and a table, minimising breaks.
+
+The problem (Bofill et al., JAIR 74, 2022) in words:
+
+- every meeting ``m`` gets one slot ``s(m)`` in its session (morning ``1..n_morning_slots``,
+  afternoon ``n_morning_slots+1..n_slots``, or either), not forbidden for either participant, equal
+  to its fixed slot when it has one, and after each of its predecessors;
+- a participant has at most one meeting per slot; at most ``n_tables`` meetings share a slot;
+- a *break* of participant ``p`` is a maximal run of idle slots between two of its meetings. With
+  ``busy[p, t]`` = 1 when ``p`` meets at slot ``t`` (``busy[p, 0] = 0``), a *block start* is
+  ``start[p, t] = busy[p, t] * (1 - busy[p, t-1])`` and
+
+  ``breaks(p) = sum_t start[p, t] - 1``  (for a participant with at least one meeting, else 0);
+
+- fairness ``d``: ``breaks(p) - min_q breaks(q) <= d`` for every participant ``p``;
+- objective: minimise ``sum_p breaks(p)``.
+
+The CP-SAT model uses exactly these Booleans (``x[m, t]``, ``busy[p, t]``, ``start[p, t]``), with
+``start`` defined by equalities (so the fairness bound cannot be met by inflating breaks), and adds:
+
+- redundant counts ``sum_t busy[p, t] = n_p`` and ``sum_t end[p, t] = sum_t start[p, t]``;
+- a per-participant lower bound from its available slots (a participant whose available slots have
+  no run of ``n_p`` consecutive ones needs at least one break, ...);
+- symmetry breaking: meetings of the same participant with single-meeting counterparts and equal
+  domains are ordered; the reversal of the day is broken when the instance is mirror-symmetric;
+- a greedy first schedule as a solution hint.
+
+Tables are assigned after the slots (any order works since at most ``n_tables`` meetings share a
+slot); the assignment keeps a participant at the same table across consecutive meetings when it can.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from critmin.matchmaking.instance import B2BInstance
+
+Status = Literal["OPTIMAL", "FEASIBLE", "INFEASIBLE", "UNKNOWN"]
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """Meeting ``meeting`` (1-based index into ``requested``) at ``slot`` and ``table`` (1-based)."""
+
+    meeting: int
+    slot: int
+    table: int
+
+
+@dataclass(frozen=True)
+class ScheduleResult:
+    """The solver's answer: proven status, objective (total breaks), best bound and the schedule.
+
+    ``total_breaks`` is ``None`` when no schedule was found; ``lower_bound`` is the proven lower
+    bound on the total number of breaks (equal to ``total_breaks`` when ``status == "OPTIMAL"``).
+    """
+
+    status: Status
+    total_breaks: int | None
+    lower_bound: int
+    schedule: tuple[Assignment, ...] = ()
+    fairness: int | None = 2
+    wall_time_s: float = 0.0
+    breaks_by_participant: tuple[int, ...] = field(default=(), compare=False)
+
+    def to_json(self) -> dict[str, object]:
+        """The stable JSON contract of ``critmin match schedule --format json``."""
+        return {
+            "status": self.status,
+            "total_breaks": self.total_breaks,
+            "lower_bound": self.lower_bound,
+            "schedule": [
+                {"meeting": a.meeting, "slot": a.slot, "table": a.table} for a in self.schedule
+            ],
+        }
+
+
+def meeting_domains(inst: B2BInstance) -> list[list[int]]:
+    """Allowed slots of each meeting (index ``m - 1``): session, forbidden slots and fixed slot.
+
+    >>> from critmin.matchmaking.instance import Meeting, Session
+    >>> inst = B2BInstance(2, 1, 4, 2, (Meeting(1, 2, Session.AFTERNOON),),
+    ...                    forbidden=(frozenset({3}), frozenset()))
+    >>> meeting_domains(inst)
+    [[4]]
+    """
+    out = []
+    for m, mt in enumerate(inst.meetings):
+        bad = inst.forbidden[mt.p1 - 1] | inst.forbidden[mt.p2 - 1]
+        dom = [t for t in inst.session_slots(mt.session) if t not in bad]
+        fixed = inst.fixed[m]
+        if fixed is not None:
+            dom = [t for t in dom if t == fixed]
+        out.append(dom)
+    return out
+
+
+def breaks_of_slots(slots: Sequence[int]) -> int:
+    """Breaks in a participant's busy slots: gaps between consecutive meetings.
+
+    ``breaks = #{i : s_(i+1) - s_i > 1}`` for the sorted slots ``s``.
+
+    >>> breaks_of_slots([1, 2, 5, 7])
+    2
+    """
+    s = sorted(slots)
+    return sum(1 for a, b in itertools.pairwise(s) if b - a > 1)
+
+
+def _min_breaks_alone(n: int, available: Sequence[bool]) -> int:
+    """Least breaks for ``n`` meetings placed on the available slots of one participant alone.
+
+    Choose ``k`` runs of available slots; the fewest runs covering ``n`` slots uses the longest
+    runs first, so ``breaks >= (number of longest runs needed) - 1``.
+
+    >>> _min_breaks_alone(4, [True, True, False, True, True, True])
+    0
+    >>> _min_breaks_alone(5, [True, True, False, True, True, True])
+    1
+    """
+    if n <= 1:
+        return 0
+    runs, cur = [], 0
+    for a in available:
+        if a:
+            cur += 1
+        elif cur:
+            runs.append(cur)
+            cur = 0
+    if cur:
+        runs.append(cur)
+    runs.sort(reverse=True)
+    covered = 0
+    for k, r in enumerate(runs, start=1):
+        covered += r
+        if covered >= n:
+            return k - 1
+    return max(len(runs) - 1, 0)  # infeasible anyway; the model will say so
+
+
+def assign_tables(inst: B2BInstance, slots: Sequence[int]) -> list[int]:
+    """Tables (1-based) for meetings at ``slots`` (index ``m - 1``), at most ``n_tables`` per slot.
+
+    Greedy, slot by slot: a meeting first tries the table one of its participants sat at in the
+    previous slot, so hosts keep their table; the rest take the lowest free table.
+
+    >>> from critmin.matchmaking.instance import Meeting
+    >>> inst = B2BInstance(3, 2, 2, 2, (Meeting(1, 2), Meeting(1, 3), Meeting(2, 3)))
+    >>> assign_tables(inst, [1, 2, 1])
+    Traceback (most recent call last):
+    ...
+    ValueError: participant 2 has two meetings in slot 1
+    >>> assign_tables(inst, [1, 2, 2])
+    [1, 1, 2]
+    """
+    by_slot: dict[int, list[int]] = {}
+    for m, t in enumerate(slots):
+        by_slot.setdefault(t, []).append(m)
+    tables = [0] * len(slots)
+    last_table: dict[int, tuple[int, int]] = {}  # participant -> (slot, table)
+    for t in sorted(by_slot):
+        ms = by_slot[t]
+        if len(ms) > inst.n_tables:
+            raise ValueError(f"slot {t} has {len(ms)} meetings for {inst.n_tables} tables")
+        seen: set[int] = set()
+        for m in ms:
+            for p in inst.meetings[m].participants:
+                if p in seen:
+                    raise ValueError(f"participant {p} has two meetings in slot {t}")
+                seen.add(p)
+        used: set[int] = set()
+        rest = []
+        for m in ms:
+            want = [
+                last_table[p][1]
+                for p in inst.meetings[m].participants
+                if p in last_table and last_table[p][0] == t - 1
+            ]
+            free = [w for w in want if w not in used]
+            if free:
+                tables[m] = free[0]
+                used.add(free[0])
+            else:
+                rest.append(m)
+        nxt = 1
+        for m in rest:
+            while nxt in used:
+                nxt += 1
+            tables[m] = nxt
+            used.add(nxt)
+        for m in ms:
+            for p in inst.meetings[m].participants:
+                last_table[p] = (t, tables[m])
+    return tables
+
+
+def greedy_slots(inst: B2BInstance, domains: Sequence[Sequence[int]]) -> list[int] | None:
+    """A quick feasible-looking first slot assignment (a hint, may be ``None`` when stuck).
+
+    Meetings of the busiest participants go first, each to the allowed slot that keeps both
+    participants' meetings contiguous (next to a meeting they already have) when possible.
+    """
+    n_m = inst.n_meetings
+    degree = [0] * (inst.n_participants + 1)
+    for mt in inst.meetings:
+        degree[mt.p1] += 1
+        degree[mt.p2] += 1
+    order = sorted(
+        range(n_m),
+        key=lambda m: (
+            inst.fixed[m] is None,
+            len(domains[m]),
+            -max(degree[inst.meetings[m].p1], degree[inst.meetings[m].p2]),
+        ),
+    )
+    busy: list[set[int]] = [set() for _ in range(inst.n_participants + 1)]
+    load: dict[int, int] = {}
+    slots = [0] * n_m
+    for m in order:
+        p1, p2 = inst.meetings[m].participants
+        best, best_key = None, None
+        for t in domains[m]:
+            if t in busy[p1] or t in busy[p2] or load.get(t, 0) >= inst.n_tables:
+                continue
+            adj = sum(
+                1 for p in (p1, p2) if (t - 1) in busy[p] or (t + 1) in busy[p] or not busy[p]
+            )
+            key = (-adj, load.get(t, 0), t)
+            if best_key is None or key < best_key:
+                best, best_key = t, key
+        if best is None:
+            return None
+        slots[m] = best
+        busy[p1].add(best)
+        busy[p2].add(best)
+        load[best] = load.get(best, 0) + 1
+    return slots
+
+
+def _mirror_symmetric(inst: B2BInstance) -> bool:
+    """True when reversing the day (``t -> n_slots + 1 - t``) maps every schedule to a valid one."""
+    n = inst.n_slots
+    if any(f is not None for f in inst.fixed) or any(inst.precedences):
+        return False
+    for mt in inst.meetings:
+        dom = set(inst.session_slots(mt.session))
+        if {n + 1 - t for t in dom} != dom:
+            return False
+    return all({n + 1 - t for t in f} == set(f) for f in inst.forbidden)
+
+
+def solve_schedule(
+    inst: B2BInstance,
+    *,
+    fairness: int | None = 2,
+    time_limit_s: float | None = None,
+    workers: int = 2,
+    hint: bool = True,
+    log: bool = False,
+    params: dict[str, object] | None = None,
+) -> ScheduleResult:
+    """Minimise the total number of breaks of ``inst`` with CP-SAT; return a proven status.
+
+    ``fairness`` is ``d`` (``None`` = no fairness constraint). ``status`` is ``"OPTIMAL"`` when the
+    optimum is proved, ``"FEASIBLE"`` when the time limit stopped the proof (``lower_bound`` is
+    then the best bound), ``"INFEASIBLE"`` when no schedule exists, ``"UNKNOWN"`` otherwise.
+
+    >>> from critmin.matchmaking.instance import Meeting
+    >>> inst = B2BInstance(3, 1, 3, 3, (Meeting(1, 2), Meeting(1, 3)))
+    >>> res = solve_schedule(inst)
+    >>> res.status, res.total_breaks, sorted(abs(a.slot - b.slot) for a, b in [res.schedule])
+    ('OPTIMAL', 0, [1])
+    """
+    from ortools.sat.python import cp_model
+
+    started = time.perf_counter()
+    n_p, n_t = inst.n_participants, inst.n_slots
+    slots = range(1, n_t + 1)
+    domains = meeting_domains(inst)
+    for dom in domains:
+        if not dom:
+            return ScheduleResult("INFEASIBLE", None, 0, (), fairness,
+                                  time.perf_counter() - started)
+    model = cp_model.CpModel()
+    x: dict[tuple[int, int], cp_model.IntVar] = {}
+    for m, dom in enumerate(domains):
+        for t in dom:
+            x[m, t] = model.new_bool_var(f"x{m + 1}_{t}")
+        model.add_exactly_one(x[m, t] for t in dom)
+    for t in slots:
+        at_t = [x[m, t] for m in range(inst.n_meetings) if (m, t) in x]
+        if len(at_t) > inst.n_tables:
+            model.add(sum(at_t) <= inst.n_tables)
+
+    meetings_of: list[list[int]] = [[] for _ in range(n_p + 1)]
+    for m, mt in enumerate(inst.meetings):
+        meetings_of[mt.p1].append(m)
+        meetings_of[mt.p2].append(m)
+
+    slot_of = [sum(t * x[m, t] for t in dom) for m, dom in enumerate(domains)]
+    for m, before in enumerate(inst.precedences):
+        for j in before:
+            model.add(slot_of[j - 1] + 1 <= slot_of[m])
+
+    breaks: dict[int, cp_model.LinearExprT] = {}
+    per_p_lb: dict[int, int] = {}
+    for p in range(1, n_p + 1):
+        ms = meetings_of[p]
+        n = len(ms)
+        busy: list[cp_model.IntVar | int] = [0] * (n_t + 2)
+        for t in slots:
+            terms = [x[m, t] for m in ms if (m, t) in x]
+            if not terms:
+                continue
+            if len(terms) == 1:
+                busy[t] = terms[0]
+                continue
+            b = model.new_bool_var(f"busy{p}_{t}")
+            model.add(sum(terms) == b)
+            busy[t] = b
+        if n <= 1:
+            continue
+        starts, ends = [], []
+        for t in slots:
+            if isinstance(busy[t], int):
+                continue
+            st = _and_not(model, busy[t], busy[t - 1], f"st{p}_{t}")
+            en = _and_not(model, busy[t], busy[t + 1], f"en{p}_{t}")
+            starts.append(st)
+            ends.append(en)
+        model.add(sum(b for b in busy if not isinstance(b, int)) == n)
+        model.add(sum(starts) == sum(ends))
+        available = [not isinstance(busy[t], int) for t in slots]
+        lb = _min_breaks_alone(n, available)
+        per_p_lb[p] = lb
+        model.add(sum(starts) >= 1 + lb)
+        breaks[p] = sum(starts) - 1
+
+    # symmetry: meetings of p with single-meeting counterparts and equal domains are interchangeable
+    for p in range(1, n_p + 1):
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for m in meetings_of[p]:
+            other = inst.meetings[m].p2 if inst.meetings[m].p1 == p else inst.meetings[m].p1
+            if len(meetings_of[other]) != 1 or inst.fixed[m] is not None:
+                continue
+            if inst.precedences[m] or any(m + 1 in pr for pr in inst.precedences):
+                continue
+            groups.setdefault(tuple(domains[m]), []).append(m)
+        for group in groups.values():
+            for a, b in itertools.pairwise(group):
+                model.add(slot_of[a] < slot_of[b])
+
+    if _mirror_symmetric(inst) and inst.n_meetings:
+        # reversal maps slot t to n_t + 1 - t; keep the solutions where the busiest participant's
+        # first meeting is no later than its mirror image
+        p_star = max(range(1, n_p + 1), key=lambda p: len(meetings_of[p]))
+        m_star = meetings_of[p_star][0]
+        model.add(2 * slot_of[m_star] <= n_t + 1)
+
+    total = sum(breaks.values()) if breaks else 0
+    if fairness is not None and breaks:
+        # min over all participants; those with <= 1 meeting have 0 breaks
+        has_trivial = any(len(meetings_of[p]) <= 1 for p in range(1, n_p + 1))
+        if has_trivial:
+            for p, br in breaks.items():
+                if per_p_lb[p] > fairness:
+                    return ScheduleResult("INFEASIBLE", None, 0, (), fairness,
+                                          time.perf_counter() - started)
+                model.add(br <= fairness)
+        else:
+            low = model.new_int_var(0, n_t, "min_breaks")
+            for br in breaks.values():
+                model.add(low <= br)
+                model.add(br <= low + fairness)
+    model.add(total >= sum(per_p_lb.values()))
+    ub = (params or {}).pop("_ub", None) if params else None
+    if ub is not None:
+        model.add(total <= ub)
+    else:
+        model.minimize(total)
+
+    if hint:
+        greedy = greedy_slots(inst, domains)
+        if greedy is not None:
+            for (m, t), var in x.items():
+                model.add_hint(var, greedy[m] == t)
+
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = max(1, workers)
+    if workers == 2:
+        # core-guided search finds break-free schedules quickly; no_lp is a fast CDCL search
+        solver.parameters.subsolvers.extend(["core", "no_lp"])
+    if time_limit_s is not None:
+        solver.parameters.max_time_in_seconds = float(time_limit_s)
+    solver.parameters.log_search_progress = log
+    for key, value in (params or {}).items():
+        if isinstance(value, list):
+            getattr(solver.parameters, key).extend(value)
+        else:
+            setattr(solver.parameters, key, value)
+    code = solver.solve(model)
+    elapsed = time.perf_counter() - started
+    status_map: dict[int, Status] = {
+        cp_model.OPTIMAL: "OPTIMAL",
+        cp_model.FEASIBLE: "FEASIBLE",
+        cp_model.INFEASIBLE: "INFEASIBLE",
+    }
+    status = status_map.get(code, "UNKNOWN")
+    if status in ("INFEASIBLE", "UNKNOWN"):
+        lb = 0 if status == "INFEASIBLE" else round(solver.best_objective_bound)
+        return ScheduleResult(status, None, max(lb, 0), (), fairness, elapsed)
+    slot_values = [
+        next(t for t in dom if solver.boolean_value(x[m, t])) for m, dom in enumerate(domains)
+    ]
+    tables = assign_tables(inst, slot_values)
+    per_p = []
+    for p in range(1, n_p + 1):
+        per_p.append(breaks_of_slots([slot_values[m] for m in meetings_of[p]]))
+    total_breaks = sum(per_p)
+    lower = total_breaks if status == "OPTIMAL" else int(-(-solver.best_objective_bound // 1))
+    schedule = tuple(
+        Assignment(m + 1, slot_values[m], tables[m]) for m in range(inst.n_meetings)
+    )
+    return ScheduleResult(status, total_breaks, lower, schedule, fairness, elapsed, tuple(per_p))
+
+
+def _and_not(model: object, a: object, b: object, name: str) -> object:
+    """A Boolean ``c = a and not b`` (``b`` may be the constant 0)."""
+    from ortools.sat.python import cp_model
+
+    assert isinstance(model, cp_model.CpModel)
+    if isinstance(b, int):
+        return a
+    c = model.new_bool_var(name)
+    model.add_implication(c, a)  # type: ignore[arg-type]
+    model.add_implication(c, b.Not())  # type: ignore[union-attr]
+    model.add_bool_or([c, a.Not(), b])  # type: ignore[union-attr]
+    return c
