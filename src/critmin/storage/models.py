@@ -157,3 +157,23 @@ class AuditEntry(Base):
     target: Mapped[str] = mapped_column(String(200), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     ip: Mapped[str | None] = mapped_column(String(64))
+
+
+class ScheduleRun(Base):
+    """One run of the meeting scheduler by an organiser: the event's grid and the result."""
+
+    __tablename__ = "schedule_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(40), unique=True)
+    status: Mapped[str] = mapped_column(String(20))
+    total_breaks: Mapped[int | None] = mapped_column(Integer)
+    lower_bound: Mapped[int | None] = mapped_column(Integer)
+    n_tables: Mapped[int] = mapped_column(Integer)
+    n_slots: Mapped[int] = mapped_column(Integer)
+    n_morning_slots: Mapped[int] = mapped_column(Integer)
+    start: Mapped[dt.datetime] = mapped_column(DateTime)
+    slot_minutes: Mapped[int] = mapped_column(Integer)
+    afternoon_start: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

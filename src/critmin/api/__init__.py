@@ -1,0 +1,162 @@
+"""critmin's HTTP API (FastAPI): ``/api/v1``, OpenAPI at ``/openapi.json``, docs at ``/docs``.
+
+A thin surface: every route parses its input, calls the same library function as the CLI and
+formats the answer. :func:`create_app` builds the application (nothing happens at import);
+``critmin serve`` runs it with uvicorn. Web pages live in :mod:`critmin.web` when it exists: a
+``register(app)`` function there is called with the application (Jinja2 templates, same
+library calls). See ``docs/api.md`` for the conventions and the stability promise.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from critmin import __version__, schema
+from critmin.api._core import AtlasPool, error_response, json_response
+from critmin.errors import AtlasError, CritminError, InputError, SpecError
+
+API_PREFIX = "/api/v1"
+
+__all__ = ["API_PREFIX", "create_app"]
+
+
+def create_app(atlas_path: str | Path | None = None, database_url: str | None = None, *,
+               store: Any = None, upgrade: bool = True, web: bool = True) -> FastAPI:
+    """The application serving the atlas at ``atlas_path`` (default: ``$CRITMIN_ATLAS`` or the
+    user data dir) with the operational database ``database_url`` (default:
+    ``$CRITMIN_DATABASE_URL`` or SQLite in the user data dir), migrated on start. ``web``
+    adds the pages of :mod:`critmin.web` when it is installed."""
+    from critmin.api import accounts, analytics, coop, match, tables
+    from critmin.atlas import Atlas
+    from critmin.storage import Store
+
+    path = Atlas.open(atlas_path).path
+    if store is None:
+        store = Store(database_url)
+    if upgrade:
+        store.upgrade()
+    app = FastAPI(
+        title="critmin API", version=__version__,
+        description="Critical-minerals supply-chain security: the atlas, supply-risk metrics, "
+        "scenarios, cooperation registry and matchmaking. Conventions (formats by extension, "
+        "column__op filters, _sort/_size/_next paging, annotations, errors) in docs/api.md. "
+        "New keys may be added to responses; clients ignore keys they do not know.",
+        openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
+    app.state.atlas = AtlasPool(path)
+    app.state.store = store
+    app.state.overlay = coop.Overlay()
+    _handlers(app)
+
+    api = APIRouter(prefix=API_PREFIX)
+
+    @api.get("", tags=["meta"], summary="What this API serves")
+    def index(request: Request) -> Response:
+        pool: AtlasPool = request.app.state.atlas
+        return json_response({
+            "ok": True, "version": __version__, "atlas_version": pool.version,
+            "tables": {n: {"kind": t.kind, "description": t.description,
+                           "url": f"{API_PREFIX}/{n}", "key": t.key}
+                       for n, t in schema.tables().items()},
+            "docs": "/docs", "openapi": "/openapi.json",
+        })
+
+    @api.get("/schema/{table}", tags=["meta"], summary="Columns of an atlas table")
+    def table_schema(table: str) -> Response:
+        try:
+            t = schema.table(table)
+        except KeyError as exc:
+            return error_response(404, str(exc.args[0]))
+        return json_response({"ok": True, "name": t.name, "kind": t.kind,
+                              "description": t.description, "key": t.key,
+                              "columns": [vars(c) for c in t.columns]})
+
+    api.include_router(accounts.router)
+    api.include_router(analytics.router)
+    api.include_router(coop.router)
+    api.include_router(match.router)
+    tables.register(api)  # last: /{table} routes
+    app.include_router(api)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> Response:
+        return RedirectResponse("/docs")
+
+    if web:
+        _register_web(app)
+    return app
+
+
+def _register_web(app: FastAPI) -> None:
+    """Call ``critmin.web.register(app)``; a web package that is absent or incomplete leaves the
+    API serving (with a warning) rather than breaking it."""
+    import importlib
+    import logging
+
+    try:
+        web = importlib.import_module("critmin.web")
+        register = getattr(web, "register", None)
+        if register is not None:
+            register(app)
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("critmin.web"):
+            raise
+        if exc.name != "critmin.web":
+            logging.getLogger("critmin.api").warning("web pages not served: %s", exc)
+
+
+def _message(errors: list[dict[str, Any]]) -> str:
+    parts = []
+    for e in errors[:5]:
+        loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
+        parts.append(f"{loc}: {e.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def _handlers(app: FastAPI) -> None:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_request: Request, exc: StarletteHTTPException) -> Response:
+        return error_response(exc.status_code, str(exc.detail),
+                              headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> Response:
+        errors = list(exc.errors())
+        if any(tuple(e.get("loc", ())) == ("path", "fmt") for e in errors):
+            return error_response(404, "unknown format: use .json, .csv, .parquet or .xlsx")
+        status = 422 if any(e.get("loc", ("",))[0] == "body" for e in errors) else 400
+        return error_response(status, _message(errors))
+
+    @app.exception_handler(SpecError)
+    async def spec_error(request: Request, exc: SpecError) -> Response:
+        # an invalid body is a 422; a bad query parameter a 400; an unknown record a 404
+        if "has no record" in str(exc):
+            return error_response(404, str(exc))
+        return error_response(422 if request.method in ("POST", "PUT", "PATCH") else 400,
+                              str(exc))
+
+    @app.exception_handler(InputError)
+    async def input_error(_request: Request, exc: InputError) -> Response:
+        return error_response(400, str(exc))
+
+    @app.exception_handler(AtlasError)
+    async def atlas_error(_request: Request, exc: AtlasError) -> Response:
+        return error_response(503, str(exc))
+
+    @app.exception_handler(CritminError)
+    async def critmin_error(_request: Request, exc: CritminError) -> Response:
+        from critmin.auth import AuthError
+
+        return error_response(403 if isinstance(exc, AuthError) else 400, str(exc))
+
+    @app.exception_handler(Exception)
+    async def server_error(_request: Request, exc: Exception) -> Response:
+        import logging
+
+        logging.getLogger("critmin.api").exception("unhandled error", exc_info=exc)
+        return error_response(500, f"internal error ({type(exc).__name__})")

@@ -1,0 +1,366 @@
+"""Shared machinery of the HTTP API: atlas connections, annotations, formats, errors, auth deps."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import io
+import json
+import math
+import secrets
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from enum import Enum
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pandas as pd
+import pyarrow as pa
+from fastapi import HTTPException, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from critmin import __version__ as critmin_version
+from critmin import schema
+from critmin.auth import Principal
+
+ANONYMOUS = Principal()
+SESSION_COOKIE = "critmin_session"
+CSRF_HEADER = "X-CSRF-Token"
+REFERENCE_SOURCE = {
+    "source_id": "critmin-reference", "family": "critmin", "publisher": "critmin contributors",
+    "title": "critmin curated reference data (see critmin/data/SOURCES.md)",
+    "licence": "CC BY 4.0", "url": None, "release": critmin_version,
+}
+
+
+class Fmt(str, Enum):
+    """Response formats, chosen by the path's extension."""
+
+    json = "json"
+    csv = "csv"
+    parquet = "parquet"
+    xlsx = "xlsx"
+
+
+MEDIA = {
+    Fmt.json: "application/json",
+    Fmt.csv: "text/csv; charset=utf-8",
+    Fmt.parquet: "application/vnd.apache.parquet",
+    Fmt.xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def fail(status: int, message: str) -> HTTPException:
+    """An HTTP error rendered as ``{"ok": false, "error": message, "status": status}``."""
+    return HTTPException(status_code=status, detail=message)
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None
+                   ) -> JSONResponse:
+    return JSONResponse({"ok": False, "error": message, "status": status}, status_code=status,
+                        headers=headers)
+
+
+# ------------------------------------------------------------------------------------ atlas
+
+
+class AtlasPool:
+    """Read-only access to one atlas file from many threads.
+
+    One DuckDB connection per process; each thread gets its own cursor (for raw SQL) and its own
+    :class:`~critmin.atlas.Atlas` (Ibis backend) for library calls, created on first use.
+    Annotations (sources, licences, atlas version) and analytic results are cached: the atlas does
+    not change while it is served.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._base: Any = None
+        self._sources: list[dict[str, Any]] | None = None
+        self._table_sources: dict[str, list[str]] = {}
+        self._cache: OrderedDict[Any, Any] = OrderedDict()
+        self.cache_size = 256
+
+    def cursor(self) -> Any:
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            with self._lock:
+                if self._base is None:
+                    import duckdb
+
+                    self._base = duckdb.connect(str(self.path), read_only=True)
+                    self._base.execute("SET enable_progress_bar = false")
+                cur = self._base.cursor()
+            self._local.cursor = cur
+        return cur
+
+    def atlas(self) -> Any:
+        a = getattr(self._local, "atlas", None)
+        if a is None:
+            from critmin.atlas import Atlas
+
+            with self._lock:
+                a = Atlas(self.path)
+                a.con  # noqa: B018  (connect now, under the lock)
+            self._local.atlas = a
+        return a
+
+    def sources(self) -> list[dict[str, Any]]:
+        if self._sources is None:
+            cur = self.cursor()
+            rel = cur.execute("SELECT source_id, family, release, publisher, title, licence, url, "
+                              "sha256 FROM sources ORDER BY family, source_id")
+            cols = [d[0] for d in rel.description]
+            self._sources = [dict(zip(cols, r, strict=True)) for r in rel.fetchall()]
+        return self._sources
+
+    @property
+    def version(self) -> str:
+        """``<critmin version>+<12 hex digits over the loaded files' checksums>``."""
+        h = hashlib.sha256()
+        for s in self.sources():
+            h.update(f"{s['source_id']}={s['sha256']};".encode())
+        return f"{critmin_version}+{h.hexdigest()[:12]}"
+
+    def table_source_ids(self, table: str) -> list[str]:
+        if table not in self._table_sources:
+            t = schema.table(table)
+            if t.kind == "data" and "source_id" in t.column_names:
+                ids = [r[0] for r in self.cursor().execute(
+                    f'SELECT DISTINCT source_id FROM "{table}" ORDER BY 1').fetchall()]
+            elif t.kind == "provenance":
+                ids = [s["source_id"] for s in self.sources()]
+            else:
+                ids = [REFERENCE_SOURCE["source_id"]]
+            self._table_sources[table] = ids
+        return self._table_sources[table]
+
+    def annotations(self, tables: list[str] | None = None) -> dict[str, Any]:
+        """Source, licence and atlas version for a response built from ``tables`` (all
+        loaded sources and the curated reference data when None)."""
+        by_id = {s["source_id"]: s for s in self.sources()}
+        by_id[REFERENCE_SOURCE["source_id"]] = REFERENCE_SOURCE
+        ids: list[str] = []
+        for t in tables or []:
+            ids += [i for i in self.table_source_ids(t) if i not in ids]
+        if tables is None:
+            ids = [*by_id]
+        srcs = [{k: by_id[i].get(k) for k in ("source_id", "publisher", "title", "licence", "url",
+                                                 "release")} for i in ids if i in by_id]
+        licences = list(dict.fromkeys(s["licence"] for s in srcs))
+        publishers = list(dict.fromkeys(f"{s['publisher']}: {s['title']}" for s in srcs))
+        return {"source": "; ".join(publishers), "licence": "; ".join(licences),
+                "atlas_version": self.version, "sources": srcs}
+
+    def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """``compute()`` cached under ``key`` (LRU, :attr:`cache_size` entries)."""
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        value = compute()
+        with self._lock:
+            self._cache[key] = value
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        return value
+
+
+# ------------------------------------------------------------------------------------ cursors
+
+
+def encode_cursor(offset: int) -> str:
+    """An opaque ``_next`` token for the page starting at ``offset``."""
+    raw = json.dumps({"o": offset}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(token: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        offset = json.loads(raw)["o"]
+    except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise fail(400, "invalid _next cursor: pass back the value of 'next' unchanged") from None
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise fail(400, "invalid _next cursor: pass back the value of 'next' unchanged")
+    return offset
+
+
+# ------------------------------------------------------------------------------------ rendering
+
+
+def jsonable(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, str | int | bool):
+        return value
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if hasattr(value, "tolist") and not isinstance(value, str):
+        return jsonable(value.tolist())
+    if hasattr(value, "item"):
+        return jsonable(value.item())
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return str(value)
+
+
+def frame_records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    cols = [str(c) for c in df.columns]
+    return [dict(zip(cols, (jsonable(v) for v in row), strict=True))
+            for row in df.itertuples(index=False, name=None)]
+
+
+def dumps(payload: Any) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"),
+                      default=jsonable).encode()
+
+
+def json_response(payload: dict[str, Any], status: int = 200,
+                  headers: dict[str, str] | None = None) -> Response:
+    return Response(dumps(payload), status_code=status, media_type="application/json",
+                    headers=headers)
+
+
+def annotation_headers(ann: dict[str, Any]) -> dict[str, str]:
+    return {"X-Critmin-Atlas-Version": ann["atlas_version"],
+            "X-Critmin-Licence": quote(ann["licence"], safe=" ,;:()/&.-"),
+            "X-Critmin-Source": quote(ann["source"], safe=" ,;:()/&.-")}
+
+
+def _flat(df: pd.DataFrame) -> pd.DataFrame:
+    """Lists and dicts joined as text (CSV, Excel)."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object and out[col].map(
+                lambda v: isinstance(v, list | tuple | dict | set | frozenset)).any():
+            out[col] = out[col].map(lambda v: ";".join(map(str, v)) if isinstance(
+                v, list | tuple | set | frozenset) else (json.dumps(v) if isinstance(v, dict)
+                                                         else v))
+    return out
+
+
+def render_frame(df: pd.DataFrame, fmt: Fmt, *, name: str, ann: dict[str, Any],
+                 extra: dict[str, Any] | None = None, headers: dict[str, str] | None = None
+                 ) -> Response:
+    """``df`` in ``fmt``: JSON ``{"ok", ..., "rows", "annotations"}``; CSV, Parquet, Excel with
+    the annotations in ``X-Critmin-*`` headers (and in the file where the format has room)."""
+    hdrs = {**annotation_headers(ann), **(headers or {})}
+    if fmt is Fmt.json:
+        payload = {"ok": True, "name": name, **(extra or {}),
+                   "columns": [str(c) for c in df.columns], "rows": frame_records(df),
+                   "annotations": ann}
+        return json_response(payload, headers=headers)
+    hdrs["Content-Disposition"] = f'attachment; filename="{name}.{fmt.value}"'
+    if fmt is Fmt.csv:
+        return Response(_flat(df).to_csv(index=False), media_type=MEDIA[fmt], headers=hdrs)
+    if fmt is Fmt.parquet:
+        table = pa.Table.from_pandas(_flat(df), preserve_index=False)
+        meta = {**(table.schema.metadata or {}), b"critmin.annotations": dumps(ann)}
+        buf = io.BytesIO()
+        import pyarrow.parquet as pq
+
+        pq.write_table(table.replace_schema_metadata(meta), buf)
+        return Response(buf.getvalue(), media_type=MEDIA[fmt], headers=hdrs)
+    return Response(xlsx_bytes(_flat(df), ann), media_type=MEDIA[fmt], headers=hdrs)
+
+
+def xlsx_bytes(df: pd.DataFrame, ann: dict[str, Any]) -> bytes:
+    """An Excel workbook: sheet ``data`` and sheet ``annotations`` (openpyxl)."""
+    buf = io.BytesIO()
+    out = df.copy()
+    for col in out.columns:  # Excel has no timezone-aware datetimes
+        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
+            out[col] = out[col].dt.tz_localize(None)
+    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
+        out.to_excel(xw, sheet_name="data", index=False)
+        meta = pd.DataFrame(
+            [("atlas_version", ann["atlas_version"]), ("licence", ann["licence"]),
+             ("source", ann["source"])], columns=["key", "value"])
+        meta.to_excel(xw, sheet_name="annotations", index=False)
+    return buf.getvalue()
+
+
+def stream_csv(batches: Iterator[pa.RecordBatch], *, name: str, ann: dict[str, Any]
+               ) -> StreamingResponse:
+    """CSV streamed batch by batch (large results never sit in memory whole)."""
+    import pyarrow.csv as pcsv
+
+    def gen() -> Iterator[bytes]:
+        first = True
+        for batch in batches:
+            buf = io.BytesIO()
+            pcsv.write_csv(pa.Table.from_batches([batch]), buf,
+                           write_options=pcsv.WriteOptions(include_header=first))
+            first = False
+            yield buf.getvalue()
+
+    hdrs = {**annotation_headers(ann),
+            "Content-Disposition": f'attachment; filename="{name}.csv"'}
+    return StreamingResponse(gen(), media_type=MEDIA[Fmt.csv], headers=hdrs)
+
+
+# ------------------------------------------------------------------------------------ auth
+
+
+def principal(request: Request) -> Principal:
+    """Who is calling: ``Authorization: Bearer <token>``, else the session cookie, else anonymous.
+
+    Unsafe methods authenticated by the session cookie must carry the session's CSRF token in
+    ``X-CSRF-Token`` (synchronizer token pattern); bearer tokens are not sent by browsers on
+    their own and need none.
+    """
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    from critmin import auth
+
+    store = request.app.state.store
+    header = request.headers.get("authorization")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    p = ANONYMOUS
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise fail(401, "Authorization header must be 'Bearer <token>'")
+        with store.session() as s:
+            found = auth.from_token(s, token.strip())
+        if found is None:
+            raise fail(401, "invalid or revoked API token")
+        p = found
+    elif cookie:
+        with store.session() as s:
+            found = auth.from_session(s, cookie)
+        if found is not None:
+            if request.method not in ("GET", "HEAD", "OPTIONS"):
+                sent = request.headers.get(CSRF_HEADER, "")
+                if not found.csrf_token or not secrets.compare_digest(sent, found.csrf_token):
+                    raise fail(403, f"missing or wrong {CSRF_HEADER} header (CSRF protection)")
+            p = found
+    request.state.principal = p
+    return p
+
+
+def require(p: Principal, *, signed_in: bool = True, check: Callable[[Principal], bool] | None
+            = None, what: str = "this") -> Principal:
+    if signed_in and p.user_id is None and p.via != "cli":
+        raise fail(401, f"sign in (session cookie or 'Authorization: Bearer <token>') to do {what}")
+    if check is not None and not check(p):
+        raise fail(403, f"role {p.role!r} may not do {what}")
+    return p
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

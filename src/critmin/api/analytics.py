@@ -1,0 +1,210 @@
+"""Analytic read endpoints: each calls the same library function as its CLI command.
+
+Every route exists as ``/path`` (JSON) and ``/path.{fmt}`` (json, csv, parquet, xlsx). A library
+module that has not landed yet answers 501.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import typing
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import pandas as pd
+from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi.responses import Response
+
+from critmin.api._core import AtlasPool, Fmt, fail, json_response, principal, render_frame, require
+from critmin.auth import Principal
+
+router = APIRouter()
+
+
+def library(module: str, name: str) -> Any:
+    """``module.name``, or a 501 when that part of critmin is not installed yet."""
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and module.startswith(exc.name):
+            raise fail(501, f"{module} is not available in this version of critmin") from None
+        raise
+    fn = getattr(mod, name, None)
+    if fn is None:
+        raise fail(501, f"{module}.{name} is not available in this version of critmin")
+    return fn
+
+
+def data_route(path: str, *, tables: list[str] | None = None, tags: list[str] | None = None,
+               summary: str | None = None) -> Callable[[Callable[..., pd.DataFrame]],
+                                                        Callable[..., pd.DataFrame]]:
+    """Register ``fn(request, **query) -> DataFrame`` at ``path`` and ``path.{fmt}``; the result
+    is cached per query (the atlas is read-only) and annotated with the sources of ``tables``
+    (all sources when None)."""
+
+    def deco(fn: Callable[..., pd.DataFrame]) -> Callable[..., pd.DataFrame]:
+        hints = typing.get_type_hints(fn, include_extras=True)
+        sig = inspect.signature(fn)
+        params = [p.replace(annotation=hints.get(p.name, p.annotation))
+                  for p in sig.parameters.values()]
+        name = fn.__name__
+
+        def respond(request: Request, fmt: Fmt, kwargs: dict[str, Any]) -> Response:
+            pool: AtlasPool = request.app.state.atlas
+            key = (name, tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
+            df = pool.cached(key, lambda: fn(request, **kwargs))
+            return render_frame(df, fmt, name=name, ann=pool.annotations(tables))
+
+        def plain(request: Request, **kwargs: Any) -> Response:
+            return respond(request, Fmt.json, kwargs)
+
+        def with_fmt(request: Request, fmt: Fmt, **kwargs: Any) -> Response:
+            return respond(request, fmt, kwargs)
+
+        rest = [p for p in params if p.name != "request"]
+        req = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                annotation=Request)
+        fmt_p = inspect.Parameter("fmt", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                  annotation=Annotated[Fmt, Path(description="Format")])
+        plain.__signature__ = sig.replace(parameters=[req, *rest],  # type: ignore[attr-defined]
+                                          return_annotation=Response)
+        with_fmt.__signature__ = sig.replace(  # type: ignore[attr-defined]
+            parameters=[req, fmt_p, *rest], return_annotation=Response)
+        doc = (fn.__doc__ or "").strip()
+        router.add_api_route(path + ".{fmt}", with_fmt, methods=["GET"], tags=tags,
+                             summary=(summary or doc.splitlines()[0]) + " (format by extension)",
+                             description=doc, operation_id=f"{name}_fmt")
+        router.add_api_route(path, plain, methods=["GET"], tags=tags,
+                             summary=summary or doc.splitlines()[0], description=doc,
+                             operation_id=name)
+        return fn
+
+    return deco
+
+
+def _atlas(request: Request) -> Any:
+    return request.app.state.atlas.atlas()
+
+
+Year = Annotated[int | None, Query(ge=1900, le=2100, description="Year (default: latest).")]
+Mineral = Annotated[str | None, Query(max_length=60, description="Mineral id, e.g. cobalt.")]
+
+
+@data_route("/assess/{country}", tags=["analytics"],
+            tables=["trade_flows", "production", "hs_map", "critical_lists", "country_groups"])
+def assess(request: Request,
+           country: Annotated[str, Path(max_length=80, description="ISO3, ISO2 or name.")],
+           year: Year = None,
+           mineral: Annotated[list[str] | None, Query(description="Mineral id(s).")] = None,
+           ) -> pd.DataFrame:
+    """Supply risk of a country per mineral (as `critmin assess`)."""
+    from critmin import assess as run
+
+    return run(country, year=year, minerals=mineral, atlas=_atlas(request))
+
+
+@data_route("/concentration", tags=["analytics"], tables=["production"])
+def concentration(request: Request,
+                  mineral: Annotated[str, Query(max_length=60, description="Mineral id.")],
+                  stage: Annotated[str | None, Query(max_length=20)] = None,
+                  year: Year = None) -> pd.DataFrame:
+    """Production concentration of a mineral: HHI, top-1/top-3 shares (as `critmin concentration`)."""
+    from critmin.errors import CritminError
+    from critmin.metrics.concentration import production_concentration
+
+    atlas = _atlas(request)
+    if mineral not in set(atlas.table("minerals").mineral.to_pandas()):
+        raise CritminError(f"unknown mineral {mineral!r}")
+    df = production_concentration(atlas.table("production"), mineral=mineral, stage=stage,
+                                  year=year, sources=atlas.table("sources"),
+                                  family="usgs-mcs").to_pandas()
+    return df.sort_values(["stage", "year"], ignore_index=True)[
+        ["mineral", "stage", "year", "unit", "basis", "total", "n_suppliers", "hhi", "hhi_points",
+         "top1_share", "top3_share", "top_supplier"]].rename(
+            columns={"top_supplier": "top_producer"})
+
+
+@data_route("/geopolrisk", tags=["analytics"],
+            tables=["trade_flows", "production", "governance", "material_hs_map"])
+def geopolrisk(request: Request,
+               economy: Annotated[list[str] | None, Query(description="ISO3 or group id(s).")]
+               = None,
+               material: Annotated[list[str] | None, Query(description="Material(s).")] = None,
+               year: Annotated[list[int] | None, Query(description="Year(s).")] = None,
+               compat: Annotated[str | None, Query(description="'geopolrisk-py' to reproduce "
+                                                   "the reference tool.")] = None,
+               ) -> pd.DataFrame:
+    """GeoPolRisk score and characterisation factor (as `critmin geopolrisk`)."""
+    fn = library("critmin.metrics.geopolrisk", "geopolrisk")
+    if year is not None and any(not 1900 <= y <= 2100 for y in year):
+        raise fail(400, "year must be between 1900 and 2100")
+    return fn(_atlas(request), economies=economy, materials=material, years=year, compat=compat)
+
+
+@data_route("/n-minus-1", tags=["analytics"], tables=["production", "trade_flows"])
+def n_minus_1(request: Request, mineral: Mineral = None,
+              stage: Annotated[str | None, Query(max_length=20, description="mine or refinery")]
+              = None, year: Year = None) -> pd.DataFrame:
+    """N-1 test: the largest producer removed (as `critmin scenario n-minus-1`)."""
+    fn = library("critmin.scenarios.nminus1", "n_minus_1")
+    return fn(_atlas(request), mineral=mineral, stage=stage, year=year)
+
+
+@data_route("/coop/blocs", tags=["cooperation"], tables=["production", "trade_flows",
+                                                         "country_groups"])
+def coop_blocs(request: Request,
+               mineral: Annotated[str, Query(max_length=60, description="Mineral id.")],
+               stage: Annotated[str | None, Query(max_length=20)] = None,
+               year: Year = None) -> pd.DataFrame:
+    """Each group's share of world production and exports (as `critmin coop blocs`)."""
+    fn = library("critmin.cooperation.analytics", "blocs")
+    return fn(mineral, stage=stage, year=year, atlas=_atlas(request))
+
+
+@data_route("/coop/coverage/{country}", tags=["cooperation"],
+            tables=["production", "trade_flows", "country_groups"])
+def coop_coverage(request: Request,
+                  country: Annotated[str, Path(max_length=80)],
+                  group: Annotated[str, Query(max_length=40, description="Group id, e.g. QUAD.")],
+                  mineral: Mineral = None, year: Year = None,
+                  spare_capacity: Annotated[float, Query(ge=0, le=10)] = 0.10) -> pd.DataFrame:
+    """How much of a country's imports its partners in a group could supply (as `critmin coop
+    coverage`)."""
+    fn = library("critmin.cooperation.analytics", "coverage")
+    return fn(country, group, mineral=mineral, year=year, spare_capacity=spare_capacity,
+              atlas=_atlas(request))
+
+
+@data_route("/coop/whatif", tags=["cooperation"], tables=["production", "projects"])
+def coop_whatif(request: Request,
+                project: Annotated[list[str], Query(description="Project id(s).")],
+                year: Year = None) -> pd.DataFrame:
+    """Concentration before/after projects come online (as `critmin coop whatif`)."""
+    fn = library("critmin.cooperation.analytics", "whatif")
+    return fn(project, year=year, atlas=_atlas(request))
+
+
+# ------------------------------------------------------------------------------ scenarios
+
+
+@router.post("/scenarios", tags=["scenarios"], summary="Run a scenario spec (analysts)")
+def run_scenario(request: Request,
+                 spec: Annotated[dict[str, Any], Body(description="A scenario spec as in "
+                                                      "docs/scenarios.md (the YAML as JSON).")],
+                 who: Principal = Depends(principal)) -> Response:
+    """Run a scenario (as `critmin scenario run --format json`): shocks, summary, importers,
+    supply mix and exposure tables. Analysts, organisers and admins."""
+    require(who, check=lambda p: p.can_analyse, what="run scenarios")
+    run = library("critmin.scenarios", "run")
+    parse_spec = library("critmin.scenarios", "parse_spec")
+    s = parse_spec(spec)  # SpecError -> 422 before any work
+    pool: AtlasPool = request.app.state.atlas
+    res = run(s, pool.atlas())
+    from critmin.api._core import frame_records
+
+    out = {"ok": True, "scenario": s.name, "base_year": s.base_year, "notes": res.notes,
+           **{name: frame_records(getattr(res, name)) for name in
+              ("shocks", "summary", "importers", "supply_mix", "exposure")},
+           "annotations": pool.annotations(["trade_flows", "production", "country_groups"])}
+    return json_response(out)

@@ -1,0 +1,267 @@
+"""``/api/v1/<table>``: every atlas table with datasette-style filters, sorting and paging.
+
+- ``column__op=value`` with ``op`` in ``eq, ne, lt, lte, gt, gte, in`` (``in`` takes a
+  comma-separated list; a bare ``column=value`` means ``eq``), columns and values checked against
+  the schema-as-data (:mod:`critmin.schema`): an unknown column or a value of the wrong type is a
+  400;
+- ``_sort=column`` (``_sort=-column`` or ``_sort_desc=column`` for descending); rows are always
+  ordered by the table's key after the sort column, so pages are stable;
+- ``_size`` rows per page (default 100, at most 1000) and an opaque ``_next`` cursor;
+- ``_stream=1`` returns every matching row (CSV streamed in batches; Parquet and Excel whole).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from critmin import schema
+from critmin.api._core import (
+    AtlasPool,
+    Fmt,
+    decode_cursor,
+    encode_cursor,
+    fail,
+    json_response,
+    render_frame,
+    stream_csv,
+)
+
+OPS = {"eq": "=", "ne": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "in": "IN"}
+CONTROL = ("_sort", "_sort_desc", "_size", "_next", "_stream")
+DEFAULT_SIZE = 100
+MAX_SIZE = 1000
+XLSX_MAX_ROWS = 1_000_000
+
+router = APIRouter(tags=["atlas tables"])
+
+
+def _value(col: schema.Column, raw: str) -> Any:
+    """``raw`` as a value of ``col``'s type (400 when it is not one)."""
+    try:
+        if col.type in ("SMALLINT", "INTEGER", "BIGINT"):
+            v = int(raw)
+            if abs(v) > 2**62:
+                raise ValueError
+            return v
+        if col.type == "DOUBLE":
+            f = float(raw)
+            if f != f or f in (float("inf"), float("-inf")):
+                raise ValueError
+            return f
+        if col.type == "BOOLEAN":
+            low = raw.lower()
+            if low not in ("true", "false", "1", "0"):
+                raise ValueError
+            return low in ("true", "1")
+        if col.type == "DATE":
+            return dt.date.fromisoformat(raw)
+        if col.type == "TIMESTAMP":
+            return dt.datetime.fromisoformat(raw)
+    except ValueError:
+        raise fail(400, f"filter on {col.name}: {raw!r} is not a valid {col.type}") from None
+    if "\x00" in raw:
+        raise fail(400, f"filter on {col.name}: NUL characters are not allowed")
+    return raw
+
+
+def build_query(table: str, params: list[tuple[str, str]]) -> tuple[str, list[Any], dict[str, Any]]:
+    """SQL (``WHERE`` and ``ORDER BY``), its parameters and the paging options for ``params``."""
+    t = schema.table(table)
+    cols = {c.name: c for c in t.columns}
+    where: list[str] = []
+    args: list[Any] = []
+    opts: dict[str, Any] = {"size": DEFAULT_SIZE, "offset": 0, "stream": False,
+                            "sort": None, "desc": False}
+    seen_control: set[str] = set()
+    for key, raw in params:
+        if key.startswith("_"):
+            if key not in CONTROL:
+                raise fail(400, f"unknown parameter {key!r}; control parameters are "
+                           + ", ".join(CONTROL))
+            if key in seen_control:
+                raise fail(400, f"parameter {key!r} given twice")
+            seen_control.add(key)
+            if key in ("_sort", "_sort_desc"):
+                name = raw[1:] if key == "_sort" and raw.startswith("-") else raw
+                if name not in cols:
+                    raise fail(400, f"cannot sort by {name!r}: {table} has columns "
+                               + ", ".join(cols))
+                if opts["sort"] is not None:
+                    raise fail(400, "give _sort or _sort_desc, not both")
+                opts["sort"] = name
+                opts["desc"] = key == "_sort_desc" or raw.startswith("-")
+            elif key == "_size":
+                if raw == "max":
+                    opts["size"] = MAX_SIZE
+                else:
+                    try:
+                        opts["size"] = int(raw)
+                    except ValueError:
+                        raise fail(400, f"_size must be an integer 1-{MAX_SIZE} or 'max'") from None
+                    if not 1 <= opts["size"] <= MAX_SIZE:
+                        raise fail(400, f"_size must be between 1 and {MAX_SIZE}")
+            elif key == "_next":
+                opts["offset"] = decode_cursor(raw)
+            elif key == "_stream":
+                opts["stream"] = raw.lower() in ("1", "true", "yes")
+            continue
+        name, _, op = key.partition("__")
+        op = op or "eq"
+        if name not in cols:
+            raise fail(400, f"unknown column {name!r} in filter {key!r}: {table} has columns "
+                       + ", ".join(cols))
+        if op not in OPS:
+            raise fail(400, f"unknown operator {op!r} in filter {key!r}: use one of "
+                       + ", ".join(OPS))
+        col = cols[name]
+        if op == "in":
+            values = [_value(col, v) for v in raw.split(",")] if raw != "" else []
+            if not values:
+                raise fail(400, f"filter {key!r} needs at least one value")
+            where.append(f'"{name}" IN ({", ".join("?" * len(values))})')
+            args += values
+        else:
+            where.append(f'"{name}" {OPS[op]} ?')
+            args.append(_value(col, raw))
+    order = []
+    if opts["sort"]:
+        order.append(f'"{opts["sort"]}" {"DESC" if opts["desc"] else "ASC"} NULLS LAST')
+    order += [f'"{k}"' for k in (t.key or t.column_names) if k != opts["sort"]]
+    sql = (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY " + ", ".join(order)
+    return sql, args, opts
+
+
+def query_table(pool: AtlasPool, table: str, params: list[tuple[str, str]], fmt: Fmt,
+                base_url: str) -> Response:
+    """The response for ``GET /api/v1/<table>[.fmt]?<params>``."""
+    clause, args, opts = build_query(table, params)
+    cols = schema.table(table).column_names
+    select = f'SELECT {", ".join(chr(34) + c + chr(34) for c in cols)} FROM "{table}"{clause}'
+    ann = pool.annotations([table])
+    cur = pool.cursor()
+    if opts["stream"]:
+        if fmt is Fmt.json:
+            raise fail(400, "_stream returns every row: ask for .csv, .parquet or .xlsx")
+        if fmt is Fmt.csv:
+            rel = cur.sql(select, params=args)
+            read = getattr(rel, "to_arrow_reader", None) or rel.fetch_arrow_reader  # duckdb 2 / 1
+            reader = read(50_000)
+            return stream_csv(_batches(reader), name=table, ann=ann)
+        if fmt is Fmt.xlsx:
+            n = cur.execute(f'SELECT count(*) FROM "{table}"{clause.split(" ORDER BY ")[0]}',
+                            args).fetchone()[0]
+            if n > XLSX_MAX_ROWS:
+                raise fail(400, f"{n} rows do not fit in an Excel sheet: use .csv or .parquet")
+        df = cur.execute(select, args).df()
+        return render_frame(df, fmt, name=table, ann=ann)
+    size, offset = opts["size"], opts["offset"]
+    rel = cur.execute(f"{select} LIMIT {size + 1} OFFSET {offset}", args)
+    rows = rel.fetchall()
+    more = len(rows) > size
+    rows = rows[:size]
+    nxt = encode_cursor(offset + size) if more else None
+    next_url = None
+    if nxt:
+        kept = [(k, v) for k, v in params if k != "_next"] + [("_next", nxt)]
+        from urllib.parse import urlencode
+
+        next_url = f"{base_url}?{urlencode(kept)}"
+    if fmt is Fmt.json:
+        payload = {"ok": True, "name": table, "columns": cols,
+                   "rows": [dict(zip(cols, (_cell(v) for v in r), strict=True)) for r in rows],
+                   "next": nxt, "next_url": next_url, "annotations": ann}
+        return json_response(payload)
+    df = pd.DataFrame(rows, columns=cols)
+    headers = {"Link": f'<{next_url}>; rel="next"', "X-Next-Cursor": nxt} if nxt else None
+    return render_frame(df, fmt, name=table, ann=ann, headers=headers)
+
+
+def _cell(v: Any) -> Any:
+    if isinstance(v, dt.date | dt.datetime):
+        return v.isoformat()
+    if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+        return None
+    return v
+
+
+def _batches(reader: Any) -> Any:
+    while True:
+        try:
+            yield reader.read_next_batch()
+        except StopIteration:
+            return
+
+
+def get_row(pool: AtlasPool, table: str, key: str) -> Response:
+    """One row of a table with a single-column key (404 when absent)."""
+    t = schema.table(table)
+    (k,) = t.key
+    value = _value(t.column(k), key)
+    cols = t.column_names
+    rel = pool.cursor().execute(
+        f'SELECT {", ".join(chr(34) + c + chr(34) for c in cols)} FROM "{table}" '
+        f'WHERE "{k}" = ?', [value])
+    row = rel.fetchone()
+    if row is None:
+        raise fail(404, f"{table} has no row with {k} = {key!r}")
+    return json_response({"ok": True, "name": table, "row": dict(zip(cols, map(_cell, row),
+                                                                       strict=True)),
+                          "annotations": pool.annotations([table])})
+
+
+def _filter_params(table: str) -> list[dict[str, Any]]:
+    """OpenAPI parameters of a table route: the control parameters and an ``eq`` filter per
+    column (the other operators are ``column__op``; see the description)."""
+    t = schema.table(table)
+    out: list[dict[str, Any]] = [
+        {"name": "_sort", "in": "query", "required": False, "schema": {"type": "string"},
+         "description": "Column to sort by; prefix '-' for descending."},
+        {"name": "_sort_desc", "in": "query", "required": False, "schema": {"type": "string"},
+         "description": "Column to sort by, descending."},
+        {"name": "_size", "in": "query", "required": False, "schema": {"type": "string"},
+         "description": f"Rows per page, 1-{MAX_SIZE} or 'max' (default {DEFAULT_SIZE})."},
+        {"name": "_next", "in": "query", "required": False, "schema": {"type": "string"},
+         "description": "Opaque cursor from the previous page's 'next'."},
+        {"name": "_stream", "in": "query", "required": False, "schema": {"type": "string"},
+         "description": "1: all matching rows (csv streamed, parquet, xlsx)."},
+    ]
+    for c in t.columns:
+        out.append({"name": c.name, "in": "query", "required": False,
+                    "schema": {"type": "string"},
+                    "description": f"{c.description} ({c.type}{', ' + c.unit if c.unit else ''}). "
+                    f"Also {c.name}__ne, __lt, __lte, __gt, __gte, __in=a,b."})
+    return out
+
+
+def register(router: APIRouter, prefix: str = "") -> None:
+    """One route per atlas table (``/t``, ``/t.{fmt}``) and a row route for single-key tables."""
+    for name, t in schema.tables().items():
+        def handler(request: Request, _name: str = name) -> Response:
+            fmt = Fmt(request.path_params.get("fmt", "json"))
+            return query_table(request.app.state.atlas, _name, list(request.query_params
+                                                                    .multi_items()),
+                               fmt, str(request.url.replace(query="")))
+
+        def handler_fmt(request: Request, fmt: Fmt, _name: str = name) -> Response:
+            return handler(request, _name)
+
+        doc = f"{t.description}\n\nFilters: `column__op=value` (eq, ne, lt, lte, gt, gte, in)."
+        extra = {"parameters": _filter_params(name)}
+        router.add_api_route(f"{prefix}/{name}.{{fmt}}", handler_fmt, methods=["GET"],
+                             summary=f"{name} ({t.kind}) in a chosen format", description=doc,
+                             openapi_extra=extra, operation_id=f"table_{name}_fmt")
+        router.add_api_route(f"{prefix}/{name}", handler, methods=["GET"], summary=f"{name} "
+                             f"({t.kind})", description=doc, openapi_extra=extra,
+                             operation_id=f"table_{name}")
+        if len(t.key) == 1:
+            def row(request: Request, key: str, _name: str = name) -> Response:
+                return get_row(request.app.state.atlas, _name, key)
+
+            router.add_api_route(f"{prefix}/{name}/{{key}}", row, methods=["GET"],
+                                 summary=f"One {name} row by {t.key[0]}",
+                                 operation_id=f"row_{name}")

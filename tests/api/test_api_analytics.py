@@ -1,0 +1,96 @@
+"""Analytic endpoints answer what the library (and so the CLI) answers."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+from tests.api.conftest import Service
+
+SPEC = {"name": "China graphite ban", "base_year": 2023,
+        "shocks": [{"exporter": "CHN", "mineral": "graphite", "stage": "mine", "cut": 1.0,
+                    "targets": "all"}],
+        "reallocation": {"method": "lp", "spare_capacity": 0.1},
+        "stockpiles": [{"country": "JPN", "mineral": "graphite", "days_of_imports": 60}]}
+
+
+def test_assess_matches_library(service: Service) -> None:
+    from critmin import assess
+    from critmin.atlas import Atlas
+
+    r = service.client.get("/api/v1/assess/JPN?mineral=lithium&mineral=cobalt")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    with Atlas.open(service.app.state.atlas.path) as atlas:
+        ref = assess("JPN", minerals=["lithium", "cobalt"], atlas=atlas)
+    assert [row["mineral"] for row in body["rows"]] == ref.mineral.tolist()
+    assert body["columns"] == list(ref.columns)
+    assert body["annotations"]["atlas_version"]
+    csv = service.client.get("/api/v1/assess/JPN.csv?mineral=lithium")
+    assert pd.read_csv(io.StringIO(csv.text)).mineral.tolist() == ["lithium"]
+
+
+@pytest.mark.parametrize("url", [
+    "/api/v1/concentration?mineral=cobalt",
+    "/api/v1/concentration.csv?mineral=cobalt&stage=mine",
+    "/api/v1/n-minus-1?mineral=cobalt&stage=mine",
+    "/api/v1/geopolrisk?economy=JPN&year=2022",
+    "/api/v1/coop/blocs?mineral=cobalt",
+    "/api/v1/coop/coverage/JPN?group=QUAD&mineral=cobalt",
+    "/api/v1/coop/registry/frameworks",
+    "/api/v1/coop/registry/projects.csv?country=AUS",
+    "/api/v1/coop/registry/agreements?mineral=lithium",
+    "/api/v1/coop/registry/memberships?country=JPN",
+    "/api/v1/coop/registry/groups.xlsx",
+])
+def test_read_endpoints(service: Service, url: str) -> None:
+    r = service.client.get(url)
+    assert r.status_code in (200, 501), r.text
+    if "." not in url.split("?")[0].rsplit("/", 1)[-1] and r.status_code == 200:
+        assert r.json()["ok"] is True
+
+
+def test_whatif_project_ids_from_registry(service: Service) -> None:
+    rows = service.client.get("/api/v1/coop/registry/projects?mineral=lithium").json()["rows"]
+    ids = [r["id"] for r in rows if r["stage"] == "mine"]
+    r = service.client.get(f"/api/v1/coop/whatif?project={ids[0]}")
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize(("url", "status"), [
+    ("/api/v1/assess/XXX", 400),
+    ("/api/v1/assess/JPN?mineral=unobtainium", 400),
+    ("/api/v1/assess/JPN?year=abc", 400),
+    ("/api/v1/concentration", 400),
+    ("/api/v1/concentration?mineral=unobtainium", 400),
+    ("/api/v1/coop/whatif?project=NOPE", 404),
+    ("/api/v1/coop/registry/nonsense", 400),
+    ("/api/v1/coop/registry/projects?country=XYZ", 400),
+])
+def test_analytic_errors(service: Service, url: str, status: int) -> None:
+    r = service.client.get(url)
+    assert r.status_code == status, r.text
+    assert r.json()["ok"] is False and r.json()["status"] == status
+
+
+def test_scenario_run(service: Service) -> None:
+    r = service.client.post("/api/v1/scenarios", json=SPEC, headers=service.as_("analyst"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["scenario"] == "China graphite ban" and body["summary"] and body["importers"]
+    assert body["annotations"]["licence"]
+
+
+@pytest.mark.parametrize("bad", [
+    {"base_year": 2023, "shocks": [{"exporter": "XYZ", "mineral": "graphite", "cut": 1.0}]},
+    {"base_year": 2023, "shocks": [{"exporter": "CHN", "mineral": "graphite", "cut": 1.5}]},
+    {"shocks": "nope"},
+])
+def test_scenario_invalid_body_is_422(service: Service, bad: dict) -> None:
+    r = service.client.post("/api/v1/scenarios", json=bad, headers=service.as_("analyst"))
+    assert r.status_code == 422, r.text
+    assert r.json()["ok"] is False
+    r = service.client.post("/api/v1/scenarios", content=b"not json",
+                            headers={**service.as_("analyst"), "Content-Type": "application/json"})
+    assert r.status_code == 422
