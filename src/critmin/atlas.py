@@ -427,15 +427,14 @@ def _peek_source_id(mod: Any, f: Path) -> str | None:
 
 
 def _load_baci_country_files(codes: CountryCodes, baci_files: list[Path]) -> None:
+    """Add the country tables of the BACI releases being loaded (they may be newer than the one
+    critmin ships)."""
     from critmin.sources import baci
 
     for d in sorted({f.parent for f in baci_files}):
         cfile = baci.country_file_beside(d / "x")
-        if cfile is None:
-            continue
-        for code, iso3 in baci._read_country_file(cfile):
-            if code not in codes.by_baci and iso3 in codes.rows:
-                codes.add_baci(code, iso3)
+        if cfile is not None:
+            codes.load_baci_table(list(baci._read_country_file(cfile)))
 
 
 def _refresh_reference(con: duckdb.DuckDBPyConnection, codes: CountryCodes) -> None:

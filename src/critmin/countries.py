@@ -49,8 +49,20 @@ class CountryCodes:
         return self.by_wb.get(code) or (code if code in self.rows else None)
 
     def add_baci(self, code: int, iso3: str) -> None:
+        """Map BACI ``code`` to ``iso3``; the country's ``baci_code`` is its first (lowest) code,
+        so current codes win over historic ones (BEL 56 over 58 Belgium-Luxembourg ...1998)."""
         self.by_baci[code] = iso3
-        self.rows[iso3].setdefault("baci_code", code)
+        if self.rows[iso3].get("baci_code") is None:
+            self.rows[iso3]["baci_code"] = code
+
+    def load_baci_table(self, pairs: list[tuple[int, str]]) -> None:
+        """Add a BACI release's country table: (code, ISO3 as BACI writes it). BACI's non-ISO
+        codes (S19, R20, ZA1) are ignored here; critmin's alias table maps their numbers."""
+        for code, iso3 in sorted(pairs):
+            if code in self.by_baci and self.by_baci[code] != iso3:
+                continue  # an alias (e.g. 490 -> TWN) wins
+            if iso3 in self.rows:
+                self.add_baci(code, iso3)
 
     def to_arrow(self) -> pa.Table:
         """The ``countries`` table."""
@@ -65,6 +77,13 @@ class CountryCodes:
 def _aliases() -> list[dict[str, str]]:
     text = resources.files("critmin.reference").joinpath("country_aliases.csv").read_text("utf-8")
     return list(csv.DictReader(text.splitlines()))
+
+
+@cache
+def _baci_table() -> list[tuple[int, str]]:
+    """BACI's country table as shipped (release V202401b; CEPII, Etalab 2.0)."""
+    text = resources.files("critmin.reference").joinpath("baci_country_codes.csv").read_text("utf-8")
+    return [(int(r["baci_code"]), r["iso3"]) for r in csv.DictReader(text.splitlines())]
 
 
 def country_codes() -> CountryCodes:
@@ -92,6 +111,11 @@ def country_codes() -> CountryCodes:
                 "baci_code": None, "wb_code": None, "name": c.name, "kind": "former",
             }
             cc.by_name.setdefault(_norm(c.name), c.alpha_3)
+    baci = [a for a in _aliases() if a["system"] == "baci"]
+    for a in baci:  # the alias table's BACI codes first: they decide special cases
+        if a["iso3"] in cc.rows:
+            cc.by_baci[int(a["code"])] = a["iso3"]
+    cc.load_baci_table(_baci_table())
     for a in _aliases():
         iso3 = a["iso3"]
         if iso3 not in cc.rows:

@@ -99,23 +99,47 @@ def parse(path: Path, ctx: Context) -> Parsed:
     return Parsed(meta=meta, tables={"governance": table}, notes=notes)
 
 
-def _drop_duplicates(*cols: list) -> list[str]:
-    """Keep the last row of each (year, country, indicator); note the duplicates.
+#: Known publisher errata: when a code appears twice for the same year, its earlier rows belong
+#: to another economy. The 2025 full-precision PV file lists "Guyana, GUY" twice; the first block
+#: sits where French Guiana (GUF) sorts and its values round to French Guiana's published
+#: 2-decimal estimates (1996: 0.04, 1998: 0.05, 2022: 0.32 in wgidataset.csv), the second block
+#: to Guyana's (-0.27, 0.12, 0.03). Tested in tests/sources/test_wgi.py.
+ERRATA: dict[str, str] = {"GUY": "GUF"}
 
-    The full-precision PV file lists Guyana (GUY) twice: the first block sits where French Guiana
-    (GUF) sorts and does not match Guyana's published 2-decimal values; the second does.
-    """
+
+def _drop_duplicates(*cols: list) -> list[str]:
+    """Resolve repeated (year, country, indicator) rows: relabel known errata (:data:`ERRATA`),
+    then keep the last row of any remaining duplicate, with a note."""
     years, countries, indicators, _estimates, lines = cols
+    notes: list[str] = []
     last: dict[tuple, int] = {}
     for i, key in enumerate(zip(years, countries, indicators, strict=True)):
         last[key] = i
+    present = set(last)
+    relabelled = []
+    for i, key in enumerate(zip(years, countries, indicators, strict=True)):
+        fix = ERRATA.get(key[1])
+        if fix and last[key] != i and (key[0], fix, key[2]) not in present:
+            countries[i] = fix
+            present.add((key[0], fix, key[2]))
+            relabelled.append(i)
+    if relabelled:
+        notes.append(f"{len(relabelled)} rows in {_errata_note(relabelled, lines)}")
+        last = {}
+        for i, key in enumerate(zip(years, countries, indicators, strict=True)):
+            last[key] = i
     if len(last) == len(years):
-        return []
+        return notes
     keep = sorted(last.values())
     dropped = sorted(set(range(len(years))) - set(keep))
     dup = sorted({countries[i] for i in dropped})
-    note = (f"{len(dropped)} duplicate rows for {', '.join(dup)} (first at line {lines[dropped[0]]}): "
-            "the later rows are kept")
+    notes.append(f"{len(dropped)} duplicate rows for {', '.join(dup)} (first at line "
+                 f"{lines[dropped[0]]}): the later rows are kept")
     for col in cols:
         col[:] = [col[i] for i in keep]
-    return [note]
+    return notes
+
+
+def _errata_note(rows: list[int], lines: list[int]) -> str:
+    return (f"a repeated block (lines {lines[rows[0]]}-{lines[rows[-1]]}) relabelled per the "
+            "publisher erratum table (GUY listed twice: the first block is French Guiana, GUF)")
