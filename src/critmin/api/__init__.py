@@ -12,13 +12,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from critmin import __version__, schema
-from critmin.api._core import AtlasPool, error_response, json_response
+from critmin.api._core import AtlasPool, error_response, json_response, principal
 from critmin.errors import AtlasError, CritminError, InputError, SpecError
 
 API_PREFIX = "/api/v1"
@@ -53,7 +53,8 @@ def create_app(atlas_path: str | Path | None = None, database_url: str | None = 
     app.state.overlay = coop.Overlay()
     _handlers(app)
 
-    api = APIRouter(prefix=API_PREFIX)
+    # every route authenticates when credentials are sent (a bad token is a 401 everywhere)
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(principal)])
 
     @api.get("", tags=["meta"], summary="What this API serves")
     def index(request: Request) -> Response:

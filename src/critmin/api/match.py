@@ -192,14 +192,31 @@ def recommendations(request: Request, who: Principal = Depends(principal),
     from critmin.api.analytics import library
 
     recommend = library("critmin.matchmaking.recommend", "recommend")
+    from critmin.matchmaking.profiles import Profile
+
     with request.app.state.store.session() as s:
         people = list(s.scalars(select(Participant).order_by(Participant.id)))
-    public = [{"id": p.id, "display_name": p.display_name, "organisation": p.organisation,
-               "country": p.country, **p.public} for p in people]
+        requested = {frozenset((str(r.from_id), str(r.to_id)))
+                     for r in s.scalars(select(MeetingRequest))}
     if pid not in {p.id for p in people}:
         raise fail(404, f"no participant {pid}")
-    result = recommend(pid, public, limit=limit)
-    rows = result.to_dict(orient="records") if hasattr(result, "to_dict") else list(result)
+    fields = set(Profile.model_fields) - {"id", "name", "country_iso3", "contact_email",
+                                          "unavailable_slots", "visibility"}
+    profiles = []
+    for p in people:  # public fields only: recommendations never read private ones
+        try:
+            profiles.append(Profile(id=str(p.id), name=p.display_name,
+                                    country_iso3=p.country or "XXX",
+                                    **{k: v for k, v in p.public.items() if k in fields}))
+        except ValueError:
+            continue  # a profile the recommender cannot read is left out
+    if str(pid) not in {p.id for p in profiles}:
+        raise fail(422, "your public profile lacks what recommendations need (country, roles, "
+                   "offers, needs)")
+    recs = recommend(profiles, participant=str(pid), top_k=limit, exclude_pairs=requested)
+    names = {str(p.id): p.display_name for p in people}
+    rows = [{"participant_id": int(r.target), "display_name": names.get(r.target),
+             "score": r.score, "parts": r.parts, "reasons": list(r.reasons)} for r in recs]
     return json_response({"ok": True, "participant": pid, "recommendations": rows})
 
 
