@@ -46,6 +46,7 @@ _TOKEN = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 
+_KIND_NAMES = {"int": "an integer", "ident": "a parameter name"}
 REQUIRED = ("nBusiness", "nMeetings", "nTables", "nTotalSlots", "nMorningSlots", "requested")
 
 
@@ -93,7 +94,7 @@ class _Parser:
     def take(self, text: str | None = None, kind: str | None = None) -> _Tok:
         tok = self.toks[self.i]
         if (text is not None and tok.text != text) or (kind is not None and tok.kind != kind):
-            want = repr(text) if text is not None else kind
+            want = repr(text) if text is not None else _KIND_NAMES.get(kind or "", kind)
             got = repr(tok.text) if tok.kind != "eof" else "end of file"
             raise InputError(self.file, f"expected {want}, found {got}", line=tok.line)
         self.i += 1
