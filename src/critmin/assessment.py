@@ -118,9 +118,10 @@ def _lists(atlas: Atlas) -> dict[str, list[str]]:
 
 
 def _geopolrisk(atlas: Atlas, iso3: str, year: int, minerals: list[str]) -> list[float | None]:
-    """GeoPolRisk score per mineral (default mode) where the metric and its inputs exist."""
-    try:
-        from critmin.metrics.geopolrisk import scores_for_minerals
-    except ImportError:
-        return [None] * len(minerals)
-    return scores_for_minerals(atlas, iso3, year, minerals)
+    """GeoPolRisk score per mineral (default mode: NA where inputs are missing)."""
+    from critmin.metrics.geopolrisk import geopolrisk
+
+    gpr = geopolrisk(atlas, economies=[iso3], years=[year], materials=minerals)
+    scores = {m: (None if pd.isna(v) else float(v)) for m, v in zip(gpr.material, gpr.score,
+                                                                        strict=True)}
+    return [scores.get(m) for m in minerals]

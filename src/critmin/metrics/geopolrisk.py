@@ -327,18 +327,19 @@ def _default_sql(con: Any, *, regions: Mapping[str, Sequence[str]]) -> str:
     WHERE (cg.joined IS NULL OR cg.joined <= MAKE_DATE(CAST(y.year AS INTEGER), 12, 31))
       AND (cg."left" IS NULL OR cg."left" > MAKE_DATE(CAST(y.year AS INTEGER), 12, 31))"""
               if has_groups else "")
+    mat_sql, prod_filter, fallback_flags = _default_inputs(con)
     units = ("units" if _has_table(con, "units")
              else _values(_reference_units(), ["unit", "canonical", "factor"],
                           ["VARCHAR", "VARCHAR", "DOUBLE"]))
     return f"""
 WITH
-mat AS (SELECT DISTINCT mineral, hs_code FROM material_hs_map WHERE mineral IS NOT NULL),
+mat AS ({mat_sql}),
 materials AS (SELECT DISTINCT mineral FROM mat),
 prod AS (
     SELECT p.year, p.country, p.mineral, p.value * u.factor AS value, u.canonical, p.basis,
            p.value IS NULL AS missing
     FROM production p LEFT JOIN {units} u ON u.unit = p.unit
-    WHERE p.source_id LIKE 'wmd%' AND p.mineral IN (SELECT mineral FROM materials)
+    WHERE {prod_filter} AND p.mineral IN (SELECT mineral FROM materials)
 ),
 years AS (SELECT DISTINCT year FROM prod),
 hhi AS (
@@ -432,9 +433,41 @@ SELECT economy, material, CAST(year AS BIGINT) AS year, hhi_ok AS hhi, wta AS im
            CASE WHEN pv_2dp THEN 'pv_2dp' END,
            CASE WHEN qty_missing THEN 'quantity_missing' END,
            CASE WHEN p_missing THEN 'production_na' END,
-           CASE WHEN qty + p = 0 THEN 'no_supply' END) AS flags
+           CASE WHEN qty + p = 0 THEN 'no_supply' END{fallback_flags}) AS flags
 FROM res2
 """
+
+
+def _count(con: Any, sql: str) -> int:
+    try:
+        return int(con.raw_sql(sql).fetchall()[0][0])
+    except Exception:  # a table that does not exist counts as empty
+        return 0
+
+
+def _default_inputs(con: Any) -> tuple[str, str, str]:
+    """The material map and production the default mode uses: the published GeoPolRisk inputs
+    (``material_hs_map``, World Mining Data) where the atlas has them; otherwise critmin's own HS
+    map (every HS92 code of the mineral, ores and processed forms, as the published map mixes
+    stages too) and USGS MCS mine
+    production of the latest release, flagged ``hs_map_critmin`` / ``production_usgs``. This is
+    what makes GeoPolRisk available on the bundled starter atlas, which ships neither WMD nor
+    the published map."""
+    flags = ""
+    if _count(con, "SELECT count(*) FROM material_hs_map WHERE mineral IS NOT NULL"):
+        mat = "SELECT DISTINCT mineral, hs_code FROM material_hs_map WHERE mineral IS NOT NULL"
+    else:
+        mat = "SELECT DISTINCT mineral, hs_code FROM hs_map WHERE hs_revision = 'HS92'"
+        flags += ", 'hs_map_critmin'"
+    if _count(con, "SELECT count(*) FROM production WHERE source_id LIKE 'wmd%'") or not _has_table(
+            con, "sources"):
+        prod = "p.source_id LIKE 'wmd%'"
+    else:
+        prod = """p.stage = 'mine' AND p.source_id IN (
+                      SELECT source_id FROM sources WHERE family = 'usgs-mcs' AND release = (
+                          SELECT max(release) FROM sources WHERE family = 'usgs-mcs'))"""
+        flags += ", 'production_usgs'"
+    return mat, prod, flags
 
 
 def _reference_units() -> list[tuple[str, str, float]]:

@@ -1,0 +1,5 @@
+"""``python -m critmin.cli``: the same as the ``critmin`` command."""
+
+from critmin.cli import main
+
+main()
