@@ -14,10 +14,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from tests.conftest import shared
 
 from critmin import atlas
 from critmin.errors import InputError
+from tests.conftest import shared
 
 
 def _digest(p: Path) -> str:
@@ -91,7 +91,7 @@ def test_bad_file_leaves_previous_atlas(tmp_path: Path) -> None:
     shutil.copy(shared("baci", "BACI_HS92_Y2023_V202401b.csv"), d)
     bad = d / "BACI_HS92_Y2022_V202401b.csv"
     bad.write_text("t,i,j,k,v,q\n2022,4,124,260300,1.0,2.0\n2022,4,124,260300,1.0,-5\n")
-    with pytest.raises(InputError, match="BACI_HS92_Y2022_V202401b.csv line 3, field 'q': negative"):
+    with pytest.raises(InputError, match=r"BACI_HS92_Y2022_V202401b\.csv line 3, field 'q': negative"):
         atlas.build([d], db)
     assert _digest(db) == digest
     assert not list(tmp_path.glob(".atlas.duckdb.building-*"))

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.conftest import shared
 
 from critmin.atlas import Atlas
 from critmin.metrics import concentration, trade
 from critmin.metrics.concentration import hhi
+from tests.conftest import shared
 
 amounts = st.lists(st.floats(min_value=0.001, max_value=1e9, allow_nan=False), min_size=1, max_size=30)
 

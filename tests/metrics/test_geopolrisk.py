@@ -13,7 +13,6 @@ import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.conftest import shared
 
 from critmin.countries import country_codes
 from critmin.metrics.concentration import hhi as hhi_of
@@ -26,6 +25,7 @@ from critmin.metrics.geopolrisk import (
     parse_region,
 )
 from critmin.schema import table as schema_table
+from tests.conftest import shared
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 

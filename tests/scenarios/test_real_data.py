@@ -9,13 +9,13 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from tests.scenarios.conftest import BACI, build_small_atlas, needs_data
 from typer.testing import CliRunner
 
 from critmin.atlas import Atlas
 from critmin.scenarios import load_spec, run
 from critmin.scenarios.montecarlo import montecarlo
 from critmin.scenarios.nminus1 import n_minus_1
+from tests.scenarios.conftest import BACI, build_small_atlas, needs_data
 
 pytestmark = needs_data
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples" / "scenarios").glob("*.yaml"))

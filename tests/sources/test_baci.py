@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 import pytest
-from tests.conftest import shared
 
 from critmin import schema
 from critmin.atlas import context
 from critmin.errors import InputError
 from critmin.sources import baci, detect
+from tests.conftest import shared
 
 
 @pytest.fixture(scope="module")

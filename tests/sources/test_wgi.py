@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.conftest import shared
 
 from critmin import schema
 from critmin.atlas import context
 from critmin.errors import InputError
 from critmin.sources import detect, wgi
+from tests.conftest import shared
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,12 @@ import csv
 from pathlib import Path
 
 import pytest
-from tests.conftest import shared
 
 from critmin import schema
 from critmin.atlas import context
 from critmin.errors import InputError
 from critmin.sources import detect, wmd
+from tests.conftest import shared
 
 HEADER = "commodity,country,m49,iso3,year,value,unit,data_source\n"
 
