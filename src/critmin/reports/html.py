@@ -1,0 +1,66 @@
+"""HTML formatting shared by the web pages and the brief: number formats and tables."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+from markupsafe import Markup, escape
+
+#: A column spec: (column, header, format) with format one of "", "int", "num", "pct", "kusd",
+#: "t", "hhi", "list".
+Column = tuple[str, str, str]
+
+
+def fmt(value: Any, kind: str = "") -> str:
+    """``value`` formatted for a table cell; missing values show as an en dash (never 0)."""
+    if isinstance(value, list | tuple) or (hasattr(value, "tolist") and not isinstance(value, str)
+                                           and not hasattr(value, "item")):
+        seq = list(value.tolist() if hasattr(value, "tolist") else value)
+        return ", ".join(map(str, seq)) if seq else "–"
+    if value is None or value is pd.NA or value is pd.NaT:
+        return "–"
+    if isinstance(value, float) and math.isnan(value):
+        return "–"
+    if hasattr(value, "item") and not isinstance(value, str):
+        value = value.item()
+    try:
+        if kind == "pct":
+            return f"{float(value):.1%}"
+        if kind in ("kusd", "t", "num"):
+            v = float(value)
+            return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"
+        if kind == "int":
+            return f"{int(value)}"
+        if kind == "hhi":
+            return f"{float(value) * 10_000:,.0f}"
+    except (TypeError, ValueError):
+        return str(value)
+    return str(value)
+
+
+def table(df: pd.DataFrame, columns: Sequence[Column], *, cls: str = "data", limit: int | None
+          = None, links: dict[str, str] | None = None, table_id: str | None = None) -> Markup:
+    """``df`` as an HTML table with the given columns (missing columns are skipped).
+    ``links`` maps a column to a URL pattern with ``{value}``."""
+    cols = [c for c in columns if c[0] in df.columns]
+    links = links or {}
+    head = "".join(f"<th>{escape(h)}</th>" for _, h, _k in cols)
+    rows = []
+    data = df if limit is None else df.head(limit)
+    for rec in data.to_dict(orient="records"):
+        cells = []
+        for c, _h, k in cols:
+            text = escape(fmt(rec.get(c), k))
+            if c in links and rec.get(c) is not None:
+                text = Markup(f'<a href="{escape(links[c].format(value=rec[c]))}">{text}</a>')
+            num = " class=\"num\"" if k in ("pct", "kusd", "t", "num", "int", "hhi") else ""
+            cells.append(f"<td{num}>{text}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    ident = f' id="{escape(table_id)}"' if table_id else ""
+    if not rows:
+        return Markup(f'<p class="empty"{ident}>No data.</p>')
+    return Markup(f'<table class="{escape(cls)}"{ident}><thead><tr>{head}</tr></thead><tbody>'
+                  + "".join(rows) + "</tbody></table>")

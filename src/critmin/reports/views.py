@@ -1,0 +1,392 @@
+"""What the dashboard pages and the country brief show, as plain tables (pandas) and dicts.
+
+Each function composes library calls (:mod:`critmin.metrics`, :func:`critmin.assess`,
+:mod:`critmin.scenarios`, :mod:`critmin.cooperation`) for one page; the web routes, the brief and
+any Python user call the same functions, so no surface computes anything itself. Amounts keep
+their units in the column names (``value_kusd`` thousand USD, ``quantity_t`` tonnes); shares are
+fractions 0-1. Missing data stays missing (NaN / None), never zero.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+from ibis import _
+
+from critmin.atlas import Atlas
+from critmin.errors import CritminError
+
+#: Minerals shown on the home page when the atlas has them (the usual "battery + magnet" set).
+MAIN_MINERALS = ("lithium", "cobalt", "nickel", "graphite", "rare_earths", "manganese", "copper",
+                 "gallium", "germanium", "platinum", "tungsten", "antimony")
+
+#: Groups offered for partner coverage on the country page, first one the country belongs to wins.
+COVERAGE_GROUPS = ("MSP", "QUAD", "IPEF", "G7", "EU27", "OECD")
+
+CITATION = ("critmin contributors ({year}). critmin country brief: {name}. Atlas version {version}. "
+            "Data: {publishers}.")
+
+
+def minerals(atlas: Atlas) -> pd.DataFrame:
+    """The mineral catalogue: ``mineral, name, family, basis`` (sorted by name)."""
+    return (atlas.table("minerals").select("mineral", "name", "family", "basis").to_pandas()
+            .sort_values("name", ignore_index=True))
+
+
+def countries(atlas: Atlas) -> pd.DataFrame:
+    """Countries (not groups or regions): ``iso3, name`` sorted by name."""
+    c = atlas.table("countries")
+    return (c.filter(c.kind == "country").select("iso3", "name").to_pandas()
+            .sort_values("name", ignore_index=True))
+
+
+def mineral_name(atlas: Atlas, mineral: str) -> str:
+    """The display name of ``mineral``; raises :class:`CritminError` for unknown ids."""
+    m = atlas.table("minerals")
+    hit = m.filter(m.mineral == mineral).select("name").to_pandas()
+    if not len(hit):
+        raise CritminError(f"unknown mineral {mineral!r}")
+    return str(hit.name.iloc[0])
+
+
+def country_name(atlas: Atlas, iso3: str) -> str:
+    c = atlas.table("countries")
+    hit = c.filter(c.iso3 == iso3).select("name").to_pandas()
+    return str(hit.name.iloc[0]) if len(hit) else iso3
+
+
+def search(atlas: Atlas, query: str, limit: int = 20) -> list[dict[str, str]]:
+    """Minerals and countries whose id, code or name contains ``query`` (case-insensitive):
+    ``[{"kind": "mineral"|"country", "id", "name", "url"}]``."""
+    q = query.strip().lower()
+    if not q:
+        return []
+    out: list[dict[str, str]] = []
+    for r in minerals(atlas).itertuples():
+        if q in str(r.mineral).lower() or q in str(r.name).lower():
+            out.append({"kind": "mineral", "id": r.mineral, "name": r.name,
+                        "url": f"/minerals/{r.mineral}"})
+    for r in countries(atlas).itertuples():
+        if q == str(r.iso3).lower() or q in str(r.name).lower():
+            out.append({"kind": "country", "id": r.iso3, "name": r.name,
+                        "url": f"/countries/{r.iso3}"})
+    return out[:limit]
+
+
+# ------------------------------------------------------------------------------------ minerals
+
+
+def concentration(atlas: Atlas, mineral: str | None = None) -> pd.DataFrame:
+    """Production concentration (USGS MCS, latest release) per mineral, stage and year:
+    ``mineral, stage, year, unit, basis, total, n_suppliers, hhi, top1_share, top3_share,
+    top_supplier``."""
+    from critmin.metrics.concentration import production_concentration
+
+    df = production_concentration(atlas.table("production"), mineral=mineral,
+                                  sources=atlas.table("sources"), family="usgs-mcs").to_pandas()
+    return df.sort_values(["mineral", "stage", "year"], ignore_index=True)
+
+
+def main_concentration(atlas: Atlas) -> pd.DataFrame:
+    """Latest-year mine (else first stage) concentration of :data:`MAIN_MINERALS` in the atlas,
+    with the mineral's name; sorted by HHI, most concentrated first."""
+    df = concentration(atlas)
+    df = df[df.mineral.isin(MAIN_MINERALS)]
+    if df.empty:
+        return df.assign(name=pd.Series(dtype=str))
+    df = df.sort_values(["mineral", "stage", "year"])
+    latest = df.groupby(["mineral", "stage"]).tail(1)
+    latest = latest.assign(_mine=(latest.stage != "mine").astype(int)).sort_values(
+        ["mineral", "_mine"]).groupby("mineral").head(1).drop(columns="_mine")
+    names = minerals(atlas).set_index("mineral").name
+    latest = latest.assign(name=latest.mineral.map(names))
+    return latest.sort_values("hhi", ascending=False, ignore_index=True)
+
+
+def producers(atlas: Atlas, mineral: str, stage: str | None = None) -> pd.DataFrame:
+    """Producers of ``mineral`` in the latest USGS year of ``stage`` (default: ``mine`` when
+    present, else the first stage): ``country, name, stage, year, value, unit, basis, share``."""
+    from critmin.cooperation.analytics import usgs_production
+
+    p = usgs_production(atlas, mineral).to_pandas()
+    if p.empty:
+        return pd.DataFrame(columns=["country", "name", "stage", "year", "value", "unit", "basis",
+                                     "share"])
+    if stage is None:
+        stages = list(p.stage.unique())
+        stage = "mine" if "mine" in stages else sorted(stages)[0]
+    p = p[p.stage == stage]
+    p = p[p.year == p.year.max()]
+    p = p.groupby(["country", "stage", "year", "unit", "basis"], as_index=False).value.sum()
+    p = p.assign(share=p.value / p.value.sum())
+    names = countries(atlas).set_index("iso3").name
+    p = p.assign(name=p.country.map(names).fillna(p.country))
+    return p.sort_values("value", ascending=False, ignore_index=True)[
+        ["country", "name", "stage", "year", "value", "unit", "basis", "share"]]
+
+
+def _mineral_flows(atlas: Atlas, mineral: str, year: int | None = None) -> tuple[Any, int | None]:
+    from critmin.metrics.trade import mineral_trade
+
+    f = mineral_trade(atlas.table("trade_flows"), atlas.table("hs_map"),
+                      sources=atlas.table("sources")).filter(_.mineral == mineral)
+    if year is None:
+        y = f.year.max().to_pandas()
+        if y is None or pd.isna(y):
+            return f, None
+        year = int(y)
+    return f.filter(_.year == year), year
+
+
+def exporters(atlas: Atlas, mineral: str, year: int | None = None, top: int = 10
+              ) -> pd.DataFrame:
+    """Top exporters of ``mineral`` (BACI, all HS codes of the mineral) in ``year`` (default:
+    latest): ``exporter, name, year, value_kusd, quantity_t, share`` (share of world exports by
+    value)."""
+    f, year = _mineral_flows(atlas, mineral, year)
+    cols = ["exporter", "name", "year", "value_kusd", "quantity_t", "share"]
+    if year is None:
+        return pd.DataFrame(columns=cols)
+    g = f.group_by("exporter").aggregate(value_kusd=_.value_kusd.sum(),
+                                         quantity_t=_.quantity_t.sum()).to_pandas()
+    g = g.assign(share=g.value_kusd / g.value_kusd.sum(), year=year)
+    names = countries(atlas).set_index("iso3").name
+    g = g.assign(name=g.exporter.map(names).fillna(g.exporter))
+    return g.sort_values("value_kusd", ascending=False, ignore_index=True).head(top)[cols]
+
+
+def flows(atlas: Atlas, mineral: str, year: int | None = None, top: int = 25) -> pd.DataFrame:
+    """The ``top`` largest bilateral flows of ``mineral`` by value: ``exporter, importer, year,
+    value_kusd, quantity_t`` (for the Sankey diagram)."""
+    f, year = _mineral_flows(atlas, mineral, year)
+    cols = ["exporter", "importer", "year", "value_kusd", "quantity_t"]
+    if year is None:
+        return pd.DataFrame(columns=cols)
+    df = f.order_by(ibis_desc("value_kusd")).limit(top).to_pandas()
+    return df[cols].reset_index(drop=True)
+
+
+def ibis_desc(col: str) -> Any:
+    import ibis
+
+    return ibis.desc(col)
+
+
+def n_minus_1(atlas: Atlas, mineral: str) -> pd.DataFrame:
+    """The N-1 test for ``mineral`` (:func:`critmin.scenarios.nminus1.n_minus_1`)."""
+    from critmin.scenarios.nminus1 import n_minus_1 as calc
+
+    return calc(atlas, mineral=mineral)
+
+
+def mineral_page(atlas: Atlas, mineral: str) -> dict[str, Any]:
+    """Everything the mineral page shows: name, producers, concentration over time, exporters,
+    flows and the N-1 table."""
+    return {"mineral": mineral, "name": mineral_name(atlas, mineral),
+            "producers": producers(atlas, mineral), "concentration": concentration(atlas, mineral),
+            "exporters": exporters(atlas, mineral), "flows": flows(atlas, mineral),
+            "n_minus_1": n_minus_1(atlas, mineral)}
+
+
+# ------------------------------------------------------------------------------------ countries
+
+
+def risk_table(atlas: Atlas, country: str, year: int | None = None) -> pd.DataFrame:
+    """The country's supply-risk table (:func:`critmin.assess`), with mineral names."""
+    from critmin.assessment import assess
+
+    df = assess(country, year=year, atlas=atlas)
+    names = minerals(atlas).set_index("mineral").name
+    return df.assign(name=df.mineral.map(names).fillna(df.mineral))
+
+
+def risk_matrix(risk: pd.DataFrame) -> dict[str, Any]:
+    """Axes and points of the risk matrix from a :func:`risk_table`.
+
+    x is import reliance and y the GeoPolRisk score; when the atlas has no value at all for one
+    of them (the starter atlas has no GeoPolRisk material map), the axis falls back to the
+    supplier concentration of imports (``top_supplier_share`` for x, ``import_hhi`` for y) and
+    says so in its label (also when fewer than three minerals have a value). Minerals missing
+    either value are listed in ``missing``, not plotted at zero.
+    """
+    def pick(first: str, label: str, fallback: str, fb_label: str) -> tuple[str, str]:
+        if first in risk and pd.to_numeric(risk[first], errors="coerce").notna().sum() >= 3:
+            return first, label
+        return fallback, fb_label + f" ({label.split(' (')[0]} not in this atlas)"
+
+    x, xl = pick("import_reliance", "import reliance (share of apparent consumption)",
+                 "top_supplier_share", "share of imports from the top supplier")
+    y, yl = pick("geopolrisk", "GeoPolRisk score", "import_hhi", "import concentration (HHI)")
+    xs = pd.to_numeric(risk[x], errors="coerce")
+    ys = pd.to_numeric(risk[y], errors="coerce")
+    ok = xs.notna() & ys.notna()
+    return {"x": x, "y": y, "x_label": xl, "y_label": yl,
+            "points": [{"mineral": m, "name": n, "x": float(a), "y": float(b),
+                        "imports_kusd": float(v) if pd.notna(v) else None}
+                       for m, n, a, b, v in zip(risk.mineral[ok], risk.name[ok], xs[ok], ys[ok],
+                                                risk.imports_kusd[ok], strict=True)],
+            "missing": list(risk.name[~ok])}
+
+
+def suppliers(atlas: Atlas, country: str, year: int | None = None, top: int = 10
+              ) -> pd.DataFrame:
+    """The country's largest suppliers over all mapped minerals in ``year`` (default: latest):
+    ``exporter, name, year, value_kusd, share, minerals``."""
+    from critmin.assessment import resolve_country
+    from critmin.metrics.trade import mineral_trade
+
+    iso3 = resolve_country(atlas, country)
+    f = mineral_trade(atlas.table("trade_flows"), atlas.table("hs_map"),
+                      sources=atlas.table("sources")).filter(_.importer == iso3)
+    if year is None:
+        y = f.year.max().to_pandas()
+        if y is None or pd.isna(y):
+            return pd.DataFrame(columns=["exporter", "name", "year", "value_kusd", "share",
+                                         "minerals"])
+        year = int(y)
+    df = f.filter(_.year == year).to_pandas()
+    g = df.groupby("exporter").agg(value_kusd=("value_kusd", "sum"),
+                                   minerals=("mineral", lambda s: ", ".join(sorted(set(s)))))
+    g = g.reset_index()
+    g = g.assign(share=g.value_kusd / g.value_kusd.sum(), year=year)
+    names = countries(atlas).set_index("iso3").name
+    g = g.assign(name=g.exporter.map(names).fillna(g.exporter))
+    return g.sort_values("value_kusd", ascending=False, ignore_index=True).head(top)[
+        ["exporter", "name", "year", "value_kusd", "share", "minerals"]]
+
+
+def coverage_group(atlas: Atlas, iso3: str, group: str | None = None) -> str:
+    """``group`` or the first of :data:`COVERAGE_GROUPS` that ``iso3`` belongs to (else MSP)."""
+    if group:
+        return group
+    cg = atlas.table("country_groups")
+    mine = set(cg.filter(cg.iso3 == iso3).group_id.to_pandas())
+    return next((g for g in COVERAGE_GROUPS if g in mine), COVERAGE_GROUPS[0])
+
+
+def partner_coverage(atlas: Atlas, iso3: str, group: str | None = None,
+                     year: int | None = None) -> pd.DataFrame:
+    """How much of ``iso3``'s imports from outside ``group`` its partners could supply
+    (:func:`critmin.cooperation.analytics.coverage`)."""
+    from critmin.cooperation.analytics import coverage
+
+    return coverage(iso3, coverage_group(atlas, iso3, group), year=year, atlas=atlas)
+
+
+def country_page(atlas: Atlas, country: str, year: int | None = None,
+                 group: str | None = None) -> dict[str, Any]:
+    """Everything the country page shows."""
+    from critmin.assessment import resolve_country
+
+    iso3 = resolve_country(atlas, country)
+    risk = risk_table(atlas, iso3, year)
+    g = coverage_group(atlas, iso3, group)
+    try:
+        cov = partner_coverage(atlas, iso3, g, year)
+    except CritminError as exc:
+        cov = pd.DataFrame({"note": [str(exc)]})
+    return {"iso3": iso3, "name": country_name(atlas, iso3),
+            "year": int(risk.year.max()) if len(risk) else year, "risk": risk,
+            "matrix": risk_matrix(risk), "suppliers": suppliers(atlas, iso3, year),
+            "group": g, "coverage": cov, "lists": critical_lists(atlas, risk)}
+
+
+def critical_lists(atlas: Atlas, risk: pd.DataFrame) -> pd.DataFrame:
+    """Which national lists name each mineral of ``risk``: ``mineral, name, lists``."""
+    return risk[["mineral", "name", "lists"]].assign(
+        lists=risk.lists.map(lambda v: ", ".join(v) if isinstance(v, list | tuple) else
+                             (", ".join(list(v)) if hasattr(v, "tolist") else (v or ""))))
+
+
+# ------------------------------------------------------------------------------------ provenance
+
+
+def provenance(atlas: Atlas) -> pd.DataFrame:
+    """The atlas ``sources`` table: who published each loaded file, release, licence, SHA-256."""
+    return atlas.table("sources").select(
+        "source_id", "family", "release", "publisher", "title", "licence", "url", "sha256",
+        "rows").to_pandas().sort_values(["family", "source_id"], ignore_index=True)
+
+
+def atlas_version(atlas: Atlas) -> str:
+    """``<critmin version>+<12 hex digits over the loaded files' checksums>`` (as the API)."""
+    import hashlib
+
+    from critmin import __version__
+
+    h = hashlib.sha256()
+    for r in provenance(atlas).sort_values(["family", "source_id"]).itertuples():
+        h.update(f"{r.source_id}={r.sha256};".encode())
+    return f"{__version__}+{h.hexdigest()[:12]}"
+
+
+def citation(atlas: Atlas, name: str, prov: pd.DataFrame | None = None,
+             today: dt.date | None = None) -> str:
+    """How to cite a brief built from ``atlas``."""
+    prov = provenance(atlas) if prov is None else prov
+    pubs = "; ".join(dict.fromkeys(f"{p} ({f})" for p, f in zip(prov.publisher, prov.family,
+                                                                 strict=True)))
+    return CITATION.format(year=(today or dt.date.today()).year, name=name,
+                           version=atlas_version(atlas), publishers=pubs or "none")
+
+
+# ------------------------------------------------------------------------------------ scenarios
+
+
+def scenario_spec(exporter: str, mineral: str, *, stage: str = "all", cut: float = 1.0,
+                  targets: str = "all", base_year: int, name: str | None = None
+                  ) -> dict[str, Any]:
+    """A one-shock scenario spec (the format of docs/scenarios.md) from the form's fields;
+    ``targets`` is ``all``, a group (``MSP``, ``non-MSP``) or comma-separated ISO3 codes."""
+    t: str | list[str] = targets.strip() or "all"
+    if isinstance(t, str) and "," in t:
+        t = [x.strip().upper() for x in t.split(",") if x.strip()]
+    return {"name": name or f"{exporter} cuts {mineral} exports by {cut:.0%}",
+            "base_year": base_year,
+            "shocks": [{"exporter": exporter, "mineral": mineral, "stage": stage, "cut": cut,
+                        "targets": t}]}
+
+
+def run_scenario(atlas: Atlas, spec: dict[str, Any]) -> Any:
+    """:func:`critmin.scenarios.run` on ``spec`` (a :class:`ScenarioResult`)."""
+    from critmin.scenarios import run
+
+    return run(spec, atlas)
+
+
+def trade_years(atlas: Atlas) -> list[int]:
+    """Years with trade data, latest first (base years the scenario form offers)."""
+    t = atlas.table("trade_flows")
+    return sorted((int(y) for y in t.select("year").distinct().to_pandas().year), reverse=True)
+
+
+# ------------------------------------------------------------------------------------ cooperation
+
+
+def cooperation_page(registry: Any) -> dict[str, Any]:
+    """Frameworks, groups with their members, agreements and projects of a
+    :class:`~critmin.cooperation.registry.Registry`, plus project counts per host country."""
+    frameworks = registry.list("frameworks")
+    groups = registry.list("groups")
+    members = registry.list("memberships")
+    projects = registry.list("projects")
+    if len(members):
+        live = members[members["left"].isna()] if "left" in members else members
+        by_group = live.groupby("group_id").iso3.apply(lambda s: ", ".join(sorted(s)))
+        groups = groups.assign(members=groups.group_id.map(by_group).fillna(""),
+                               n_members=groups.group_id.map(live.groupby("group_id").size())
+                               .fillna(0).astype(int))
+    per_country = (projects.groupby("country").size().rename("projects").reset_index()
+                   if len(projects) else pd.DataFrame(columns=["country", "projects"]))
+    return {"frameworks": frameworks, "groups": groups, "agreements": registry.list("agreements"),
+            "projects": projects, "projects_per_country": per_country}
+
+
+def whatif(atlas: Atlas, project_ids: list[str], year: int | None = None) -> pd.DataFrame:
+    """Concentration before/after projects come online
+    (:func:`critmin.cooperation.analytics.whatif`)."""
+    from critmin.cooperation.analytics import whatif as calc
+
+    return calc(project_ids, year=year, atlas=atlas)

@@ -1,0 +1,432 @@
+"""The dashboard's routes: parse the request, call :mod:`critmin.reports`, render a template."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import or_, select
+
+from critmin import auth
+from critmin.api._core import SESSION_COOKIE, AtlasPool, client_ip, principal
+from critmin.auth import Principal
+from critmin.errors import CritminError
+from critmin.reports import charts, views
+from critmin.reports.html import fmt, table
+
+TEMPLATES = Path(__file__).parent / "templates"
+Who = Annotated[Principal, Depends(principal)]
+
+_templates: Any = None
+
+
+def templates() -> Any:
+    global _templates
+    if _templates is None:
+        from fastapi.templating import Jinja2Templates
+
+        _templates = Jinja2Templates(directory=str(TEMPLATES))
+        _templates.env.globals.update(table=table, fmt=fmt)
+    return _templates
+
+
+def _pool(request: Request) -> AtlasPool:
+    return request.app.state.atlas
+
+
+def _cached(request: Request, key: tuple[Any, ...], fn: Any) -> Any:
+    pool = _pool(request)
+    return pool.cached(("web", *key), lambda: fn(pool.atlas()))
+
+
+def render(request: Request, template: str, who: Principal, status: int = 200, **ctx: Any
+           ) -> HTMLResponse:
+    return templates().TemplateResponse(request, template, {"who": who, "csrf": who.csrf_token,
+                                                         **ctx}, status_code=status)
+
+
+def error_page(request: Request, who: Principal, status: int, message: str) -> HTMLResponse:
+    return render(request, "error.html", who, status=status, title="Error", message=message)
+
+
+def _is_htmx(request: Request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def build_router() -> APIRouter:
+    r = APIRouter(include_in_schema=False)
+
+    # ------------------------------------------------------------------ home and search
+
+    @r.get("/", response_class=HTMLResponse)
+    def home(request: Request, who: Who,
+             country: Annotated[str | None, Query(max_length=80)] = None) -> Response:
+        conc = _cached(request, ("main_concentration",), views.main_concentration)
+        iso3 = country or _my_country(request, who) or "JPN"
+        try:
+            page = _cached(request, ("country", iso3.upper(), None, None),
+                           lambda a: views.country_page(a, iso3))
+            risk_fig = charts.risk_matrix(page["matrix"], f"Supply risks of {page['name']}")
+            note = None
+        except CritminError as exc:
+            page, risk_fig, note = None, None, str(exc)
+        return render(request, "home.html", who, title="Overview", conc=conc,
+                      conc_fig=charts.concentration_bars(conc), page=page, risk_fig=risk_fig,
+                      note=note, country=iso3)
+
+    @r.get("/search", response_class=HTMLResponse)
+    def search(request: Request, who: Who,
+               q: Annotated[str, Query(max_length=80)] = "") -> Response:
+        hits = views.search(_pool(request).atlas(), q) if q.strip() else []
+        if _is_htmx(request):
+            return render(request, "_search.html", who, hits=hits, q=q)
+        if len(hits) == 1:
+            return RedirectResponse(hits[0]["url"], status_code=303)
+        return render(request, "search.html", who, title="Search", hits=hits, q=q)
+
+    # ------------------------------------------------------------------ minerals and countries
+
+    @r.get("/minerals", response_class=HTMLResponse)
+    def mineral_list(request: Request, who: Who) -> Response:
+        return render(request, "minerals.html", who, title="Minerals",
+                      minerals=_cached(request, ("minerals",), views.minerals),
+                      conc=_cached(request, ("main_concentration",), views.main_concentration))
+
+    @r.get("/minerals/{mineral}", response_class=HTMLResponse)
+    def mineral(request: Request, who: Who, mineral: str) -> Response:
+        try:
+            page = _cached(request, ("mineral", mineral), lambda a: views.mineral_page(a, mineral))
+        except CritminError as exc:
+            return error_page(request, who, 404, str(exc))
+        prod = page["producers"]
+        stage = prod.stage.iloc[0] if len(prod) else ""
+        year = int(prod.year.iloc[0]) if len(prod) else ""
+        ex = page["exporters"]
+        figs = {
+            "map": charts.producer_map(prod, f"{page['name']}: producers ({stage}, {year})"),
+            "conc": charts.concentration_lines(page["concentration"],
+                                               f"{page['name']}: concentration over time"),
+            "exporters": charts.hbar(list(ex.name), list(ex.value_kusd),
+                                     f"Top exporters ({ex.year.iloc[0] if len(ex) else ''}, "
+                                     "thousand USD)", "thousand USD"),
+            "sankey": charts.sankey(page["flows"], "Largest trade flows (thousand USD)"),
+        }
+        return render(request, "mineral.html", who, title=page["name"], page=page, figs=figs)
+
+    @r.get("/countries", response_class=HTMLResponse)
+    def country_list(request: Request, who: Who) -> Response:
+        return render(request, "countries.html", who, title="Countries",
+                      countries=_cached(request, ("countries",), views.countries))
+
+    @r.get("/countries/{iso3}", response_class=HTMLResponse)
+    def country(request: Request, who: Who, iso3: str,
+                year: Annotated[int | None, Query(ge=1900, le=2100)] = None,
+                group: Annotated[str | None, Query(max_length=40)] = None) -> Response:
+        try:
+            page = _cached(request, ("country", iso3.upper(), year, group),
+                           lambda a: views.country_page(a, iso3, year, group))
+        except CritminError as exc:
+            return error_page(request, who, 404, str(exc))
+        sup = page["suppliers"]
+        figs = {
+            "matrix": charts.risk_matrix(page["matrix"], f"Risk matrix: {page['name']}"),
+            "suppliers": charts.hbar(list(sup.name), list(sup.value_kusd),
+                                     "Largest suppliers, all mapped minerals (thousand USD)",
+                                     "thousand USD"),
+        }
+        return render(request, "country.html", who, title=page["name"], page=page, figs=figs,
+                      groups=views.COVERAGE_GROUPS)
+
+    # ------------------------------------------------------------------ scenarios
+
+    @r.get("/scenarios", response_class=HTMLResponse)
+    def scenarios(request: Request, who: Who) -> Response:
+        return render(request, "scenarios.html", who, title="Scenarios",
+                      minerals=_cached(request, ("minerals",), views.minerals),
+                      countries=_cached(request, ("countries",), views.countries),
+                      years=_cached(request, ("trade_years",), views.trade_years))
+
+    @r.post("/scenarios/run", response_class=HTMLResponse)
+    def scenario_run(request: Request, who: Who,
+                     exporter: Annotated[str, Form(max_length=80)],
+                     mineral: Annotated[str, Form(max_length=60)],
+                     base_year: Annotated[int, Form(ge=1900, le=2100)],
+                     stage: Annotated[str, Form(max_length=10)] = "all",
+                     cut_percent: Annotated[float, Form(ge=0, le=100)] = 100.0,
+                     targets: Annotated[str, Form(max_length=400)] = "all") -> Response:
+        if not who.can_analyse:
+            return render(request, "_message.html", who, kind="note",
+                          message="Sign in as an analyst (or organiser) to run scenarios.")
+        spec = views.scenario_spec(exporter.strip().upper(), mineral, stage=stage,
+                                   cut=cut_percent / 100.0, targets=targets,
+                                   base_year=base_year)
+        try:
+            res = views.run_scenario(_pool(request).atlas(), spec)
+        except CritminError as exc:
+            return render(request, "_message.html", who, kind="error", message=str(exc))
+        return render(request, "_scenario_result.html", who, spec=spec, res=res,
+                      fig=charts.scenario_bars(res.importers))
+
+    # ------------------------------------------------------------------ cooperation
+
+    @r.get("/cooperation", response_class=HTMLResponse)
+    def cooperation(request: Request, who: Who) -> Response:
+        pool = _pool(request)
+        with request.app.state.store.session() as s:
+            reg = request.app.state.overlay.current(pool, s)
+        page = views.cooperation_page(reg)
+        ppc = page["projects_per_country"]
+        fig = charts.country_map(list(ppc.country), list(ppc.projects),
+                                 "Cooperation projects per host country", "projects")
+        return render(request, "cooperation.html", who, title="Cooperation", page=page, fig=fig)
+
+    @r.get("/cooperation/whatif", response_class=HTMLResponse)
+    def whatif(request: Request, who: Who,
+               project: Annotated[list[str] | None, Query()] = None,
+               year: Annotated[int | None, Query(ge=1900, le=2100)] = None) -> Response:
+        if not project:
+            return render(request, "_message.html", who, kind="note",
+                          message="Choose one or more projects.")
+        try:
+            df = views.whatif(_pool(request).atlas(), project, year)
+        except CritminError as exc:
+            return render(request, "_message.html", who, kind="error", message=str(exc))
+        return render(request, "_whatif.html", who, df=df)
+
+    # ------------------------------------------------------------------ sign-in
+
+    @r.get("/login", response_class=HTMLResponse)
+    def login_form(request: Request, who: Who,
+                   next: Annotated[str, Query(max_length=200)] = "/") -> Response:
+        return render(request, "login.html", who, title="Sign in", next=_safe_next(next),
+                      error=None)
+
+    @r.post("/login", response_class=HTMLResponse)
+    def login(request: Request, username: Annotated[str, Form(max_length=80)],
+              password: Annotated[str, Form(max_length=1000)],
+              next: Annotated[str, Form(max_length=200)] = "/") -> Response:
+        store = request.app.state.store
+        s = store.new_session()
+        try:
+            try:
+                _user, cookie, _csrf = auth.login(s, username, password, client_ip(request))
+            except auth.RateLimited as exc:
+                s.rollback()
+                return render(request, "login.html", auth_anonymous(), status=429,
+                              title="Sign in", next=_safe_next(next), error=str(exc))
+            except auth.AuthError as exc:
+                s.commit()  # the failed attempt counts
+                return render(request, "login.html", auth_anonymous(), status=401,
+                              title="Sign in", next=_safe_next(next), error=str(exc))
+            s.commit()
+        finally:
+            s.close()
+        resp = RedirectResponse(_safe_next(next), status_code=303)
+        resp.set_cookie(SESSION_COOKIE, cookie, httponly=True, samesite="lax",
+                        secure=request.url.scheme == "https",
+                        max_age=int(auth.SESSION_TTL.total_seconds()))
+        return resp
+
+    @r.post("/logout")
+    def logout(request: Request, who: Who) -> Response:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie and who.via == "session":
+            with request.app.state.store.session() as s:
+                auth.logout(s, cookie)
+        resp = Response(status_code=204, headers={"HX-Redirect": "/"})
+        resp.delete_cookie(SESSION_COOKIE)
+        return resp
+
+    # ------------------------------------------------------------------ roundtable
+
+    def gate(request: Request, who: Principal) -> Response | None:
+        if who.user_id is None:
+            return RedirectResponse(f"/login?next={quote(str(request.url.path))}",
+                                    status_code=303)
+        if not (who.is_staff or who.role == "participant"):
+            return error_page(request, who, 403, f"role {who.role!r} has no access to the "
+                              "roundtable (participants and organisers only)")
+        return None
+
+    @r.get("/roundtable", response_class=HTMLResponse)
+    def profiles(request: Request, who: Who) -> Response:
+        if (denied := gate(request, who)) is not None:
+            return denied
+        from critmin.api.match import _profile
+        from critmin.storage.models import Participant
+
+        with request.app.state.store.session() as s:
+            rows = [_profile(p, who) for p in s.scalars(select(Participant)
+                                                         .order_by(Participant.id))]
+        return render(request, "roundtable/profiles.html", who, title="Roundtable",
+                      profiles=rows)
+
+    @r.get("/roundtable/profiles/{participant_id}", response_class=HTMLResponse)
+    def profile(request: Request, who: Who, participant_id: int) -> Response:
+        if (denied := gate(request, who)) is not None:
+            return denied
+        from critmin.api.match import _profile
+        from critmin.storage.models import Participant
+
+        with request.app.state.store.session() as s:
+            p = s.get(Participant, participant_id)
+            row = _profile(p, who) if p is not None else None
+        if row is None:
+            return error_page(request, who, 404, f"no participant {participant_id}")
+        return render(request, "roundtable/profile.html", who, title=row["display_name"],
+                      p=row)
+
+    @r.get("/roundtable/recommendations", response_class=HTMLResponse)
+    def recommendations(request: Request, who: Who) -> Response:
+        if (denied := gate(request, who)) is not None:
+            return denied
+        rows, note = _recommendations(request, who)
+        return render(request, "roundtable/recommendations.html", who, title="Recommendations",
+                      rows=rows, note=note)
+
+    @r.get("/roundtable/requests", response_class=HTMLResponse)
+    def requests_page(request: Request, who: Who) -> Response:
+        if (denied := gate(request, who)) is not None:
+            return denied
+        from critmin.storage.models import MeetingRequest, Participant
+
+        with request.app.state.store.session() as s:
+            q = select(MeetingRequest).order_by(MeetingRequest.id)
+            if not who.is_staff:
+                me = who.participant_id if who.participant_id is not None else -1
+                q = q.where(or_(MeetingRequest.from_id == me, MeetingRequest.to_id == me))
+            reqs = list(s.scalars(q))
+            names = {p.id: p.display_name for p in s.scalars(select(Participant))}
+            rows = [{"id": x.id, "from": names.get(x.from_id, f"#{x.from_id}"),
+                     "to": names.get(x.to_id, f"#{x.to_id}"), "to_id": x.to_id,
+                     "session": x.session, "status": x.status, "message": x.message}
+                    for x in reqs]
+        return render(request, "roundtable/requests.html", who, title="Meeting requests",
+                      rows=rows)
+
+    @r.get("/roundtable/schedule", response_class=HTMLResponse)
+    def schedule(request: Request, who: Who) -> Response:
+        if (denied := gate(request, who)) is not None:
+            return denied
+        if not who.is_staff:
+            return error_page(request, who, 403, "the schedule grid is for organisers")
+        from critmin.api.match import _slot_start
+        from critmin.storage.models import Meeting, MeetingRequest, Participant, ScheduleRun
+
+        with request.app.state.store.session() as s:
+            run = s.scalar(select(ScheduleRun).order_by(ScheduleRun.id.desc()).limit(1))
+            grid: dict[tuple[int, int], str] = {}
+            times: list[dt.datetime] = []
+            if run is not None:
+                names = {p.id: p.display_name for p in s.scalars(select(Participant))}
+                q = select(Meeting, MeetingRequest).join(
+                    MeetingRequest, Meeting.request_id == MeetingRequest.id)
+                for m, rq in s.execute(q).all():
+                    grid[(m.slot, m.table_no)] = (f"{names.get(rq.from_id, rq.from_id)} × "
+                                                  f"{names.get(rq.to_id, rq.to_id)}")
+                times = [_slot_start(run, k) for k in range(1, run.n_slots + 1)]
+        return render(request, "roundtable/schedule.html", who, title="Schedule", run=run,
+                      grid=grid, times=times)
+
+    @r.get("/roundtable/agenda", response_class=HTMLResponse)
+    def agenda(request: Request, who: Who,
+               participant: Annotated[int | None, Query(ge=1, le=2**62)] = None) -> Response:
+        if (denied := gate(request, who)) is not None:
+            return denied
+        if participant and not who.is_staff and participant != who.participant_id:
+            return error_page(request, who, 403, "participants see only their own agenda")
+        pid = participant if (who.is_staff and participant) else who.participant_id
+        if pid is None:
+            return render(request, "roundtable/agenda.html", who, title="My agenda", name=None,
+                          rows=[])
+        name, rows = _agenda_rows(request, pid)
+        return render(request, "roundtable/agenda.html", who, title="My agenda", name=name,
+                      rows=rows, pid=pid)
+
+    return r
+
+
+def _agenda_rows(request: Request, pid: int) -> tuple[str | None, list[dict[str, Any]]]:
+    """A participant's meetings in the last scheduler run (as ``GET /api/v1/match/agenda``)."""
+    from critmin.api.match import _slot_start
+    from critmin.storage.models import Meeting, MeetingRequest, Participant, ScheduleRun
+
+    with request.app.state.store.session() as s:
+        me = s.get(Participant, pid)
+        if me is None:
+            return None, []
+        run = s.scalar(select(ScheduleRun).order_by(ScheduleRun.id.desc()).limit(1))
+        rows = []
+        if run is not None:
+            q = (select(Meeting, MeetingRequest)
+                 .join(MeetingRequest, Meeting.request_id == MeetingRequest.id)
+                 .where(or_(MeetingRequest.from_id == pid, MeetingRequest.to_id == pid))
+                 .order_by(Meeting.slot))
+            for m, rq in s.execute(q).all():
+                other_id = rq.to_id if rq.from_id == pid else rq.from_id
+                other = s.get(Participant, other_id)
+                start = _slot_start(run, m.slot)
+                rows.append({"slot": m.slot, "table": m.table_no, "start": start,
+                             "end": start + dt.timedelta(minutes=run.slot_minutes),
+                             "with": other.display_name if other else f"#{other_id}",
+                             "organisation": other.organisation if other else ""})
+        return me.display_name, rows
+
+
+def _recommendations(request: Request, who: Principal) -> tuple[list[dict[str, Any]], str | None]:
+    """Ranked partners for the signed-in participant from :mod:`critmin.matchmaking.recommend`,
+    fed only the public profile fields of every participant."""
+    try:
+        from critmin.matchmaking.profiles import Profile
+        from critmin.matchmaking.recommend import recommend
+    except ImportError:
+        return [], "Recommendations are not available in this version of critmin yet."
+    if who.participant_id is None:
+        return [], "Register your profile to get recommendations."
+    from pydantic import ValidationError
+
+    from critmin.storage.models import Participant
+
+    with request.app.state.store.session() as s:
+        people = list(s.scalars(select(Participant).order_by(Participant.id)))
+    fields = set(Profile.model_fields)
+    profiles, names, skipped = [], {}, 0
+    for p in people:
+        names[str(p.id)] = (p.display_name, p.organisation)
+        try:
+            profiles.append(Profile.model_validate(
+                {**{k: v for k, v in (p.public or {}).items() if k in fields},
+                 "id": str(p.id), "name": p.display_name, "country_iso3": p.country or "XXX"}))
+        except ValidationError:
+            skipped += 1
+    if not any(x.id == str(who.participant_id) for x in profiles):
+        return [], "Your public profile is incomplete: recommendations need offers or needs."
+    recs = recommend(profiles, participant=str(who.participant_id), top_k=10)
+    rows = [{"participant": names.get(r.target, (r.target, ""))[0],
+             "organisation": names.get(r.target, ("", ""))[1], "score": f"{r.score:.2f}",
+             "why": "; ".join(r.reasons)} for r in recs]
+    note = f"{skipped} profile(s) could not be scored (incomplete public fields)." if skipped else None
+    return rows, note
+
+
+def _my_country(request: Request, who: Principal) -> str | None:
+    if who.participant_id is None:
+        return None
+    from critmin.storage.models import Participant
+
+    with request.app.state.store.session() as s:
+        p = s.get(Participant, who.participant_id)
+        return p.country if p is not None else None
+
+
+def _safe_next(target: str) -> str:
+    """Only same-site paths (no open redirect)."""
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+def auth_anonymous() -> Principal:
+    return Principal()

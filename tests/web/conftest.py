@@ -1,0 +1,217 @@
+"""Browser tests: a real uvicorn server on 127.0.0.1 and Debian's headless Chromium (Playwright).
+
+The server runs ``critmin.api:create_app`` in a subprocess on a random port, with the bundled
+starter atlas installed into a temporary ``CRITMIN_ATLAS`` and a temporary SQLite database holding
+a few accounts, participants, accepted requests and a schedule. Every page opened through the
+``page`` fixture fails the test on a console error, an uncaught exception or any request to a
+host other than 127.0.0.1. Screenshots go to ``test-artifacts/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"]
+PASSWORD = "correct horse battery staple"
+USERS = {"ana": "analyst", "olga": "organiser", "alice": "participant", "bob": "participant",
+         "carol": "participant"}
+
+
+def _need_browser() -> Any:
+    if not CHROMIUM.exists():
+        pytest.skip("browser tests need Debian's chromium at /usr/bin/chromium "
+                    "(apt-get install chromium chromium-driver)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("browser tests need playwright: pip install 'critmin[test]' "
+                    "(the Python package only; never 'playwright install')")
+    return sync_playwright
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _seed(db_url: str) -> dict[str, int]:
+    """Accounts, three participant profiles, accepted requests and a two-slot schedule."""
+    from critmin import auth
+    from critmin.storage import Store
+    from critmin.storage.models import Meeting, MeetingRequest, Participant, ScheduleRun
+
+    auth.set_password_params(time_cost=1, memory_cost=1024, parallelism=1)
+    store = Store(db_url)
+    store.upgrade()
+    ids: dict[str, int] = {}
+    with store.session() as s:
+        users = {name: auth.add_user(s, name, role, PASSWORD) for name, role in USERS.items()}
+        profiles = {
+            "alice": ("Alice Ito", "Kanto Battery", "JPN",
+                      {"roles": ["cell"], "minerals": ["lithium", "graphite"],
+                       "needs": [{"mineral": "graphite", "text": "spherical graphite for anodes"}],
+                       "description": "LFP cells"}, {"contact": "alice@example.org",
+                                                     "volume_t": 1200}),
+            "bob": ("Bob Singh", "Deccan Graphite", "IND",
+                    {"roles": ["anode_graphite"], "minerals": ["graphite"],
+                     "offers": [{"mineral": "graphite", "text": "spherical graphite"}],
+                     "description": "anode material"}, {"contact": "bob@example.org",
+                                                        "notes": "bob-private-note"}),
+            "carol": ("Carol Brown", "Pilbara Lithium", "AUS",
+                      {"roles": ["mining"], "minerals": ["lithium"],
+                       "offers": [{"mineral": "lithium", "text": "spodumene concentrate"}]},
+                      {"contact": "carol@example.org", "notes": "carol-private-note"}),
+        }
+        parts = {}
+        for key, (name, org, iso3, public, private) in profiles.items():
+            p = Participant(user_id=users[key].id, display_name=name, organisation=org,
+                            country=iso3, public=public, private=private)
+            s.add(p)
+            parts[key] = p
+        s.flush()
+        reqs = [MeetingRequest(from_id=parts["alice"].id, to_id=parts["bob"].id,
+                               status="accepted", session="any", message="anode graphite"),
+                MeetingRequest(from_id=parts["alice"].id, to_id=parts["carol"].id,
+                               status="accepted", session="any", message="spodumene"),
+                MeetingRequest(from_id=parts["bob"].id, to_id=parts["carol"].id,
+                               status="pending", session="any", message="hello")]
+        s.add_all(reqs)
+        s.flush()
+        s.add(ScheduleRun(run_id="testrun", status="OPTIMAL", total_breaks=0, lower_bound=0,
+                          n_tables=2, n_slots=3, n_morning_slots=3,
+                          start=dt.datetime(2026, 5, 12, 9, 0), slot_minutes=20))
+        s.add(Meeting(request_id=reqs[0].id, slot=1, table_no=1, run_id="testrun"))
+        s.add(Meeting(request_id=reqs[1].id, slot=2, table_no=2, run_id="testrun"))
+        ids = {k: p.id for k, p in parts.items()}
+    store.dispose()
+    return ids
+
+
+@pytest.fixture(scope="session")
+def server(starter_atlas: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a uvicorn server serving the API and the pages on 127.0.0.1."""
+    _need_browser()
+    tmp = tmp_path_factory.mktemp("web")
+    db_url = f"sqlite:///{tmp / 'critmin.db'}"
+    _seed(db_url)
+    port = _free_port()
+    env = {**os.environ, "CRITMIN_ATLAS": str(starter_atlas), "CRITMIN_DATABASE_URL": db_url,
+           "PYTHONWARNINGS": "ignore"}
+    log = (tmp / "server.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "critmin.api:create_app", "--factory", "--host",
+         "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/api/v1", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("server did not start:\n" + (tmp / "server.log").read_text()[-3000:])
+        time.sleep(0.2)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser(server: str) -> Iterator[Any]:
+    sync_playwright = _need_browser()
+    pw = sync_playwright().start()
+    try:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+    finally:
+        pw.stop()
+
+
+class Watch:
+    """What a page did that a test must not allow: console errors, page errors, outside requests."""
+
+    def __init__(self) -> None:
+        self.console: list[str] = []
+        self.errors: list[str] = []
+        self.outside: list[str] = []
+
+    def check(self) -> None:
+        assert not self.outside, f"requests left 127.0.0.1: {self.outside}"
+        assert not self.errors, f"uncaught page errors: {self.errors}"
+        assert not self.console, f"console errors: {self.console}"
+
+
+@pytest.fixture
+def page(browser: Any, server: str, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh browser context and page; the test fails on console errors, page errors and any
+    request to a host other than 127.0.0.1. A screenshot is saved at the end."""
+    watch = Watch()
+    ctx = browser.new_context(base_url=server, viewport={"width": 1280, "height": 900})
+
+    def guard(route: Any) -> None:
+        u = urlparse(route.request.url)
+        if u.scheme in ("http", "https", "ws", "wss") and u.hostname != "127.0.0.1":
+            watch.outside.append(route.request.url)
+            route.abort()
+        else:
+            route.continue_()
+
+    ctx.route("**/*", guard)
+    pg = ctx.new_page()
+    pg.set_default_timeout(30_000)
+    pg.on("console", lambda m: watch.console.append(f"{m.type}: {m.text}")
+          if m.type == "error" else None)
+    pg.on("pageerror", lambda e: watch.errors.append(str(e)))
+    pg.watch = watch
+    try:
+        yield pg
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        pg.screenshot(path=str(SHOTS / f"{request.node.name}.png"), full_page=True)
+        watch.check()
+    finally:
+        ctx.close()
+
+
+def login(page: Any, username: str, next_path: str = "/") -> None:
+    """Sign in through the login form (session cookie; CSRF token rendered into the page)."""
+    page.goto(f"/login?next={next_path}")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("#sign-in")
+    page.wait_for_url(f"**{next_path}")
+    assert page.locator("#whoami").inner_text().startswith(username)
+
+
+def chart_rendered(page: Any, chart_id: str, timeout: float = 30_000) -> None:
+    """Wait until Plotly has drawn the chart ``chart_id`` (its div holds a ``.main-svg``)."""
+    page.wait_for_selector(f"#{chart_id} .main-svg", state="attached", timeout=timeout)
