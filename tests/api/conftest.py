@@ -59,3 +59,11 @@ def service(starter_atlas: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     yield svc
     svc.client.close()
     store.dispose()
+
+
+@pytest.fixture(scope="module")
+def fuzz_service(starter_atlas: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    store = Store(f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'critmin.db'}")
+    svc = make_service(starter_atlas, store)
+    yield svc
+    store.dispose()

@@ -3,15 +3,20 @@ rate-limited; participants never see others' private fields or requests."""
 
 from __future__ import annotations
 
-import pytest
-from tests.api.conftest import Service
-from tests.api.test_api_analytics import SPEC
+from typing import Any
 
+import pytest
+
+SPEC = {"name": "China graphite ban", "base_year": 2023,
+        "shocks": [{"exporter": "CHN", "mineral": "graphite", "stage": "mine", "cut": 1.0,
+                    "targets": "all"}],
+        "reallocation": {"method": "lp", "spare_capacity": 0.1},
+        "stockpiles": [{"country": "JPN", "mineral": "graphite", "days_of_imports": 60}]}
 SCHEDULE = {"n_tables": 2, "n_slots": 4, "n_morning_slots": 2, "start": "2026-06-01T09:00:00",
             "slot_minutes": 20, "time_limit_s": 5}
 
 
-def test_anonymous_reads_public_analytics_only(service: Service) -> None:
+def test_anonymous_reads_public_analytics_only(service: Any) -> None:
     c = service.client
     assert c.get("/api/v1/minerals").status_code == 200
     assert c.post("/api/v1/scenarios", json=SPEC).status_code == 401
@@ -30,7 +35,7 @@ def test_anonymous_reads_public_analytics_only(service: Service) -> None:
     ("analyst", 200, 403, 403),
     ("participant", 403, 200, 403),
 ])
-def test_role_matrix(service: Service, role: str, scenario: int, match: int, schedule: int) -> None:
+def test_role_matrix(service: Any, role: str, scenario: int, match: int, schedule: int) -> None:
     h = service.as_(role)
     c = service.client
     assert c.post("/api/v1/scenarios", json=SPEC, headers=h).status_code == scenario
@@ -39,7 +44,7 @@ def test_role_matrix(service: Service, role: str, scenario: int, match: int, sch
     assert c.get("/api/v1/auth/me", headers=h).json()["user"]["role"] == role
 
 
-def test_registry_edits_by_analysts_are_stored_and_audited(service: Service) -> None:
+def test_registry_edits_by_analysts_are_stored_and_audited(service: Any) -> None:
     from sqlalchemy import select
 
     from critmin.storage.models import AuditEntry, RegistryEdit
@@ -73,7 +78,7 @@ def test_registry_edits_by_analysts_are_stored_and_audited(service: Service) -> 
                      ("registry.remove", "analyst")]
 
 
-def test_session_login_csrf_and_logout(service: Service) -> None:
+def test_session_login_csrf_and_logout(service: Any) -> None:
     from fastapi.testclient import TestClient
 
     service.add_user("webby", "analyst", "web-password-1")
@@ -105,7 +110,7 @@ def test_session_login_csrf_and_logout(service: Service) -> None:
     assert c.get("/api/v1/auth/me", headers=h).status_code == 401
 
 
-def test_login_rate_limit(service: Service) -> None:
+def test_login_rate_limit(service: Any) -> None:
     from fastapi.testclient import TestClient
 
     service.add_user("victim", "analyst", "victim-password")

@@ -303,7 +303,8 @@ def stream_csv(batches: Iterator[pa.RecordBatch], *, name: str, ann: dict[str, A
         for batch in batches:
             buf = io.BytesIO()
             pcsv.write_csv(pa.Table.from_batches([batch]), buf,
-                           write_options=pcsv.WriteOptions(include_header=first))
+                           write_options=pcsv.WriteOptions(include_header=first,
+                                                            quoting_style="needed"))
             first = False
             yield buf.getvalue()
 

@@ -241,15 +241,7 @@ def _filter_params(table: str) -> list[dict[str, Any]]:
 def register(router: APIRouter, prefix: str = "") -> None:
     """One route per atlas table (``/t``, ``/t.{fmt}``) and a row route for single-key tables."""
     for name, t in schema.tables().items():
-        def handler(request: Request, _name: str = name) -> Response:
-            fmt = Fmt(request.path_params.get("fmt", "json"))
-            return query_table(request.app.state.atlas, _name, list(request.query_params
-                                                                    .multi_items()),
-                               fmt, str(request.url.replace(query="")))
-
-        def handler_fmt(request: Request, fmt: Fmt, _name: str = name) -> Response:
-            return handler(request, _name)
-
+        handler, handler_fmt, row = _handlers(name)
         doc = f"{t.description}\n\nFilters: `column__op=value` (eq, ne, lt, lte, gt, gte, in)."
         extra = {"parameters": _filter_params(name)}
         router.add_api_route(f"{prefix}/{name}.{{fmt}}", handler_fmt, methods=["GET"],
@@ -259,9 +251,25 @@ def register(router: APIRouter, prefix: str = "") -> None:
                              f"({t.kind})", description=doc, openapi_extra=extra,
                              operation_id=f"table_{name}")
         if len(t.key) == 1:
-            def row(request: Request, key: str, _name: str = name) -> Response:
-                return get_row(request.app.state.atlas, _name, key)
-
             router.add_api_route(f"{prefix}/{name}/{{key}}", row, methods=["GET"],
                                  summary=f"One {name} row by {t.key[0]}",
                                  operation_id=f"row_{name}")
+
+
+def _handlers(name: str) -> tuple[Any, Any, Any]:
+    """Route functions bound to table ``name`` (a closure, not a default argument: FastAPI
+    would expose a default argument as a query parameter)."""
+
+    def handler(request: Request) -> Response:
+        fmt = Fmt(request.path_params.get("fmt", "json"))
+        return query_table(request.app.state.atlas, name,
+                           list(request.query_params.multi_items()), fmt,
+                           str(request.url.replace(query="")))
+
+    def handler_fmt(request: Request, fmt: Fmt) -> Response:
+        return handler(request)
+
+    def row(request: Request, key: str) -> Response:
+        return get_row(request.app.state.atlas, name, key)
+
+    return handler, handler_fmt, row
