@@ -1,0 +1,176 @@
+"""Benchmark: the strategic-dependency scan (``critmin scan EU27``) on synthetic BACI data, on
+DuckDB and on Spark (local), with time and peak memory per engine.
+
+For each size (rows of synthetic BACI; at most 11 million a year, like full BACI) the script
+generates the CSVs (:mod:`critmin.synthetic`), builds a DuckDB atlas from them, exports it to
+Parquet, then runs the scan of the latest year once per engine, each in its own subprocess:
+
+- ``duckdb``: the atlas file;
+- ``spark``: a ``local[N]`` Spark session reading the Parquet export.
+
+Peak memory is the largest resident set of the child's whole process tree (Python plus, for
+Spark, the JVM), sampled every 0.1 s from /proc, and the kernel's ``ru_maxrss`` of the child
+(``os.wait4``; its own process only, the JVM excluded). Times are wall clock: ``open`` (start
+the engine, register tables) and ``scan`` (run the query, collect the result).
+
+    python benchmarks/bench_scan.py --rows 1e6 1e7 --out docs/benchmarks/scan.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _child(engine: str, db: str, parquet: str, master: str) -> None:
+    """Run in the subprocess: open the engine, scan EU27, print timings as JSON."""
+    t0 = time.perf_counter()
+    from critmin.engine import open_atlas
+    from critmin.metrics.scan import dependency_scan
+
+    kw = {"path": db} if engine == "duckdb" else {"parquet": parquet, "master": master}
+    atlas = open_atlas(engine, **kw)
+    atlas.table("trade_flows")
+    t1 = time.perf_counter()
+    df = dependency_scan("EU27", atlas=atlas)
+    t2 = time.perf_counter()
+    atlas.close()
+    print(json.dumps({"open_s": t1 - t0, "scan_s": t2 - t1, "products": len(df),
+                      "dependent": int(df.dependent.sum()), "year": df.attrs["year"]}))
+
+
+def _tree_rss_kib(pid: int) -> int:
+    """Resident set (KiB) of ``pid`` and all its descendants."""
+    children: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(d))
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        todo.extend(children.get(p, []))
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def run_engine(engine: str, db: Path, parquet: Path, master: str) -> dict:
+    """Run one engine in a subprocess; return its timings, peak tree RSS and ru_maxrss."""
+    cmd = [sys.executable, __file__, "--child", engine, str(db), str(parquet), master]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    peak = 0
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        peak = max(peak, _tree_rss_kib(proc.pid))
+        time.sleep(0.1)
+    wall = time.perf_counter() - t0
+    out = proc.stdout.read() if proc.stdout else ""
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{engine} failed: {out[-2000:]}")
+    res = json.loads(out.strip().splitlines()[-1])
+    res.update(engine=engine, wall_s=wall, peak_tree_rss_mib=peak / 1024,
+               ru_maxrss_mib=usage.ru_maxrss / 1024)
+    return res
+
+
+def prepare(rows: int, work: Path) -> tuple[Path, Path, dict]:
+    """Synthetic CSVs, DuckDB atlas and Parquet export for ``rows`` (cached in ``work``)."""
+    from critmin import atlas, synthetic
+    from critmin.engine import export_parquet
+
+    d = work / f"rows_{rows}"
+    csvs, db, pq = d / "csv", d / "atlas.duckdb", d / "parquet"
+    info: dict = {}
+    if not db.exists():
+        t = time.perf_counter()
+        r = synthetic.generate(csvs, rows)
+        info["generate_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        atlas.build([csvs], db, fresh=True)
+        info["build_s"] = time.perf_counter() - t
+        info["csv_gib"] = sum(Path(f).stat().st_size for f in r.files) / 2**30
+    if not (pq / "_critmin_atlas.json").exists():
+        t = time.perf_counter()
+        export_parquet(pq, atlas=db, overwrite=True)
+        info["export_s"] = time.perf_counter() - t
+    info["atlas_gib"] = db.stat().st_size / 2**30
+    return db, pq, info
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    ap.add_argument("--rows", nargs="+", default=["1e6", "1e7"])
+    ap.add_argument("--engines", nargs="+", default=["duckdb", "spark"])
+    ap.add_argument("--work", default="/tmp/critmin-bench-scan")
+    ap.add_argument("--master", default=f"local[{os.cpu_count()}]")
+    ap.add_argument("--out", help="Markdown file for the results table")
+    args = ap.parse_args()
+    if args.child:
+        _child(*args.child)
+        return
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    results = []
+    for r in args.rows:
+        rows = int(float(r))
+        db, pq, info = prepare(rows, work)
+        print(f"{rows:,} rows: {json.dumps(info)}", flush=True)
+        for e in args.engines:
+            res = run_engine(e, db, pq, args.master)
+            res.update(rows=rows, **info)
+            results.append(res)
+            print(json.dumps(res), flush=True)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    head = (f"Machine: {os.cpu_count()} cores ({_cpu()}), "
+            f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB; "
+            f"load average at the end {os.getloadavg()[0]:.1f}; "
+            f"{dt.date.today().isoformat()}; Spark master {args.master}; "
+            f"largest child ru_maxrss {children:.0f} MiB.")
+    lines = [head, "", "| rows | engine | open s | scan s | wall s | peak RSS tree MiB | "
+             "ru_maxrss MiB | products | dependent |", "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for x in results:
+        lines.append(f"| {x['rows']:,} | {x['engine']} | {x['open_s']:.1f} | {x['scan_s']:.1f} | "
+                     f"{x['wall_s']:.1f} | {x['peak_tree_rss_mib']:.0f} | "
+                     f"{x['ru_maxrss_mib']:.0f} | {x['products']:,} | {x['dependent']:,} |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text)
+
+
+if __name__ == "__main__":
+    main()
