@@ -65,37 +65,32 @@ def test_cli_brief(starter_atlas: Path, tmp_path: Path) -> None:
 def test_brief_renders_offline_in_chromium(brief: Path) -> None:
     """Opened from disk in headless Chromium, the brief draws its charts (the map from the
     inlined topology) and makes no network request at all."""
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("needs playwright: pip install 'critmin[test]'")
-    from tests.web.conftest import ARGS, CHROMIUM
+    from tests.web import _browser
 
+    owner = not _browser.running()
     requests: list[str] = []
     problems: list[str] = []
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            ctx = b.new_context()
+    ctx = _browser.chromium().new_context()
+    try:
 
-            def guard(route: Any) -> None:
-                if route.request.url.startswith(("file:", "data:")):
-                    route.continue_()
-                else:
-                    requests.append(route.request.url)
-                    route.abort()
+        def guard(route: Any) -> None:
+            if route.request.url.startswith(("file:", "data:")):
+                route.continue_()
+            else:
+                requests.append(route.request.url)
+                route.abort()
 
-            ctx.route("**/*", guard)
-            pg = ctx.new_page()
-            pg.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            pg.on("pageerror", lambda e: problems.append(str(e)))
-            pg.goto(brief.as_uri())
-            for chart in ("chart-matrix", "chart-suppliers", "chart-supplier-map"):
-                pg.wait_for_selector(f"#{chart} .main-svg", state="attached", timeout=30_000)
-            pg.wait_for_selector("#chart-supplier-map path.choroplethlocation", state="attached")
-        finally:
-            b.close()
+        ctx.route("**/*", guard)
+        pg = ctx.new_page()
+        pg.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        pg.on("pageerror", lambda e: problems.append(str(e)))
+        pg.goto(brief.as_uri())
+        for chart in ("chart-matrix", "chart-suppliers", "chart-supplier-map"):
+            pg.wait_for_selector(f"#{chart} .main-svg", state="attached", timeout=30_000)
+        pg.wait_for_selector("#chart-supplier-map path.choroplethlocation", state="attached")
+    finally:
+        ctx.close()
+        if owner:
+            _browser.stop()
     assert not requests, f"the brief made requests: {requests}"
     assert not problems, f"console or page errors: {problems}"

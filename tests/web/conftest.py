@@ -23,26 +23,13 @@ from urllib.parse import urlparse
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
+from tests.web._browser import chromium, need_browser, stop
+
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-artifacts" / "screenshots"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"]
 PASSWORD = "correct horse battery staple"
 USERS = {"ana": "analyst", "olga": "organiser", "alice": "participant", "bob": "participant",
          "carol": "participant"}
-
-
-def _need_browser() -> Any:
-    if not CHROMIUM.exists():
-        pytest.skip("browser tests need Debian's chromium at /usr/bin/chromium "
-                    "(apt-get install chromium chromium-driver)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("browser tests need playwright: pip install 'critmin[test]' "
-                    "(the Python package only; never 'playwright install')")
-    return sync_playwright
 
 
 def _free_port() -> int:
@@ -107,7 +94,7 @@ def _seed(db_url: str) -> dict[str, int]:
 @pytest.fixture(scope="session")
 def server(starter_atlas: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of a uvicorn server serving the API and the pages on 127.0.0.1."""
-    _need_browser()
+    need_browser()
     tmp = tmp_path_factory.mktemp("web")
     db_url = f"sqlite:///{tmp / 'critmin.db'}"
     _seed(db_url)
@@ -145,16 +132,9 @@ def server(starter_atlas: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 @pytest.fixture(scope="session")
 def browser(server: str) -> Iterator[Any]:
-    sync_playwright = _need_browser()
-    pw = sync_playwright().start()
-    try:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
-    finally:
-        pw.stop()
+    """Headless Chromium (Debian's, through Playwright), shared by the session."""
+    yield chromium()
+    stop()
 
 
 class Watch:

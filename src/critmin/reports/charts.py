@@ -17,6 +17,14 @@ COLOURS = ["#1f6f8b", "#e07a5f", "#3d405b", "#81b29a", "#f2cc8f", "#9c6644", "#6
            "#b56576", "#355070", "#43aa8b"]
 
 
+#: The world map: whole globe, centred on Greenwich, bundled 1:110m topology.
+GEO = {"projection": {"type": "natural earth", "rotation": {"lon": 0}},
+       "center": {"lon": 0, "lat": 10}, "lonaxis": {"range": [-180, 180]},
+       "lataxis": {"range": [-58, 85]}, "showframe": False, "showcoastlines": False,
+       "showland": True, "landcolor": "#eeeeee", "showcountries": True,
+       "countrycolor": "#ffffff"}
+
+
 def clean(value: Any) -> Any:
     """``value`` with NaN/inf as None and numpy scalars as Python numbers (JSON-safe)."""
     if isinstance(value, dict):
@@ -63,13 +71,10 @@ def producer_map(df: pd.DataFrame, title: str) -> dict[str, Any]:
             zip(df.name, df.value, df.unit, df.share, strict=True)]
     return figure([{"type": "choropleth", "locationmode": "ISO-3", "locations": list(df.country),
                     "z": list(df.share), "text": text, "hoverinfo": "text",
-                    "colorscale": "YlOrRd", "zmin": 0, "zmax": max(float(df.share.max()), 0.01)
-                    if len(df) else 1, "colorbar": {"title": {"text": "share"},
-                                                     "tickformat": ".0%"}}],
-                  _layout(title, geo={"projection": {"type": "natural earth"},
-                                      "showframe": False, "showcoastlines": False,
-                                      "showland": True, "landcolor": "#eeeeee",
-                                      "showcountries": True, "countrycolor": "#ffffff"},
+                    "colorscale": "YlOrRd", "reversescale": True, "zmin": 0,
+                    "zmax": max(float(df.share.max()), 0.01) if len(df) else 1,
+                    "colorbar": {"title": {"text": "share"}, "tickformat": ".0%"}}],
+                  _layout(title, geo=GEO,
                           margin={"l": 0, "r": 0, "t": 40, "b": 0}))
 
 
@@ -77,11 +82,9 @@ def country_map(countries: list[str], values: list[float], title: str, label: st
                 ) -> dict[str, Any]:
     """A generic choropleth of ``values`` per ISO3 country."""
     return figure([{"type": "choropleth", "locationmode": "ISO-3", "locations": countries,
-                    "z": values, "colorscale": "Blues", "colorbar": {"title": {"text": label}}}],
-                  _layout(title, geo={"projection": {"type": "natural earth"},
-                                      "showframe": False, "showcoastlines": False,
-                                      "showland": True, "landcolor": "#eeeeee",
-                                      "showcountries": True, "countrycolor": "#ffffff"},
+                    "z": values, "colorscale": "Blues", "reversescale": True,
+                    "colorbar": {"title": {"text": label}}}],
+                  _layout(title, geo=GEO,
                           margin={"l": 0, "r": 0, "t": 40, "b": 0}))
 
 
