@@ -241,6 +241,86 @@ def greedy_slots(inst: B2BInstance, domains: Sequence[Sequence[int]]) -> list[in
     return slots
 
 
+def _windows(n: int, available: Sequence[bool]) -> list[int]:
+    """First slots ``s`` (1-based) of the windows ``s..s+n-1`` made only of available slots.
+
+    >>> _windows(2, [True, True, False, True, True, True])
+    [1, 4, 5]
+    """
+    return [
+        s + 1 for s in range(len(available) - n + 1) if all(available[s : s + n])
+    ]
+
+
+def find_break_free(
+    inst: B2BInstance,
+    domains: Sequence[Sequence[int]],
+    *,
+    time_limit_s: float,
+    workers: int = 2,
+) -> tuple[list[int] | None, bool]:
+    """Look for a schedule without any break: ``(slots, False)``, ``(None, proved_impossible)``.
+
+    Every participant ``p`` with ``n_p >= 2`` meetings gets a start ``y[p, s]`` (one-hot over the
+    windows of ``n_p`` consecutive available slots) and is busy exactly in its window:
+    ``sum_{m in M(p)} x[m, t] = sum_{s <= t < s + n_p} y[p, s]``. This interval model propagates
+    far better than counting blocks, so break-free schedules (the optimum of most real events)
+    are found in seconds. Search branches on the starts of the busiest participants first.
+    """
+    from ortools.sat.python import cp_model
+
+    model = cp_model.CpModel()
+    x = {(m, t): model.new_bool_var(f"x{m}_{t}") for m, dom in enumerate(domains) for t in dom}
+    for m, dom in enumerate(domains):
+        model.add_exactly_one(x[m, t] for t in dom)
+    for t in range(1, inst.n_slots + 1):
+        at_t = [x[m, t] for m in range(inst.n_meetings) if (m, t) in x]
+        if len(at_t) > inst.n_tables:
+            model.add(sum(at_t) <= inst.n_tables)
+    meetings_of: list[list[int]] = [[] for _ in range(inst.n_participants + 1)]
+    for m, mt in enumerate(inst.meetings):
+        meetings_of[mt.p1].append(m)
+        meetings_of[mt.p2].append(m)
+    starts = []
+    for p in range(1, inst.n_participants + 1):
+        ms = meetings_of[p]
+        n = len(ms)
+        if n <= 1:
+            continue
+        available = [any((m, t) in x for m in ms) for t in range(1, inst.n_slots + 1)]
+        windows = _windows(n, available)
+        if not windows:
+            return None, True
+        y = {s: model.new_bool_var(f"y{p}_{s}") for s in windows}
+        model.add_exactly_one(y.values())
+        for t in range(1, inst.n_slots + 1):
+            terms = [x[m, t] for m in ms if (m, t) in x]
+            cover = [v for s, v in y.items() if s <= t < s + n]
+            if terms or cover:
+                model.add(sum(terms) == sum(cover))
+        starts.append((n, list(y.values())))
+    for m, before in enumerate(inst.precedences):
+        for j in before:
+            model.add(
+                sum(t * x[j - 1, t] for t in domains[j - 1]) + 1
+                <= sum(t * x[m, t] for t in domains[m])
+            )
+    starts.sort(key=lambda item: -item[0])
+    model.add_decision_strategy(
+        [v for _, ys in starts for v in ys], cp_model.CHOOSE_FIRST, cp_model.SELECT_MAX_VALUE
+    )
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = max(1, workers)
+    if workers == 2:
+        solver.parameters.subsolvers.extend(["no_lp", "core"])
+    solver.parameters.max_time_in_seconds = time_limit_s
+    code = solver.solve(model)
+    if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return [next(t for t in dom if solver.boolean_value(x[m, t]))
+                for m, dom in enumerate(domains)], False
+    return None, code == cp_model.INFEASIBLE
+
+
 def _mirror_symmetric(inst: B2BInstance) -> bool:
     """True when reversing the day (``t -> n_slots + 1 - t``) maps every schedule to a valid one."""
     n = inst.n_slots
@@ -262,6 +342,9 @@ def solve_schedule(
     hint: bool = True,
     log: bool = False,
     params: dict[str, object] | None = None,
+    couple: bool = True,
+    phase1: bool = True,
+    bottom_up: bool = False,
 ) -> ScheduleResult:
     """Minimise the total number of breaks of ``inst`` with CP-SAT; return a proven status.
 
@@ -285,133 +368,208 @@ def solve_schedule(
         if not dom:
             return ScheduleResult("INFEASIBLE", None, 0, (), fairness,
                                   time.perf_counter() - started)
-    model = cp_model.CpModel()
-    x: dict[tuple[int, int], cp_model.IntVar] = {}
-    for m, dom in enumerate(domains):
-        for t in dom:
-            x[m, t] = model.new_bool_var(f"x{m + 1}_{t}")
-        model.add_exactly_one(x[m, t] for t in dom)
-    for t in slots:
-        at_t = [x[m, t] for m in range(inst.n_meetings) if (m, t) in x]
-        if len(at_t) > inst.n_tables:
-            model.add(sum(at_t) <= inst.n_tables)
-
-    meetings_of: list[list[int]] = [[] for _ in range(n_p + 1)]
-    for m, mt in enumerate(inst.meetings):
-        meetings_of[mt.p1].append(m)
-        meetings_of[mt.p2].append(m)
-
-    slot_of = [sum(t * x[m, t] for t in dom) for m, dom in enumerate(domains)]
-    for m, before in enumerate(inst.precedences):
-        for j in before:
-            model.add(slot_of[j - 1] + 1 <= slot_of[m])
-
-    breaks: dict[int, cp_model.LinearExprT] = {}
-    per_p_lb: dict[int, int] = {}
-    for p in range(1, n_p + 1):
-        ms = meetings_of[p]
-        n = len(ms)
-        busy: list[cp_model.IntVar | int] = [0] * (n_t + 2)
+    known_lb = 0
+    deadline = None if time_limit_s is None else started + float(time_limit_s)
+    if phase1:
+        budget = 30.0 if time_limit_s is None else max(0.5, 0.4 * float(time_limit_s))
+        found, proved_none = find_break_free(inst, domains, time_limit_s=budget, workers=workers)
+        if found is not None:
+            tables = assign_tables(inst, found)
+            schedule = tuple(
+                Assignment(m + 1, found[m], tables[m]) for m in range(inst.n_meetings)
+            )
+            return ScheduleResult("OPTIMAL", 0, 0, schedule, fairness,
+                                  time.perf_counter() - started, (0,) * n_p)
+        if proved_none:
+            known_lb = 1
+    def build(cap: int | None):  # type: ignore[no-untyped-def]
+        """The CP-SAT model; with ``cap``: feasibility of ``total <= cap``, else minimise."""
+        model = cp_model.CpModel()
+        x: dict[tuple[int, int], cp_model.IntVar] = {}
+        for m, dom in enumerate(domains):
+            for t in dom:
+                x[m, t] = model.new_bool_var(f"x{m + 1}_{t}")
+            model.add_exactly_one(x[m, t] for t in dom)
         for t in slots:
-            terms = [x[m, t] for m in ms if (m, t) in x]
-            if not terms:
+            at_t = [x[m, t] for m in range(inst.n_meetings) if (m, t) in x]
+            if len(at_t) > inst.n_tables:
+                model.add(sum(at_t) <= inst.n_tables)
+
+        meetings_of: list[list[int]] = [[] for _ in range(n_p + 1)]
+        for m, mt in enumerate(inst.meetings):
+            meetings_of[mt.p1].append(m)
+            meetings_of[mt.p2].append(m)
+
+        slot_of = [sum(t * x[m, t] for t in dom) for m, dom in enumerate(domains)]
+        for m, before in enumerate(inst.precedences):
+            for j in before:
+                model.add(slot_of[j - 1] + 1 <= slot_of[m])
+
+        breaks: dict[int, cp_model.LinearExprT] = {}
+        windows_of: list[tuple[int, list[cp_model.IntVar]]] = []
+        per_p_lb: dict[int, int] = {}
+        for p in range(1, n_p + 1):
+            ms = meetings_of[p]
+            n = len(ms)
+            busy: list[cp_model.IntVar | int] = [0] * (n_t + 2)
+            for t in slots:
+                terms = [x[m, t] for m in ms if (m, t) in x]
+                if not terms:
+                    continue
+                if len(terms) == 1:
+                    busy[t] = terms[0]
+                    continue
+                b = model.new_bool_var(f"busy{p}_{t}")
+                model.add(sum(terms) == b)
+                busy[t] = b
+            if n <= 1:
                 continue
-            if len(terms) == 1:
-                busy[t] = terms[0]
-                continue
-            b = model.new_bool_var(f"busy{p}_{t}")
-            model.add(sum(terms) == b)
-            busy[t] = b
-        if n <= 1:
+            starts, ends = [], []
+            for t in slots:
+                if isinstance(busy[t], int):
+                    continue
+                st = _and_not(model, busy[t], busy[t - 1], f"st{p}_{t}")
+                en = _and_not(model, busy[t], busy[t + 1], f"en{p}_{t}")
+                starts.append(st)
+                ends.append(en)
+            model.add(sum(b for b in busy if not isinstance(b, int)) == n)
+            model.add(sum(starts) == sum(ends))
+            available = [not isinstance(busy[t], int) for t in slots]
+            lb = _min_breaks_alone(n, available)
+            per_p_lb[p] = lb
+            model.add(sum(starts) >= 1 + lb)
+            breaks[p] = sum(starts) - 1
+            if couple and lb == 0:
+                # contiguous[p] <=> one block; then busy is exactly the window of a start y[p, s]
+                windows = _windows(n, available)
+                if windows:
+                    contiguous = model.new_bool_var(f"contig{p}")
+                    model.add(sum(starts) == 1).only_enforce_if(contiguous)
+                    model.add(sum(starts) >= 2).only_enforce_if(~contiguous)
+                    ys = {s0: model.new_bool_var(f"y{p}_{s0}") for s0 in windows}
+                    windows_of.append((n, list(ys.values())))
+                    model.add(sum(ys.values()) == contiguous)
+                    for t in slots:
+                        if isinstance(busy[t], int):
+                            continue
+                        cover = sum(v for s0, v in ys.items() if s0 <= t < s0 + n)
+                        model.add(busy[t] >= cover)
+                        model.add(busy[t] <= cover + 1 - contiguous)
+
+        # symmetry: meetings of p with single-meeting counterparts and equal domains are interchangeable
+        for p in range(1, n_p + 1):
+            groups: dict[tuple[int, ...], list[int]] = {}
+            for m in meetings_of[p]:
+                other = inst.meetings[m].p2 if inst.meetings[m].p1 == p else inst.meetings[m].p1
+                if len(meetings_of[other]) != 1 or inst.fixed[m] is not None:
+                    continue
+                if inst.precedences[m] or any(m + 1 in pr for pr in inst.precedences):
+                    continue
+                groups.setdefault(tuple(domains[m]), []).append(m)
+            for group in groups.values():
+                for a, b in itertools.pairwise(group):
+                    model.add(slot_of[a] < slot_of[b])
+
+        if _mirror_symmetric(inst) and inst.n_meetings:
+            # reversal maps slot t to n_t + 1 - t; keep the solutions where the busiest participant's
+            # first meeting is no later than its mirror image
+            p_star = max(range(1, n_p + 1), key=lambda p: len(meetings_of[p]))
+            m_star = meetings_of[p_star][0]
+            model.add(2 * slot_of[m_star] <= n_t + 1)
+
+        total = sum(breaks.values()) if breaks else 0
+        if fairness is not None and breaks:
+            # min over all participants; those with <= 1 meeting have 0 breaks
+            has_trivial = any(len(meetings_of[p]) <= 1 for p in range(1, n_p + 1))
+            if has_trivial:
+                for p, br in breaks.items():
+                    if per_p_lb[p] > fairness:
+                        return None
+                    model.add(br <= fairness)
+            else:
+                low = model.new_int_var(0, n_t, "min_breaks")
+                for br in breaks.values():
+                    model.add(low <= br)
+                    model.add(br <= low + fairness)
+        model.add(total >= max(known_lb, sum(per_p_lb.values())))
+        if cap is not None:
+            model.add(total <= cap)
+            # branch on the windows of the busiest participants, contiguous first
+            ordered = sorted(windows_of, key=lambda item: -item[0])
+            model.add_decision_strategy(
+                [v for _, ys_ in ordered for v in ys_], cp_model.CHOOSE_FIRST,
+                cp_model.SELECT_MAX_VALUE,
+            )
+        else:
+            model.minimize(total)
+
+        if hint:
+            greedy = greedy_slots(inst, domains)
+            if greedy is not None:
+                for (m, t), var in x.items():
+                    model.add_hint(var, greedy[m] == t)
+        return model, x, meetings_of, total
+
+
+    def solver_for(seconds: float | None, bottom_up: bool) -> cp_model.CpSolver:
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = max(1, workers)
+        if workers == 2:
+            # core-guided search finds break-free schedules quickly; no_lp is a fast CDCL search
+            solver.parameters.subsolvers.extend(["no_lp", "core"] if bottom_up else ["core", "no_lp"])
+        if seconds is not None:
+            solver.parameters.max_time_in_seconds = max(0.1, seconds)
+        solver.parameters.log_search_progress = log
+        for key, value in (params or {}).items():
+            if isinstance(value, list):
+                getattr(solver.parameters, key).extend(value)
+            else:
+                setattr(solver.parameters, key, value)
+        return solver
+
+    # bottom-up: prove "total <= cap" infeasible for cap = lb, lb + 1, ... until one is feasible
+    built = build(None)
+    if built is None:
+        return ScheduleResult("INFEASIBLE", None, 0, (), fairness, time.perf_counter() - started)
+    model, x, meetings_of, total = built
+    cap = known_lb
+    code = None
+    proved_by_cap = False
+    while bottom_up and cap <= 12:
+        remaining = None if deadline is None else deadline - time.perf_counter()
+        if remaining is not None and remaining < 1.0:
+            break
+        capped = build(cap)
+        assert capped is not None
+        c_model, c_x, _, _ = capped
+        share = 30.0 if remaining is None else 0.6 * remaining
+        solver = solver_for(share, True)
+        c_code = solver.solve(c_model)
+        if c_code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            model, x, code, proved_by_cap = c_model, c_x, c_code, True
+            break
+        if c_code == cp_model.INFEASIBLE:
+            known_lb = cap + 1
+            cap += 1
             continue
-        starts, ends = [], []
-        for t in slots:
-            if isinstance(busy[t], int):
-                continue
-            st = _and_not(model, busy[t], busy[t - 1], f"st{p}_{t}")
-            en = _and_not(model, busy[t], busy[t + 1], f"en{p}_{t}")
-            starts.append(st)
-            ends.append(en)
-        model.add(sum(b for b in busy if not isinstance(b, int)) == n)
-        model.add(sum(starts) == sum(ends))
-        available = [not isinstance(busy[t], int) for t in slots]
-        lb = _min_breaks_alone(n, available)
-        per_p_lb[p] = lb
-        model.add(sum(starts) >= 1 + lb)
-        breaks[p] = sum(starts) - 1
-
-    # symmetry: meetings of p with single-meeting counterparts and equal domains are interchangeable
-    for p in range(1, n_p + 1):
-        groups: dict[tuple[int, ...], list[int]] = {}
-        for m in meetings_of[p]:
-            other = inst.meetings[m].p2 if inst.meetings[m].p1 == p else inst.meetings[m].p1
-            if len(meetings_of[other]) != 1 or inst.fixed[m] is not None:
-                continue
-            if inst.precedences[m] or any(m + 1 in pr for pr in inst.precedences):
-                continue
-            groups.setdefault(tuple(domains[m]), []).append(m)
-        for group in groups.values():
-            for a, b in itertools.pairwise(group):
-                model.add(slot_of[a] < slot_of[b])
-
-    if _mirror_symmetric(inst) and inst.n_meetings:
-        # reversal maps slot t to n_t + 1 - t; keep the solutions where the busiest participant's
-        # first meeting is no later than its mirror image
-        p_star = max(range(1, n_p + 1), key=lambda p: len(meetings_of[p]))
-        m_star = meetings_of[p_star][0]
-        model.add(2 * slot_of[m_star] <= n_t + 1)
-
-    total = sum(breaks.values()) if breaks else 0
-    if fairness is not None and breaks:
-        # min over all participants; those with <= 1 meeting have 0 breaks
-        has_trivial = any(len(meetings_of[p]) <= 1 for p in range(1, n_p + 1))
-        if has_trivial:
-            for p, br in breaks.items():
-                if per_p_lb[p] > fairness:
-                    return ScheduleResult("INFEASIBLE", None, 0, (), fairness,
-                                          time.perf_counter() - started)
-                model.add(br <= fairness)
-        else:
-            low = model.new_int_var(0, n_t, "min_breaks")
-            for br in breaks.values():
-                model.add(low <= br)
-                model.add(br <= low + fairness)
-    model.add(total >= sum(per_p_lb.values()))
-    ub = (params or {}).pop("_ub", None) if params else None
-    if ub is not None:
-        model.add(total <= ub)
-    else:
-        model.minimize(total)
-
-    if hint:
-        greedy = greedy_slots(inst, domains)
-        if greedy is not None:
-            for (m, t), var in x.items():
-                model.add_hint(var, greedy[m] == t)
-
-    solver = cp_model.CpSolver()
-    solver.parameters.num_workers = max(1, workers)
-    if workers == 2:
-        # core-guided search finds break-free schedules quickly; no_lp is a fast CDCL search
-        solver.parameters.subsolvers.extend(["core", "no_lp"])
-    if time_limit_s is not None:
-        solver.parameters.max_time_in_seconds = float(time_limit_s)
-    solver.parameters.log_search_progress = log
-    for key, value in (params or {}).items():
-        if isinstance(value, list):
-            getattr(solver.parameters, key).extend(value)
-        else:
-            setattr(solver.parameters, key, value)
-    code = solver.solve(model)
+        break
+    if not proved_by_cap:
+        model, x, meetings_of, total = build(None)  # type: ignore[misc]
+        model.add(total >= known_lb)
+        remaining = None if deadline is None else deadline - time.perf_counter()
+        solver = solver_for(remaining, False)
+        code = solver.solve(model)
     elapsed = time.perf_counter() - started
     status_map: dict[int, Status] = {
         cp_model.OPTIMAL: "OPTIMAL",
         cp_model.FEASIBLE: "FEASIBLE",
         cp_model.INFEASIBLE: "INFEASIBLE",
     }
-    status = status_map.get(code, "UNKNOWN")
+    status = status_map.get(code, "UNKNOWN") if code is not None else "UNKNOWN"
+    if proved_by_cap:
+        status = "OPTIMAL"  # every smaller cap was proved infeasible
     if status in ("INFEASIBLE", "UNKNOWN"):
-        lb = 0 if status == "INFEASIBLE" else round(solver.best_objective_bound)
+        lb = 0 if status == "INFEASIBLE" else max(known_lb, round(solver.best_objective_bound))
         return ScheduleResult(status, None, max(lb, 0), (), fairness, elapsed)
     slot_values = [
         next(t for t in dom if solver.boolean_value(x[m, t])) for m, dom in enumerate(domains)
@@ -421,7 +579,11 @@ def solve_schedule(
     for p in range(1, n_p + 1):
         per_p.append(breaks_of_slots([slot_values[m] for m in meetings_of[p]]))
     total_breaks = sum(per_p)
-    lower = total_breaks if status == "OPTIMAL" else int(-(-solver.best_objective_bound // 1))
+    lower = (
+        total_breaks
+        if status == "OPTIMAL"
+        else max(known_lb, int(-(-solver.best_objective_bound // 1)))
+    )
     schedule = tuple(
         Assignment(m + 1, slot_values[m], tables[m]) for m in range(inst.n_meetings)
     )
