@@ -98,7 +98,7 @@ def ics_fold(line: str) -> str:
 
     >>> folded = ics_fold("DESCRIPTION:" + "é" * 50)
     >>> [len(x.encode()) for x in folded.split("\\r\\n")]
-    [74, 27]
+    [74, 39]
     """
     out, cur, size, limit = [], [], 0, 75
     for ch in line:

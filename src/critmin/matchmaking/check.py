@@ -104,7 +104,8 @@ def check_schedule(
     >>> check_schedule(inst, [ScheduleEntry(1, 1, 1), ScheduleEntry(2, 3, 1)]).total_breaks
     1
     >>> check_schedule(inst, [ScheduleEntry(1, 1, 1), ScheduleEntry(2, 1, 2)]).violations
-    ('meeting 2: table 2 outside 1..1', 'slot 1: participant 1 has 2 meetings (1, 2)')
+    ('meeting 2: table 2 outside 1..1', 'slot 1: 2 meetings for 1 tables', \
+'slot 1: participant 1 has 2 meetings (1, 2)')
     """
     problems: list[str] = []
     n_m, n_t, n_l = inst.n_meetings, inst.n_slots, inst.n_tables
