@@ -44,7 +44,7 @@ def fmt(value: Any, kind: str = "") -> str:
 def table(df: pd.DataFrame, columns: Sequence[Column], *, cls: str = "data", limit: int | None
           = None, links: dict[str, str] | None = None, table_id: str | None = None) -> Markup:
     """``df`` as an HTML table with the given columns (missing columns are skipped).
-    ``links`` maps a column to a URL pattern with ``{value}``."""
+    ``links`` maps a column to a URL pattern with ``{value}`` (the cell) or ``{other_column}``."""
     cols = [c for c in columns if c[0] in df.columns]
     links = links or {}
     head = "".join(f"<th>{escape(h)}</th>" for _, h, _k in cols)
@@ -55,7 +55,9 @@ def table(df: pd.DataFrame, columns: Sequence[Column], *, cls: str = "data", lim
         for c, _h, k in cols:
             text = escape(fmt(rec.get(c), k))
             if c in links and rec.get(c) is not None:
-                text = Markup(f'<a href="{escape(links[c].format(value=rec[c]))}">{text}</a>')
+                url = links[c].format(**{**{str(key): v for key, v in rec.items()},
+                                         "value": rec[c]})
+                text = Markup(f'<a href="{escape(url)}">{text}</a>')
             num = " class=\"num\"" if k in ("pct", "kusd", "t", "num", "int", "hhi") else ""
             cells.append(f"<td{num}>{text}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
