@@ -259,7 +259,11 @@ def find_break_free(
     time_limit_s: float,
     workers: int = 2,
 ) -> tuple[list[int] | None, bool]:
-    """Look for a schedule without any break: ``(slots, False)``, ``(None, proved_impossible)``.
+    """Look for a schedule at the trivial lower bound: ``(slots, False)`` or ``(None, proved)``.
+
+    The trivial bound: participants whose usable slots hold a window of ``n_p`` consecutive slots
+    get no break, the others their least number of breaks alone (:func:`_min_breaks_alone`).
+    A schedule found is therefore optimal; ``proved`` is True when none exists.
 
     Every participant ``p`` with ``n_p >= 2`` meetings gets a start ``y[p, s]`` (one-hot over the
     windows of ``n_p`` consecutive available slots) and is busy exactly in its window:
@@ -281,16 +285,31 @@ def find_break_free(
     for m, mt in enumerate(inst.meetings):
         meetings_of[mt.p1].append(m)
         meetings_of[mt.p2].append(m)
+    bounds, feasible_windows = participant_break_bounds(inst, domains)
     starts = []
     for p in range(1, inst.n_participants + 1):
         ms = meetings_of[p]
         n = len(ms)
         if n <= 1:
             continue
-        available = [any((m, t) in x for m in ms) for t in range(1, inst.n_slots + 1)]
-        windows = _windows(n, available)
+        windows = feasible_windows[p - 1]
         if not windows:
-            return None, True
+            # cannot be contiguous: allow exactly its least number of breaks alone
+            lb = bounds[p - 1]
+            busy: list[object] = [0] * (inst.n_slots + 2)
+            for t in range(1, inst.n_slots + 1):
+                terms = [x[m, t] for m in ms if (m, t) in x]
+                if terms:
+                    b = model.new_bool_var(f"busy{p}_{t}")
+                    model.add(sum(terms) == b)
+                    busy[t] = b
+            block_starts = [
+                _and_not(model, busy[t], busy[t - 1], f"st{p}_{t}")
+                for t in range(1, inst.n_slots + 1)
+                if not isinstance(busy[t], int)
+            ]
+            model.add(sum(block_starts) <= 1 + lb)  # type: ignore[arg-type]
+            continue
         y = {s: model.new_bool_var(f"y{p}_{s}") for s in windows}
         model.add_exactly_one(y.values())
         for t in range(1, inst.n_slots + 1):
@@ -319,6 +338,76 @@ def find_break_free(
         return [next(t for t in dom if solver.boolean_value(x[m, t]))
                 for m, dom in enumerate(domains)], False
     return None, code == cp_model.INFEASIBLE
+
+
+def _perfect_matching(doms: Sequence[Sequence[int]], slots: set[int]) -> bool:
+    """True when every meeting (its allowed slots in ``doms``) gets its own slot in ``slots``.
+
+    Kuhn's augmenting paths; ``len(doms) == len(slots)`` in our use (a busy pattern is filled).
+
+    >>> _perfect_matching([[1, 2], [1]], {1, 2}), _perfect_matching([[1], [1]], {1, 2})
+    (True, False)
+    """
+    owner: dict[int, int] = {}
+
+    def augment(m: int, seen: set[int]) -> bool:
+        for t in doms[m]:
+            if t in slots and t not in seen:
+                seen.add(t)
+                if t not in owner or augment(owner[t], seen):
+                    owner[t] = m
+                    return True
+        return False
+
+    return all(augment(m, set()) for m in range(len(doms)))
+
+
+def participant_break_bounds(
+    inst: B2BInstance, domains: Sequence[Sequence[int]]
+) -> tuple[list[int], list[list[int]]]:
+    """Least breaks of each participant alone (capped at 2) and its feasible single windows.
+
+    A participant with ``n`` meetings needs no break when some window ``s..s+n-1`` admits a
+    perfect matching of its meetings (each in its own allowed slot); else at least one, and at
+    least two when no pair of blocks ``s1..s1+l-1``, ``s2..s2+n-l-1`` (``s2 > s1 + l``) admits one.
+    Index ``p - 1``; the windows list holds the feasible window starts.
+    """
+    n_t = inst.n_slots
+    bounds, windows = [], []
+    for p in range(1, inst.n_participants + 1):
+        ms = [m - 1 for m in inst.meetings_of(p)]
+        n = len(ms)
+        doms = [domains[m] for m in ms]
+        if n <= 1:
+            bounds.append(0)
+            windows.append([])
+            continue
+        usable = set().union(*map(set, doms))
+        ok = [
+            s for s in range(1, n_t - n + 2)
+            if set(range(s, s + n)) <= usable and _perfect_matching(doms, set(range(s, s + n)))
+        ]
+        windows.append(ok)
+        if ok:
+            bounds.append(0)
+            continue
+        one = False
+        for s1 in range(1, n_t + 1):
+            for length in range(1, n):
+                first = set(range(s1, s1 + length))
+                if not first <= usable:
+                    break
+                for s2 in range(s1 + length + 1, n_t - (n - length) + 2):
+                    second = set(range(s2, s2 + n - length))
+                    if second <= usable and _perfect_matching(doms, first | second):
+                        one = True
+                        break
+                if one:
+                    break
+            if one:
+                break
+        bounds.append(1 if one else 2)
+    return bounds, windows
 
 
 def _mirror_symmetric(inst: B2BInstance) -> bool:
@@ -373,15 +462,24 @@ def solve_schedule(
     if phase1:
         budget = 30.0 if time_limit_s is None else max(0.5, 0.4 * float(time_limit_s))
         found, proved_none = find_break_free(inst, domains, time_limit_s=budget, workers=workers)
+        trivial_lb = sum(participant_break_bounds(inst, domains)[0])
         if found is not None:
-            tables = assign_tables(inst, found)
-            schedule = tuple(
-                Assignment(m + 1, found[m], tables[m]) for m in range(inst.n_meetings)
-            )
-            return ScheduleResult("OPTIMAL", 0, 0, schedule, fairness,
-                                  time.perf_counter() - started, (0,) * n_p)
+            per_p = [
+                breaks_of_slots([found[m - 1] for m in inst.meetings_of(p)])
+                for p in range(1, n_p + 1)
+            ]
+            fair = fairness is None or max(per_p, default=0) - min(per_p, default=0) <= fairness
+            if fair and sum(per_p) == trivial_lb:
+                tables = assign_tables(inst, found)
+                schedule = tuple(
+                    Assignment(m + 1, found[m], tables[m]) for m in range(inst.n_meetings)
+                )
+                return ScheduleResult("OPTIMAL", trivial_lb, trivial_lb, schedule, fairness,
+                                      time.perf_counter() - started, tuple(per_p))
         if proved_none:
-            known_lb = 1
+            known_lb = trivial_lb + 1
+    exact_bounds, exact_windows = participant_break_bounds(inst, domains)
+
     def build(cap: int | None):  # type: ignore[no-untyped-def]
         """The CP-SAT model; with ``cap``: feasibility of ``total <= cap``, else minimise."""
         model = cp_model.CpModel()
@@ -435,13 +533,13 @@ def solve_schedule(
             model.add(sum(b for b in busy if not isinstance(b, int)) == n)
             model.add(sum(starts) == sum(ends))
             available = [not isinstance(busy[t], int) for t in slots]
-            lb = _min_breaks_alone(n, available)
+            lb = max(_min_breaks_alone(n, available), exact_bounds[p - 1])
             per_p_lb[p] = lb
             model.add(sum(starts) >= 1 + lb)
             breaks[p] = sum(starts) - 1
             if couple and lb == 0:
                 # contiguous[p] <=> one block; then busy is exactly the window of a start y[p, s]
-                windows = _windows(n, available)
+                windows = exact_windows[p - 1]
                 if windows:
                     contiguous = model.new_bool_var(f"contig{p}")
                     model.add(sum(starts) == 1).only_enforce_if(contiguous)
