@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from critmin.errors import InputError
 from critmin.matchmaking.check import ScheduleEntry, check_schedule
 from critmin.matchmaking.instance import B2BInstance, Meeting, Session, validate_instance
-from critmin.matchmaking.scheduler import solve_schedule
+from critmin.matchmaking.scheduler import explain_infeasibility, solve_schedule
 
 M, A, ANY = Session.MORNING, Session.AFTERNOON, Session.ANY
 
@@ -114,6 +114,7 @@ def test_sessions() -> None:
 def test_table_capacity_infeasible() -> None:
     inst = B2BInstance(6, 1, 2, 2, (Meeting(1, 2), Meeting(3, 4), Meeting(5, 6)))
     assert solve_and_verify(inst) == ("INFEASIBLE", None)
+    assert explain_infeasibility(inst) == ["3 meetings for 1 tables x 2 slots"]
 
 
 def _fairness_instance() -> B2BInstance:
@@ -149,6 +150,9 @@ def test_fairness_zero_with_forced_break_and_idle_participant_is_infeasible() ->
     forbidden = (frozenset({2}),) + (frozenset(),) * 3
     inst = star(4, 3, forbidden=forbidden)
     assert solve_and_verify(inst, fairness=0) == ("INFEASIBLE", None)
+    assert explain_infeasibility(inst, 0) == [
+        "participant 1 needs at least 1 breaks, more than fairness d=0"
+    ]
     assert solve_and_verify(inst, fairness=1) == ("OPTIMAL", 1)
 
 

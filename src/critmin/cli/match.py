@@ -77,6 +77,11 @@ def _print_schedule(inst, result) -> None:  # type: ignore[no-untyped-def]
         f"[bold]{result.status}[/bold]  total breaks: {result.total_breaks}  "
         f"lower bound: {result.lower_bound}  ({result.wall_time_s:.1f} s)"
     )
+    if result.status == "INFEASIBLE":
+        from critmin.matchmaking.scheduler import explain_infeasibility
+
+        for reason in explain_infeasibility(inst, result.fairness):
+            console.print(f"  - {reason}")
     if not result.schedule:
         return
     grid = Table(title="Meetings per slot (table: participants)", show_lines=False)

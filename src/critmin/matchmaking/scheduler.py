@@ -700,3 +700,42 @@ def _and_not(model: object, a: object, b: object, name: str) -> object:
     model.add_implication(c, b.Not())  # type: ignore[union-attr]
     model.add_bool_or([c, a.Not(), b])  # type: ignore[union-attr]
     return c
+
+
+def explain_infeasibility(inst: B2BInstance, fairness: int | None = 2) -> list[str]:
+    """Simple reasons why ``inst`` has no schedule (empty when none of these checks fires).
+
+    Checks: a meeting without an allowed slot, more meetings than tables x slots, a participant
+    with more meetings than usable slots, and a participant whose least breaks alone exceed the
+    fairness bound while another participant has at most one meeting (so the minimum is 0).
+
+    >>> from critmin.matchmaking.instance import Meeting
+    >>> explain_infeasibility(B2BInstance(3, 1, 1, 1, (Meeting(1, 2), Meeting(1, 3))))
+    ['2 meetings for 1 tables x 1 slots', 'participant 1 has 2 meetings but 1 usable slots']
+    """
+    domains = meeting_domains(inst)
+    reasons = [
+        f"meeting {m} ({inst.name(mt.p1)}–{inst.name(mt.p2)}) has no allowed slot"
+        for m, (mt, dom) in enumerate(zip(inst.meetings, domains, strict=True), start=1)
+        if not dom
+    ]
+    capacity = inst.n_tables * inst.n_slots
+    if inst.n_meetings > capacity:
+        reasons.append(
+            f"{inst.n_meetings} meetings for {inst.n_tables} tables x {inst.n_slots} slots"
+        )
+    counts = [len(inst.meetings_of(p)) for p in range(1, inst.n_participants + 1)]
+    for p in range(1, inst.n_participants + 1):
+        usable = {t for m in inst.meetings_of(p) for t in domains[m - 1]}
+        if counts[p - 1] > len(usable):
+            reasons.append(
+                f"participant {p} has {counts[p - 1]} meetings but {len(usable)} usable slots"
+            )
+    if fairness is not None and any(c <= 1 for c in counts) and not reasons:
+        bounds, _ = participant_break_bounds(inst, domains)
+        for p, b in enumerate(bounds, start=1):
+            if b > fairness:
+                reasons.append(
+                    f"participant {p} needs at least {b} breaks, more than fairness d={fairness}"
+                )
+    return reasons
