@@ -9,8 +9,10 @@ Parquet, then runs the scan of the latest year once per engine, each in its own 
 - ``spark``: a ``local[N]`` Spark session reading the Parquet export.
 
 Peak memory is the largest resident set of the child's whole process tree (Python plus, for
-Spark, the JVM), sampled every 0.1 s from /proc, or the Python process's own ``ru_maxrss``
-(``resource.getrusage`` in the child: exact, but without the JVM) when that is larger. Times
+Spark, the JVM), sampled every 0.1 s from /proc, or the Python process's own peak from
+``/usr/bin/time -f %M`` (the kernel's ``ru_maxrss``: exact, but without the JVM) when that is
+larger. (``ru_maxrss`` read in this process or a direct child is useless here: a forked child
+inherits the parent's high-water mark, and the parent builds the atlas.) Times
 are wall clock: ``open`` (start the engine, register tables) and ``scan`` (run the query,
 collect the result).
 
@@ -24,7 +26,6 @@ import datetime as dt
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -47,8 +48,7 @@ def _child(engine: str, db: str, parquet: str, master: str) -> None:
     t2 = time.perf_counter()
     atlas.close()
     print(json.dumps({"open_s": t1 - t0, "scan_s": t2 - t1, "products": len(df),
-                      "dependent": int(df.dependent.sum()), "year": df.attrs["year"],
-                      "self_maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                      "dependent": int(df.dependent.sum()), "year": df.attrs["year"]}))
 
 
 def _tree_rss_kib(pid: int) -> int:
@@ -79,8 +79,12 @@ def _tree_rss_kib(pid: int) -> int:
 def run_engine(engine: str, db: Path, parquet: Path, master: str) -> dict:
     """Run one engine in a subprocess; return its timings, peak tree RSS and ru_maxrss."""
     cmd = [sys.executable, __file__, "--child", engine, str(db), str(parquet), master]
+    # GNU time reports the Python process's exact peak; it runs the child from a small process,
+    # so the child does not inherit this (large) process's high-water mark through fork
+    if Path("/usr/bin/time").exists():
+        cmd = ["/usr/bin/time", "-f", "maxrss_kib=%M", *cmd]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = 0
     while True:
         pid, status, _usage = os.wait4(proc.pid, os.WNOHANG)
@@ -90,11 +94,13 @@ def run_engine(engine: str, db: Path, parquet: Path, master: str) -> dict:
         time.sleep(0.1)
     wall = time.perf_counter() - t0
     out = proc.stdout.read() if proc.stdout else ""
+    err = proc.stderr.read() if proc.stderr else ""
+    py_peak = [int(x.split("=")[1]) for x in err.splitlines() if x.startswith("maxrss_kib=")]
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{engine} failed: {out[-2000:]}")
     res = json.loads(out.strip().splitlines()[-1])
-    res.update(engine=engine, wall_s=wall,
-               peak_rss_mib=max(peak / 1024, res["self_maxrss_mib"]))
+    res.update(engine=engine, wall_s=wall, python_maxrss_mib=py_peak[0] / 1024 if py_peak else None,
+               peak_rss_mib=max(peak, *py_peak) / 1024)
     return res
 
 
@@ -165,7 +171,7 @@ def main() -> None:
     for x in results:
         lines.append(f"| {x['rows']:,} | {x['engine']} | {x['open_s']:.1f} | {x['scan_s']:.1f} | "
                      f"{x['wall_s']:.1f} | {x['peak_rss_mib']:.0f} | "
-                     f"{x['self_maxrss_mib']:.0f} | {x['products']:,} | {x['dependent']:,} |")
+                     f"{x['python_maxrss_mib'] or 0:.0f} | {x['products']:,} | {x['dependent']:,} |")
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:
