@@ -18,8 +18,8 @@ release. The shapes mimic real trade:
   dropped.
 
 Generation is vectorised with numpy, one chunk of ``chunk_rows`` rows at a time, so memory stays
-bounded whatever the total. Years run backwards from ``last_year`` with at most ``rows_per_year``
-rows each (full BACI has about 11 million a year).
+bounded whatever the total. The rows are split evenly over as many years as needed for at most
+``rows_per_year`` a year (full BACI has about 11 million), the last one being ``last_year``.
 
 >>> zipf_weights(3, 1.0).round(3).tolist()
 [0.545, 0.273, 0.182]
@@ -132,7 +132,7 @@ def generate(out: str | Path, rows: int, *, last_year: int = 2022,
     done = 0
     for y in range(n_years):
         year = last_year - n_years + 1 + y
-        target = min(rows_per_year, rows - y * rows_per_year)
+        target = rows // n_years + (1 if y < rows % n_years else 0)  # even split
         n_chunks = max(1, math.ceil(target / chunk_rows))
         path = out / f"BACI_HS92_Y{year}_V{RELEASE[1:]}.csv"
         with path.open("wb") as f:
