@@ -46,11 +46,17 @@ default
     groups of ``country_groups`` (membership as of the end of the assessed year) and user regions;
     materials: critmin mineral ids.
 
+Engines: the queries are written in DuckDB's dialect and run on the atlas file (or a DuckDB
+Parquet atlas); on a Spark Parquet atlas (:mod:`critmin.engine`) the default mode is transpiled
+with sqlglot and run by Spark SQL, giving the same values (``tests/engine``). Compat mode relies
+on DuckDB's exact 128-bit integers and ordered list sums and runs on DuckDB only.
+
 Output (pandas): ``economy, material, year, hhi, import_risk, score, price, cf, flags``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -101,12 +107,55 @@ def parse_region(spec: str) -> tuple[str, list[str]]:
     return name.strip(), codes
 
 
+#: Atlas tables the queries read (registered as views on Spark before a query runs).
+_TABLES = ("trade_flows", "production", "governance", "countries", "material_hs_map", "units",
+           "country_groups", "sources", "hs_map")
+
+
+class _SparkSQL:
+    """Runs the DuckDB-dialect queries on Spark: transpiled with sqlglot, executed by Spark SQL
+    over the atlas tables of a Spark :class:`critmin.engine.ParquetAtlas` (same results, so the
+    metric runs unchanged on a cluster)."""
+
+    def __init__(self, atlas: Any) -> None:
+        self.session = atlas.session
+
+    def has_table(self, name: str) -> bool:
+        return bool(self.session.catalog.tableExists(name))
+
+    def raw_sql(self, sql: str) -> _SparkResult:
+        import sqlglot
+
+        spark_sql = sqlglot.transpile(sql, read="duckdb", write="spark")[0]
+        return _SparkResult(self.session.sql(spark_sql))
+
+
+class _SparkResult:
+    def __init__(self, frame: Any) -> None:
+        self.frame = frame
+
+    def fetchall(self) -> list[tuple]:
+        return [tuple(r) for r in self.frame.collect()]
+
+    def df(self) -> pd.DataFrame:
+        return self.frame.toPandas()
+
+
 def _backend(source: Any) -> Any:
-    """The Ibis backend of an Atlas, or ``source`` itself when it is one."""
+    """Something with ``raw_sql(sql)`` over the atlas tables: the Ibis DuckDB backend of an
+    Atlas (or the backend itself), or a Spark SQL runner for a Spark Parquet atlas."""
+    if hasattr(source, "parquet") and hasattr(source, "table"):  # a Parquet atlas (engine.py)
+        for name in _TABLES:  # reading a table registers it as a view of its name
+            with contextlib.suppress(CritminError):
+                source.table(name)
+        if getattr(source, "engine", None) == "spark":
+            return _SparkSQL(source)
     return source if hasattr(source, "raw_sql") else source.con
 
 
 def _has_table(con: Any, name: str) -> bool:
+    if isinstance(con, _SparkSQL):
+        return con.has_table(name)
     rows = con.raw_sql(
         "SELECT 1 FROM information_schema.tables WHERE table_name = '" + name + "'").fetchall()
     return bool(rows)
@@ -183,6 +232,8 @@ def geopolrisk(
         f"SELECT * FROM ({sql}) AS r WHERE {filt} ORDER BY economy, material, year").df()
     df = df[COLUMNS]
     df["year"] = df["year"].astype("int64")
+    # the same flags text on every engine (Spark's CONCAT_WS keeps empty pieces)
+    df["flags"] = [",".join(f for f in str(x or "").split(",") if f) for x in df["flags"]]
     for c in ("hhi", "import_risk", "score", "price", "cf"):
         df[c] = df[c].astype("float64")
     return df.reset_index(drop=True)
@@ -346,7 +397,7 @@ hhi AS (
     SELECT mineral, year,
            SUM(value * value) / (SUM(value) * SUM(value)) AS hhi,
            BOOL_OR(missing) AS incomplete,
-           ANY_VALUE(canonical) AS canonical,
+           MAX(canonical) AS canonical,
            BOOL_OR(basis <> 'gross') AS content_basis
     FROM prod GROUP BY ALL
 ),
@@ -358,15 +409,15 @@ members AS (
 ),
 pv AS (
     SELECT year, country,
-           COALESCE(ANY_VALUE(estimate) FILTER (WHERE source_id LIKE 'wgi-pv%'),
-                    ANY_VALUE(estimate)) AS pv,
+           COALESCE(MAX(CASE WHEN source_id LIKE 'wgi-pv%' THEN estimate END),
+                    MAX(estimate)) AS pv,
            BOOL_AND(source_id NOT LIKE 'wgi-pv%') AS pv_2dp
     FROM governance WHERE indicator = 'pv' GROUP BY ALL
 ),
 flows AS (
     SELECT t.year, t.importer, t.exporter, m.mineral,
            SUM(t.quantity_t) AS qty,
-           SUM(t.value_kusd) FILTER (WHERE t.quantity_t IS NOT NULL) AS val,
+           SUM(CASE WHEN t.quantity_t IS NOT NULL THEN t.value_kusd END) AS val,
            BOOL_OR(t.quantity_t IS NULL) AS qty_missing
     FROM trade_flows t JOIN mat m ON m.hs_code = t.hs_code
     WHERE t.hs_revision = 'HS92' AND t.year IN (SELECT year FROM years)
