@@ -106,15 +106,17 @@ def parse(path: Path, ctx: Context) -> Parsed:
         "code": pa.array(list(codes), pa.int32()), "iso3": pa.array(list(codes.values())),
     }))
     src = _read_csv_sql(path, header)
+    # typed columns where the CSV reader can parse them (it accepts space padding); k and q
+    # stay text (leading zeros; 'NA'); any malformed value fails the fast pass -> _diagnose
     sql = f"""
-        SELECT CAST(trim(t) AS SMALLINT) AS year, e.iso3 AS exporter, m.iso3 AS importer,
+        SELECT r.t AS year, e.iso3 AS exporter, m.iso3 AS importer,
                lpad(trim(k), 6, '0') AS hs_code, '{rev}' AS hs_revision,
-               CAST(trim(v) AS DOUBLE) AS value_kusd,
+               r.v AS value_kusd,
                CAST(NULLIF(NULLIF(trim(q), 'NA'), '') AS DOUBLE) AS quantity_t,
                '{meta.source_id}' AS source_id
         FROM {src} r
-        LEFT JOIN baci_codes e ON e.code = TRY_CAST(trim(r.i) AS INTEGER)
-        LEFT JOIN baci_codes m ON m.code = TRY_CAST(trim(r.j) AS INTEGER)
+        LEFT JOIN baci_codes e ON e.code = r.i
+        LEFT JOIN baci_codes m ON m.code = r.j
     """
     try:
         table = con.sql(sql).to_arrow_table()
@@ -146,8 +148,11 @@ def _check_header(path: Path) -> list[str]:
     return header
 
 
+_TYPES = {"t": "SMALLINT", "i": "INTEGER", "j": "INTEGER", "v": "DOUBLE"}
+
+
 def _read_csv_sql(path: Path, header: list[str]) -> str:
-    cols = ", ".join(f"'{c}': 'VARCHAR'" for c in header)
+    cols = ", ".join(f"'{c}': '{_TYPES.get(c, 'VARCHAR')}'" for c in header)
     p = str(path).replace("'", "''")
     return (f"read_csv('{p}', header=true, delim=',', quote='\"', columns={{{cols}}}, "
             "auto_detect=false, strict_mode=true)")
