@@ -237,8 +237,10 @@ class ParquetAtlas:
     """Atlas tables read from a Parquet export, on DuckDB or Spark, with :class:`Atlas`'s
     ``.table(name)`` API so every metric runs unchanged.
 
-    Build it with :func:`open_atlas`. ``close()`` stops the Spark session only when this object
-    started it, and removes the temporary export it made, if any.
+    Build it with :func:`open_atlas`. On Spark the tables are temporary views, named like the
+    atlas tables (so SQL over them works too), in a session of this object's own. ``close()``
+    stops the Spark application only when this object started it, and removes the temporary
+    export it made, if any.
     """
 
     def __init__(self, engine: str, parquet: str | Path, con: ibis.BaseBackend, *,
@@ -251,6 +253,7 @@ class ParquetAtlas:
         self._owns_session = owns_session
         self._tmpdir = tmpdir
         self._tables: dict[str, ir.Table] = {}
+        self._root: Any = session  # the session to stop when this object started it
         manifest = _read_manifest(parquet)
         self.tables_available: list[str] | None = (
             list(manifest["tables"]) if manifest else None)
@@ -282,8 +285,8 @@ class ParquetAtlas:
 
     def close(self) -> None:
         if self.engine == "spark":
-            if self._owns_session and self.session is not None:
-                self.session.stop()
+            if self._owns_session and self._root is not None:
+                self._root.stop()
         else:
             self.con.disconnect()
         self.session = None
@@ -332,9 +335,14 @@ def open_atlas(engine: str | None = None, *, parquet: str | Path | None = None,
     from pyspark.sql import SparkSession
 
     owns = session is None and SparkSession.getActiveSession() is None
-    session = session or spark_session(master)
-    return ParquetAtlas("spark", parquet, ibis.pyspark.connect(session), session=session,
-                        owns_session=owns, tmpdir=tmpdir)
+    root = session or spark_session(master)
+    # a session of its own (same SparkContext): its temporary views, named like the atlas
+    # tables, cannot collide with those of another atlas opened on the same Spark application
+    own = root.newSession()
+    atlas = ParquetAtlas("spark", parquet, ibis.pyspark.connect(own), session=own,
+                         owns_session=owns, tmpdir=tmpdir)
+    atlas._root = root
+    return atlas
 
 
 __all__ = ["ENGINES", "ParquetAtlas", "engine_name", "export_parquet", "open_atlas",
