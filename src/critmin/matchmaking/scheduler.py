@@ -267,6 +267,9 @@ def find_break_free(
     *,
     time_limit_s: float,
     workers: int = 2,
+    aggregate: bool = False,
+    strategy: bool = True,
+    subsolvers: Sequence[str] = ("no_lp", "core"),
 ) -> tuple[list[int] | None, bool]:
     """Look for a schedule at the trivial lower bound: ``(slots, False)`` or ``(None, proved)``.
 
@@ -278,7 +281,9 @@ def find_break_free(
     windows of ``n_p`` consecutive available slots) and is busy exactly in its window:
     ``sum_{m in M(p)} x[m, t] = sum_{s <= t < s + n_p} y[p, s]``. This interval model propagates
     far better than counting blocks, so break-free schedules (the optimum of most real events)
-    are found in seconds. Search branches on the starts of the busiest participants first.
+    are found in seconds. Search branches on the starts of the busiest participants first
+    (``strategy``). Experimental, off by default: ``aggregate`` adds the implied per-slot count
+    ``sum_p busy[p, t] = 2 * sum_m x[m, t]``; ``subsolvers`` picks the two CP-SAT workers.
     """
     from ortools.sat.python import cp_model
 
@@ -296,10 +301,13 @@ def find_break_free(
         meetings_of[mt.p2].append(m)
     bounds, feasible_windows = participant_break_bounds(inst, domains)
     starts = []
+    busy_at: list[list[object]] = [[] for _ in range(inst.n_slots + 1)]
     for p in range(1, inst.n_participants + 1):
         ms = meetings_of[p]
         n = len(ms)
         if n <= 1:
+            for t in range(1, inst.n_slots + 1):
+                busy_at[t].extend([x[m, t] for m in ms if (m, t) in x])
             continue
         windows = feasible_windows[p - 1]
         if not windows:
@@ -318,6 +326,8 @@ def find_break_free(
                 if not isinstance(busy[t], int)
             ]
             model.add(sum(block_starts) <= 1 + lb)  # type: ignore[arg-type]
+            for t in range(1, inst.n_slots + 1):
+                busy_at[t].extend([x[m, t] for m in ms if (m, t) in x])
             continue
         y = {s: model.new_bool_var(f"y{p}_{s}") for s in windows}
         model.add_exactly_one(y.values())
@@ -326,6 +336,7 @@ def find_break_free(
             cover = [v for s, v in y.items() if s <= t < s + n]
             if terms or cover:
                 model.add(sum(terms) == sum(cover))
+            busy_at[t].extend(cover)
         starts.append((n, list(y.values())))
     for m, before in enumerate(inst.precedences):
         for j in before:
@@ -333,14 +344,21 @@ def find_break_free(
                 sum(t * x[j - 1, t] for t in domains[j - 1]) + 1
                 <= sum(t * x[m, t] for t in domains[m])
             )
+    if aggregate:
+        # implied: the participants busy at t are exactly twice the meetings at t (<= 2 tables)
+        for t in range(1, inst.n_slots + 1):
+            at_t = [x[m, t] for m in range(inst.n_meetings) if (m, t) in x]
+            if at_t and busy_at[t]:
+                model.add(sum(busy_at[t]) == 2 * sum(at_t))
     starts.sort(key=lambda item: -item[0])
-    model.add_decision_strategy(
-        [v for _, ys in starts for v in ys], cp_model.CHOOSE_FIRST, cp_model.SELECT_MAX_VALUE
-    )
+    if strategy:
+        model.add_decision_strategy(
+            [v for _, ys in starts for v in ys], cp_model.CHOOSE_FIRST, cp_model.SELECT_MAX_VALUE
+        )
     solver = cp_model.CpSolver()
     solver.parameters.num_workers = max(1, workers)
-    if workers == 2:
-        solver.parameters.subsolvers.extend(["no_lp", "core"])
+    if workers == 2 and subsolvers:
+        solver.parameters.subsolvers.extend(subsolvers)
     solver.parameters.max_time_in_seconds = time_limit_s
     code = solver.solve(model)
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -444,12 +462,17 @@ def solve_schedule(
     phase1: bool = True,
     bottom_up: bool = False,
     guided: bool = False,
+    phase1_share: float = 0.75,
+    soft_share: float = 0.0,
 ) -> ScheduleResult:
     """Minimise the total number of breaks of ``inst`` with CP-SAT; return a proven status.
 
     ``fairness`` is ``d`` (``None`` = no fairness constraint). ``phase1`` runs the interval model
-    at the trivial bound first (75 % of the time limit); ``couple`` ties the window starts into the
-    full model; ``bottom_up`` (prove ``total <= k`` infeasible for k = bound, bound + 1, ...) and
+    at the trivial bound first (``phase1_share`` of the time limit, 75 %); ``soft_share`` > 0 runs
+    the experimental soft-window primal heuristic (:mod:`critmin.matchmaking.lns`) for that share
+    and hints the full model with its schedule (off: it did not help on the benchmark);
+    ``couple`` ties the window starts into the full model;
+    ``bottom_up`` (prove ``total <= k`` infeasible for k = bound, bound + 1, ...) and
     ``guided`` (branch on window starts) are experimental alternatives, off by default.
     ``status`` is ``"OPTIMAL"`` when the optimum is proved, ``"FEASIBLE"`` when the time limit
     stopped the proof (``lower_bound`` is then the best bound), ``"INFEASIBLE"`` when no schedule
@@ -475,7 +498,7 @@ def solve_schedule(
     deadline = None if time_limit_s is None else started + float(time_limit_s)
     if phase1:
         # most events meet the trivial bound; give this fast model the larger share of the time
-        budget = 60.0 if time_limit_s is None else max(0.5, 0.75 * float(time_limit_s))
+        budget = 60.0 if time_limit_s is None else max(0.5, phase1_share * float(time_limit_s))
         found, proved_none = find_break_free(inst, domains, time_limit_s=budget, workers=workers)
         trivial_lb = sum(participant_break_bounds(inst, domains)[0])
         if found is not None:
@@ -494,6 +517,27 @@ def solve_schedule(
         if proved_none:
             known_lb = trivial_lb + 1
     exact_bounds, exact_windows = participant_break_bounds(inst, domains)
+    primal: list[int] | None = None
+    if soft_share > 0:
+        from critmin.matchmaking.lns import soft_window_lns
+
+        budget = 30.0 if time_limit_s is None else max(0.5, soft_share * float(time_limit_s))
+        primal = soft_window_lns(inst, domains, exact_windows, time_limit_s=budget,
+                                 workers=workers, log=log)
+        if primal is not None:
+            per_p = [
+                breaks_of_slots([primal[m - 1] for m in inst.meetings_of(p)])
+                for p in range(1, n_p + 1)
+            ]
+            fair = fairness is None or max(per_p, default=0) - min(per_p, default=0) <= fairness
+            lb_now = max(known_lb, sum(exact_bounds))
+            if fair and sum(per_p) == lb_now:
+                tables = assign_tables(inst, primal)
+                schedule = tuple(
+                    Assignment(m + 1, primal[m], tables[m]) for m in range(inst.n_meetings)
+                )
+                return ScheduleResult("OPTIMAL", lb_now, lb_now, schedule, fairness,
+                                      time.perf_counter() - started, tuple(per_p))
 
     def build(cap: int | None):  # type: ignore[no-untyped-def]
         """The CP-SAT model; with ``cap``: feasibility of ``total <= cap``, else minimise."""
@@ -617,7 +661,10 @@ def solve_schedule(
         else:
             model.minimize(total)
 
-        if hint:
+        if hint and primal is not None:
+            for (m, t), var in x.items():
+                model.add_hint(var, primal[m] == t)
+        elif hint:
             greedy = greedy_slots(inst, domains)
             if greedy is not None:
                 for (m, t), var in x.items():
