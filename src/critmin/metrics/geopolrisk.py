@@ -278,8 +278,10 @@ own AS (  -- the tool's ProdQty: first row with the economy's code (a folded row
 ),
 years AS (SELECT DISTINCT year FROM prod),
 pv AS (
+    -- the tool reads the first row with a numeric code: for Guyana's code that is the block
+    -- the PV file mislabels (French Guiana's, relabelled GUF by critmin's WGI loader)
     SELECT g.year, COALESCE(a.as_iso3, g.country) AS iso3,
-           ANY_VALUE(g.estimate) AS pv
+           MAX_BY(g.estimate, a.iso3 IS NOT NULL) AS pv
     FROM governance g LEFT JOIN alias a ON a.iso3 = g.country
     WHERE g.indicator = 'pv' AND g.source_id LIKE 'wgi-pv%' AND g.country NOT IN ({unmatched})
     GROUP BY ALL
