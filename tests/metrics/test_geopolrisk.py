@@ -158,6 +158,7 @@ def test_compat_parity_with_geopolrisk_py(full_atlas) -> None:
     ok = ref[(ref.status == "ok") & ref.score.notna() & ref.economy.notna()]
     merged = ok.merge(got, on=["economy", "material", "year"], suffixes=("_ref", ""))
     assert len(merged) == len(ok) > 0
+    assert sorted(merged.year.unique()) == years  # every year of the regression tables
     bad = []
     for col in ("hhi", "import_risk", "score", "price", "cf"):
         a, b = merged[f"{col}_ref"].to_numpy(), merged[col].to_numpy()
