@@ -329,51 +329,68 @@ def build(
             plan.append((f, mod))
 
     _remove_stale_builds(db)
-    tmp = db.with_name(f".{db.name}.building-{os.getpid()}")
-    if db.exists() and not fresh:
-        shutil.copy2(db, tmp)
     codes = country_codes()
     ctx = context(codes)
+    # one transaction for the whole build: the temporary file is the unit of atomicity
+    with atomic_update(db, tag="building", copy=not fresh) as con:
+        _load_baci_country_files(codes, [f for f, m in plan if m.__name__.endswith(".baci")])
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for i, (f, mod, digest, job) in enumerate(_parse_ahead(pool, plan, ctx, report)):
+                if progress:
+                    progress(f.name, i, len(plan))
+                sid = _peek_source_id(mod, f)
+                if sid is None:  # the loader can only tell its source id by parsing
+                    sid = job.result().meta.source_id
+                old = con.execute("SELECT sha256 FROM sources WHERE source_id = ?",
+                                  [sid]).fetchall()
+                if old and old[0][0] == digest:
+                    job.cancel()
+                    report.loaded.append(Loaded(str(f), sid, mod.NAME, 0, [], "unchanged"))
+                    continue
+                parsed = job.result()
+                existed = bool(old)
+                rows = load_parsed(con, parsed, f, digest, ctx, replace=existed)
+                report.notes.extend(f"{f.name}: {n}" for n in parsed.notes)
+                report.loaded.append(Loaded(str(f), parsed.meta.source_id, mod.NAME, rows,
+                                            parsed.years(), "replaced" if existed else "loaded"))
+                if _after_file:
+                    _after_file(f)
+        if progress:
+            progress("reference tables", len(plan), len(plan))
+        _refresh_reference(con, codes)
+    return report
+
+
+@contextlib.contextmanager
+def atomic_update(path: Path, *, tag: str, copy: bool = True
+                  ) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to a temporary copy of the atlas at ``path`` (an empty atlas when ``copy`` is
+    false or none exists yet), with the schema created, inside one transaction.
+
+    On a clean exit the transaction is committed, the file checkpointed and swapped into place
+    with :func:`os.replace`; on any exception (or a kill) ``path`` is untouched and the temporary
+    file ``.<name>.<tag>-<pid>`` is removed (a killed process's file is removed by the next
+    build, see :func:`_remove_stale_builds`).
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{tag}-{os.getpid()}")
+    tmp.unlink(missing_ok=True)
     try:
+        if copy and path.exists():
+            shutil.copy2(path, tmp)
         con = duckdb.connect(str(tmp))
         try:
-            # one transaction for the whole build: the temporary file is the unit of atomicity
             con.execute("BEGIN TRANSACTION")
             _create_schema(con)
-            _load_baci_country_files(codes, [f for f, m in plan if m.__name__.endswith(".baci")])
-            with ThreadPoolExecutor(max_workers=2) as pool:
-                for i, (f, mod, digest, job) in enumerate(_parse_ahead(pool, plan, ctx, report)):
-                    if progress:
-                        progress(f.name, i, len(plan))
-                    sid = _peek_source_id(mod, f)
-                    if sid is None:  # the loader can only tell its source id by parsing
-                        sid = job.result().meta.source_id
-                    old = con.execute("SELECT sha256 FROM sources WHERE source_id = ?",
-                                      [sid]).fetchall()
-                    if old and old[0][0] == digest:
-                        job.cancel()
-                        report.loaded.append(Loaded(str(f), sid, mod.NAME, 0, [], "unchanged"))
-                        continue
-                    parsed = job.result()
-                    existed = bool(old)
-                    rows = load_parsed(con, parsed, f, digest, ctx, replace=existed)
-                    report.notes.extend(f"{f.name}: {n}" for n in parsed.notes)
-                    report.loaded.append(Loaded(str(f), parsed.meta.source_id, mod.NAME, rows,
-                                                parsed.years(), "replaced" if existed else "loaded"))
-                    if _after_file:
-                        _after_file(f)
-            if progress:
-                progress("reference tables", len(plan), len(plan))
-            _refresh_reference(con, codes)
+            yield con
             con.execute("COMMIT")
             con.execute("CHECKPOINT")
         finally:
             con.close()
-        os.replace(tmp, db)
+        os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return report
 
 
 def _parse_ahead(pool: ThreadPoolExecutor, plan: list[tuple[Path, Any]], ctx: Context,

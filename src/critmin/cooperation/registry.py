@@ -30,7 +30,6 @@ import csv
 import datetime as dt
 import json
 import os
-import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -282,34 +281,17 @@ class Registry:
         records, atomically: the atlas is copied to a temporary file beside it, updated there and
         swapped into place with :func:`os.replace`. Memberships without an ISO3 code (the EU) are
         kept in the CSVs only: the atlas table lists countries."""
-        import duckdb
-
         from critmin import atlas as _atlas
 
         path = Path(path) if path is not None else _atlas.Atlas.open(None).path
         if not path.exists():
             raise SpecError(f"no atlas at {path}")
-        tmp = path.with_name(f".{path.name}.registry-{os.getpid()}")
-        tmp.unlink(missing_ok=True)
-        try:
-            shutil.copy2(path, tmp)
-            con = duckdb.connect(str(tmp))
-            try:
-                _atlas._create_schema(con)
-                con.execute("BEGIN TRANSACTION")
-                for t, name in TABLES.items():
-                    rows = [{k: (None if v is None else str(v)) for k, v in r.items()}
-                            for r in self.rows(t)]
-                    con.execute(f'DELETE FROM "{name}"')
-                    _atlas._insert(con, name, _atlas._to_arrow(name, rows))
-                con.execute("COMMIT")
-                con.execute("CHECKPOINT")
-            finally:
-                con.close()
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        with _atlas.atomic_update(path, tag="registry") as con:
+            for t, name in TABLES.items():
+                rows = [{k: (None if v is None else str(v)) for k, v in r.items()}
+                        for r in self.rows(t)]
+                con.execute(f'DELETE FROM "{name}"')
+                _atlas._insert(con, name, _atlas._to_arrow(name, rows))
         return path
 
     # ---------------------------------------------------------------- helpers

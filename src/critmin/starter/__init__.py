@@ -7,12 +7,10 @@ a fresh machine without any download.
 
 from __future__ import annotations
 
-import os
 import sys
 from importlib import resources
 from pathlib import Path
 
-import duckdb
 import pyarrow.parquet as pq
 
 #: Atlas tables shipped in the starter (in load order; ``sources`` last).
@@ -33,21 +31,9 @@ def install(path: Path, *, quiet: bool = False) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     if not quiet:
         print(f"critmin: installing the bundled starter atlas at {path}", file=sys.stderr)
-    tmp = path.with_name(f".{path.name}.starter-{os.getpid()}")
-    tmp.unlink(missing_ok=True)
-    try:
-        con = duckdb.connect(str(tmp))
-        try:
-            _atlas._create_schema(con)
-            for name, f in files().items():
-                if f.exists():
-                    _atlas._insert(con, name, pq.read_table(f))
-            _atlas._refresh_reference(con, _atlas.country_codes())
-            con.execute("CHECKPOINT")
-        finally:
-            con.close()
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with _atlas.atomic_update(path, tag="starter", copy=False) as con:
+        for name, f in files().items():
+            if f.exists():
+                _atlas._insert(con, name, pq.read_table(f))
+        _atlas._refresh_reference(con, _atlas.country_codes())
     return path
