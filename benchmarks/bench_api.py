@@ -25,6 +25,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from _machine import cpu_model  # benchmarks/ is on sys.path when run as a script
+
 ENDPOINTS = [
     ("minerals (reference table)", "/api/v1/minerals"),
     ("trade_flows page, filtered + sorted", "/api/v1/trade_flows?year=2023&exporter=CHN"
@@ -101,12 +103,7 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
-    cpu = "unknown"
-    with open("/proc/cpuinfo") as fh:
-        for line in fh:
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+    cpu = cpu_model()
     load = os.getloadavg()
     lines = [
         "## HTTP API (`benchmarks/bench_api.py`)", "",

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import duckdb
+from _machine import cpu_model  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,23 +42,13 @@ def critmin_build(baci: Path, db: Path) -> tuple[float, int]:
     return dt, sum(x.rows for x in report.loaded)
 
 
-def cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("baci", nargs="?", default=str(ROOT.parent / "shared" / "data" / "baci"))
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     baci = Path(args.baci)
-    print(f"machine: {os.cpu_count()} cores, {cpu()}; python {platform.python_version()}, "
+    print(f"machine: {os.cpu_count()} cores, {cpu_model()}; python {platform.python_version()}, "
           f"duckdb {duckdb.__version__}; {time.strftime('%Y-%m-%d')}")
     best_f, best_c = float("inf"), float("inf")
     ratios = []

@@ -13,27 +13,17 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import platform
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+
+from _machine import cpu_model  # benchmarks/ is on sys.path when run as a script
 
 from critmin.matchmaking.check import ScheduleEntry, check_schedule
 from critmin.matchmaking.dzn import read_dzn
 from critmin.matchmaking.scheduler import solve_schedule
 
 DATA = (Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "b2b").resolve()
-
-
-def cpu_model() -> str:
-    """CPU model name from /proc/cpuinfo (or the platform's processor string)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:

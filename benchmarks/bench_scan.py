@@ -25,11 +25,12 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from _machine import cpu_model  # benchmarks/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -128,16 +129,6 @@ def prepare(rows: int, work: Path) -> tuple[Path, Path, dict]:
     return db, pq, info
 
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
@@ -162,7 +153,7 @@ def main() -> None:
             res.update(rows=rows, **info)
             results.append(res)
             print(json.dumps(res), flush=True)
-    head = (f"Machine: {os.cpu_count()} cores ({_cpu()}), "
+    head = (f"Machine: {os.cpu_count()} cores ({cpu_model()}), "
             f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB; "
             f"load average at the end {os.getloadavg()[0]:.1f}; "
             f"{dt.date.today().isoformat()}; Spark master {args.master}.")
