@@ -375,18 +375,13 @@ def _slot_start(run: ScheduleRun, slot: int) -> dt.datetime:
     return run.start + step * (slot - 1)
 
 
-def _agenda(request: Request, who: Principal, participant: int | None,
-            fmt: AgendaFmt) -> Response:
-    _participant(who)
-    pid = participant if (who.is_staff and participant) else who.participant_id
-    if participant and not who.is_staff and participant != who.participant_id:
-        raise fail(403, "participants see only their own agenda")
-    if pid is None:
-        raise fail(404, "no profile: register one with PUT /api/v1/match/profile")
-    with request.app.state.store.session() as s:
+def agenda_rows(store: Any, pid: int) -> tuple[str | None, list[dict[str, Any]]]:
+    """Participant ``pid``'s name and meetings in the last scheduler run (None when no such
+    participant); shared by the agenda endpoints and the web agenda page."""
+    with store.session() as s:
         me = s.get(Participant, pid)
         if me is None:
-            raise fail(404, f"no participant {pid}")
+            return None, []
         run = s.scalar(select(ScheduleRun).order_by(ScheduleRun.id.desc()).limit(1))
         rows = []
         if run is not None:
@@ -403,7 +398,20 @@ def _agenda(request: Request, who: Principal, participant: int | None,
                              "with_id": other_id,
                              "with": other.display_name if other else f"#{other_id}",
                              "organisation": other.organisation if other else ""})
-        name = me.display_name
+        return me.display_name, rows
+
+
+def _agenda(request: Request, who: Principal, participant: int | None,
+            fmt: AgendaFmt) -> Response:
+    _participant(who)
+    pid = participant if (who.is_staff and participant) else who.participant_id
+    if participant and not who.is_staff and participant != who.participant_id:
+        raise fail(403, "participants see only their own agenda")
+    if pid is None:
+        raise fail(404, "no profile: register one with PUT /api/v1/match/profile")
+    name, rows = agenda_rows(request.app.state.store, pid)
+    if name is None:
+        raise fail(404, f"no participant {pid}")
     return render_agenda(name, rows, fmt)
 
 

@@ -352,29 +352,9 @@ def build_router() -> APIRouter:
 
 def _agenda_rows(request: Request, pid: int) -> tuple[str | None, list[dict[str, Any]]]:
     """A participant's meetings in the last scheduler run (as ``GET /api/v1/match/agenda``)."""
-    from critmin.api.match import _slot_start
-    from critmin.storage.models import Meeting, MeetingRequest, Participant, ScheduleRun
+    from critmin.api.match import agenda_rows
 
-    with request.app.state.store.session() as s:
-        me = s.get(Participant, pid)
-        if me is None:
-            return None, []
-        run = s.scalar(select(ScheduleRun).order_by(ScheduleRun.id.desc()).limit(1))
-        rows = []
-        if run is not None:
-            q = (select(Meeting, MeetingRequest)
-                 .join(MeetingRequest, Meeting.request_id == MeetingRequest.id)
-                 .where(or_(MeetingRequest.from_id == pid, MeetingRequest.to_id == pid))
-                 .order_by(Meeting.slot))
-            for m, rq in s.execute(q).all():
-                other_id = rq.to_id if rq.from_id == pid else rq.from_id
-                other = s.get(Participant, other_id)
-                start = _slot_start(run, m.slot)
-                rows.append({"slot": m.slot, "table": m.table_no, "start": start,
-                             "end": start + dt.timedelta(minutes=run.slot_minutes),
-                             "with": other.display_name if other else f"#{other_id}",
-                             "organisation": other.organisation if other else ""})
-        return me.display_name, rows
+    return agenda_rows(request.app.state.store, pid)
 
 
 def _recommendations(request: Request, who: Principal) -> tuple[list[dict[str, Any]], str | None]:
