@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import orjson
 import pandas as pd
 import pyarrow as pa
 from fastapi import HTTPException, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from critmin import __version__ as critmin_version
 from critmin import schema
@@ -223,9 +225,25 @@ def frame_records(df: pd.DataFrame) -> list[dict[str, Any]]:
             for row in df.itertuples(index=False, name=None)]
 
 
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
+def _orjson_default(value: Any) -> Any:
+    """:func:`jsonable` for what orjson does not write itself (float subclasses such as
+    ``numpy.float64`` become plain floats first, or orjson would hand them back forever)."""
+    if isinstance(value, float):
+        return jsonable(float(value))
+    return jsonable(value)
+
+
 def dumps(payload: Any) -> bytes:
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"),
-                      default=jsonable).encode()
+    """Compact UTF-8 JSON: orjson, with the standard library for what orjson refuses (integers
+    beyond 64 bits, non-string keys); values outside JSON go through :func:`jsonable`."""
+    try:
+        return orjson.dumps(payload, default=_orjson_default, option=_ORJSON_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(payload, ensure_ascii=False, separators=(",", ":"),
+                          default=jsonable).encode()
 
 
 def json_response(payload: dict[str, Any], status: int = 200,
@@ -316,22 +334,34 @@ def stream_csv(batches: Iterator[pa.RecordBatch], *, name: str, ann: dict[str, A
 # ------------------------------------------------------------------------------------ auth
 
 
-def principal(request: Request) -> Principal:
+async def principal(request: Request) -> Principal:
     """Who is calling: ``Authorization: Bearer <token>``, else the session cookie, else anonymous.
 
     Unsafe methods authenticated by the session cookie must carry the session's CSRF token in
     ``X-CSRF-Token`` (synchronizer token pattern); bearer tokens are not sent by browsers on
-    their own and need none.
+    their own and need none. A request without credentials is anonymous at once (no database
+    work, no thread); credentials are checked against the operational database in the thread
+    pool.
     """
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
-    from critmin import auth
-
-    store = request.app.state.store
     header = request.headers.get("authorization")
     cookie = request.cookies.get(SESSION_COOKIE)
     p = ANONYMOUS
+    if header or cookie:
+        p = await run_in_threadpool(_authenticate, request, header, cookie)
+    request.state.principal = p
+    return p
+
+
+def _authenticate(request: Request, header: str | None, cookie: str | None) -> Principal:
+    """The principal of a bearer token (``header``) or else a session ``cookie`` (a database
+    lookup; 401 for a malformed header or an unknown or revoked token, 403 for a missing CSRF
+    token)."""
+    from critmin import auth
+
+    store = request.app.state.store
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -340,8 +370,8 @@ def principal(request: Request) -> Principal:
             found = auth.from_token(s, token.strip())
         if found is None:
             raise fail(401, "invalid or revoked API token")
-        p = found
-    elif cookie:
+        return found
+    if cookie:
         with store.session() as s:
             found = auth.from_session(s, cookie)
         if found is not None:
@@ -349,9 +379,8 @@ def principal(request: Request) -> Principal:
                 sent = request.headers.get(CSRF_HEADER, "")
                 if not found.csrf_token or not secrets.compare_digest(sent, found.csrf_token):
                     raise fail(403, f"missing or wrong {CSRF_HEADER} header (CSRF protection)")
-            p = found
-    request.state.principal = p
-    return p
+            return found
+    return ANONYMOUS
 
 
 def require(p: Principal, *, signed_in: bool = True, check: Callable[[Principal], bool] | None
