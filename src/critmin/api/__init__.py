@@ -18,7 +18,8 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from critmin import __version__, schema
-from critmin.api._core import AtlasPool, error_response, json_response, principal
+from critmin.api._cache import ResponseCache, ResponseCacheMiddleware, mark_cacheable
+from critmin.api._core import SESSION_COOKIE, AtlasPool, error_response, json_response, principal
 from critmin.errors import AtlasError, CritminError, InputError, SpecError
 
 API_PREFIX = "/api/v1"
@@ -51,6 +52,8 @@ def create_app(atlas_path: str | Path | None = None, database_url: str | None = 
     app.state.atlas = AtlasPool(path)
     app.state.store = store
     app.state.overlay = coop.Overlay()
+    app.state.response_cache = ResponseCache(path, session_cookie=SESSION_COOKIE)
+    app.add_middleware(ResponseCacheMiddleware, cache=app.state.response_cache)
     _handlers(app)
 
     # every route authenticates when credentials are sent (a bad token is a 401 everywhere)
@@ -59,6 +62,7 @@ def create_app(atlas_path: str | Path | None = None, database_url: str | None = 
     @api.get("", tags=["meta"], summary="What this API serves")
     def index(request: Request) -> Response:
         pool: AtlasPool = request.app.state.atlas
+        mark_cacheable()
         return json_response({
             "ok": True, "version": __version__, "atlas_version": pool.version,
             "tables": {n: {"kind": t.kind, "description": t.description,
@@ -73,6 +77,7 @@ def create_app(atlas_path: str | Path | None = None, database_url: str | None = 
             t = schema.table(table)
         except KeyError as exc:
             return error_response(404, str(exc.args[0]))
+        mark_cacheable()
         return json_response({"ok": True, "name": t.name, "kind": t.kind,
                               "description": t.description, "key": t.key,
                               "columns": [vars(c) for c in t.columns]})

@@ -16,6 +16,7 @@ import pandas as pd
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import Response
 
+from critmin.api._cache import mark_cacheable
 from critmin.api._core import AtlasPool, Fmt, fail, json_response, principal, render_frame, require
 from critmin.auth import Principal
 
@@ -54,6 +55,7 @@ def data_route(path: str, *, tables: list[str] | None = None, tags: list[str] | 
             pool: AtlasPool = request.app.state.atlas
             key = (name, tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
             df = pool.cached(key, lambda: fn(request, **kwargs))
+            mark_cacheable()
             return render_frame(df, fmt, name=name, ann=pool.annotations(tables))
 
         def plain(request: Request, **kwargs: Any) -> Response:

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from critmin import schema
+from critmin.api._cache import mark_cacheable
 from critmin.api._core import (
     AtlasPool,
     Fmt,
@@ -159,6 +160,7 @@ def query_table(pool: AtlasPool, table: str, params: list[tuple[str, str]], fmt:
                 raise fail(400, f"{n} rows do not fit in an Excel sheet: use .csv or .parquet")
         df = cur.execute(select, args).df()
         return render_frame(df, fmt, name=table, ann=ann)
+    mark_cacheable()
     size, offset = opts["size"], opts["offset"]
     rel = cur.execute(f"{select} LIMIT {size + 1} OFFSET {offset}", args)
     rows = rel.fetchall()
@@ -209,6 +211,7 @@ def get_row(pool: AtlasPool, table: str, key: str) -> Response:
     row = rel.fetchone()
     if row is None:
         raise fail(404, f"{table} has no row with {k} = {key!r}")
+    mark_cacheable()
     return json_response({"ok": True, "name": table, "row": dict(zip(cols, map(_cell, row),
                                                                        strict=True)),
                           "annotations": pool.annotations([table])})
