@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from enum import Enum
 from typing import Annotated, Any
 
@@ -44,12 +46,20 @@ class RegistryTable(str, Enum):
 
 
 class Overlay:
-    """The atlas's registry with the stored edits replayed (cached by the last edit id)."""
+    """The atlas's registry with the stored edits replayed (cached by the last edit id), and the
+    rendered list responses of that registry state (dropped with it).
+
+    Every read asks the operational database for the last edit id, so an edit made through any
+    worker process is seen by the next request to every worker.
+    """
+
+    max_responses = 256
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self._reg: Any = None
         self._last: int | None = -1
+        self._responses: OrderedDict[Any, Response] = OrderedDict()
 
     def current(self, pool: AtlasPool, s: Any) -> Any:
         from critmin.cooperation.registry import Registry
@@ -62,11 +72,29 @@ class Overlay:
             for e in s.scalars(select(RegistryEdit).order_by(RegistryEdit.id)):
                 apply(reg, e.table_name, e.action, e.record_id, e.payload)
             self._reg, self._last = reg, last
+            self._responses.clear()
             return reg
+
+    def response(self, reg: Any, key: Any, render: Callable[[], Response]) -> Response:
+        """``render()``'s response for registry state ``reg`` (from :meth:`current`), kept while
+        ``reg`` is the current state; a fresh copy is returned each time."""
+        with self.lock:
+            hit = self._responses.get(key) if reg is self._reg else None
+            if hit is not None:
+                self._responses.move_to_end(key)
+        if hit is None:
+            hit = render()
+            with self.lock:
+                if reg is self._reg:
+                    self._responses[key] = hit
+                    while len(self._responses) > self.max_responses:
+                        self._responses.popitem(last=False)
+        return Response(hit.body, status_code=hit.status_code, headers=dict(hit.headers))
 
     def invalidate(self) -> None:
         with self.lock:
             self._reg, self._last = None, -1
+            self._responses.clear()
 
 
 def apply(reg: Any, table: str, action: str, record_id: str, payload: dict[str, Any]) -> str:
@@ -81,11 +109,16 @@ def apply(reg: Any, table: str, action: str, record_id: str, payload: dict[str, 
 def _list(request: Request, table: RegistryTable, country: str | None, mineral: str | None,
           fmt: Fmt) -> Response:
     pool: AtlasPool = request.app.state.atlas
+    overlay: Overlay = request.app.state.overlay
     with request.app.state.store.session() as s:
-        reg = request.app.state.overlay.current(pool, s)
-    df = reg.list(table.value, country=country, mineral=mineral)
-    atlas_name = "country_groups" if table is RegistryTable.memberships else table.value
-    return render_frame(df, fmt, name=table.value, ann=pool.annotations([atlas_name]))
+        reg = overlay.current(pool, s)
+
+    def render() -> Response:
+        df = reg.list(table.value, country=country, mineral=mineral)
+        atlas_name = "country_groups" if table is RegistryTable.memberships else table.value
+        return render_frame(df, fmt, name=table.value, ann=pool.annotations([atlas_name]))
+
+    return overlay.response(reg, (table, country, mineral, fmt), render)
 
 
 Country = Annotated[str | None, Query(max_length=3, description="ISO3: records involving it.")]
