@@ -80,7 +80,9 @@ def _participant(who: Principal) -> Principal:
     return who
 
 
-def _profile(p: Participant, who: Principal) -> dict[str, Any]:
+def profile_view(p: Participant, who: Principal) -> dict[str, Any]:
+    """Participant ``p``'s profile as ``who`` may see it: the public fields for everyone, the
+    private fields (and the user id) only for the participant itself and for staff."""
     out: dict[str, Any] = {"id": p.id, "display_name": p.display_name,
                            "organisation": p.organisation, "country": p.country,
                            "public": p.public, "updated_at": p.updated_at}
@@ -118,7 +120,7 @@ def put_my_profile(request: Request, body: ProfileIn,
         audit(s, "profile.create" if created else "profile.edit", actor=who.username,
               user_id=who.user_id, target=f"participant:{p.id}", ip=client_ip(request))
         viewer = Principal(who.user_id, who.username, who.role, p.id, who.via)
-        out = _profile(p, viewer)
+        out = profile_view(p, viewer)
     return json_response({"ok": True, "profile": out}, status=201 if created else 200)
 
 
@@ -138,7 +140,7 @@ def put_profile(request: Request, participant_id: Id, body: ProfileIn,
         audit(s, "profile.edit", actor=who.username, user_id=who.user_id,
               target=f"participant:{p.id}", ip=client_ip(request))
         s.flush()
-        out = _profile(p, who)
+        out = profile_view(p, who)
     return json_response({"ok": True, "profile": out})
 
 
@@ -154,7 +156,7 @@ def create_participant(request: Request, body: ProfileIn,
         s.flush()
         audit(s, "participant.create", actor=who.username, user_id=who.user_id,
               target=f"participant:{p.id}", ip=client_ip(request))
-        out = _profile(p, who)
+        out = profile_view(p, who)
     return json_response({"ok": True, "profile": out}, status=201)
 
 
@@ -162,7 +164,8 @@ def create_participant(request: Request, body: ProfileIn,
 def list_profiles(request: Request, who: Principal = Depends(principal)) -> Response:
     _participant(who)
     with request.app.state.store.session() as s:
-        rows = [_profile(p, who) for p in s.scalars(select(Participant).order_by(Participant.id))]
+        rows = [profile_view(p, who)
+                for p in s.scalars(select(Participant).order_by(Participant.id))]
     return json_response({"ok": True, "profiles": rows})
 
 
@@ -174,7 +177,7 @@ def get_profile(request: Request, participant_id: Id,
         p = s.get(Participant, participant_id)
         if p is None:
             raise fail(404, f"no participant {participant_id}")
-        out = _profile(p, who)
+        out = profile_view(p, who)
     return json_response({"ok": True, "profile": out})
 
 
@@ -368,7 +371,9 @@ class AgendaFmt(str, Enum):
     html = "html"
 
 
-def _slot_start(run: ScheduleRun, slot: int) -> dt.datetime:
+def slot_start(run: ScheduleRun, slot: int) -> dt.datetime:
+    """When ``slot`` (1-based) of scheduler run ``run`` starts (the afternoon slots from
+    ``afternoon_start`` when the run has one)."""
     step = dt.timedelta(minutes=run.slot_minutes)
     if slot > run.n_morning_slots and run.afternoon_start is not None:
         return run.afternoon_start + step * (slot - run.n_morning_slots - 1)
@@ -392,7 +397,7 @@ def agenda_rows(store: Any, pid: int) -> tuple[str | None, list[dict[str, Any]]]
             for m, r in s.execute(q).all():
                 other_id = r.to_id if r.from_id == pid else r.from_id
                 other = s.get(Participant, other_id)
-                start = _slot_start(run, m.slot)
+                start = slot_start(run, m.slot)
                 rows.append({"slot": m.slot, "table": m.table_no, "start": start,
                              "end": start + dt.timedelta(minutes=run.slot_minutes),
                              "with_id": other_id,

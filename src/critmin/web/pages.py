@@ -256,11 +256,11 @@ def build_router() -> APIRouter:
     def profiles(request: Request, who: Who) -> Response:
         if (denied := gate(request, who)) is not None:
             return denied
-        from critmin.api.match import _profile
+        from critmin.api.match import profile_view
         from critmin.storage.models import Participant
 
         with request.app.state.store.session() as s:
-            rows = [_profile(p, who) for p in s.scalars(select(Participant)
+            rows = [profile_view(p, who) for p in s.scalars(select(Participant)
                                                          .order_by(Participant.id))]
         return render(request, "roundtable/profiles.html", who, title="Roundtable",
                       profiles=rows)
@@ -269,12 +269,12 @@ def build_router() -> APIRouter:
     def profile(request: Request, who: Who, participant_id: int) -> Response:
         if (denied := gate(request, who)) is not None:
             return denied
-        from critmin.api.match import _profile
+        from critmin.api.match import profile_view
         from critmin.storage.models import Participant
 
         with request.app.state.store.session() as s:
             p = s.get(Participant, participant_id)
-            row = _profile(p, who) if p is not None else None
+            row = profile_view(p, who) if p is not None else None
         if row is None:
             return error_page(request, who, 404, f"no participant {participant_id}")
         return render(request, "roundtable/profile.html", who, title=row["display_name"],
@@ -314,7 +314,7 @@ def build_router() -> APIRouter:
             return denied
         if not who.is_staff:
             return error_page(request, who, 403, "the schedule grid is for organisers")
-        from critmin.api.match import _slot_start
+        from critmin.api.match import slot_start
         from critmin.storage.models import Meeting, MeetingRequest, Participant, ScheduleRun
 
         with request.app.state.store.session() as s:
@@ -328,7 +328,7 @@ def build_router() -> APIRouter:
                 for m, rq in s.execute(q).all():
                     grid[(m.slot, m.table_no)] = (f"{names.get(rq.from_id, rq.from_id)} × "
                                                   f"{names.get(rq.to_id, rq.to_id)}")
-                times = [_slot_start(run, k) for k in range(1, run.n_slots + 1)]
+                times = [slot_start(run, k) for k in range(1, run.n_slots + 1)]
         return render(request, "roundtable/schedule.html", who, title="Schedule", run=run,
                       grid=grid, times=times)
 
