@@ -252,6 +252,13 @@ def json_response(payload: dict[str, Any], status: int = 200,
                     headers=headers)
 
 
+def fresh_copy(response: Response) -> Response:
+    """A new response with ``response``'s status, headers and body (a kept response is never sent
+    twice: each request gets its own object)."""
+    return Response(response.body, status_code=response.status_code,
+                    headers=dict(response.headers))
+
+
 def annotation_headers(ann: dict[str, Any]) -> dict[str, str]:
     return {"X-Critmin-Atlas-Version": ann["atlas_version"],
             "X-Critmin-Licence": quote(ann["licence"], safe=" ,;:()/&.-"),

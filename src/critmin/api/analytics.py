@@ -17,7 +17,16 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from critmin.api._cache import mark_cacheable
-from critmin.api._core import AtlasPool, Fmt, fail, json_response, principal, render_frame, require
+from critmin.api._core import (
+    AtlasPool,
+    Fmt,
+    fail,
+    fresh_copy,
+    json_response,
+    principal,
+    render_frame,
+    require,
+)
 from critmin.auth import Principal
 
 router = APIRouter()
@@ -54,9 +63,14 @@ def data_route(path: str, *, tables: list[str] | None = None, tags: list[str] | 
         def respond(request: Request, fmt: Fmt, kwargs: dict[str, Any]) -> Response:
             pool: AtlasPool = request.app.state.atlas
             key = (name, tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
-            df = pool.cached(key, lambda: fn(request, **kwargs))
+
+            def render() -> Response:
+                df = pool.cached(key, lambda: fn(request, **kwargs))
+                return render_frame(df, fmt, name=name, ann=pool.annotations(tables))
+
+            response = pool.cached((*key, fmt), render)
             mark_cacheable()
-            return render_frame(df, fmt, name=name, ann=pool.annotations(tables))
+            return fresh_copy(response)
 
         def plain(request: Request, **kwargs: Any) -> Response:
             return respond(request, Fmt.json, kwargs)

@@ -24,6 +24,7 @@ from critmin.api._core import (
     Fmt,
     client_ip,
     fail,
+    fresh_copy,
     json_response,
     principal,
     render_frame,
@@ -89,7 +90,7 @@ class Overlay:
                     self._responses[key] = hit
                     while len(self._responses) > self.max_responses:
                         self._responses.popitem(last=False)
-        return Response(hit.body, status_code=hit.status_code, headers=dict(hit.headers))
+        return fresh_copy(hit)
 
     def invalidate(self) -> None:
         with self.lock:
