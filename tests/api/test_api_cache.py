@@ -1,6 +1,6 @@
-"""Response caching: anonymous reads of atlas endpoints are answered again without the work, byte
-for byte; requests with credentials, errors, streams, the registry and matchmaking never come from
-the cache; the cache follows the atlas file, and registry edits are seen by the next read (in
+"""Response caching: reads of atlas endpoints are answered again without the work, byte for byte,
+for anyone whose credentials (if any) are valid; errors, streams, the registry and matchmaking are
+never kept; the cache follows the atlas file, and registry edits are seen by the next read (in
 every worker)."""
 
 from __future__ import annotations
@@ -45,18 +45,27 @@ def test_paging_links_follow_the_host(service: Any) -> None:
     assert b.startswith("http://b.example/api/v1/trade_flows?")
 
 
-def test_requests_with_credentials_never_use_the_cache(service: Any) -> None:
+def test_credentials_are_checked_before_any_kept_response(service: Any) -> None:
     cache = _cache(service)
     c = service.client
     body = c.get("/api/v1/minerals").content
-    entries, hits = len(cache), cache.hits
-    assert c.get("/api/v1/minerals", headers={"Authorization": "Bearer cm_wrong"}).status_code == 401
+    assert len(cache) == 1
+    r = c.get("/api/v1/minerals", headers={"Authorization": "Bearer cm_wrong"})
+    assert r.status_code == 401 and r.json()["error"] == "invalid or revoked API token"
     assert c.get("/api/v1/minerals", headers={"Authorization": "Basic abc"}).status_code == 401
+    hits = cache.hits
     r = c.get("/api/v1/minerals", headers=service.as_("participant"))
-    assert r.status_code == 200 and r.content == body
+    assert r.status_code == 200 and r.content == body and cache.hits == hits + 1
     r = c.get("/api/v1/minerals", headers={"Cookie": "critmin_session=unknown"})
-    assert r.status_code == 200 and r.content == body
-    assert (len(cache), cache.hits) == (entries, hits)
+    assert r.status_code == 200 and r.content == body and cache.hits == hits + 2
+    # a revoked token is refused at once, although the answer is kept
+    token = service.add_user("cache-revoked", "analyst")
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert c.get("/api/v1/minerals", headers=bearer).status_code == 200
+    tokens = c.get("/api/v1/auth/tokens", headers=bearer).json()
+    (mine,) = [t["id"] for t in tokens["tokens"]]
+    assert c.delete(f"/api/v1/auth/tokens/{mine}", headers=bearer).status_code == 200
+    assert c.get("/api/v1/minerals", headers=bearer).status_code == 401
 
 
 def test_errors_streams_and_user_data_are_not_cached(service: Any) -> None:

@@ -18,7 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from critmin import __version__, schema
-from critmin.api._cache import ResponseCache, ResponseCacheMiddleware, mark_cacheable
+from critmin.api._cache import ResponseCache, ResponseCacheMiddleware, cached
 from critmin.api._core import SESSION_COOKIE, AtlasPool, error_response, json_response, principal
 from critmin.errors import AtlasError, CritminError, InputError, SpecError
 
@@ -62,25 +62,23 @@ def create_app(atlas_path: str | Path | None = None, database_url: str | None = 
     @api.get("", tags=["meta"], summary="What this API serves")
     def index(request: Request) -> Response:
         pool: AtlasPool = request.app.state.atlas
-        mark_cacheable()
-        return json_response({
+        return cached(request, lambda: json_response({
             "ok": True, "version": __version__, "atlas_version": pool.version,
             "tables": {n: {"kind": t.kind, "description": t.description,
                            "url": f"{API_PREFIX}/{n}", "key": t.key}
                        for n, t in schema.tables().items()},
             "docs": "/docs", "openapi": "/openapi.json",
-        })
+        }))
 
     @api.get("/schema/{table}", tags=["meta"], summary="Columns of an atlas table")
-    def table_schema(table: str) -> Response:
+    def table_schema(request: Request, table: str) -> Response:
         try:
             t = schema.table(table)
         except KeyError as exc:
             return error_response(404, str(exc.args[0]))
-        mark_cacheable()
-        return json_response({"ok": True, "name": t.name, "kind": t.kind,
-                              "description": t.description, "key": t.key,
-                              "columns": [vars(c) for c in t.columns]})
+        return cached(request, lambda: json_response(
+            {"ok": True, "name": t.name, "kind": t.kind, "description": t.description,
+             "key": t.key, "columns": [vars(c) for c in t.columns]}))
 
     api.include_router(accounts.router)
     api.include_router(analytics.router)

@@ -1,61 +1,46 @@
-"""Whole-response cache for the API's read-only atlas endpoints (a pure ASGI middleware).
+"""Whole-response cache for the API's read-only atlas endpoints.
 
-The atlas is read-only while it is served, so the answer to an anonymous ``GET`` of an atlas
-table, a row, the schema or an analytic is a function of the request line alone. This middleware
-keeps such answers (status 200, whole body) and serves repeats without routing, dependency
-resolution, the thread pool, DuckDB or JSON rendering.
+The atlas is read-only while it is served, so the answer to a ``GET`` of an atlas table, a row,
+the schema or an analytic depends on the request line alone, never on who asks (those routes
+only require that credentials, when sent, are valid). Such handlers wrap their work in
+:func:`cached`: the response is kept under the request line and given again to the next caller
+of the same line, whoever it is, once that caller has been authenticated like any other.
 
-What is cached, and for whom:
+:class:`ResponseCacheMiddleware` (pure ASGI) serves the kept responses to requests that carry no
+credentials at all (no ``Authorization`` header, no session cookie) before routing, dependency
+resolution and the thread pool; a request with credentials always goes through the full stack
+(a bad or revoked token is a 401 at once) and meets the cache only inside the handler.
 
-- only ``GET`` requests that carry no credentials (no ``Authorization`` header, no session
-  cookie): a request with credentials goes through the full stack every time (a bad token is a
-  401, a revoked one too, immediately), and nothing a signed-in user is shown is ever stored;
-- only responses whose handler called :func:`mark_cacheable` during the request (the atlas table,
-  row, schema, index and analytic routes do; the registry, matchmaking, accounts and web pages do
-  not);
-- the key is the request line as the handler saw it (scheme, ``Host``, root path, path, raw
-  query string), so paging links that embed the host stay right;
-- every entry belongs to one state of the atlas file (inode, size, modification time): when the
-  file changes, the cache is emptied.
+- The key is the request line as the handler sees it: scheme, ``Host`` (paging links embed it),
+  root path, path and raw query string.
+- Only complete ``200`` responses whose body is in memory are kept (never a stream, never one
+  setting a cookie), at most :attr:`ResponseCache.max_body` bytes each.
+- Every entry belongs to one state of the atlas file (device, inode, size, modification time):
+  when the file changes, the cache is emptied.
+- Registry, matchmaking, account and web-page routes do not use it (their answers depend on the
+  operational database or on the caller).
 """
 
 from __future__ import annotations
 
-import contextvars
 import os
+import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["ResponseCache", "ResponseCacheMiddleware", "mark_cacheable"]
+__all__ = ["ResponseCache", "ResponseCacheMiddleware", "cached"]
 
-_CREDENTIAL_HEADERS = (b"authorization",)
-
-
-class _Flag:
-    __slots__ = ("cacheable",)
-
-    def __init__(self) -> None:
-        self.cacheable = False
+Key = tuple[Any, ...]
+Signature = tuple[int, int, int, int]
 
 
-# Set by the middleware for each request it may store; the handler's thread sees the same _Flag
-# (contextvars are copied into the thread pool, the object is shared).
-_REQUEST_FLAG: contextvars.ContextVar[_Flag | None] = contextvars.ContextVar(
-    "critmin_response_cacheable", default=None)
-
-
-def mark_cacheable() -> None:
-    """Declare the response being built a pure function of the request line and the atlas file
-    (no user, no operational data): :class:`ResponseCache` may store it for anonymous callers."""
-    flag = _REQUEST_FLAG.get()
-    if flag is not None:
-        flag.cacheable = True
-
-
-def file_signature(path: Path) -> tuple[int, int, int, int] | None:
+def file_signature(path: Path) -> Signature | None:
     """``(device, inode, size, mtime_ns)`` of ``path`` (None when it cannot be read)."""
     try:
         st = os.stat(path)
@@ -64,10 +49,20 @@ def file_signature(path: Path) -> tuple[int, int, int, int] | None:
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+def request_key(scope: Scope) -> Key:
+    """The request line a kept response answers."""
+    host = b""
+    for name, value in scope["headers"]:
+        if name == b"host":
+            host = value
+            break
+    return (scope.get("scheme"), host, scope.get("root_path", ""), scope["path"],
+            scope.get("query_string", b""))
+
+
 class ResponseCache:
-    """An LRU of whole responses for anonymous ``GET`` requests of endpoints that call
-    :func:`mark_cacheable`, emptied when the file at ``atlas_path`` changes; served by
-    :class:`ResponseCacheMiddleware`.
+    """An LRU of whole responses (raw headers and body) for the atlas at ``atlas_path``, emptied
+    when that file changes; thread-safe (handlers run in the thread pool).
 
     ``max_entries`` responses at most, none larger than ``max_body`` bytes, ``max_bytes`` in all.
     """
@@ -79,10 +74,10 @@ class ResponseCache:
         self.max_entries = max_entries
         self.max_body = max_body
         self.max_bytes = max_bytes
-        self._entries: OrderedDict[tuple[Any, ...], tuple[list[tuple[bytes, bytes]], bytes]] = \
-            OrderedDict()
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[Key, tuple[list[tuple[bytes, bytes]], bytes]] = OrderedDict()
         self._bytes = 0
-        self.signature: tuple[int, int, int, int] | None = None
+        self._signature: Signature | None = None
         self.hits = 0
         self.misses = 0
 
@@ -90,110 +85,95 @@ class ResponseCache:
         return len(self._entries)
 
     def clear(self) -> None:
-        self._entries.clear()
-        self._bytes = 0
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
 
-    def current(self) -> tuple[int, int, int, int] | None:
-        """The atlas file's signature now (the entries are dropped when it has changed)."""
+    def _current(self) -> Signature | None:
+        """The atlas file's signature now; the entries are dropped when it has changed (call
+        under the lock)."""
         signature = file_signature(self.atlas_path)
-        if signature != self.signature:
-            self.clear()
-            self.signature = signature
+        if signature != self._signature:
+            self._entries.clear()
+            self._bytes = 0
+            self._signature = signature
         return signature
 
-    def get(self, key: tuple[Any, ...]) -> tuple[list[tuple[bytes, bytes]], bytes] | None:
-        hit = self._entries.get(key)
-        if hit is None:
-            self.misses += 1
-            return None
-        self._entries.move_to_end(key)
-        self.hits += 1
-        return hit
+    def get(self, key: Key) -> tuple[list[tuple[bytes, bytes]], bytes] | None:
+        """The kept ``(raw headers, body)`` for ``key`` (None when there is none, or when the
+        atlas file has changed or cannot be read)."""
+        with self._lock:
+            hit = self._entries.get(key) if self._current() is not None else None
+            if hit is None:
+                self.misses += 1
+                return None
+            self._entries.move_to_end(key)
+            self.hits += 1
+            return hit
 
-    def put(self, key: tuple[Any, ...], headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-        old = self._entries.pop(key, None)
-        if old is not None:
-            self._bytes -= len(old[1])
-        self._entries[key] = (headers, body)
-        self._bytes += len(body)
-        while self._entries and (len(self._entries) > self.max_entries
-                                 or self._bytes > self.max_bytes):
-            _, (_, dropped) = self._entries.popitem(last=False)
-            self._bytes -= len(dropped)
+    def put(self, key: Key, response: Response) -> None:
+        """Keep ``response`` under ``key`` when it is a complete 200 that sets no cookie and is
+        at most :attr:`max_body` bytes."""
+        body = getattr(response, "body", None)
+        if response.status_code != 200 or not isinstance(body, bytes) \
+                or len(body) > self.max_body \
+                or any(name == b"set-cookie" for name, _ in response.raw_headers):
+            return
+        headers = list(response.raw_headers)
+        with self._lock:
+            if self._current() is None:
+                return
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old[1])
+            self._entries[key] = (headers, body)
+            self._bytes += len(body)
+            while self._entries and (len(self._entries) > self.max_entries
+                                     or self._bytes > self.max_bytes):
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self._bytes -= len(dropped)
+
+
+def cached(request: Request, build: Callable[[], Response]) -> Response:
+    """The response kept for ``request``'s line, else ``build()``'s (kept when it can be).
+
+    Only for handlers whose answer depends on the request line and the atlas alone: not on the
+    caller, not on the operational database."""
+    cache: ResponseCache | None = getattr(request.app.state, "response_cache", None)
+    if cache is None or request.method != "GET":
+        return build()
+    key = request_key(request.scope)
+    hit = cache.get(key)
+    if hit is not None:
+        response = Response(hit[1], status_code=200)
+        response.raw_headers = list(hit[0])
+        return response
+    response = build()
+    cache.put(key, response)
+    return response
 
 
 class ResponseCacheMiddleware:
-    """Pure ASGI middleware serving and filling a :class:`ResponseCache`."""
+    """Pure ASGI middleware: serve a :class:`ResponseCache` hit to a ``GET`` that carries no
+    credentials, before routing; everything else passes through untouched."""
 
     def __init__(self, app: ASGIApp, *, cache: ResponseCache) -> None:
         self.app = app
         self.cache = cache
 
-    def _anonymous(self, scope: Scope) -> tuple[bool, bytes]:
-        """Whether the request carries no credentials, and its ``Host`` header."""
-        host = b""
+    def _anonymous(self, scope: Scope) -> bool:
         for name, value in scope["headers"]:
-            if name in _CREDENTIAL_HEADERS:
-                return False, host
-            if name == b"cookie" and self.cache.cookie in value:
-                return False, host
-            if name == b"host":
-                host = value
-        return True, host
+            if name == b"authorization" or (name == b"cookie" and self.cache.cookie in value):
+                return False
+        return True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "GET":
-            await self.app(scope, receive, send)
-            return
-        anonymous, host = self._anonymous(scope)
-        signature = self.cache.current() if anonymous else None
-        if signature is None:
-            await self.app(scope, receive, send)
-            return
-        key = (scope.get("scheme"), host, scope.get("root_path", ""), scope["path"],
-               scope.get("query_string", b""))
-        hit = self.cache.get(key)
-        if hit is not None:
-            headers, body = hit
-            await send({"type": "http.response.start", "status": 200, "headers": list(headers)})
-            await send({"type": "http.response.body", "body": body, "more_body": False})
-            return
-        await self._fill(scope, receive, send, key, signature)
-
-    async def _fill(self, scope: Scope, receive: Receive, send: Send, key: tuple[Any, ...],
-                    signature: tuple[int, int, int, int]) -> None:
-        """Run the app, passing every message on as it comes, and keep the response when the
-        handler marked it cacheable and it is a complete 200 that sets no cookie."""
-        flag = _Flag()
-        token = _REQUEST_FLAG.set(flag)
-        start: Message | None = None
-        chunks: list[bytes] = []
-        size = 0
-        keep = True
-        complete = False
-
-        async def tee(message: Message) -> None:
-            nonlocal start, size, keep, complete
-            if keep:
-                if message["type"] == "http.response.start":
-                    start = message
-                    keep = message["status"] == 200 and not any(
-                        n.lower() == b"set-cookie" for n, _ in message.get("headers", ()))
-                elif message["type"] == "http.response.body":
-                    body = message.get("body", b"")
-                    size += len(body)
-                    keep = size <= self.cache.max_body
-                    chunks.append(body)
-                    complete = not message.get("more_body", False)
-                else:
-                    keep = False
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tee)
-        finally:
-            _REQUEST_FLAG.reset(token)
-        if keep and complete and flag.cacheable and start is not None \
-                and self.cache.signature == signature:
-            self.cache.put(key, [(bytes(n), bytes(v)) for n, v in start.get("headers", ())],
-                           b"".join(chunks))
+        if scope["type"] == "http" and scope["method"] == "GET" and self._anonymous(scope):
+            hit = self.cache.get(request_key(scope))
+            if hit is not None:
+                headers, body = hit
+                await send({"type": "http.response.start", "status": 200,
+                            "headers": list(headers)})
+                await send({"type": "http.response.body", "body": body, "more_body": False})
+                return
+        await self.app(scope, receive, send)

@@ -16,12 +16,11 @@ import pandas as pd
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import Response
 
-from critmin.api._cache import mark_cacheable
+from critmin.api._cache import cached
 from critmin.api._core import (
     AtlasPool,
     Fmt,
     fail,
-    fresh_copy,
     json_response,
     principal,
     render_frame,
@@ -68,9 +67,7 @@ def data_route(path: str, *, tables: list[str] | None = None, tags: list[str] | 
                 df = pool.cached(key, lambda: fn(request, **kwargs))
                 return render_frame(df, fmt, name=name, ann=pool.annotations(tables))
 
-            response = pool.cached((*key, fmt), render)
-            mark_cacheable()
-            return fresh_copy(response)
+            return cached(request, render)
 
         def plain(request: Request, **kwargs: Any) -> Response:
             return respond(request, Fmt.json, kwargs)

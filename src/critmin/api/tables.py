@@ -20,7 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from critmin import schema
-from critmin.api._cache import mark_cacheable
+from critmin.api._cache import cached
 from critmin.api._core import (
     AtlasPool,
     Fmt,
@@ -160,7 +160,6 @@ def query_table(pool: AtlasPool, table: str, params: list[tuple[str, str]], fmt:
                 raise fail(400, f"{n} rows do not fit in an Excel sheet: use .csv or .parquet")
         df = cur.execute(select, args).df()
         return render_frame(df, fmt, name=table, ann=ann)
-    mark_cacheable()
     size, offset = opts["size"], opts["offset"]
     rel = cur.execute(f"{select} LIMIT {size + 1} OFFSET {offset}", args)
     rows = rel.fetchall()
@@ -211,7 +210,6 @@ def get_row(pool: AtlasPool, table: str, key: str) -> Response:
     row = rel.fetchone()
     if row is None:
         raise fail(404, f"{table} has no row with {k} = {key!r}")
-    mark_cacheable()
     return json_response({"ok": True, "name": table, "row": dict(zip(cols, map(_cell, row),
                                                                        strict=True)),
                           "annotations": pool.annotations([table])})
@@ -265,14 +263,14 @@ def _handlers(name: str) -> tuple[Any, Any, Any]:
 
     def handler(request: Request) -> Response:
         fmt = Fmt(request.path_params.get("fmt", "json"))
-        return query_table(request.app.state.atlas, name,
-                           list(request.query_params.multi_items()), fmt,
-                           str(request.url.replace(query="")))
+        return cached(request, lambda: query_table(
+            request.app.state.atlas, name, list(request.query_params.multi_items()), fmt,
+            str(request.url.replace(query=""))))
 
     def handler_fmt(request: Request, fmt: Fmt) -> Response:
         return handler(request)
 
     def row(request: Request, key: str) -> Response:
-        return get_row(request.app.state.atlas, name, key)
+        return cached(request, lambda: get_row(request.app.state.atlas, name, key))
 
     return handler, handler_fmt, row
