@@ -172,25 +172,39 @@ def principal_for(s: Session, user: User, via: str, csrf: str | None = None) -> 
 
 
 def from_token(s: Session, token: str) -> Principal | None:
-    """The principal an API token belongs to (None for unknown, revoked or inactive)."""
-    row = s.scalar(select(ApiToken).where(ApiToken.token_hash == sha256(token)))
-    if row is None or row.revoked:
+    """The principal an API token belongs to (None for unknown, revoked or inactive); one query
+    (token, user and participant id together)."""
+    from critmin.storage.models import Participant
+
+    row = s.execute(
+        select(ApiToken.revoked, User.id, User.username, User.role, User.active, Participant.id)
+        .join(User, User.id == ApiToken.user_id)
+        .outerjoin(Participant, Participant.user_id == User.id)
+        .where(ApiToken.token_hash == sha256(token))).first()
+    if row is None:
         return None
-    user = s.get(User, row.user_id)
-    if user is None or not user.active:
+    revoked, user_id, username, role, active, participant_id = row
+    if revoked or not active:
         return None
-    return principal_for(s, user, "token")
+    return Principal(user_id, username, role, participant_id, "token")
 
 
 def from_session(s: Session, cookie: str) -> Principal | None:
-    """The principal of a web-session cookie (None when unknown or expired)."""
-    row = s.scalar(select(WebSession).where(WebSession.session_hash == sha256(cookie)))
-    if row is None or row.expires_at < utcnow():
+    """The principal of a web-session cookie (None when unknown or expired); one query."""
+    from critmin.storage.models import Participant
+
+    row = s.execute(
+        select(WebSession.expires_at, WebSession.csrf_token, User.id, User.username, User.role,
+               User.active, Participant.id)
+        .join(User, User.id == WebSession.user_id)
+        .outerjoin(Participant, Participant.user_id == User.id)
+        .where(WebSession.session_hash == sha256(cookie))).first()
+    if row is None:
         return None
-    user = s.get(User, row.user_id)
-    if user is None or not user.active:
+    expires_at, csrf, user_id, username, role, active, participant_id = row
+    if expires_at < utcnow() or not active:
         return None
-    return principal_for(s, user, "session", row.csrf_token)
+    return Principal(user_id, username, role, participant_id, "session", csrf)
 
 
 def login(s: Session, username: str, password: str, ip: str) -> tuple[User, str, str]:
