@@ -2,9 +2,12 @@
 
 Starts ``critmin serve`` on 127.0.0.1 (random port, the starter atlas unless --db is given), warms
 each endpoint, then runs ``wrk -t2 -c50 -d<seconds>s --latency`` per endpoint and records
-requests/s, p50 and p99 latency and errors (socket errors and non-2xx responses). Writes a
-Markdown table to docs/benchmarks/api.md (``--out``). Target: p99 < 100 ms at 50 connections,
-zero errors.
+requests/s, p50 and p99 latency and errors (socket errors and non-2xx responses). Requests
+without credentials are answered from the response cache before routing once warm; the same
+endpoints are measured again with an API token (``Authorization: Bearer``): routing and the token
+check in the operational database on every request, then the kept response.
+Writes a Markdown table to docs/benchmarks/api.md (``--out``). Target: p99 < 100 ms at 50
+connections, zero errors.
 
     python benchmarks/bench_api.py --seconds 10
 """
@@ -47,9 +50,11 @@ def _ms(text: str) -> float:
     return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
 
 
-def run_wrk(url: str, seconds: int, connections: int) -> dict[str, float]:
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", url],
-                         capture_output=True, text=True, check=True).stdout
+def run_wrk(url: str, seconds: int, connections: int, headers: dict[str, str] | None = None
+            ) -> dict[str, float]:
+    extra = [arg for k, v in (headers or {}).items() for arg in ("-H", f"{k}: {v}")]
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", *extra,
+                          url], capture_output=True, text=True, check=True).stdout
     lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.MULTILINE))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
@@ -58,6 +63,19 @@ def run_wrk(url: str, seconds: int, connections: int) -> dict[str, float]:
     errors = (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, sock.groups())) if sock else 0)
     return {"rps": rps, "p50": _ms(lat["50"]), "p99": _ms(lat["99"]), "requests": total,
             "errors": errors}
+
+
+def bench_token(database_url: str) -> str:
+    """An API token of a fresh analyst in the operational database at ``database_url``."""
+    from critmin import auth
+    from critmin.storage import Store
+
+    store = Store(database_url)
+    store.upgrade()
+    with store.session() as s:
+        token = auth.issue_token(s, auth.add_user(s, "bench", "analyst"), "bench_api")
+    store.dispose()
+    return token
 
 
 def main() -> None:
@@ -81,6 +99,8 @@ def main() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "CRITMIN_DATABASE_URL": f"sqlite:///{tmp / 'critmin.db'}"}
+    token = bench_token(env["CRITMIN_DATABASE_URL"])
+    load = os.getloadavg()  # before the server starts and wrk runs
     proc = subprocess.Popen([sys.executable, "-c", "from critmin.cli import main; main()", "serve",
                              "--port", str(port), "--db", db, "--workers", str(args.workers),
                              "--log-level", "warning"], env=env)
@@ -93,31 +113,36 @@ def main() -> None:
             except OSError:
                 time.sleep(0.1)
         rows = []
-        for label, path in ENDPOINTS:
-            for _ in range(20):  # warm every worker's connection and cache
-                urllib.request.urlopen(base + path, timeout=120).read()
-            r = run_wrk(base + path, args.seconds, args.connections)
-            rows.append((label, path, r))
-            print(f"{label:42s} {r['rps']:8.0f} req/s  p50 {r['p50']:7.1f} ms  "
-                  f"p99 {r['p99']:7.1f} ms  errors {r['errors']}", flush=True)
+        auth = {"Authorization": f"Bearer {token}"}
+        for who, headers in (("anonymous", {}), ("token", auth)):
+            for label, path in ENDPOINTS:
+                for _ in range(20):  # warm every worker's connection and cache
+                    req = urllib.request.Request(base + path, headers=headers)
+                    urllib.request.urlopen(req, timeout=120).read()
+                r = run_wrk(base + path, args.seconds, args.connections, headers)
+                rows.append((who, label, path, r))
+                print(f"{who:9s} {label:42s} {r['rps']:8.0f} req/s  p50 {r['p50']:7.1f} ms  "
+                      f"p99 {r['p99']:7.1f} ms  errors {r['errors']}", flush=True)
     finally:
         proc.terminate()
         proc.wait(timeout=20)
     cpu = cpu_model()
-    load = os.getloadavg()
     lines = [
         "## HTTP API (`benchmarks/bench_api.py`)", "",
         f"Measured {dt.date.today().isoformat()} on {os.cpu_count()} CPUs ({cpu}), "
         f"{platform.python_implementation()} {platform.python_version()}, load average before "
         f"the run {load[0]:.1f}; `critmin serve --workers {args.workers}` on 127.0.0.1 with the "
         f"starter atlas, wrk 2 threads, {args.connections} connections, {args.seconds} s per "
-        "endpoint after a warm-up. Target: p99 < 100 ms, zero errors.", "",
-        "| endpoint | requests/s | p50 (ms) | p99 (ms) | requests | errors |",
-        "|---|---:|---:|---:|---:|---:|",
+        "endpoint after a warm-up. Target: p99 < 100 ms, zero errors. *anonymous*: no "
+        "credentials, answered from the response cache before routing; *token*: "
+        "`Authorization: Bearer` with an analyst's API token: routing and the token check in the "
+        "SQLite operational database on every request, then the kept response.", "",
+        "| caller | endpoint | requests/s | p50 (ms) | p99 (ms) | requests | errors |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
-    for label, path, r in rows:
-        lines.append(f"| {label}: `{path}` | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | "
-                     f"{r['requests']} | {r['errors']} |")
+    for who, label, path, r in rows:
+        lines.append(f"| {who} | {label}: `{path}` | {r['rps']:.0f} | {r['p50']:.1f} | "
+                     f"{r['p99']:.1f} | {r['requests']} | {r['errors']} |")
     lines += ["", "wrk runs on the same 2 CPUs as the server, so the figures are a lower bound "
               "of what the service does with the machine to itself.", ""]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
