@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -20,21 +21,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def server(starter_atlas: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextmanager
+def running_server(atlas: Path, folder: Path, *options: str) -> Iterator[str]:
+    """``critmin serve`` on 127.0.0.1 and a free port (a SQLite operational database in
+    ``folder``), answering; yields its base URL and terminates it on exit."""
     port = free_port()
-    db = tmp_path_factory.mktemp("serve") / "critmin.db"
+    db = folder / "critmin.db"
     env = {**os.environ, "CRITMIN_DATABASE_URL": f"sqlite:///{db}"}
-    log = (db.parent / "serve.log").open("wb")
+    log = (folder / "serve.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-c", "from critmin.cli import main; main()", "serve", "--port", str(port),
-         "--db", str(starter_atlas), "--log-level", "warning"],
+         "--db", str(atlas), "--log-level", "warning", *options],
         env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
             if proc.poll() is not None:
-                out = (db.parent / "serve.log").read_text()
+                out = (folder / "serve.log").read_text()
                 pytest.fail(f"critmin serve exited: {out}")
             try:
                 if httpx.get(f"{url}/api/v1", timeout=2).status_code == 200:
@@ -54,6 +57,12 @@ def server(starter_atlas: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         log.close()
 
 
+@pytest.fixture(scope="module")
+def server(starter_atlas: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_server(starter_atlas, tmp_path_factory.mktemp("serve")) as url:
+        yield url
+
+
 def test_real_server_serves_and_migrates(server: str) -> None:
     r = httpx.get(f"{server}/api/v1/trade_flows.json?year=2023&_size=3", timeout=10)
     assert r.status_code == 200 and len(r.json()["rows"]) == 3
@@ -71,3 +80,58 @@ def test_real_server_serves_and_migrates(server: str) -> None:
     r = httpx.post(f"{server}/api/v1/auth/login", json={"username": "x", "password": "y"},
                    timeout=10)
     assert r.status_code == 401
+
+
+def test_workers_answer_keep_alive_requests_without_the_delayed_ack_wait(
+        starter_atlas: Path, tmp_path: Path) -> None:
+    # uvicorn's socket shared by --workers processes has proto 0, so asyncio did not set
+    # TCP_NODELAY and every response on a keep-alive connection waited ~40 ms for the delayed ACK
+    with running_server(starter_atlas, tmp_path, "--workers", "2") as url, \
+            httpx.Client(base_url=url, timeout=10) as client:
+        times = []
+        for _ in range(15):
+            start = time.perf_counter()
+            assert client.get("/api/v1/minerals").status_code == 200
+            times.append(time.perf_counter() - start)
+    assert sorted(times)[len(times) // 2] < 0.02, times
+
+
+def test_tcp_listener_makes_asyncio_set_nodelay_on_accepted_connections() -> None:
+    import asyncio
+
+    import uvicorn
+
+    from critmin.cli.serve import tcp_listener
+
+    # the socket uvicorn binds for --workers, as the workers' event loops serve it
+    sock = tcp_listener(uvicorn.Config("x:app", host="127.0.0.1", port=0).bind_socket())
+
+    async def accepted_nodelay() -> int:
+        seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        class Probe(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                conn = transport.get_extra_info("socket")
+                seen.set_result(conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                transport.close()
+
+        server = await asyncio.get_running_loop().create_server(Probe, sock=sock)
+        async with server:
+            _, writer = await asyncio.open_connection(*sock.getsockname())
+            try:
+                return await asyncio.wait_for(seen, 10)
+            finally:
+                writer.close()
+
+    with sock:
+        assert sock.proto == socket.IPPROTO_TCP
+        assert asyncio.run(accepted_nodelay()) != 0
+
+
+def test_tcp_listener_leaves_other_sockets_alone() -> None:
+    from critmin.cli.serve import tcp_listener
+
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as unix:
+        assert tcp_listener(unix) is unix
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP) as tcp:
+        assert tcp_listener(tcp) is tcp

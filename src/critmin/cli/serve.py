@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from critmin.cli import app
+
+if TYPE_CHECKING:
+    import uvicorn
 
 db_app = typer.Typer(help="The operational database (accounts, matchmaking, audit log).",
                      no_args_is_help=True)
@@ -29,6 +33,45 @@ def upgrade_cmd(
     typer.echo(f"database at revision {store.current_revision()}: {store.engine.url!r}")
 
 
+def tcp_listener(sock: socket.socket) -> socket.socket:
+    """``sock`` declared as a TCP socket (``proto == IPPROTO_TCP``) if it is a TCP socket.
+
+    asyncio sets ``TCP_NODELAY`` on an accepted connection only if the socket object says
+    ``IPPROTO_TCP``, and an accepted socket inherits ``proto`` from the listening one. uvicorn
+    binds the listening socket it shares with ``--workers`` processes as
+    ``socket.socket(family)`` (``proto == 0``), so without this every keep-alive response waits
+    for the client's delayed ACK (~40 ms) under Nagle's algorithm (uvicorn issue #3149). The
+    kernel socket is unchanged (``proto`` 0 is TCP for ``SOCK_STREAM``); only the Python object
+    is re-created around the same descriptor. Other sockets (Unix domain) are returned as they are.
+    """
+    if (sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM
+            and sock.proto != socket.IPPROTO_TCP):
+        return socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+    return sock
+
+
+def run_server(config: uvicorn.Config) -> None:
+    """What ``uvicorn.run`` does with a ``Config`` (no reload), except that the socket shared by
+    ``config.workers`` > 1 processes is a ``tcp_listener`` (with one worker, uvicorn's own
+    ``create_server(host, port)`` already listens on an ``IPPROTO_TCP`` socket)."""
+    import sys
+
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.server import Server
+    from uvicorn.supervisors import Multiprocess
+
+    server = Server(config=config)
+    try:
+        if config.workers > 1:
+            Multiprocess(config, sockets=[tcp_listener(config.bind_socket())]).run()
+        else:
+            server.run()
+    except KeyboardInterrupt:  # pragma: no cover
+        pass
+    if config.workers == 1 and not server.started:
+        sys.exit(STARTUP_FAILURE)
+
+
 @app.command("serve")
 def serve_cmd(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -44,8 +87,6 @@ def serve_cmd(
     """Serve the HTTP API (/api/v1, docs at /docs) and the web pages with uvicorn."""
     import os
 
-    import uvicorn
-
     from critmin.atlas import Atlas
     from critmin.storage import Store
 
@@ -54,5 +95,7 @@ def serve_cmd(
     store.upgrade()  # migrations run on first start
     os.environ["CRITMIN_ATLAS"] = str(atlas_path)
     os.environ["CRITMIN_DATABASE_URL"] = store.url
-    uvicorn.run("critmin.api:create_app", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level)
+    import uvicorn
+
+    run_server(uvicorn.Config("critmin.api:create_app", factory=True, host=host, port=port,
+                              workers=workers, log_level=log_level))
