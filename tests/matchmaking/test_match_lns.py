@@ -7,7 +7,7 @@ from critmin.matchmaking.scheduler import (
     assign_tables,
     meeting_domains,
     participant_break_bounds,
-    solve_schedule,
+    solve_schedule_cpsat,
 )
 
 
@@ -30,6 +30,6 @@ def test_soft_window_lns_valid_schedule() -> None:
 
 
 def test_solve_schedule_with_soft_phase() -> None:
-    res = solve_schedule(_inst(), time_limit_s=10.0, soft_share=0.3, phase1=False)
+    res = solve_schedule_cpsat(_inst(), time_limit_s=10.0, soft_share=0.3, phase1=False)
     assert res.status == "OPTIMAL"
     assert res.total_breaks == 0

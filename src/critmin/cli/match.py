@@ -28,6 +28,12 @@ class ScheduleFormat(str, Enum):
     json = "json"
 
 
+class SolveMethod(str, Enum):
+    auto = "auto"
+    maxsat = "maxsat"
+    cpsat = "cpsat"
+
+
 class AgendaFormat(str, Enum):
     ics = "ics"
     csv = "csv"
@@ -55,13 +61,18 @@ def schedule_cmd(
                                             help="Solver time limit in seconds."),
     fmt: ScheduleFormat = typer.Option(ScheduleFormat.table, "--format",
                                        help="table (readable) or json (stable contract)."),
-    workers: int = typer.Option(2, "--workers", min=1, help="CP-SAT worker threads."),
+    workers: int = typer.Option(2, "--workers", min=1,
+                                help="Solver processes (MaxSAT) or threads (CP-SAT)."),
+    method: SolveMethod = typer.Option(SolveMethod.auto, "--method",
+                                       help="auto (MaxSAT portfolio, CP-SAT for a schedule if "
+                                            "time runs out), maxsat or cpsat."),
 ) -> None:
     """Schedule the accepted meetings into slots and tables with the fewest breaks (proved)."""
     from critmin.matchmaking.scheduler import solve_schedule
 
     inst = load_instance(file)
-    result = solve_schedule(inst, fairness=fairness, time_limit_s=time_limit, workers=workers)
+    result = solve_schedule(inst, fairness=fairness, time_limit_s=time_limit, workers=workers,
+                            method=method.value)
     if fmt is ScheduleFormat.json:
         sys.stdout.write(json.dumps(result.to_json()) + "\n")
         return

@@ -449,12 +449,82 @@ def _mirror_symmetric(inst: B2BInstance) -> bool:
     return all({n + 1 - t for t in f} == set(f) for f in inst.forbidden)
 
 
+Method = Literal["auto", "maxsat", "cpsat"]
+
+
 def solve_schedule(
     inst: B2BInstance,
     *,
     fairness: int | None = 2,
     time_limit_s: float | None = None,
     workers: int = 2,
+    method: Method = "auto",
+) -> ScheduleResult:
+    """Minimise the total number of breaks of ``inst``; return a proven status.
+
+    ``method``: ``"maxsat"`` runs the SAT/MaxSAT portfolio of :mod:`critmin.matchmaking.maxsat`
+    (which proves all 20 instances of the benchmark optimal), ``"cpsat"`` the CP-SAT model of
+    :func:`solve_schedule_cpsat`; ``"auto"`` (default) gives the portfolio 80 % of the time limit
+    and, when it found no schedule in that time, the rest to CP-SAT for a good feasible schedule,
+    keeping the portfolio's proven lower bound. ``fairness`` is ``d`` (``None`` = no fairness
+    constraint); ``workers`` the number of processes/threads (2 = the two cores).
+
+    ``status`` is ``"OPTIMAL"`` when the optimum is proved, ``"FEASIBLE"`` when the time limit
+    stopped the proof (``lower_bound`` is then the best bound), ``"INFEASIBLE"`` when no schedule
+    exists, ``"UNKNOWN"`` otherwise.
+
+    >>> from critmin.matchmaking.instance import Meeting
+    >>> inst = B2BInstance(3, 1, 3, 3, (Meeting(1, 2), Meeting(1, 3)))
+    >>> res = solve_schedule(inst)
+    >>> res.status, res.total_breaks, sorted(abs(a.slot - b.slot) for a, b in [res.schedule])
+    ('OPTIMAL', 0, [1])
+    """
+    if method == "cpsat":
+        return solve_schedule_cpsat(inst, fairness=fairness, time_limit_s=time_limit_s,
+                                    workers=workers)
+    from critmin.matchmaking.maxsat import solve_maxsat
+
+    started = time.perf_counter()
+    domains = meeting_domains(inst)
+    if any(not dom for dom in domains):
+        return ScheduleResult("INFEASIBLE", None, 0, (), fairness, time.perf_counter() - started)
+    bounds, windows = participant_break_bounds(inst, domains)
+    share = 1.0 if method == "maxsat" or time_limit_s is None else 0.8
+    out = solve_maxsat(
+        inst, domains, bounds, windows, fairness=fairness, workers=workers,
+        time_limit_s=None if time_limit_s is None else share * float(time_limit_s),
+    )
+    if out.status == "INFEASIBLE":
+        return ScheduleResult("INFEASIBLE", None, 0, (), fairness, time.perf_counter() - started)
+    if out.slots is not None:
+        per_p = tuple(
+            breaks_of_slots([out.slots[m - 1] for m in inst.meetings_of(p)])
+            for p in range(1, inst.n_participants + 1)
+        )
+        tables = assign_tables(inst, out.slots)
+        schedule = tuple(
+            Assignment(m + 1, out.slots[m], tables[m]) for m in range(inst.n_meetings)
+        )
+        return ScheduleResult("OPTIMAL", sum(per_p), sum(per_p), schedule, fairness,
+                              time.perf_counter() - started, per_p)
+    if method == "maxsat" or time_limit_s is None:
+        return ScheduleResult("UNKNOWN", None, out.lower_bound, (), fairness,
+                              time.perf_counter() - started)
+    remaining = max(0.5, float(time_limit_s) - (time.perf_counter() - started))
+    res = solve_schedule_cpsat(inst, fairness=fairness, time_limit_s=remaining, workers=workers,
+                               known_lower_bound=out.lower_bound)
+    return ScheduleResult(res.status, res.total_breaks, max(res.lower_bound, out.lower_bound),
+                          res.schedule, fairness, time.perf_counter() - started,
+                          res.breaks_by_participant)
+
+
+def solve_schedule_cpsat(
+    inst: B2BInstance,
+    *,
+    fairness: int | None = 2,
+    time_limit_s: float | None = None,
+    workers: int = 2,
+    known_lower_bound: int = 0,
     hint: bool = True,
     log: bool = False,
     params: dict[str, object] | None = None,
@@ -465,9 +535,10 @@ def solve_schedule(
     phase1_share: float = 0.75,
     soft_share: float = 0.0,
 ) -> ScheduleResult:
-    """Minimise the total number of breaks of ``inst`` with CP-SAT; return a proven status.
+    """Minimise the total number of breaks of ``inst`` with CP-SAT (``method="cpsat"``).
 
-    ``fairness`` is ``d`` (``None`` = no fairness constraint). ``phase1`` runs the interval model
+    Arguments and result as :func:`solve_schedule`; ``known_lower_bound`` is a bound proved
+    elsewhere (the MaxSAT portfolio). ``phase1`` runs the interval model
     at the trivial bound first (``phase1_share`` of the time limit, 75 %); ``soft_share`` > 0 runs
     the experimental soft-window primal heuristic (:mod:`critmin.matchmaking.lns`) for that share
     and hints the full model with its schedule (off: it did not help on the benchmark);
@@ -480,9 +551,9 @@ def solve_schedule(
 
     >>> from critmin.matchmaking.instance import Meeting
     >>> inst = B2BInstance(3, 1, 3, 3, (Meeting(1, 2), Meeting(1, 3)))
-    >>> res = solve_schedule(inst)
-    >>> res.status, res.total_breaks, sorted(abs(a.slot - b.slot) for a, b in [res.schedule])
-    ('OPTIMAL', 0, [1])
+    >>> res = solve_schedule_cpsat(inst)
+    >>> res.status, res.total_breaks
+    ('OPTIMAL', 0)
     """
     from ortools.sat.python import cp_model
 
@@ -494,7 +565,7 @@ def solve_schedule(
         if not dom:
             return ScheduleResult("INFEASIBLE", None, 0, (), fairness,
                                   time.perf_counter() - started)
-    known_lb = 0
+    known_lb = known_lower_bound
     deadline = None if time_limit_s is None else started + float(time_limit_s)
     if phase1:
         # most events meet the trivial bound; give this fast model the larger share of the time
@@ -515,7 +586,7 @@ def solve_schedule(
                 return ScheduleResult("OPTIMAL", trivial_lb, trivial_lb, schedule, fairness,
                                       time.perf_counter() - started, tuple(per_p))
         if proved_none:
-            known_lb = trivial_lb + 1
+            known_lb = max(known_lb, trivial_lb + 1)
     exact_bounds, exact_windows = participant_break_bounds(inst, domains)
     primal: list[int] | None = None
     if soft_share > 0:

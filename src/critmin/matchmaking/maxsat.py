@@ -1,0 +1,478 @@
+"""SAT and MaxSAT solving of the B2B meeting scheduling problem (the default scheduler).
+
+Bofill et al. (JAIR 74, 2022) found MaxSAT with implied constraints the best approach to this
+problem; this module follows that viewpoint with `PySAT <https://pysathq.github.io>`_ (CaDiCaL,
+Glucose and the core-guided MaxSAT solver RC2).
+
+The CNF (:func:`encode`), for meetings ``m`` with allowed slots ``D(m)`` (session, forbidden slots,
+fixed slot) and participants ``p`` with ``n_p`` meetings:
+
+- ``x[m, t]``: meeting ``m`` is held in slot ``t``; exactly one per meeting;
+- ``busy[p, t] <-> OR_{m in M(p)} x[m, t]`` with at most one ``x[m, t]`` per participant and slot;
+- tables: ``sum_m x[m, t] <= n_tables`` per slot;
+- precedences through order literals ``le[m, t]`` ("``m`` is held at slot ``<= t``");
+- ``after[p, t]`` ("``p`` meets at some slot ``>= t``") and the break literal
+  ``brk[p, t] <-> busy[p, t-1] & ~busy[p, t] & after[p, t+1]`` (a break starts at the idle
+  slot ``t``), so ``breaks(p) = sum_t brk[p, t]`` exactly;
+- fairness ``d``: when some participant has at most one meeting (then the minimum is 0), simply
+  ``breaks(p) <= d``; otherwise unary counters ``ge[p, j] <-> breaks(p) >= j`` and levels
+  ``g[j] <-> min_q breaks(q) >= j`` with ``ge[p, j + d + 1] -> g[j + 1]``;
+- implied constraints (they make the proofs of optimality fast): ``sum_t busy[p, t] = n_p``,
+  ``sum_p busy[p, t] <= 2 n_tables``, the per-participant lower bounds of
+  :func:`~critmin.matchmaking.scheduler.participant_break_bounds` and, for participants whose
+  breaks must be 0 under the bound ``k``, a one-hot window start ``y[p, s]`` over the windows of
+  ``n_p`` consecutive slots that admit their meetings.
+
+Under a bound ``total <= k`` every participant also gets ``breaks(p) <= lb_p + (k - sum_q lb_q)``.
+
+Solving (:func:`solve_maxsat`) runs a portfolio of three processes and stops as soon as the bounds
+meet: RC2 minimising ``sum brk`` (its cost after each core is a proven lower bound, shared with the
+others) and two CaDiCaL searches for ``total <= k`` at the current lower bound ``k``, one with the
+per-slot aggregate (refutes fast) and one without it (finds schedules faster on some instances).
+An unsatisfiable ``k`` raises the bound to ``k + 1`` and restarts both searches there; the first
+schedule found by them is optimal.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue as queue_mod
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from critmin.matchmaking.instance import B2BInstance
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """A CNF of one B2B instance: clauses, the slot literals ``x[(m, t)]`` and the break literals."""
+
+    clauses: list[list[int]]
+    n_vars: int
+    x: dict[tuple[int, int], int]
+    breaks: list[int]
+
+
+class _Pool:
+    """Fresh variable ids."""
+
+    def __init__(self) -> None:
+        self.top = 0
+
+    def new(self) -> int:
+        self.top += 1
+        return self.top
+
+
+def _card(
+    clauses: list[list[int]], pool: _Pool, lits: Sequence[int], bound: int, kind: str
+) -> None:
+    """Append ``sum(lits) <= bound`` (``kind="atmost"``), ``>= bound`` or ``== bound`` clauses.
+
+    A sequential counter (Sinz 2005) from PySAT, on fresh ids above ``pool.top``.
+    """
+    from pysat.card import CardEnc, EncType
+
+    lits = list(lits)
+    n = len(lits)
+    if (kind == "atmost" and bound >= n) or (kind == "atleast" and bound <= 0):
+        return
+    if bound < 0 or bound > n:
+        clauses.append([])
+        return
+    if kind == "atmost" and bound == 0:
+        clauses.extend([-v] for v in lits)
+        return
+    enc = {"atmost": CardEnc.atmost, "atleast": CardEnc.atleast, "equals": CardEnc.equals}[kind]
+    cnf = enc(lits, bound, top_id=pool.top, encoding=EncType.seqcounter)
+    pool.top = max(pool.top, cnf.nv)
+    clauses.extend(cnf.clauses)
+
+
+def _amo(clauses: list[list[int]], pool: _Pool, lits: Sequence[int]) -> None:
+    """At most one of ``lits``: pairwise up to 5 literals, else a sequential counter."""
+    if len(lits) <= 1:
+        return
+    if len(lits) <= 5:
+        clauses.extend([-a, -b] for i, a in enumerate(lits) for b in lits[i + 1 :])
+    else:
+        _card(clauses, pool, lits, 1, "atmost")
+
+
+def _unary_counter(
+    clauses: list[list[int]], pool: _Pool, lits: Sequence[int], top: int
+) -> list[int]:
+    """Literals ``ge[j]`` (index ``j - 1``) equivalent to ``sum(lits) >= j`` for ``j = 1..top``.
+
+    A sequential counter with both directions of every definition.
+    """
+    prev: list[int | None] = [None] * (top + 1)  # prev[j]: count of the inputs so far >= j
+    for v in lits:
+        cur: list[int | None] = [None] * (top + 1)
+        for j in range(1, top + 1):
+            s = pool.new()
+            cur[j] = s
+            a = prev[j]  # already >= j
+            b = prev[j - 1] if j > 1 else True  # >= j - 1 before, and v
+            # s <-> a | (b & v)
+            if a is not None:
+                clauses.append([-a, s])
+            if b is True:
+                clauses.append([-v, s])
+            elif b is not None:
+                clauses.append([-b, -v, s])
+            # s -> a | v ; s -> a | b
+            clauses.append([-s, v] + ([a] if a is not None else []))
+            if b is None:
+                clauses.append([-s] + ([a] if a is not None else []))
+            elif b is not True:
+                clauses.append([-s, b] + ([a] if a is not None else []))
+        prev = cur
+    out = []
+    for j in range(1, top + 1):
+        s = prev[j]
+        if s is None:
+            s = pool.new()
+            clauses.append([-s])
+        out.append(s)
+    return out
+
+
+def encode(
+    inst: B2BInstance,
+    domains: Sequence[Sequence[int]],
+    *,
+    fairness: int | None,
+    lower_bounds: Sequence[int],
+    windows: Sequence[Sequence[int]],
+    bound: int | None = None,
+    slot_aggregate: bool = True,
+    busy_counts: bool = True,
+) -> Encoding:
+    """The CNF of ``inst`` (see the module docstring); with ``bound``: also ``total <= bound``.
+
+    ``lower_bounds`` and ``windows`` are :func:`participant_break_bounds` (index ``p - 1``).
+    """
+    pool = _Pool()
+    cl: list[list[int]] = []
+    n_t, n_m = inst.n_slots, inst.n_meetings
+    x: dict[tuple[int, int], int] = {}
+    for m, dom in enumerate(domains):
+        lits = []
+        for t in dom:
+            x[m, t] = pool.new()
+            lits.append(x[m, t])
+        cl.append(lits)  # an empty domain is an empty clause: infeasible
+        _amo(cl, pool, lits)
+    for t in range(1, n_t + 1):
+        at = [x[m, t] for m in range(n_m) if (m, t) in x]
+        if len(at) > inst.n_tables:
+            _card(cl, pool, at, inst.n_tables, "atmost")
+    # precedences: m only after each of its predecessors
+    le: dict[int, list[int | None]] = {}
+
+    def order(a: int) -> list[int | None]:
+        if a not in le:
+            lits: list[int | None] = [None] * (n_t + 1)
+            for t in range(1, n_t + 1):
+                v = pool.new()
+                lits[t] = v
+                parts = []
+                if (a, t) in x:
+                    cl.append([-x[a, t], v])
+                    parts.append(x[a, t])
+                if t > 1:
+                    cl.append([-lits[t - 1], v])  # type: ignore[list-item]
+                    parts.append(lits[t - 1])  # type: ignore[arg-type]
+                cl.append([-v, *parts])
+            le[a] = lits
+        return le[a]
+
+    for m, before in enumerate(inst.precedences):
+        for b1 in before:
+            lits_b = order(b1 - 1)
+            for t in domains[m]:
+                cl.append([-x[m, t]] + ([lits_b[t - 1]] if t > 1 else []))  # type: ignore[list-item]
+
+    meetings_of: list[list[int]] = [[] for _ in range(inst.n_participants + 1)]
+    for m, mt in enumerate(inst.meetings):
+        meetings_of[mt.p1].append(m)
+        meetings_of[mt.p2].append(m)
+    some_idle = any(len(meetings_of[p]) <= 1 for p in range(1, inst.n_participants + 1))
+    slack = None if bound is None else bound - sum(lower_bounds)
+    if slack is not None and slack < 0:
+        cl.append([])
+    busy_at: list[list[int]] = [[] for _ in range(n_t + 1)]
+    all_breaks: list[int] = []
+    counters: dict[int, list[int]] = {}
+    for p in range(1, inst.n_participants + 1):
+        ms = meetings_of[p]
+        n = len(ms)
+        busy: list[int | None] = [None] * (n_t + 2)
+        for t in range(1, n_t + 1):
+            terms = [x[m, t] for m in ms if (m, t) in x]
+            if not terms:
+                continue
+            b = pool.new()
+            busy[t] = b
+            busy_at[t].append(b)
+            cl.extend([-v, b] for v in terms)
+            cl.append([-b, *terms])
+            _amo(cl, pool, terms)
+        if n <= 1:
+            continue
+        if busy_counts:
+            _card(cl, pool, [b for b in busy if b is not None], n, "equals")
+        after: list[int | None] = [None] * (n_t + 2)
+        for t in range(n_t, 0, -1):
+            parts = [v for v in (busy[t], after[t + 1]) if v is not None]
+            if not parts:
+                continue
+            a = pool.new()
+            after[t] = a
+            cl.extend([-v, a] for v in parts)
+            cl.append([-a, *parts])
+        brk = []
+        for t in range(2, n_t):
+            if busy[t - 1] is None or after[t + 1] is None:
+                continue
+            s = pool.new()
+            cl.append([-busy[t - 1], -after[t + 1], s] + ([busy[t]] if busy[t] else []))  # type: ignore[list-item]
+            cl.append([-s, busy[t - 1]])  # type: ignore[list-item]
+            cl.append([-s, after[t + 1]])  # type: ignore[list-item]
+            if busy[t] is not None:
+                cl.append([-s, -busy[t]])
+            brk.append(s)
+        all_breaks.extend(brk)
+        lb = lower_bounds[p - 1]
+        cap = len(brk)
+        if fairness is not None and some_idle:
+            cap = min(cap, fairness)
+        if slack is not None:
+            cap = min(cap, lb + slack)
+        if lb > cap:
+            cl.append([])
+        _card(cl, pool, brk, cap, "atmost")
+        _card(cl, pool, brk, lb, "atleast")
+        if cap == 0:
+            # contiguous: one window of n slots that admits the meetings
+            ys = [pool.new() for _ in windows[p - 1]]
+            cl.append(ys)
+            _amo(cl, pool, ys)
+            for t in range(1, n_t + 1):
+                cover = [y for y, s0 in zip(ys, windows[p - 1], strict=True) if s0 <= t < s0 + n]
+                bt = busy[t]
+                if bt is None:
+                    cl.extend([-y] for y in cover)
+                    continue
+                cl.append([-bt, *cover])
+                cl.extend([-y, bt] for y in cover)
+        elif fairness is not None and not some_idle:
+            counters[p] = _unary_counter(cl, pool, brk, min(cap, len(brk)))
+    if counters and fairness is not None:
+        # breaks(p) - min_q breaks(q) <= d with g[j] <-> min_q breaks(q) >= j
+        top = max(len(c) for c in counters.values())
+        ps = [p for p in range(1, inst.n_participants + 1) if len(meetings_of[p]) > 1]
+        for j in range(1, top + 1):
+            g = pool.new()
+            for q in ps:
+                c = counters.get(q, [])
+                cl.append([-g, c[j - 1]] if j <= len(c) else [-g])
+            for c in counters.values():
+                if j + fairness <= len(c):
+                    cl.append([-c[j + fairness - 1], g])
+        # participants with a cap of 0 have no counter: then the min is 0 and everyone <= d
+        if any(p not in counters for p in ps):
+            for c in counters.values():
+                if fairness < len(c):
+                    cl.append([-c[fairness]])
+    if slot_aggregate:
+        for t in range(1, n_t + 1):
+            if len(busy_at[t]) > 2 * inst.n_tables:
+                _card(cl, pool, busy_at[t], 2 * inst.n_tables, "atmost")
+    if bound is not None:
+        _card(cl, pool, all_breaks, bound, "atmost")
+    return Encoding(cl, pool.top, x, all_breaks)
+
+
+def _slots(enc: Encoding, domains: Sequence[Sequence[int]], model: Sequence[int]) -> list[int]:
+    true = {v for v in model if v > 0}
+    return [next(t for t in dom if enc.x[m, t] in true) for m, dom in enumerate(domains)]
+
+
+def _put(out: Any, msg: tuple[Any, ...]) -> None:
+    out.put(msg)
+
+
+def rc2_worker(
+    inst: B2BInstance,
+    domains: Sequence[Sequence[int]],
+    fairness: int | None,
+    bounds: Sequence[int],
+    windows: Sequence[Sequence[int]],
+    out: Any,
+    solver: str = "g4",
+) -> None:
+    """Minimise the total breaks with RC2; put ``("lb", v)`` as cores are found, then
+    ``("opt", cost, slots)`` or ``("infeasible",)``."""
+    from pysat.examples.rc2 import RC2
+    from pysat.formula import WCNF
+
+    enc = encode(inst, domains, fairness=fairness, lower_bounds=bounds, windows=windows)
+    wcnf = WCNF()
+    wcnf.extend(enc.clauses)
+    for b in enc.breaks:
+        wcnf.append([-b], weight=1)
+
+    class _Reporting(RC2):  # type: ignore[misc]
+        last = -1
+
+        def _call_oracle(self, assumptions: list[int] = [], expect_interrupt: bool = False) -> Any:  # noqa: B006
+            if self.cost > self.last:
+                self.last = self.cost
+                _put(out, ("lb", int(self.cost)))
+            return super()._call_oracle(assumptions, expect_interrupt)
+
+    with _Reporting(wcnf, solver=solver, adapt=True, exhaust=True, minz=True, trim=5) as rc2:
+        model = rc2.compute()
+        if model is None:
+            _put(out, ("infeasible",))
+        else:
+            _put(out, ("opt", int(rc2.cost), _slots(enc, domains, model)))
+
+
+def sat_worker(
+    inst: B2BInstance,
+    domains: Sequence[Sequence[int]],
+    fairness: int | None,
+    bounds: Sequence[int],
+    windows: Sequence[Sequence[int]],
+    out: Any,
+    k: int,
+    aggregate: bool,
+    solver: str = "cadical195",
+) -> None:
+    """Decide ``total breaks <= k``: put ``("sol", k, slots)`` or ``("unsat", k)``.
+
+    ``aggregate`` adds the per-slot implied count (fast refutations, slower to find schedules).
+    """
+    from pysat.solvers import Solver
+
+    enc = encode(inst, domains, fairness=fairness, lower_bounds=bounds, windows=windows,
+                 bound=k, slot_aggregate=aggregate)
+    with Solver(name=solver, bootstrap_with=enc.clauses) as s:
+        if s.solve():
+            _put(out, ("sol", k, _slots(enc, domains, s.get_model())))
+        else:
+            _put(out, ("unsat", k))
+
+
+@dataclass(frozen=True)
+class MaxSatOutcome:
+    """What the portfolio proved: ``slots`` (index ``m - 1``) of the best schedule, if any."""
+
+    status: str  # OPTIMAL, INFEASIBLE or UNKNOWN (time limit)
+    slots: list[int] | None
+    total_breaks: int | None
+    lower_bound: int
+
+
+def solve_maxsat(
+    inst: B2BInstance,
+    domains: Sequence[Sequence[int]],
+    bounds: Sequence[int],
+    windows: Sequence[Sequence[int]],
+    *,
+    fairness: int | None = 2,
+    time_limit_s: float | None = None,
+    workers: int = 2,
+) -> MaxSatOutcome:
+    """Run the portfolio (module docstring) until the optimum is proved or the time is up.
+
+    Small instances (at most 600 meeting-slot pairs) are solved by RC2 in this process; else
+    each solver runs in a process of its own (killed at the deadline), RC2 alone when
+    ``workers == 1``.
+    """
+    started = time.perf_counter()
+    deadline = None if time_limit_s is None else started + float(time_limit_s)
+    lb = sum(bounds)
+    if inst.n_meetings * inst.n_slots <= 600:
+        return _solve_inline(inst, domains, bounds, windows, fairness, lb)
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    args = (inst, list(map(list, domains)), fairness, list(bounds), list(map(list, windows)), out)
+    rc2 = ctx.Process(target=rc2_worker, args=args, daemon=True)
+    rc2.start()
+
+    def start_sat(k: int, aggregate: bool) -> Any:
+        proc = ctx.Process(target=sat_worker, args=(*args, k, aggregate), daemon=True)
+        proc.start()
+        return proc
+
+    # two SAT searches at the current lower bound: one that refutes fast, one that finds fast
+    modes = (True, False) if workers > 1 else ()
+    sat_k = lb
+    sats = [start_sat(sat_k, agg) for agg in modes]
+    result = MaxSatOutcome("UNKNOWN", None, None, lb)
+    try:
+        while True:
+            wait = None if deadline is None else deadline - time.perf_counter()
+            if wait is not None and wait <= 0:
+                break
+            try:
+                msg = out.get(timeout=wait)
+            except queue_mod.Empty:
+                break
+            kind = msg[0]
+            if kind == "infeasible":
+                result = MaxSatOutcome("INFEASIBLE", None, None, lb)
+                break
+            if kind == "opt":
+                result = MaxSatOutcome("OPTIMAL", msg[2], msg[1], msg[1])
+                break
+            if kind == "sol" and msg[1] >= lb:
+                # k = the lower bound when the search started, and lb <= optimum <= k
+                result = MaxSatOutcome("OPTIMAL", msg[2], msg[1], msg[1])
+                break
+            new_lb = msg[1] + 1 if kind == "unsat" else msg[1] if kind == "lb" else lb
+            if new_lb > lb:
+                lb = new_lb
+                result = MaxSatOutcome("UNKNOWN", None, None, lb)
+            if sats and sat_k < lb:
+                for proc in sats:
+                    proc.kill()
+                    proc.join()
+                sat_k = lb
+                sats = [start_sat(sat_k, agg) for agg in modes]
+    finally:
+        for proc in (rc2, *sats):
+            if proc.is_alive():
+                proc.kill()
+            proc.join()
+        out.close()
+        out.join_thread()
+    return result
+
+
+def _solve_inline(
+    inst: B2BInstance,
+    domains: Sequence[Sequence[int]],
+    bounds: Sequence[int],
+    windows: Sequence[Sequence[int]],
+    fairness: int | None,
+    lb: int,
+) -> MaxSatOutcome:
+    """RC2 in this process, for small instances (solved in milliseconds)."""
+    got: list[tuple[Any, ...]] = []
+
+    class _Sink:
+        def put(self, msg: tuple[Any, ...]) -> None:
+            got.append(msg)
+
+    rc2_worker(inst, domains, fairness, bounds, windows, _Sink())
+    last = got[-1]
+    if last[0] == "opt":
+        return MaxSatOutcome("OPTIMAL", last[2], last[1], last[1])
+    return MaxSatOutcome("INFEASIBLE", None, None, lb)

@@ -1,0 +1,135 @@
+"""The SAT/MaxSAT encoding and portfolio against brute force, and against CP-SAT on benchmarks."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from critmin.matchmaking.check import ScheduleEntry, check_schedule
+from critmin.matchmaking.dzn import read_dzn
+from critmin.matchmaking.instance import B2BInstance, Meeting, Session
+from critmin.matchmaking.maxsat import rc2_worker, sat_worker, solve_maxsat
+from critmin.matchmaking.scheduler import (
+    meeting_domains,
+    participant_break_bounds,
+    solve_schedule,
+)
+from tests.matchmaking.test_match_scheduler import brute_force
+
+B2B = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "b2b"
+
+
+class Sink:
+    """Collects the messages a worker puts (the portfolio's queue, in-process)."""
+
+    def __init__(self) -> None:
+        self.got: list[tuple[Any, ...]] = []
+
+    def put(self, msg: tuple[Any, ...]) -> None:
+        self.got.append(msg)
+
+
+def _args(inst: B2BInstance, d: int | None, out: Sink) -> tuple[Any, ...]:
+    doms = meeting_domains(inst)
+    bounds, windows = participant_break_bounds(inst, doms)
+    return inst, doms, d, bounds, windows, out
+
+
+def _valid(inst: B2BInstance, slots: list[int], d: int | None) -> int:
+    count: dict[int, int] = {}
+    entries = []
+    for m, t in enumerate(slots, start=1):
+        count[t] = count.get(t, 0) + 1
+        entries.append(ScheduleEntry(m, t, count[t]))
+    report = check_schedule(inst, entries, fairness=d)
+    assert report.valid, report.violations
+    return report.total_breaks
+
+
+@st.composite
+def restricted_instances(draw: st.DrawFn) -> B2BInstance:
+    """Tiny instances with every extension: sessions, forbidden and fixed slots, precedences."""
+    n_p = draw(st.integers(2, 4))
+    n_slots = draw(st.integers(2, 4))
+    pairs = list(itertools.combinations(range(1, n_p + 1), 2))
+    chosen = draw(st.lists(st.sampled_from(pairs), min_size=1, max_size=min(4, len(pairs)),
+                           unique=True))
+    sessions = [Session.MORNING, Session.AFTERNOON, Session.ANY, Session.ANY]
+    meetings = tuple(Meeting(a, b, draw(st.sampled_from(sessions))) for a, b in chosen)
+    n_m = len(meetings)
+    forbidden = tuple(
+        frozenset(draw(st.sets(st.integers(1, n_slots), max_size=1))) for _ in range(n_p)
+    )
+    fixed = tuple(draw(st.one_of(st.none(), st.none(), st.integers(1, n_slots)))
+                  for _ in range(n_m))
+    precedences = tuple(
+        frozenset(draw(st.sets(st.integers(1, n_m), max_size=1)) - {m + 1}) for m in range(n_m)
+    )
+    return B2BInstance(n_p, draw(st.integers(1, 2)), n_slots, draw(st.integers(0, n_slots)),
+                       meetings, forbidden=forbidden, fixed=fixed, precedences=precedences)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inst=restricted_instances(), d=st.sampled_from([0, 1, 2, None]))
+def test_rc2_and_sat_searches_match_brute_force(inst: B2BInstance, d: int | None) -> None:
+    expected = brute_force(inst, d)
+    out = Sink()
+    rc2_worker(*_args(inst, d, out))
+    last = out.got[-1]
+    if expected is None:
+        assert last == ("infeasible",)
+        return
+    assert last[0] == "opt" and last[1] == expected
+    assert _valid(inst, last[2], d) == expected
+    # every lower bound RC2 reported along the way is a true bound
+    assert all(msg[1] <= expected for msg in out.got if msg[0] == "lb")
+    # the decision version: total <= k is satisfiable exactly from the optimum on
+    for k in range(max(0, expected - 1), expected + 2):
+        for aggregate in (True, False):
+            sink = Sink()
+            sat_worker(*_args(inst, d, sink), k, aggregate)
+            if k < expected:
+                assert sink.got == [("unsat", k)]
+            else:
+                kind, bound, slots = sink.got[0]
+                assert (kind, bound) == ("sol", k)
+                assert _valid(inst, slots, d) <= k
+
+
+def test_general_fairness_without_idle_participants() -> None:
+    # K4 on one table: nobody has fewer than 2 meetings, so the minimum is not 0 by default
+    meetings = tuple(Meeting(a, b) for a, b in itertools.combinations(range(1, 5), 2))
+    forbidden = (frozenset({2}), frozenset({5}), frozenset(), frozenset())
+    inst = B2BInstance(4, 1, 6, 6, meetings, forbidden=forbidden)
+    for d in (0, 1, 2, None):
+        out = Sink()
+        rc2_worker(*_args(inst, d, out))
+        expected = brute_force(inst, d)
+        assert out.got[-1][:2] == (("opt", expected) if expected is not None else ("infeasible",))
+
+
+@pytest.mark.parametrize("name", ["tic-12", "forumt-14crafd"])
+def test_portfolio_processes_prove_benchmark_optimum(name: str) -> None:
+    inst = read_dzn(B2B / f"{name}.original.dzn")
+    doms = meeting_domains(inst)
+    bounds, windows = participant_break_bounds(inst, doms)
+    res = solve_maxsat(inst, doms, bounds, windows, fairness=2, time_limit_s=60, workers=2)
+    assert res.status == "OPTIMAL" and res.slots is not None
+    assert _valid(inst, res.slots, 2) == res.total_breaks == res.lower_bound
+    cp = solve_schedule(inst, fairness=2, time_limit_s=60, method="cpsat")
+    assert cp.status == "OPTIMAL" and cp.total_breaks == res.total_breaks
+
+
+def test_portfolio_time_limit_reports_unknown_with_a_bound() -> None:
+    # forum-14 cannot be proved in 0.5 s: the portfolio stops on time with its proven bound
+    inst = read_dzn(B2B / "forum-14.original.dzn")
+    doms = meeting_domains(inst)
+    bounds, windows = participant_break_bounds(inst, doms)
+    res = solve_maxsat(inst, doms, bounds, windows, fairness=2, time_limit_s=0.5, workers=2)
+    assert res.status == "UNKNOWN" and res.slots is None
+    assert sum(bounds) <= res.lower_bound <= 2
