@@ -35,8 +35,12 @@ schedule found by them is optimal.
 
 from __future__ import annotations
 
-import multiprocessing as mp
+import pickle
 import queue as queue_mod
+import subprocess
+import sys
+import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -379,6 +383,68 @@ class MaxSatOutcome:
     lower_bound: int
 
 
+class _Worker:
+    """One solver in a child ``python -m critmin.matchmaking.maxsat`` process.
+
+    The task goes in as a pickle on stdin; each message comes back as a pickle on stdout and is
+    put on ``inbox`` by a reader thread as ``(tag, message)``; ``(tag, ("exit", code, stderr))``
+    follows the last one. A subprocess (not :mod:`multiprocessing`) so that scripts without an
+    ``if __name__ == "__main__"`` guard and notebooks can call the scheduler too.
+    """
+
+    def __init__(self, tag: str, task: tuple[Any, ...], inbox: queue_mod.Queue[Any]) -> None:
+        self.tag = tag
+        self._err = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop())
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "critmin.matchmaking.maxsat"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._err,
+        )
+        assert self.proc.stdin is not None
+        try:
+            pickle.dump(task, self.proc.stdin)
+            self.proc.stdin.close()
+        except BrokenPipeError:  # the child died at start: its stderr says why
+            pass
+        self._reader = threading.Thread(target=self._read, args=(inbox,), daemon=True)
+        self._reader.start()
+
+    def _read(self, inbox: queue_mod.Queue[Any]) -> None:
+        assert self.proc.stdout is not None
+        while True:
+            try:
+                msg = pickle.load(self.proc.stdout)
+            except (EOFError, pickle.UnpicklingError, OSError):
+                break
+            inbox.put((self.tag, msg))
+        code = self.proc.wait()
+        self._err.seek(0)
+        err = self._err.read().decode("utf-8", "replace").strip().splitlines()
+        inbox.put((self.tag, ("exit", code, err[-1] if err else "")))
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self._reader.join()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        self._err.close()
+
+
+def _child_main() -> None:
+    """Entry point of a worker process: run the pickled task, pickle its messages to stdout."""
+    kind, args = pickle.load(sys.stdin.buffer)
+    stdout = sys.stdout.buffer
+
+    class _Pipe:
+        def put(self, msg: tuple[Any, ...]) -> None:
+            pickle.dump(msg, stdout)
+            stdout.flush()
+
+    target = {"rc2": rc2_worker, "sat": sat_worker}[kind]
+    target(*args[:5], _Pipe(), *args[5:])
+
+
 def solve_maxsat(
     inst: B2BInstance,
     domains: Sequence[Sequence[int]],
@@ -400,32 +466,37 @@ def solve_maxsat(
     lb = sum(bounds)
     if inst.n_meetings * inst.n_slots <= 600:
         return _solve_inline(inst, domains, bounds, windows, fairness, lb)
-    ctx = mp.get_context("spawn")
-    out = ctx.Queue()
-    args = (inst, list(map(list, domains)), fairness, list(bounds), list(map(list, windows)), out)
-    rc2 = ctx.Process(target=rc2_worker, args=args, daemon=True)
-    rc2.start()
-
-    def start_sat(k: int, aggregate: bool) -> Any:
-        proc = ctx.Process(target=sat_worker, args=(*args, k, aggregate), daemon=True)
-        proc.start()
-        return proc
-
+    inbox: queue_mod.Queue[Any] = queue_mod.Queue()
+    base = (inst, [list(d) for d in domains], fairness, list(bounds), [list(w) for w in windows])
+    running = {"rc2": _Worker("rc2", ("rc2", base), inbox)}
     # two SAT searches at the current lower bound: one that refutes fast, one that finds fast
     modes = (True, False) if workers > 1 else ()
     sat_k = lb
-    sats = [start_sat(sat_k, agg) for agg in modes]
+
+    def start_sats(k: int) -> None:
+        for agg in modes:
+            tag = f"sat{int(agg)}-{k}"
+            running[tag] = _Worker(tag, ("sat", (*base, k, agg)), inbox)
+
+    start_sats(sat_k)
     result = MaxSatOutcome("UNKNOWN", None, None, lb)
     try:
-        while True:
+        while running:
             wait = None if deadline is None else deadline - time.perf_counter()
             if wait is not None and wait <= 0:
                 break
             try:
-                msg = out.get(timeout=wait)
+                tag, msg = inbox.get(timeout=wait)
             except queue_mod.Empty:
                 break
             kind = msg[0]
+            if kind == "exit":
+                worker = running.pop(tag, None)
+                if worker is not None:
+                    worker.stop()
+                    if msg[1] != 0:
+                        raise RuntimeError(f"scheduler worker {tag} failed ({msg[1]}): {msg[2]}")
+                continue
             if kind == "infeasible":
                 result = MaxSatOutcome("INFEASIBLE", None, None, lb)
                 break
@@ -440,19 +511,14 @@ def solve_maxsat(
             if new_lb > lb:
                 lb = new_lb
                 result = MaxSatOutcome("UNKNOWN", None, None, lb)
-            if sats and sat_k < lb:
-                for proc in sats:
-                    proc.kill()
-                    proc.join()
+            if modes and sat_k < lb:
+                for old in [t for t in running if t.startswith("sat")]:
+                    running.pop(old).stop()
                 sat_k = lb
-                sats = [start_sat(sat_k, agg) for agg in modes]
+                start_sats(sat_k)
     finally:
-        for proc in (rc2, *sats):
-            if proc.is_alive():
-                proc.kill()
-            proc.join()
-        out.close()
-        out.join_thread()
+        for worker in running.values():
+            worker.stop()
     return result
 
 
@@ -476,3 +542,7 @@ def _solve_inline(
     if last[0] == "opt":
         return MaxSatOutcome("OPTIMAL", last[2], last[1], last[1])
     return MaxSatOutcome("INFEASIBLE", None, None, lb)
+
+
+if __name__ == "__main__":
+    _child_main()
