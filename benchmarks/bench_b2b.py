@@ -1,6 +1,6 @@
 """Benchmark: the 20 B2B instances of Bofill et al. (JAIR 2022) with fairness d = 2.
 
-    python benchmarks/bench_b2b.py [--time-limit 60] [--workers 2] [NAME ...]
+    python benchmarks/bench_b2b.py [--time-limit 60] [--workers 2] [--method auto] [NAME ...]
 
 For each instance: the proved status, total breaks, lower bound, the published optimum, whether
 the independent checker accepts the schedule, and the wall time. Reads the instances from
@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--fairness", type=int, default=2)
+    ap.add_argument("--method", choices=["auto", "maxsat", "cpsat"], default="auto")
     args = ap.parse_args(argv)
     if not DATA.exists():
         print(f"benchmark data not found: {DATA}", file=sys.stderr)
@@ -43,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         files = [f for f in files if f.name.removesuffix(".original.dzn") in args.names]
     print(f"machine: {os.cpu_count()} cores (nproc), {cpu_model()}; "
           f"date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; workers: {args.workers}; "
-          f"time limit: {args.time_limit:g} s; fairness d = {args.fairness}")
+          f"time limit: {args.time_limit:g} s; fairness d = {args.fairness}; "
+          f"method: {args.method}")
     try:
         load = os.getloadavg()
         print(f"load average at start: {load[0]:.2f}")
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     for f in files:
         inst = read_dzn(f)
         res = solve_schedule(inst, fairness=args.fairness, time_limit_s=args.time_limit,
-                             workers=args.workers)
+                             workers=args.workers, method=args.method)
         entries = [ScheduleEntry(a.meeting, a.slot, a.table) for a in res.schedule]
         ok = (check_schedule(inst, entries, fairness=args.fairness).valid
               if res.schedule else False)

@@ -15,10 +15,12 @@ The problem (Bofill et al., JAIR 74, 2022) in words:
 - fairness ``d``: ``breaks(p) - min_q breaks(q) <= d`` for every participant ``p``;
 - objective: minimise ``sum_p breaks(p)``.
 
-Solving runs in phases:
+The default method (:func:`solve_schedule`) is the SAT/MaxSAT portfolio of
+:mod:`critmin.matchmaking.maxsat`, after the per-participant bounds by bipartite matching
+(:func:`participant_break_bounds`). The alternative, :func:`solve_schedule_cpsat`, runs in phases:
 
-1. per-participant bounds by bipartite matching (:func:`participant_break_bounds`): no break when
-   some window of ``n_p`` consecutive slots can hold its meetings, else at least 1 or 2;
+1. the same per-participant bounds: no break when some window of ``n_p`` consecutive slots can
+   hold its meetings, else at least 1 or 2;
 2. an interval model at that trivial bound (:func:`find_break_free`): contiguous participants
    choose a window start ``y[p, s]``; a schedule found there is optimal, and a proof that none
    exists raises the lower bound by one;
