@@ -145,3 +145,52 @@ def test_registry_edits_are_seen_by_the_next_read_in_every_worker(service: Any) 
     for client in (c, other):
         assert "CACHE-TEST" not in ids(client)
     other.close()
+
+
+def test_a_deactivated_or_deleted_user_is_refused_at_once_although_the_answer_is_kept(
+        service: Any) -> None:
+    from sqlalchemy import delete, select
+
+    from critmin.storage.models import User
+
+    _cache(service)
+    c = service.client
+    for name, change in (("cache-inactive", "deactivate"), ("cache-deleted", "delete")):
+        bearer = {"Authorization": f"Bearer {service.add_user(name, 'analyst')}"}
+        assert c.get("/api/v1/minerals", headers=bearer).status_code == 200
+        assert c.get("/api/v1/minerals", headers=bearer).status_code == 200  # a kept answer
+        with service.store.session() as s:
+            if change == "deactivate":
+                s.scalar(select(User).where(User.username == name)).active = False
+            else:
+                s.execute(delete(User).where(User.username == name))
+        assert c.get("/api/v1/minerals", headers=bearer).status_code == 401, change
+
+
+def test_a_bearer_token_is_looked_up_once_per_request(service: Any) -> None:
+    from sqlalchemy import event
+
+    cache = _cache(service)
+    c = service.client
+    bearer = service.as_("analyst")
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(service.store.engine, "before_cursor_execute", seen)
+    try:
+        assert c.get("/api/v1/minerals", headers=bearer).status_code == 200  # kept
+        hits = cache.hits
+        statements.clear()
+        # a kept answer: one query (the token), served before routing
+        assert c.get("/api/v1/minerals", headers=bearer).status_code == 200
+        assert cache.hits == hits + 1 and len(statements) == 1, statements
+        assert "api_tokens" in statements[0]
+        statements.clear()
+        # not kept: the principal found by the middleware serves the route
+        r = c.get("/api/v1/auth/me", headers=bearer)
+        assert r.status_code == 200 and r.json()["user"]["role"] == "analyst", r.text
+        assert sum("api_tokens" in s for s in statements) == 1, statements
+    finally:
+        event.remove(service.store.engine, "before_cursor_execute", seen)

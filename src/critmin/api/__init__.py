@@ -19,7 +19,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from critmin import __version__, schema
 from critmin.api._cache import ResponseCache, ResponseCacheMiddleware, cached
-from critmin.api._core import SESSION_COOKIE, AtlasPool, error_response, json_response, principal
+from critmin.api._core import (
+    SESSION_COOKIE,
+    AtlasPool,
+    authenticate_bearer,
+    error_response,
+    json_response,
+    principal,
+)
 from critmin.errors import AtlasError, CritminError, InputError, SpecError
 
 API_PREFIX = "/api/v1"
@@ -53,7 +60,8 @@ def create_app(atlas_path: str | Path | None = None, database_url: str | None = 
     app.state.store = store
     app.state.overlay = coop.Overlay()
     app.state.response_cache = ResponseCache(path, session_cookie=SESSION_COOKIE)
-    app.add_middleware(ResponseCacheMiddleware, cache=app.state.response_cache)
+    app.add_middleware(ResponseCacheMiddleware, cache=app.state.response_cache,
+                       authenticate=authenticate_bearer)
     _handlers(app)
 
     # every route authenticates when credentials are sent (a bad token is a 401 everywhere)

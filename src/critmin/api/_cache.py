@@ -6,10 +6,12 @@ only require that credentials, when sent, are valid). Such handlers wrap their w
 :func:`cached`: the response is kept under the request line and given again to the next caller
 of the same line, whoever it is, once that caller has been authenticated like any other.
 
-:class:`ResponseCacheMiddleware` (pure ASGI) serves the kept responses to requests that carry no
-credentials at all (no ``Authorization`` header, no session cookie) before routing, dependency
-resolution and the thread pool; a request with credentials always goes through the full stack
-(a bad or revoked token is a 401 at once) and meets the cache only inside the handler.
+:class:`ResponseCacheMiddleware` (pure ASGI) serves the kept responses before routing,
+dependency resolution and the thread pool to requests that carry no credentials at all (no
+``Authorization`` header, no session cookie) and to requests whose bearer token it has just
+checked in the operational database (every request: a revoked token is refused at once). Any
+other request (a bad or revoked token, a session cookie) goes through the full stack, which
+answers a bad credential with its error, and meets the cache only inside the handler.
 
 - The key is the request line as the handler sees it: scheme, ``Host`` (paging links embed it),
   root path, path and raw query string.
@@ -26,7 +28,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -154,26 +156,40 @@ def cached(request: Request, build: Callable[[], Response]) -> Response:
 
 
 class ResponseCacheMiddleware:
-    """Pure ASGI middleware: serve a :class:`ResponseCache` hit to a ``GET`` that carries no
-    credentials, before routing; everything else passes through untouched."""
+    """Pure ASGI middleware: serve a :class:`ResponseCache` hit to a ``GET`` before routing when it
+    carries no credentials at all, or an ``Authorization`` header that ``authenticate(scope,
+    header)`` accepts (a valid bearer token, checked on every request); everything else (a bad
+    header, a session cookie, a miss) passes through untouched to the full stack, which answers a
+    bad credential with its error."""
 
-    def __init__(self, app: ASGIApp, *, cache: ResponseCache) -> None:
+    def __init__(self, app: ASGIApp, *, cache: ResponseCache,
+                 authenticate: Callable[[Scope, bytes], Awaitable[bool]] | None = None) -> None:
         self.app = app
         self.cache = cache
+        self.authenticate = authenticate
 
-    def _anonymous(self, scope: Scope) -> bool:
+    def _credentials(self, scope: Scope) -> bytes | None:
+        """The ``Authorization`` header (it wins over a cookie, as in the API's authentication);
+        b"" for a session cookie alone; None when the request has no credentials."""
+        found = None
         for name, value in scope["headers"]:
-            if name == b"authorization" or (name == b"cookie" and self.cache.cookie in value):
-                return False
-        return True
+            if name == b"authorization":
+                return value
+            if name == b"cookie" and self.cache.cookie in value:
+                found = b""
+        return found
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET" and self._anonymous(scope):
-            hit = self.cache.get(request_key(scope))
-            if hit is not None:
-                headers, body = hit
-                await send({"type": "http.response.start", "status": 200,
-                            "headers": list(headers)})
-                await send({"type": "http.response.body", "body": body, "more_body": False})
-                return
+        if scope["type"] == "http" and scope["method"] == "GET":
+            credentials = self._credentials(scope)
+            if credentials is None or (credentials and self.authenticate is not None
+                                       and await self.authenticate(scope, credentials)):
+                hit = self.cache.get(request_key(scope))
+                if hit is not None:
+                    headers, body = hit
+                    await send({"type": "http.response.start", "status": 200,
+                                "headers": list(headers)})
+                    await send({"type": "http.response.body", "body": body,
+                                "more_body": False})
+                    return
         await self.app(scope, receive, send)
