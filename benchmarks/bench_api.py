@@ -4,8 +4,9 @@ Starts ``critmin serve`` on 127.0.0.1 (random port, the starter atlas unless --d
 each endpoint, then runs ``wrk -t2 -c50 -d<seconds>s --latency`` per endpoint and records
 requests/s, p50 and p99 latency and errors (socket errors and non-2xx responses). Requests
 without credentials are answered from the response cache before routing once warm; the same
-endpoints are measured again with an API token (``Authorization: Bearer``): routing and the token
-check in the operational database on every request, then the kept response.
+endpoints are measured again with an API token (``Authorization: Bearer``): the token is looked up
+in the operational database on every request (one indexed query), then the kept response is sent
+before routing.
 Writes a Markdown table to docs/benchmarks/api.md (``--out``). Target: p99 < 100 ms at 50
 connections, zero errors.
 
@@ -135,8 +136,9 @@ def main() -> None:
         f"starter atlas, wrk 2 threads, {args.connections} connections, {args.seconds} s per "
         "endpoint after a warm-up. Target: p99 < 100 ms, zero errors. *anonymous*: no "
         "credentials, answered from the response cache before routing; *token*: "
-        "`Authorization: Bearer` with an analyst's API token: routing and the token check in the "
-        "SQLite operational database on every request, then the kept response.", "",
+        "`Authorization: Bearer` with an analyst's API token: the token looked up in the SQLite "
+        "operational database on every request (one indexed query), then the kept response "
+        "before routing.", "",
         "| caller | endpoint | requests/s | p50 (ms) | p99 (ms) | requests | errors |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
