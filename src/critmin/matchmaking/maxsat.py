@@ -35,6 +35,7 @@ schedule found by them is optimal.
 
 from __future__ import annotations
 
+import itertools
 import pickle
 import queue as queue_mod
 import subprocess
@@ -144,6 +145,31 @@ def _unary_counter(
     return out
 
 
+def interchangeable_meetings(
+    inst: B2BInstance, domains: Sequence[Sequence[int]]
+) -> list[list[int]]:
+    """Groups of meetings (0-based) that any schedule may permute: the meetings of one participant
+    with counterparts who have no other meeting, with equal allowed slots, no fixed slot and no
+    precedence. Swapping their slots keeps every constraint and every participant's breaks, so
+    ordering each group's slots loses no optimum.
+    """
+    degree = [0] * (inst.n_participants + 1)
+    for mt in inst.meetings:
+        degree[mt.p1] += 1
+        degree[mt.p2] += 1
+    in_precedence = {m - 1 for before in inst.precedences for m in before}
+    in_precedence |= {m for m, before in enumerate(inst.precedences) if before}
+    groups: dict[tuple[int, tuple[int, ...]], list[int]] = {}
+    for m, mt in enumerate(inst.meetings):
+        if inst.fixed[m] is not None or m in in_precedence:
+            continue
+        for p, q in ((mt.p1, mt.p2), (mt.p2, mt.p1)):
+            if degree[q] == 1 and degree[p] > 1:
+                groups.setdefault((p, tuple(domains[m])), []).append(m)
+                break
+    return [g for g in groups.values() if len(g) > 1]
+
+
 def encode(
     inst: B2BInstance,
     domains: Sequence[Sequence[int]],
@@ -154,10 +180,12 @@ def encode(
     bound: int | None = None,
     slot_aggregate: bool = True,
     busy_counts: bool = True,
+    symmetry: bool = True,
 ) -> Encoding:
     """The CNF of ``inst`` (see the module docstring); with ``bound``: also ``total <= bound``.
 
-    ``lower_bounds`` and ``windows`` are :func:`participant_break_bounds` (index ``p - 1``).
+    ``lower_bounds`` and ``windows`` are :func:`participant_break_bounds` (index ``p - 1``);
+    ``symmetry`` orders the slots of :func:`interchangeable_meetings`.
     """
     pool = _Pool()
     cl: list[list[int]] = []
@@ -194,11 +222,19 @@ def encode(
             le[a] = lits
         return le[a]
 
+    def precede(a: int, m: int) -> None:
+        """Meeting ``a`` in a strictly earlier slot than meeting ``m`` (0-based)."""
+        lits_a = order(a)
+        for t in domains[m]:
+            cl.append([-x[m, t]] + ([lits_a[t - 1]] if t > 1 else []))  # type: ignore[list-item]
+
     for m, before in enumerate(inst.precedences):
         for b1 in before:
-            lits_b = order(b1 - 1)
-            for t in domains[m]:
-                cl.append([-x[m, t]] + ([lits_b[t - 1]] if t > 1 else []))  # type: ignore[list-item]
+            precede(b1 - 1, m)
+    if symmetry:
+        for group in interchangeable_meetings(inst, domains):
+            for a, m in itertools.pairwise(group):
+                precede(a, m)
 
     meetings_of: list[list[int]] = [[] for _ in range(inst.n_participants + 1)]
     for m, mt in enumerate(inst.meetings):
@@ -381,6 +417,7 @@ class MaxSatOutcome:
     slots: list[int] | None
     total_breaks: int | None
     lower_bound: int
+    solved_by: str = ""  # the worker that settled it: rc2, sat1-k (with aggregate) or sat0-k
 
 
 class _Worker:
@@ -498,14 +535,14 @@ def solve_maxsat(
                         raise RuntimeError(f"scheduler worker {tag} failed ({msg[1]}): {msg[2]}")
                 continue
             if kind == "infeasible":
-                result = MaxSatOutcome("INFEASIBLE", None, None, lb)
+                result = MaxSatOutcome("INFEASIBLE", None, None, lb, tag)
                 break
             if kind == "opt":
-                result = MaxSatOutcome("OPTIMAL", msg[2], msg[1], msg[1])
+                result = MaxSatOutcome("OPTIMAL", msg[2], msg[1], msg[1], tag)
                 break
             if kind == "sol" and msg[1] >= lb:
                 # k = the lower bound when the search started, and lb <= optimum <= k
-                result = MaxSatOutcome("OPTIMAL", msg[2], msg[1], msg[1])
+                result = MaxSatOutcome("OPTIMAL", msg[2], msg[1], msg[1], tag)
                 break
             new_lb = msg[1] + 1 if kind == "unsat" else msg[1] if kind == "lb" else lb
             if new_lb > lb:
