@@ -8,7 +8,7 @@ Who sees what:
 - organisers and admins see and edit everything and run the scheduler;
 - analysts and anonymous callers have no access (403 / 401).
 
-The scheduler is :func:`critmin.matchmaking.scheduler.solve_schedule` (CP-SAT) on the accepted
+The scheduler is :func:`critmin.matchmaking.scheduler.solve_schedule` (SAT/MaxSAT) on the accepted
 requests; recommendations and agenda rendering come from :mod:`critmin.matchmaking` when it
 provides them (501 otherwise for recommendations).
 """
@@ -312,8 +312,8 @@ def decline_request(request: Request, request_id: Id,
 
 @router.post("/schedule", summary="Schedule the accepted meetings (organisers)")
 def schedule(request: Request, body: ScheduleIn, who: Principal = Depends(principal)) -> Response:
-    """Build the B2B instance from the accepted requests, minimise breaks with CP-SAT
-    (:func:`critmin.matchmaking.scheduler.solve_schedule`) and store the meetings (replacing the
+    """Build the B2B instance from the accepted requests, minimise breaks (SAT/MaxSAT portfolio,
+    :func:`critmin.matchmaking.scheduler.solve_schedule`) and store the meetings (replacing the
     previous run's)."""
     require(who, check=lambda p: p.is_staff, what="run the scheduler")
     if body.n_morning_slots > body.n_slots:
