@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--fairness", type=int, default=2)
     ap.add_argument("--method", choices=["auto", "maxsat", "cpsat"], default="auto")
+    ap.add_argument("--compare", choices=["maxsat", "cpsat"], default=None,
+                    help="also run this method on each instance, right after (same machine "
+                         "state), and report its status, breaks and time")
     args = ap.parse_args(argv)
     if not DATA.exists():
         print(f"benchmark data not found: {DATA}", file=sys.stderr)
@@ -52,9 +55,13 @@ def main(argv: list[str] | None = None) -> int:
     except OSError:
         pass
     print()
+    peer = args.compare
+    extra_head = f" {peer} status | {peer} breaks | {peer} time (s) |" if peer else ""
+    extra_rule = "---|---:|---:|" if peer else ""
     print("| instance | participants | meetings | status | breaks | bound | published | "
-          "check | time (s) |")
-    print("|---|---:|---:|---|---:|---:|---:|---|---:|")
+          "check | time (s) |" + extra_head)
+    print("|---|---:|---:|---|---:|---:|---:|---|---:|" + extra_rule)
+    n_peer = 0
     n_proved = 0
     total_time = 0.0
     for f in files:
@@ -68,11 +75,20 @@ def main(argv: list[str] | None = None) -> int:
         proved = res.status == "OPTIMAL" and res.total_breaks == published
         n_proved += proved
         total_time += res.wall_time_s
+        extra = ""
+        if peer:
+            other = solve_schedule(inst, fairness=args.fairness, time_limit_s=args.time_limit,
+                                   workers=args.workers, method=peer)
+            n_peer += other.status == "OPTIMAL" and other.total_breaks == published
+            extra = f" {other.status} | {other.total_breaks} | {other.wall_time_s:.1f} |"
         print(f"| {f.name.removesuffix('.original.dzn')} | {inst.n_participants} | "
               f"{inst.n_meetings} | {res.status} | {res.total_breaks} | {res.lower_bound} | "
-              f"{published} | {'ok' if ok else 'FAIL'} | {res.wall_time_s:.1f} |", flush=True)
+              f"{published} | {'ok' if ok else 'FAIL'} | {res.wall_time_s:.1f} |" + extra,
+              flush=True)
     print()
     print(f"proved optimal (= published): {n_proved}/{len(files)}; total time {total_time:.0f} s")
+    if peer:
+        print(f"{peer}, same run: {n_peer}/{len(files)} proved optimal")
     return 0
 
 

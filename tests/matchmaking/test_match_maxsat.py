@@ -133,3 +133,21 @@ def test_portfolio_time_limit_reports_unknown_with_a_bound() -> None:
     res = solve_maxsat(inst, doms, bounds, windows, fairness=2, time_limit_s=0.5, workers=2)
     assert res.status == "UNKNOWN" and res.slots is None
     assert sum(bounds) <= res.lower_bound <= 2
+
+
+def test_auto_falls_back_to_cpsat_and_keeps_the_proven_bound() -> None:
+    # 3 s is too short to prove forum-14 (optimum 2): the portfolio's bound is kept, and any
+    # schedule CP-SAT finds in the remaining time passes the checker
+    inst = read_dzn(B2B / "forum-14.original.dzn")
+    doms = meeting_domains(inst)
+    trivial = sum(participant_break_bounds(inst, doms)[0])
+    res = solve_schedule(inst, fairness=2, time_limit_s=3, method="auto")
+    assert res.status in ("OPTIMAL", "FEASIBLE", "UNKNOWN")
+    assert trivial <= res.lower_bound <= 2
+    if res.schedule:
+        entries = [ScheduleEntry(a.meeting, a.slot, a.table) for a in res.schedule]
+        report = check_schedule(inst, entries, fairness=2)
+        assert report.valid, report.violations
+        assert report.total_breaks == res.total_breaks >= res.lower_bound
+    else:
+        assert res.status == "UNKNOWN" and res.total_breaks is None
