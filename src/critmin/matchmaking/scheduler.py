@@ -466,7 +466,7 @@ def solve_schedule(
 
     ``method``: ``"maxsat"`` runs the SAT/MaxSAT portfolio of :mod:`critmin.matchmaking.maxsat`
     (which proves all 20 instances of the benchmark optimal), ``"cpsat"`` the CP-SAT model of
-    :func:`solve_schedule_cpsat`; ``"auto"`` (default) gives the portfolio 80 % of the time limit
+    :func:`solve_schedule_cpsat`; ``"auto"`` (default) gives the portfolio 90 % of the time limit
     and, when it found no schedule in that time, the rest to CP-SAT for a good feasible schedule,
     keeping the portfolio's proven lower bound. ``fairness`` is ``d`` (``None`` = no fairness
     constraint); ``workers`` the number of processes/threads (2 = the two cores).
@@ -491,7 +491,7 @@ def solve_schedule(
     if any(not dom for dom in domains):
         return ScheduleResult("INFEASIBLE", None, 0, (), fairness, time.perf_counter() - started)
     bounds, windows = participant_break_bounds(inst, domains)
-    share = 1.0 if method == "maxsat" or time_limit_s is None else 0.8
+    share = 1.0 if method == "maxsat" or time_limit_s is None else 0.9
     out = solve_maxsat(
         inst, domains, bounds, windows, fairness=fairness, workers=workers,
         time_limit_s=None if time_limit_s is None else share * float(time_limit_s),
