@@ -126,12 +126,27 @@ def concentration(request: Request,
     from critmin.errors import CritminError
     from critmin.metrics.concentration import production_concentration
 
-    atlas = _atlas(request)
-    if mineral not in set(atlas.table("minerals").mineral.to_pandas()):
+    pool: AtlasPool = request.app.state.atlas
+
+    def everything() -> tuple[frozenset[str], pd.DataFrame]:
+        # every mineral, stage and year at once: the figures are computed per (mineral, stage,
+        # year, unit, basis), so a filtered query gives the same rows as filtering this table,
+        # and building and compiling the Ibis expression costs far more than the query itself
+        atlas = _atlas(request)
+        return (frozenset(atlas.table("minerals").mineral.to_pandas()),
+                production_concentration(atlas.table("production"),
+                                         sources=atlas.table("sources"),
+                                         family="usgs-mcs").to_pandas())
+
+    minerals, full = pool.cached(("concentration", "all minerals, stages and years"), everything)
+    if mineral not in minerals:
         raise CritminError(f"unknown mineral {mineral!r}")
-    df = production_concentration(atlas.table("production"), mineral=mineral, stage=stage,
-                                  year=year, sources=atlas.table("sources"),
-                                  family="usgs-mcs").to_pandas()
+    keep = full["mineral"] == mineral
+    if stage is not None:
+        keep &= full["stage"] == stage
+    if year is not None:
+        keep &= full["year"] == year
+    df = full[keep]
     return df.sort_values(["stage", "year"], ignore_index=True)[
         ["mineral", "stage", "year", "unit", "basis", "total", "n_suppliers", "hhi", "hhi_points",
          "top1_share", "top3_share", "top_supplier"]].rename(
