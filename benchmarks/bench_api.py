@@ -6,7 +6,11 @@ requests/s, p50 and p99 latency and errors (socket errors and non-2xx responses)
 without credentials are answered from the response cache before routing once warm; the same
 endpoints are measured again with an API token (``Authorization: Bearer``): the token is looked up
 in the operational database on every request (one indexed query), then the kept response is sent
-before routing.
+before routing. A third pass measures cache misses: a wrk Lua script cycles through thousands of
+distinct URLs built from the atlas (trade_flows pages per year x exporter/importer x page size x
+sort x format, production pages per mineral and stage, country rows, concentration per mineral,
+stage and year), shuffled, each wrk thread taking its own share, so that no URL is asked twice
+while there are fewer requests than URLs; every URL is checked for a 200 after the run.
 Writes a Markdown table to docs/benchmarks/api.md (``--out``). Target: p99 < 100 ms at 50
 connections, zero errors.
 
@@ -16,9 +20,12 @@ connections, zero errors.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import datetime as dt
+import json
 import os
 import platform
+import random
 import re
 import shutil
 import socket
@@ -26,6 +33,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -51,11 +60,17 @@ def _ms(text: str) -> float:
     return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
 
 
-def run_wrk(url: str, seconds: int, connections: int, headers: dict[str, str] | None = None
-            ) -> dict[str, float]:
+WRK_THREADS = 2
+
+
+def run_wrk(url: str, seconds: int, connections: int, headers: dict[str, str] | None = None,
+            script: Path | None = None) -> dict[str, float]:
     extra = [arg for k, v in (headers or {}).items() for arg in ("-H", f"{k}: {v}")]
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", *extra,
-                          url], capture_output=True, text=True, check=True).stdout
+    if script is not None:
+        extra += ["-s", str(script)]
+    out = subprocess.run(["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{seconds}s",
+                          "--latency", *extra, url],
+                         capture_output=True, text=True, check=True).stdout
     lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.MULTILINE))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
@@ -63,7 +78,118 @@ def run_wrk(url: str, seconds: int, connections: int, headers: dict[str, str] | 
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     errors = (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, sock.groups())) if sock else 0)
     return {"rps": rps, "p50": _ms(lat["50"]), "p99": _ms(lat["99"]), "requests": total,
-            "errors": errors}
+            "errors": errors, "non2xx": int(non2xx.group(1)) if non2xx else 0,
+            "socket_errors": sum(map(int, sock.groups())) if sock else 0}
+
+
+TRADE_SIZES = (20, 50, 100, 200)
+PAGE_SIZES = (20, 50, 100, 200)
+N_TRADERS = 40
+
+
+def varied_paths(db: str) -> tuple[list[str], list[int]]:
+    """Distinct request paths that all answer 200, built from what the atlas at ``db`` holds,
+    shuffled (fixed seed) so that every stretch of the run mixes the endpoints; the paths of
+    :data:`ENDPOINTS` (kept in the cache by the passes before) are left out. Also the trade
+    years."""
+    import duckdb
+
+    con = duckdb.connect(db, read_only=True)
+    try:
+        years = [r[0] for r in con.execute(
+            "SELECT DISTINCT year FROM trade_flows ORDER BY 1").fetchall()]
+        traders = [r[0] for r in con.execute(
+            "SELECT c FROM (SELECT exporter AS c, value_kusd FROM trade_flows UNION ALL "
+            "SELECT importer, value_kusd FROM trade_flows) GROUP BY c "
+            f"ORDER BY sum(value_kusd) DESC, c LIMIT {N_TRADERS}").fetchall()]
+        mineral_stage_years = con.execute(
+            "SELECT DISTINCT mineral, stage, year FROM production p JOIN sources s "
+            "USING (source_id) WHERE s.family = 'usgs-mcs' ORDER BY 1, 2, 3").fetchall()
+        countries = [r[0] for r in con.execute("SELECT iso3 FROM countries ORDER BY 1").fetchall()]
+    finally:
+        con.close()
+    q = urllib.parse.urlencode
+    paths: list[str] = []
+    for year in years:
+        for iso3 in traders:
+            for role in ("exporter", "importer"):
+                for size in TRADE_SIZES:
+                    for sort in (None, "-value_kusd", "hs_code"):
+                        for ext in ("", ".csv"):
+                            params = {"year": year, role: iso3, "_size": size}
+                            if sort:
+                                params["_sort"] = sort
+                            paths.append(f"/api/v1/trade_flows{ext}?{q(params)}")
+    minerals = sorted({m for m, _, _ in mineral_stage_years})
+    mineral_stages = sorted({(m, st) for m, st, _ in mineral_stage_years})
+    for mineral, stage in [(m, None) for m in minerals] + mineral_stages:
+        for size in PAGE_SIZES:
+            for sort in (None, "-value"):
+                params = {"mineral": mineral, "_size": size}
+                if stage:
+                    params["stage"] = stage
+                if sort:
+                    params["_sort"] = sort
+                paths.append(f"/api/v1/production?{q(params)}")
+    paths += [f"/api/v1/countries/{urllib.parse.quote(c, safe='')}" for c in countries]
+    conc = {(m, None, None) for m in minerals}
+    conc |= {(m, None, y) for m, _, y in mineral_stage_years}
+    conc |= {(m, st, None) for m, st in mineral_stages}
+    conc |= set(mineral_stage_years)
+    for mineral, stage, year in sorted(conc, key=lambda t: (t[0], t[1] or "", t[2] or 0)):
+        params = {"mineral": mineral}
+        if stage:
+            params["stage"] = stage
+        if year:
+            params["year"] = year
+        paths.append(f"/api/v1/concentration?{q(params)}")
+    warmed = {p for _, p in ENDPOINTS}
+    paths = list(dict.fromkeys(p for p in paths if p not in warmed))
+    random.Random(0).shuffle(paths)
+    return paths, years
+
+
+def wrk_script(paths: list[str], out: Path) -> Path:
+    """A wrk Lua script whose thread ``i`` of :data:`WRK_THREADS` requests ``paths[i]``,
+    ``paths[i + WRK_THREADS]``, ... (starting again at the end)."""
+    table = ",\n".join(json.dumps(p) for p in paths)
+    out.write_text(f"""local paths = {{
+{table}
+}}
+local n = #paths
+local nthreads = {WRK_THREADS}
+local next_id = 0
+
+function setup(thread)
+  thread:set("id", next_id)
+  next_id = next_id + 1
+end
+
+local i = nil
+
+function request()
+  if i == nil then i = id end
+  local path = paths[(i % n) + 1]
+  i = i + nthreads
+  return wrk.format("GET", path)
+end
+""")
+    return out
+
+
+def check_paths(base: str, paths: list[str]) -> list[tuple[str, int]]:
+    """The paths among ``paths`` that do not answer 200, with their status."""
+
+    def status(path: str) -> int:
+        try:
+            with urllib.request.urlopen(base + path, timeout=120) as r:
+                r.read()
+                return r.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    with concurrent.futures.ThreadPoolExecutor(8) as ex:
+        return [(p, st) for p, st in zip(paths, ex.map(status, paths), strict=True) if st != 200]
 
 
 def bench_token(database_url: str) -> str:
@@ -101,6 +227,8 @@ def main() -> None:
         port = s.getsockname()[1]
     env = {**os.environ, "CRITMIN_DATABASE_URL": f"sqlite:///{tmp / 'critmin.db'}"}
     token = bench_token(env["CRITMIN_DATABASE_URL"])
+    paths, years = varied_paths(db)
+    script = wrk_script(paths, tmp / "varied.lua")
     load = os.getloadavg()  # before the server starts and wrk runs
     proc = subprocess.Popen([sys.executable, "-c", "from critmin.cli import main; main()", "serve",
                              "--port", str(port), "--db", db, "--workers", str(args.workers),
@@ -124,6 +252,18 @@ def main() -> None:
                 rows.append((who, label, path, r))
                 print(f"{who:9s} {label:42s} {r['rps']:8.0f} req/s  p50 {r['p50']:7.1f} ms  "
                       f"p99 {r['p99']:7.1f} ms  errors {r['errors']}", flush=True)
+        # no warm-up: every worker and connection is warm, and these URLs must not be cached
+        varied_load = os.getloadavg()
+        varied = run_wrk(base + "/api/v1", args.seconds, args.connections, script=script)
+        repeats = max(0, varied["requests"] - len(paths))
+        print(f"varied    {len(paths)} distinct URLs{'':24s} {varied['rps']:8.0f} req/s  "
+              f"p50 {varied['p50']:7.1f} ms  p99 {varied['p99']:7.1f} ms  errors "
+              f"{varied['errors']} (non-2xx {varied['non2xx']}, socket {varied['socket_errors']})"
+              f"  requests {varied['requests']}, beyond one round of the URLs {repeats}; "
+              f"load average before the pass {varied_load[0]:.1f}", flush=True)
+        bad = check_paths(base, paths)
+        print(f"checked {len(paths)} URLs afterwards: {len(bad)} did not answer 200 {bad[:5]}",
+              flush=True)
     finally:
         proc.terminate()
         proc.wait(timeout=20)
@@ -145,8 +285,36 @@ def main() -> None:
     for who, label, path, r in rows:
         lines.append(f"| {who} | {label}: `{path}` | {r['rps']:.0f} | {r['p50']:.1f} | "
                      f"{r['p99']:.1f} | {r['requests']} | {r['errors']} |")
-    lines += ["", "wrk runs on the same 2 CPUs as the server, so the figures are a lower bound "
-              "of what the service does with the machine to itself.", ""]
+    kinds = {k: sum(p.startswith(f"/api/v1/{k}") for p in paths)
+             for k in ("trade_flows?", "trade_flows.csv?", "production?", "countries/",
+                       "concentration?")}
+    lines.append(f"| anonymous, varied | varied queries (cache misses): {len(paths)} distinct "
+                 f"URLs, `{script.name}` | {varied['rps']:.0f} | {varied['p50']:.1f} | "
+                 f"{varied['p99']:.1f} | {varied['requests']} | {varied['errors']} |")
+    lines += [
+        "", f"*anonymous, varied*: no credentials, one wrk run ({args.seconds} s, no warm-up) over "
+        f"{len(paths)} distinct URLs that the passes before never asked, built from the atlas and "
+        "shuffled (fixed seed), each wrk thread taking every second URL: "
+        f"{kinds['trade_flows?']} trade_flows JSON pages and {kinds['trade_flows.csv?']} CSV "
+        f"pages (each of the {len(years)} years {years[0]}-{years[-1]} x the {N_TRADERS} largest "
+        f"traders as exporter or importer x `_size` {', '.join(map(str, TRADE_SIZES))} x no sort, "
+        f"`_sort=-value_kusd` or `_sort=hs_code`), {kinds['production?']} production pages "
+        "(each mineral, and each mineral and stage, x `_size` "
+        f"{', '.join(map(str, PAGE_SIZES))} x no sort or `_sort=-value`), "
+        f"{kinds['countries/']} country rows (every `iso3`) and {kinds['concentration?']} "
+        "concentration analytics (each mineral, with and without a stage and a year). "
+        f"{varied['requests']} requests "
+        + (f"for {len(paths)} URLs: no URL was asked twice, so every request missed the response "
+           "cache and went through routing, the handler, the query and the rendering."
+           if repeats == 0 else
+           f"for {len(paths)} URLs: {repeats} requests asked a URL for the second time, "
+           f"{len(paths) - 1} requests after its first (each worker keeps at most 1,024 "
+           "responses, least recently used first out).")
+        + f" Non-2xx responses {varied['non2xx']}, socket errors {varied['socket_errors']}; "
+        f"after the run every URL was asked again: {len(bad)} did not answer 200. Load average "
+        f"before this pass {varied_load[0]:.1f} (the passes before it included).",
+        "", "wrk runs on the same 2 CPUs as the server, so the figures are a lower bound "
+        "of what the service does with the machine to itself.", ""]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text("\n".join(lines))
     print(f"wrote {args.out}")
