@@ -17,7 +17,9 @@ from critmin.matchmaking.scheduler import solve_schedule
 ROOT = Path(__file__).resolve().parents[2]
 B2B = (ROOT / ".." / "shared" / "data" / "b2b").resolve()
 # instances that the scheduler proves optimal in a few seconds on 2 cores
-QUICK = ["forumt-14", "tic-12", "tic-13crafb", "tic-14crafa"]
+QUICK = ["forumt-14", "tic-12", "tic-13crafb", "tic-14crafa",
+         # optimum above the trivial bound, or a tight break-free feasibility (seconds each)
+         "forumt-14crafe", "tic-13crafc", "forum-13crafc", "forum-14"]
 
 TINY = """nBusiness = 4; nMeetings = 3; nTables = 2; nTotalSlots = 4; nMorningSlots = 2;
 requested = [|1, 2,1, |1, 3,3, |1, 4,2, |];
