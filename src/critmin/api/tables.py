@@ -22,8 +22,11 @@ from fastapi.responses import Response
 from critmin import schema
 from critmin.api._cache import cached
 from critmin.api._core import (
+    MEDIA,
     AtlasPool,
     Fmt,
+    annotation_headers,
+    csv_rows,
     decode_cursor,
     encode_cursor,
     fail,
@@ -141,7 +144,8 @@ def query_table(pool: AtlasPool, table: str, params: list[tuple[str, str]], fmt:
                 base_url: str) -> Response:
     """The response for ``GET /api/v1/<table>[.fmt]?<params>``."""
     clause, args, opts = build_query(table, params)
-    cols = schema.table(table).column_names
+    t = schema.table(table)
+    cols = t.column_names
     select = f'SELECT {", ".join(chr(34) + c + chr(34) for c in cols)} FROM "{table}"{clause}'
     ann = pool.annotations([table])
     cur = pool.cursor()
@@ -173,13 +177,36 @@ def query_table(pool: AtlasPool, table: str, params: list[tuple[str, str]], fmt:
 
         next_url = f"{base_url}?{urlencode(kept)}"
     if fmt is Fmt.json:
-        payload = {"ok": True, "name": table, "columns": cols,
-                   "rows": [dict(zip(cols, (_cell(v) for v in r), strict=True)) for r in rows],
+        payload = {"ok": True, "name": table, "columns": cols, "rows": _records(t, rows),
                    "next": nxt, "next_url": next_url, "annotations": ann}
         return json_response(payload)
-    df = pd.DataFrame(rows, columns=cols)
     headers = {"Link": f'<{next_url}>; rel="next"', "X-Next-Cursor": nxt} if nxt else None
+    if fmt is Fmt.csv:
+        text = csv_rows(cols, [c.type for c in t.columns], rows)
+        if text is not None:
+            return Response(text, media_type=MEDIA[fmt], headers={
+                **annotation_headers(ann), **(headers or {}),
+                "Content-Disposition": f'attachment; filename="{table}.csv"'})
+    df = pd.DataFrame(rows, columns=cols)
     return render_frame(df, fmt, name=table, ann=ann, headers=headers)
+
+
+def _records(t: schema.Table, rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """``rows`` as JSON objects: dates and timestamps as ISO text; a NaN or infinite float is
+    written as null by :func:`~critmin.api._core.dumps` (orjson), so other values pass as they
+    are (same bytes as :func:`_cell` on every value)."""
+    cols = t.column_names
+    dated = [i for i, c in enumerate(t.columns) if c.type in ("DATE", "TIMESTAMP")]
+    if not dated:
+        return [dict(zip(cols, r, strict=True)) for r in rows]
+    out = []
+    for r in rows:
+        row = list(r)
+        for i in dated:
+            if row[i] is not None:
+                row[i] = row[i].isoformat()
+        out.append(dict(zip(cols, row, strict=True)))
+    return out
 
 
 def _cell(v: Any) -> Any:
