@@ -73,3 +73,21 @@ def test_csv_edge_values_match_pandas() -> None:
     ints = [(1, None), (None, None), (2**40, None)]  # pandas: floats when a value is missing
     assert csv_rows(["n", "m"], ["INTEGER", "BIGINT"], ints) == _old_csv(["n", "m"], ints)
     assert csv_rows(["t"], ["TIMESTAMP"], [(dt.datetime(2024, 1, 1),)]) is None
+
+
+def test_table_routes_shadow_no_other_route(service: Any) -> None:
+    """The table routes are matched first (most requests): no other route's path may match them."""
+    import re
+
+    from starlette.routing import compile_path
+
+    ops = [(p, o.get("operationId", "")) for p, d in service.app.openapi()["paths"].items()
+           for o in d.values()]
+    tables = [p for p, o in ops if o.startswith(("table_", "row_"))]
+    others = [p for p, o in ops if not o.startswith(("table_", "row_"))]
+    assert tables and others
+    for path in tables:
+        regex = compile_path(path)[0]
+        for other in others:
+            assert not regex.match(re.sub(r"\{[^}]+\}", "x", other)), (path, other)
+            assert not compile_path(other)[0].match(re.sub(r"\{[^}]+\}", "x", path)), (path, other)

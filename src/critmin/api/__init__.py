@@ -88,11 +88,11 @@ def create_app(atlas_path: str | Path | None = None, database_url: str | None = 
             {"ok": True, "name": t.name, "kind": t.kind, "description": t.description,
              "key": t.key, "columns": [vars(c) for c in t.columns]}))
 
+    tables.register(api)  # first: most requests; no other route shares their paths
     api.include_router(accounts.router)
     api.include_router(analytics.router)
     api.include_router(coop.router)
     api.include_router(match.router)
-    tables.register(api)  # last: /{table} routes
     app.include_router(api)
 
     @app.get("/", include_in_schema=False)
