@@ -151,3 +151,53 @@ def test_auto_falls_back_to_cpsat_and_keeps_the_proven_bound() -> None:
         assert report.total_breaks == res.total_breaks >= res.lower_bound
     else:
         assert res.status == "UNKNOWN" and res.total_breaks is None
+
+
+def _children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (Linux /proc)."""
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                stat = (d / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(d.name))
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_solver_processes_die_with_a_killed_parent() -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = ("from critmin.matchmaking.dzn import read_dzn\n"
+            "from critmin.matchmaking.scheduler import solve_schedule\n"
+            f"solve_schedule(read_dzn({str(B2B / 'forum-13crafb.original.dzn')!r}), "
+            "time_limit_s=120)\n")
+    parent = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        deadline = time.monotonic() + 30
+        kids: list[int] = []
+        while len(kids) < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            kids = _children(parent.pid)
+        assert len(kids) == 3, kids  # RC2 and the two searches
+        # let the searches get deep into a long solver call (it holds the GIL), then kill
+        time.sleep(6)
+        kids = _children(parent.pid)
+        assert kids
+    finally:
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+    # with the parent: a worker in a long solver call would otherwise run on (until it next
+    # writes to the closed pipe)
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline and any(Path(f"/proc/{k}").exists() for k in kids):
+        time.sleep(0.1)
+    alive = [k for k in kids if Path(f"/proc/{k}").exists()
+             and "Z" not in (Path(f"/proc/{k}") / "stat").read_text().rsplit(")", 1)[1].split()[0]]
+    assert alive == []

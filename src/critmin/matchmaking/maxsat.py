@@ -35,7 +35,9 @@ schedule found by them is optimal.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
 import pickle
 import queue as queue_mod
 import subprocess
@@ -469,7 +471,29 @@ class _Worker:
 
 
 def _child_main() -> None:
-    """Entry point of a worker process: run the pickled task, pickle its messages to stdout."""
+    """Entry point of a worker process: run the pickled task, pickle its messages to stdout.
+
+    No solver is left running on its own when the parent is killed before it could stop its
+    workers: on Linux the kernel kills the worker with its parent (``PR_SET_PDEATHSIG``); elsewhere
+    a watchdog thread ends it (between solver calls, which hold the GIL).
+    """
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the parent died before the line above
+            os._exit(3)
+
+    def watchdog() -> None:
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(3)
+
+    threading.Thread(target=watchdog, daemon=True).start()
     kind, args = pickle.load(sys.stdin.buffer)
     stdout = sys.stdout.buffer
 
