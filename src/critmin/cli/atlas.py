@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -34,6 +34,7 @@ def build_cmd(
     from critmin import atlas
 
     err = Console(stderr=True)
+    kept = _save_registry_edits(Path(db) if db is not None else atlas.default_path())
     if silent or fmt == "json":
         report = atlas.build(dirs, db, fresh=fresh)
     else:
@@ -46,6 +47,12 @@ def build_cmd(
                 bar.update(task, description=label, completed=done, total=total)
 
             report = atlas.build(dirs, db, fresh=fresh, progress=progress)
+    if kept is not None:
+        report.notes.append(
+            f"the atlas held registry records that differ from critmin's curated registry "
+            f"({kept[1]}); the rebuilt atlas has the curated one, and the old registry is saved "
+            f"in {kept[0]}: put it back with 'critmin coop restore {kept[0]}'"
+        )
     if fmt == "json":
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return
@@ -119,3 +126,45 @@ def download_cmd(
         return
     path, digest = download(source, dest, sha256=sha256)
     typer.echo(f"saved {path} (sha256 {digest})")
+
+
+def _save_registry_edits(path: Path) -> tuple[Path, str] | None:
+    """Save the registry of the atlas at ``path`` into a CSV folder beside it when it differs
+    from the curated registry (records added, edited or removed with ``critmin coop``), since a
+    build replaces the registry tables: ``(folder, summary)``, or None when there is nothing to
+    keep. Nothing is lost: the folder is written (atomically, file by file) before the build.
+    """
+    import datetime as dt
+
+    from critmin import schema
+    from critmin.cooperation.registry import TABLES, Registry
+    from critmin.errors import CritminError
+
+    if not path.exists():
+        return None
+    try:
+        old = Registry.from_atlas(path)
+    except (CritminError, OSError, ValueError):
+        return None  # not an atlas with a registry yet: nothing to keep
+    curated = Registry.from_package()
+    changes = []
+    for t, name in TABLES.items():
+        # compare what an atlas stores: its columns, and memberships of countries (not the EU's)
+        cols = set(schema.table(name).column_names)
+
+        def stored(reg: Registry, t: str = t, cols: set[str] = cols) -> dict[str, dict[str, Any]]:
+            return {r.record_id(): {k: v for k, v in r.row().items() if k in cols}
+                    for r in reg.records[t] if getattr(r, "iso3", True)}
+
+        mine, theirs = stored(old), stored(curated)
+        added = len(mine.keys() - theirs.keys())
+        removed = len(theirs.keys() - mine.keys())
+        edited = sum(1 for k in mine.keys() & theirs.keys() if mine[k] != theirs[k])
+        if added or removed or edited:
+            changes.append(f"{t}: {added} added, {edited} edited, {removed} removed")
+    if not changes:
+        return None
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    folder = path.with_name(f"{path.stem}.registry-{stamp}")
+    old.save_csv(folder)
+    return folder, "; ".join(changes)

@@ -146,3 +146,22 @@ def remove_cmd(
     reg.remove(table.value, record_id)
     reg.save_atlas(atlas.path)
     typer.echo(f"removed {table.value} record {record_id} from {atlas.path}")
+
+
+@coop_app.command("restore")
+def restore_cmd(
+    folder: Annotated[Path, typer.Argument(help="A registry CSV folder (as saved by 'critmin "
+                                                "atlas build' or Registry.save_csv).")],
+    db: DbOption = None,
+) -> None:
+    """Replace the registry in the atlas with the records of FOLDER (validated first)."""
+    from critmin.atlas import Atlas
+    from critmin.cooperation.registry import Registry
+    from critmin.errors import InputError
+
+    reg = Registry.from_folder(folder)
+    problems = reg.cross_problems()
+    if problems:
+        raise InputError(folder, problems[0])
+    path = reg.save_atlas(Atlas.open(db).path)
+    typer.echo(f"registry of {path} replaced with the records in {folder}")

@@ -1,0 +1,54 @@
+"""A build replaces the registry tables: records edited with ``critmin coop`` are saved first."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from critmin import starter
+from critmin.cli import main
+
+WGI = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "wgi"
+
+
+@pytest.mark.skipif(not WGI.exists(), reason="needs ../shared/data/wgi")
+def test_build_saves_registry_edits_and_restore_puts_them_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = starter.install(tmp_path / "atlas.duckdb", quiet=True)
+    monkeypatch.setenv("CRITMIN_ATLAS", str(db))
+
+    def run(*args: str) -> str:
+        with pytest.raises(SystemExit) as exit_:
+            main(list(args))
+        out = capsys.readouterr()
+        assert exit_.value.code in (0, None), out.err
+        return out.out
+
+    def project_ids() -> set[str]:
+        return {r["id"] for r in json.loads(run("coop", "list", "projects", "--format", "json"))}
+
+    # an untouched registry: nothing to keep
+    report = json.loads(run("atlas", "build", str(WGI), "--format", "json"))
+    assert not any("registry" in n for n in report["notes"])
+    assert not list(tmp_path.glob("atlas.registry-*"))
+
+    f = tmp_path / "p.json"
+    f.write_text(json.dumps({"id": "NEW-CO", "name": "New cobalt mine", "country": "AUS",
+                             "mineral": "cobalt", "stage": "mine", "capacity": 2000, "unit": "t/y",
+                             "basis": "contained Co", "status": "feasibility",
+                             "source_url": "https://example.org/new-co"}), encoding="utf-8")
+    run("coop", "add", "projects", str(f))
+    assert "NEW-CO" in project_ids()
+
+    report = json.loads(run("atlas", "build", str(WGI), "--format", "json"))
+    notes = [n for n in report["notes"] if "registry" in n]
+    assert len(notes) == 1 and "projects: 1 added, 0 edited, 0 removed" in notes[0]
+    (saved,) = tmp_path.glob("atlas.registry-*")
+    assert "NEW-CO" in (saved / "projects.csv").read_text(encoding="utf-8")
+    assert "NEW-CO" not in project_ids()  # the build put the curated registry back
+
+    assert "replaced" in run("coop", "restore", str(saved))
+    assert "NEW-CO" in project_ids()
