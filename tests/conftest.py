@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,18 @@ def starter_atlas(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from critmin import starter
 
     return starter.install(tmp_path_factory.mktemp("starter") / "atlas.duckdb", quiet=True)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., str]:
+    """Run ``critmin ARGS...`` in-process; return its stdout, failing the test on a non-zero exit."""
+    from critmin.cli import main
+
+    def run(*args: str) -> str:
+        with pytest.raises(SystemExit) as exit_:
+            main(list(args))
+        out = capsys.readouterr()
+        assert exit_.value.code in (0, None), out.err
+        return out.out
+
+    return run

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -172,18 +173,12 @@ def test_coverage_value_basis_matches_sql(atlas: Atlas) -> None:
 
 
 def test_cli_on_starter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                        capsys: pytest.CaptureFixture[str]) -> None:
+                        capsys: pytest.CaptureFixture[str], cli: Callable[..., str]) -> None:
     from critmin.cli import main
 
     db = tmp_path / "atlas.duckdb"
     monkeypatch.setenv("CRITMIN_ATLAS", str(db))
-
-    def run(*args: str) -> str:
-        with pytest.raises(SystemExit) as exit_:
-            main(list(args))
-        out = capsys.readouterr()
-        assert exit_.value.code in (0, None), out.err
-        return out.out
+    run = cli
 
     rows = json.loads(run("coop", "list", "projects", "--country", "IND", "--format", "json"))
     assert db.exists() and "TTC-TREI-AP-REE" in {r["id"] for r in rows}

@@ -3,29 +3,23 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from critmin import starter
-from critmin.cli import main
 
 WGI = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "wgi"
 
 
 @pytest.mark.skipif(not WGI.exists(), reason="needs ../shared/data/wgi")
 def test_build_saves_registry_edits_and_restore_puts_them_back(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Callable[..., str]
 ) -> None:
     db = starter.install(tmp_path / "atlas.duckdb", quiet=True)
     monkeypatch.setenv("CRITMIN_ATLAS", str(db))
-
-    def run(*args: str) -> str:
-        with pytest.raises(SystemExit) as exit_:
-            main(list(args))
-        out = capsys.readouterr()
-        assert exit_.value.code in (0, None), out.err
-        return out.out
+    run = cli
 
     def project_ids() -> set[str]:
         return {r["id"] for r in json.loads(run("coop", "list", "projects", "--format", "json"))}
