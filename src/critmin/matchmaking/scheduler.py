@@ -209,6 +209,20 @@ def assign_tables(inst: B2BInstance, slots: Sequence[int]) -> list[int]:
     return tables
 
 
+def breaks_by_participant(inst: B2BInstance, slots: Sequence[int]) -> tuple[int, ...]:
+    """Breaks of each participant (index ``p - 1``) when meeting ``m`` is at ``slots[m - 1]``."""
+    return tuple(
+        breaks_of_slots([slots[m - 1] for m in inst.meetings_of(p)])
+        for p in range(1, inst.n_participants + 1)
+    )
+
+
+def schedule_of(inst: B2BInstance, slots: Sequence[int]) -> tuple[Assignment, ...]:
+    """The assignments of meetings at ``slots`` (index ``m - 1``), with :func:`assign_tables`."""
+    tables = assign_tables(inst, slots)
+    return tuple(Assignment(m + 1, slots[m], tables[m]) for m in range(inst.n_meetings))
+
+
 def greedy_slots(inst: B2BInstance, domains: Sequence[Sequence[int]]) -> list[int] | None:
     """A quick feasible-looking first slot assignment (a hint, may be ``None`` when stuck).
 
@@ -499,16 +513,9 @@ def solve_schedule(
     if out.status == "INFEASIBLE":
         return ScheduleResult("INFEASIBLE", None, 0, (), fairness, time.perf_counter() - started)
     if out.slots is not None:
-        per_p = tuple(
-            breaks_of_slots([out.slots[m - 1] for m in inst.meetings_of(p)])
-            for p in range(1, inst.n_participants + 1)
-        )
-        tables = assign_tables(inst, out.slots)
-        schedule = tuple(
-            Assignment(m + 1, out.slots[m], tables[m]) for m in range(inst.n_meetings)
-        )
-        return ScheduleResult("OPTIMAL", sum(per_p), sum(per_p), schedule, fairness,
-                              time.perf_counter() - started, per_p)
+        per_p = breaks_by_participant(inst, out.slots)
+        return ScheduleResult("OPTIMAL", sum(per_p), sum(per_p), schedule_of(inst, out.slots),
+                              fairness, time.perf_counter() - started, per_p)
     if method == "maxsat" or time_limit_s is None:
         return ScheduleResult("UNKNOWN", None, out.lower_bound, (), fairness,
                               time.perf_counter() - started)
@@ -575,18 +582,11 @@ def solve_schedule_cpsat(
         found, proved_none = find_break_free(inst, domains, time_limit_s=budget, workers=workers)
         trivial_lb = sum(participant_break_bounds(inst, domains)[0])
         if found is not None:
-            per_p = [
-                breaks_of_slots([found[m - 1] for m in inst.meetings_of(p)])
-                for p in range(1, n_p + 1)
-            ]
+            per_p = breaks_by_participant(inst, found)
             fair = fairness is None or max(per_p, default=0) - min(per_p, default=0) <= fairness
             if fair and sum(per_p) == trivial_lb:
-                tables = assign_tables(inst, found)
-                schedule = tuple(
-                    Assignment(m + 1, found[m], tables[m]) for m in range(inst.n_meetings)
-                )
-                return ScheduleResult("OPTIMAL", trivial_lb, trivial_lb, schedule, fairness,
-                                      time.perf_counter() - started, tuple(per_p))
+                return ScheduleResult("OPTIMAL", trivial_lb, trivial_lb, schedule_of(inst, found),
+                                      fairness, time.perf_counter() - started, per_p)
         if proved_none:
             known_lb = max(known_lb, trivial_lb + 1)
     exact_bounds, exact_windows = participant_break_bounds(inst, domains)
@@ -598,19 +598,12 @@ def solve_schedule_cpsat(
         primal = soft_window_lns(inst, domains, exact_windows, time_limit_s=budget,
                                  workers=workers, log=log)
         if primal is not None:
-            per_p = [
-                breaks_of_slots([primal[m - 1] for m in inst.meetings_of(p)])
-                for p in range(1, n_p + 1)
-            ]
+            per_p = breaks_by_participant(inst, primal)
             fair = fairness is None or max(per_p, default=0) - min(per_p, default=0) <= fairness
             lb_now = max(known_lb, sum(exact_bounds))
             if fair and sum(per_p) == lb_now:
-                tables = assign_tables(inst, primal)
-                schedule = tuple(
-                    Assignment(m + 1, primal[m], tables[m]) for m in range(inst.n_meetings)
-                )
-                return ScheduleResult("OPTIMAL", lb_now, lb_now, schedule, fairness,
-                                      time.perf_counter() - started, tuple(per_p))
+                return ScheduleResult("OPTIMAL", lb_now, lb_now, schedule_of(inst, primal),
+                                      fairness, time.perf_counter() - started, per_p)
 
     def build(cap: int | None):  # type: ignore[no-untyped-def]
         """The CP-SAT model; with ``cap``: feasibility of ``total <= cap``, else minimise."""
@@ -742,7 +735,7 @@ def solve_schedule_cpsat(
             if greedy is not None:
                 for (m, t), var in x.items():
                     model.add_hint(var, greedy[m] == t)
-        return model, x, meetings_of, total
+        return model, x, total
 
 
     def solver_for(seconds: float | None, bottom_up: bool) -> cp_model.CpSolver:
@@ -765,7 +758,7 @@ def solve_schedule_cpsat(
     built = build(None)
     if built is None:
         return ScheduleResult("INFEASIBLE", None, 0, (), fairness, time.perf_counter() - started)
-    model, x, meetings_of, total = built
+    model, x, total = built
     cap = known_lb
     code = None
     proved_by_cap = False
@@ -775,7 +768,7 @@ def solve_schedule_cpsat(
             break
         capped = build(cap)
         assert capped is not None
-        c_model, c_x, _, _ = capped
+        c_model, c_x, _ = capped
         share = 30.0 if remaining is None else 0.6 * remaining
         solver = solver_for(share, True)
         c_code = solver.solve(c_model)
@@ -788,7 +781,7 @@ def solve_schedule_cpsat(
             continue
         break
     if not proved_by_cap:
-        model, x, meetings_of, total = build(None)  # type: ignore[misc]
+        model, x, total = build(None)  # type: ignore[misc]
         model.add(total >= known_lb)
         remaining = None if deadline is None else deadline - time.perf_counter()
         solver = solver_for(remaining, False)
@@ -808,20 +801,15 @@ def solve_schedule_cpsat(
     slot_values = [
         next(t for t in dom if solver.boolean_value(x[m, t])) for m, dom in enumerate(domains)
     ]
-    tables = assign_tables(inst, slot_values)
-    per_p = []
-    for p in range(1, n_p + 1):
-        per_p.append(breaks_of_slots([slot_values[m] for m in meetings_of[p]]))
+    per_p = breaks_by_participant(inst, slot_values)
     total_breaks = sum(per_p)
     lower = (
         total_breaks
         if status == "OPTIMAL"
         else max(known_lb, int(-(-solver.best_objective_bound // 1)))
     )
-    schedule = tuple(
-        Assignment(m + 1, slot_values[m], tables[m]) for m in range(inst.n_meetings)
-    )
-    return ScheduleResult(status, total_breaks, lower, schedule, fairness, elapsed, tuple(per_p))
+    return ScheduleResult(status, total_breaks, lower, schedule_of(inst, slot_values), fairness,
+                          elapsed, per_p)
 
 
 def _and_not(model: object, a: object, b: object, name: str) -> object:
