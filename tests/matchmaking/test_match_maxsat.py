@@ -13,13 +13,11 @@ from hypothesis import strategies as st
 from critmin.matchmaking.check import ScheduleEntry, check_schedule
 from critmin.matchmaking.dzn import read_dzn
 from critmin.matchmaking.instance import B2BInstance, Meeting, Session
-from critmin.matchmaking.maxsat import rc2_worker, sat_worker, solve_maxsat
+from critmin.matchmaking.maxsat import Problem, rc2_worker, sat_worker, solve_maxsat
 from critmin.matchmaking.scheduler import (
-    meeting_domains,
-    participant_break_bounds,
     solve_schedule,
 )
-from tests.matchmaking.test_match_scheduler import brute_force
+from tests.matchmaking.test_match_scheduler import brute_force, dealt
 
 B2B = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "b2b"
 
@@ -34,19 +32,8 @@ class Sink:
         self.got.append(msg)
 
 
-def _args(inst: B2BInstance, d: int | None, out: Sink) -> tuple[Any, ...]:
-    doms = meeting_domains(inst)
-    bounds, windows = participant_break_bounds(inst, doms)
-    return inst, doms, d, bounds, windows, out
-
-
 def _valid(inst: B2BInstance, slots: list[int], d: int | None) -> int:
-    count: dict[int, int] = {}
-    entries = []
-    for m, t in enumerate(slots, start=1):
-        count[t] = count.get(t, 0) + 1
-        entries.append(ScheduleEntry(m, t, count[t]))
-    report = check_schedule(inst, entries, fairness=d)
+    report = check_schedule(inst, dealt(slots), fairness=d)
     assert report.valid, report.violations
     return report.total_breaks
 
@@ -79,7 +66,7 @@ def restricted_instances(draw: st.DrawFn) -> B2BInstance:
 def test_rc2_and_sat_searches_match_brute_force(inst: B2BInstance, d: int | None) -> None:
     expected = brute_force(inst, d)
     out = Sink()
-    rc2_worker(*_args(inst, d, out))
+    rc2_worker(Problem.of(inst, d), out)
     last = out.got[-1]
     if expected is None:
         assert last == ("infeasible",)
@@ -92,7 +79,7 @@ def test_rc2_and_sat_searches_match_brute_force(inst: B2BInstance, d: int | None
     for k in range(max(0, expected - 1), expected + 2):
         for aggregate in (True, False):
             sink = Sink()
-            sat_worker(*_args(inst, d, sink), k, aggregate)
+            sat_worker(Problem.of(inst, d), sink, k, aggregate)
             if k < expected:
                 assert sink.got == [("unsat", k)]
             else:
@@ -108,7 +95,7 @@ def test_general_fairness_without_idle_participants() -> None:
     inst = B2BInstance(4, 1, 6, 6, meetings, forbidden=forbidden)
     for d in (0, 1, 2, None):
         out = Sink()
-        rc2_worker(*_args(inst, d, out))
+        rc2_worker(Problem.of(inst, d), out)
         expected = brute_force(inst, d)
         assert out.got[-1][:2] == (("opt", expected) if expected is not None else ("infeasible",))
 
@@ -116,9 +103,7 @@ def test_general_fairness_without_idle_participants() -> None:
 @pytest.mark.parametrize("name", ["tic-12", "forumt-14crafd"])
 def test_portfolio_processes_prove_benchmark_optimum(name: str) -> None:
     inst = read_dzn(B2B / f"{name}.original.dzn")
-    doms = meeting_domains(inst)
-    bounds, windows = participant_break_bounds(inst, doms)
-    res = solve_maxsat(inst, doms, bounds, windows, fairness=2, time_limit_s=60, workers=2)
+    res = solve_maxsat(Problem.of(inst, 2), time_limit_s=60, workers=2)
     assert res.status == "OPTIMAL" and res.slots is not None
     assert _valid(inst, res.slots, 2) == res.total_breaks == res.lower_bound
     cp = solve_schedule(inst, fairness=2, time_limit_s=60, method="cpsat")
@@ -127,20 +112,17 @@ def test_portfolio_processes_prove_benchmark_optimum(name: str) -> None:
 
 def test_portfolio_time_limit_reports_unknown_with_a_bound() -> None:
     # forum-14 cannot be proved in 0.5 s: the portfolio stops on time with its proven bound
-    inst = read_dzn(B2B / "forum-14.original.dzn")
-    doms = meeting_domains(inst)
-    bounds, windows = participant_break_bounds(inst, doms)
-    res = solve_maxsat(inst, doms, bounds, windows, fairness=2, time_limit_s=0.5, workers=2)
+    problem = Problem.of(read_dzn(B2B / "forum-14.original.dzn"), 2)
+    res = solve_maxsat(problem, time_limit_s=0.5, workers=2)
     assert res.status == "UNKNOWN" and res.slots is None
-    assert sum(bounds) <= res.lower_bound <= 2
+    assert problem.trivial_bound <= res.lower_bound <= 2
 
 
 def test_auto_falls_back_to_cpsat_and_keeps_the_proven_bound() -> None:
     # 3 s is too short to prove forum-14 (optimum 2): the portfolio's bound is kept, and any
     # schedule CP-SAT finds in the remaining time passes the checker
     inst = read_dzn(B2B / "forum-14.original.dzn")
-    doms = meeting_domains(inst)
-    trivial = sum(participant_break_bounds(inst, doms)[0])
+    trivial = Problem.of(inst, 2).trivial_bound
     res = solve_schedule(inst, fairness=2, time_limit_s=3, method="auto")
     assert res.status in ("OPTIMAL", "FEASIBLE", "UNKNOWN")
     assert trivial <= res.lower_bound <= 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -16,6 +17,16 @@ from critmin.matchmaking.scheduler import explain_infeasibility, solve_schedule
 M, A, ANY = Session.MORNING, Session.AFTERNOON, Session.ANY
 
 
+def dealt(slots: Sequence[int]) -> list[ScheduleEntry]:
+    """Entries for meetings 1, 2, ... at ``slots``, tables dealt out 1, 2, ... within each slot."""
+    count: dict[int, int] = {}
+    entries = []
+    for m, t in enumerate(slots, start=1):
+        count[t] = count.get(t, 0) + 1
+        entries.append(ScheduleEntry(m, t, count[t]))
+    return entries
+
+
 def brute_force(inst: B2BInstance, fairness: int | None) -> int | None:
     """Least total breaks over every slot assignment (``None`` when none is valid).
 
@@ -23,12 +34,7 @@ def brute_force(inst: B2BInstance, fairness: int | None) -> int | None:
     """
     best = None
     for slots in itertools.product(range(1, inst.n_slots + 1), repeat=inst.n_meetings):
-        count: dict[int, int] = {}
-        entries = []
-        for m, t in enumerate(slots, start=1):
-            count[t] = count.get(t, 0) + 1
-            entries.append(ScheduleEntry(m, t, count[t]))
-        report = check_schedule(inst, entries, fairness=fairness)
+        report = check_schedule(inst, dealt(slots), fairness=fairness)
         if report.valid and (best is None or report.total_breaks < best):
             best = report.total_breaks
     return best

@@ -62,6 +62,33 @@ class Encoding:
     breaks: list[int]
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One instance ready to encode: its meetings' allowed slots (:func:`meeting_domains`), the
+    fairness ``d`` and the per-participant bounds and feasible windows of
+    :func:`participant_break_bounds` (index ``p - 1``). Picklable, for the solver processes."""
+
+    inst: B2BInstance
+    domains: tuple[tuple[int, ...], ...]
+    fairness: int | None
+    bounds: tuple[int, ...]
+    windows: tuple[tuple[int, ...], ...]
+
+    @classmethod
+    def of(cls, inst: B2BInstance, fairness: int | None) -> Problem:
+        from critmin.matchmaking.scheduler import meeting_domains, participant_break_bounds
+
+        domains = meeting_domains(inst)
+        bounds, windows = participant_break_bounds(inst, domains)
+        return cls(inst, tuple(map(tuple, domains)), fairness, tuple(bounds),
+                   tuple(map(tuple, windows)))
+
+    @property
+    def trivial_bound(self) -> int:
+        """The sum of the per-participant bounds."""
+        return sum(self.bounds)
+
+
 class _Pool:
     """Fresh variable ids."""
 
@@ -173,12 +200,8 @@ def interchangeable_meetings(
 
 
 def encode(
-    inst: B2BInstance,
-    domains: Sequence[Sequence[int]],
+    problem: Problem,
     *,
-    fairness: int | None,
-    lower_bounds: Sequence[int],
-    windows: Sequence[Sequence[int]],
     bound: int | None = None,
     slot_aggregate: bool = True,
     busy_counts: bool = True,
@@ -186,9 +209,10 @@ def encode(
 ) -> Encoding:
     """The CNF of ``inst`` (see the module docstring); with ``bound``: also ``total <= bound``.
 
-    ``lower_bounds`` and ``windows`` are :func:`participant_break_bounds` (index ``p - 1``);
     ``symmetry`` orders the slots of :func:`interchangeable_meetings`.
     """
+    inst, domains, fairness = problem.inst, problem.domains, problem.fairness
+    lower_bounds, windows = problem.bounds, problem.windows
     pool = _Pool()
     cl: list[list[int]] = []
     n_t, n_m = inst.n_slots, inst.n_meetings
@@ -344,25 +368,13 @@ def _slots(enc: Encoding, domains: Sequence[Sequence[int]], model: Sequence[int]
     return [next(t for t in dom if enc.x[m, t] in true) for m, dom in enumerate(domains)]
 
 
-def _put(out: Any, msg: tuple[Any, ...]) -> None:
-    out.put(msg)
-
-
-def rc2_worker(
-    inst: B2BInstance,
-    domains: Sequence[Sequence[int]],
-    fairness: int | None,
-    bounds: Sequence[int],
-    windows: Sequence[Sequence[int]],
-    out: Any,
-    solver: str = "g4",
-) -> None:
+def rc2_worker(problem: Problem, out: Any, solver: str = "g4") -> None:
     """Minimise the total breaks with RC2; put ``("lb", v)`` as cores are found, then
     ``("opt", cost, slots)`` or ``("infeasible",)``."""
     from pysat.examples.rc2 import RC2
     from pysat.formula import WCNF
 
-    enc = encode(inst, domains, fairness=fairness, lower_bounds=bounds, windows=windows)
+    enc = encode(problem)
     wcnf = WCNF()
     wcnf.extend(enc.clauses)
     for b in enc.breaks:
@@ -374,27 +386,19 @@ def rc2_worker(
         def _call_oracle(self, assumptions: list[int] = [], expect_interrupt: bool = False) -> Any:  # noqa: B006
             if self.cost > self.last:
                 self.last = self.cost
-                _put(out, ("lb", int(self.cost)))
+                out.put(("lb", int(self.cost)))
             return super()._call_oracle(assumptions, expect_interrupt)
 
     with _Reporting(wcnf, solver=solver, adapt=True, exhaust=True, minz=True, trim=5) as rc2:
         model = rc2.compute()
         if model is None:
-            _put(out, ("infeasible",))
+            out.put(("infeasible",))
         else:
-            _put(out, ("opt", int(rc2.cost), _slots(enc, domains, model)))
+            out.put(("opt", int(rc2.cost), _slots(enc, problem.domains, model)))
 
 
 def sat_worker(
-    inst: B2BInstance,
-    domains: Sequence[Sequence[int]],
-    fairness: int | None,
-    bounds: Sequence[int],
-    windows: Sequence[Sequence[int]],
-    out: Any,
-    k: int,
-    aggregate: bool,
-    solver: str = "cadical195",
+    problem: Problem, out: Any, k: int, aggregate: bool, solver: str = "cadical195"
 ) -> None:
     """Decide ``total breaks <= k``: put ``("sol", k, slots)`` or ``("unsat", k)``.
 
@@ -402,13 +406,12 @@ def sat_worker(
     """
     from pysat.solvers import Solver
 
-    enc = encode(inst, domains, fairness=fairness, lower_bounds=bounds, windows=windows,
-                 bound=k, slot_aggregate=aggregate)
+    enc = encode(problem, bound=k, slot_aggregate=aggregate)
     with Solver(name=solver, bootstrap_with=enc.clauses) as s:
         if s.solve():
-            _put(out, ("sol", k, _slots(enc, domains, s.get_model())))
+            out.put(("sol", k, _slots(enc, problem.domains, s.get_model())))
         else:
-            _put(out, ("unsat", k))
+            out.put(("unsat", k))
 
 
 @dataclass(frozen=True)
@@ -503,16 +506,12 @@ def _child_main() -> None:
             stdout.flush()
 
     target = {"rc2": rc2_worker, "sat": sat_worker}[kind]
-    target(*args[:5], _Pipe(), *args[5:])
+    target(args[0], _Pipe(), *args[1:])
 
 
 def solve_maxsat(
-    inst: B2BInstance,
-    domains: Sequence[Sequence[int]],
-    bounds: Sequence[int],
-    windows: Sequence[Sequence[int]],
+    problem: Problem,
     *,
-    fairness: int | None = 2,
     time_limit_s: float | None = None,
     workers: int = 2,
 ) -> MaxSatOutcome:
@@ -524,12 +523,11 @@ def solve_maxsat(
     """
     started = time.perf_counter()
     deadline = None if time_limit_s is None else started + float(time_limit_s)
-    lb = sum(bounds)
-    if inst.n_meetings * inst.n_slots <= 600:
-        return _solve_inline(inst, domains, bounds, windows, fairness, lb)
+    lb = problem.trivial_bound
+    if problem.inst.n_meetings * problem.inst.n_slots <= 600:
+        return _solve_inline(problem)
     inbox: queue_mod.Queue[Any] = queue_mod.Queue()
-    base = (inst, [list(d) for d in domains], fairness, list(bounds), [list(w) for w in windows])
-    running = {"rc2": _Worker("rc2", ("rc2", base), inbox)}
+    running = {"rc2": _Worker("rc2", ("rc2", (problem,)), inbox)}
     # two SAT searches at the current lower bound: one that refutes fast, one that finds fast
     modes = (True, False) if workers > 1 else ()
     sat_k = lb
@@ -537,10 +535,10 @@ def solve_maxsat(
     def start_sats(k: int) -> None:
         for agg in modes:
             tag = f"sat{int(agg)}-{k}"
-            running[tag] = _Worker(tag, ("sat", (*base, k, agg)), inbox)
+            running[tag] = _Worker(tag, ("sat", (problem, k, agg)), inbox)
 
     start_sats(sat_k)
-    result = MaxSatOutcome("UNKNOWN", None, None, lb)
+    result: MaxSatOutcome | None = None
     try:
         while running:
             wait = None if deadline is None else deadline - time.perf_counter()
@@ -568,10 +566,7 @@ def solve_maxsat(
                 # k = the lower bound when the search started, and lb <= optimum <= k
                 result = MaxSatOutcome("OPTIMAL", msg[2], msg[1], msg[1], tag)
                 break
-            new_lb = msg[1] + 1 if kind == "unsat" else msg[1] if kind == "lb" else lb
-            if new_lb > lb:
-                lb = new_lb
-                result = MaxSatOutcome("UNKNOWN", None, None, lb)
+            lb = max(lb, msg[1] + 1 if kind == "unsat" else msg[1] if kind == "lb" else lb)
             if modes and sat_k < lb:
                 for old in [t for t in running if t.startswith("sat")]:
                     running.pop(old).stop()
@@ -580,17 +575,10 @@ def solve_maxsat(
     finally:
         for worker in running.values():
             worker.stop()
-    return result
+    return result or MaxSatOutcome("UNKNOWN", None, None, lb)
 
 
-def _solve_inline(
-    inst: B2BInstance,
-    domains: Sequence[Sequence[int]],
-    bounds: Sequence[int],
-    windows: Sequence[Sequence[int]],
-    fairness: int | None,
-    lb: int,
-) -> MaxSatOutcome:
+def _solve_inline(problem: Problem) -> MaxSatOutcome:
     """RC2 in this process, for small instances (solved in milliseconds)."""
     got: list[tuple[Any, ...]] = []
 
@@ -598,11 +586,11 @@ def _solve_inline(
         def put(self, msg: tuple[Any, ...]) -> None:
             got.append(msg)
 
-    rc2_worker(inst, domains, fairness, bounds, windows, _Sink())
+    rc2_worker(problem, _Sink())
     last = got[-1]
     if last[0] == "opt":
         return MaxSatOutcome("OPTIMAL", last[2], last[1], last[1])
-    return MaxSatOutcome("INFEASIBLE", None, None, lb)
+    return MaxSatOutcome("INFEASIBLE", None, None, problem.trivial_bound)
 
 
 if __name__ == "__main__":

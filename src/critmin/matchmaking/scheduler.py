@@ -498,16 +498,14 @@ def solve_schedule(
     if method == "cpsat":
         return solve_schedule_cpsat(inst, fairness=fairness, time_limit_s=time_limit_s,
                                     workers=workers)
-    from critmin.matchmaking.maxsat import solve_maxsat
+    from critmin.matchmaking.maxsat import Problem, solve_maxsat
 
     started = time.perf_counter()
-    domains = meeting_domains(inst)
-    if any(not dom for dom in domains):
+    if any(not dom for dom in meeting_domains(inst)):
         return ScheduleResult("INFEASIBLE", None, 0, (), fairness, time.perf_counter() - started)
-    bounds, windows = participant_break_bounds(inst, domains)
     share = 1.0 if method == "maxsat" or time_limit_s is None else 0.9
     out = solve_maxsat(
-        inst, domains, bounds, windows, fairness=fairness, workers=workers,
+        Problem.of(inst, fairness), workers=workers,
         time_limit_s=None if time_limit_s is None else share * float(time_limit_s),
     )
     if out.status == "INFEASIBLE":
