@@ -136,7 +136,6 @@ def _save_registry_edits(path: Path) -> tuple[Path, str] | None:
     """
     import datetime as dt
 
-    from critmin import schema
     from critmin.cooperation.registry import TABLES, Registry
     from critmin.errors import CritminError
 
@@ -149,14 +148,7 @@ def _save_registry_edits(path: Path) -> tuple[Path, str] | None:
     curated = Registry.from_package()
     changes = []
     for t, name in TABLES.items():
-        # compare what an atlas stores: its columns, and memberships of countries (not the EU's)
-        cols = set(schema.table(name).column_names)
-
-        def stored(reg: Registry, t: str = t, cols: set[str] = cols) -> dict[str, dict[str, Any]]:
-            return {r.record_id(): {k: v for k, v in r.row().items() if k in cols}
-                    for r in reg.records[t] if getattr(r, "iso3", True)}
-
-        mine, theirs = stored(old), stored(curated)
+        mine, theirs = _as_stored(old, t, name), _as_stored(curated, t, name)
         added = len(mine.keys() - theirs.keys())
         removed = len(theirs.keys() - mine.keys())
         edited = sum(1 for k in mine.keys() & theirs.keys() if mine[k] != theirs[k])
@@ -168,3 +160,19 @@ def _save_registry_edits(path: Path) -> tuple[Path, str] | None:
     folder = path.with_name(f"{path.stem}.registry-{stamp}")
     old.save_csv(folder)
     return folder, "; ".join(changes)
+
+
+def _as_stored(reg: Any, table: str, name: str) -> dict[str, dict[str, Any]]:
+    """Records of ``table`` as atlas table ``name`` keeps them (by record id): its columns only,
+    and, as the build does, no row that lacks a required value (the EU as a framework member)."""
+    from critmin import schema
+
+    spec = schema.table(name)
+    cols = set(spec.column_names)
+    required = [c.name for c in spec.columns if not c.nullable]
+    out = {}
+    for r in reg.records[table]:
+        row = r.row()
+        if all(row.get(c) not in (None, "") for c in required):
+            out[r.record_id()] = {k: v for k, v in row.items() if k in cols}
+    return out
