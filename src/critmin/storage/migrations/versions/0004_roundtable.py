@@ -1,8 +1,8 @@
 """Roundtable: the event's settings and published run, participant references, one request per
 pair (either direction), fixed slots, the request set of each run, one-time sign-in links.
 
-Revision ID: 0003_roundtable
-Revises: 0002
+Revision ID: 0004_roundtable
+Revises: 0003_watch
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_roundtable"
-down_revision = "0002"
+revision = "0004_roundtable"
+down_revision = "0003_watch"
 branch_labels = None
 depends_on = None
 
