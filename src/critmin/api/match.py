@@ -192,10 +192,8 @@ def recommendations(request: Request, who: Principal = Depends(principal),
     pid = participant if (who.is_staff and participant) else who.participant_id
     if pid is None:
         raise fail(404, "no profile: register one with PUT /api/v1/match/profile")
-    from critmin.api.analytics import library
-
-    recommend = library("critmin.matchmaking.recommend", "recommend")
     from critmin.matchmaking.profiles import Profile
+    from critmin.matchmaking.recommend import recommend
 
     with request.app.state.store.session() as s:
         people = list(s.scalars(select(Participant).order_by(Participant.id)))
@@ -318,12 +316,10 @@ def schedule(request: Request, body: ScheduleIn, who: Principal = Depends(princi
     require(who, check=lambda p: p.is_staff, what="run the scheduler")
     if body.n_morning_slots > body.n_slots:
         raise fail(422, "n_morning_slots: must not exceed n_slots")
-    from critmin.api.analytics import library
-
-    solve = library("critmin.matchmaking.scheduler", "solve_schedule")
     from critmin.matchmaking.instance import B2BInstance
     from critmin.matchmaking.instance import Meeting as MM
     from critmin.matchmaking.instance import Session as MS
+    from critmin.matchmaking.scheduler import solve_schedule as solve
 
     sess = {"any": MS.ANY, "morning": MS.MORNING, "afternoon": MS.AFTERNOON}
     with request.app.state.store.session() as s:

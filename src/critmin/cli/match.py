@@ -153,7 +153,7 @@ def recommend_cmd(
     """Suggest counterparts for each participant, with the score and the reasons."""
     import pandas as pd
 
-    from critmin.cli._output import emit
+    from critmin.cli import emit
     from critmin.matchmaking.event import read_event
     from critmin.matchmaking.recommend import recommend
 

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import or_, select
 
-from critmin import auth
+from critmin import auth, reference
 from critmin.api._core import SESSION_COOKIE, AtlasPool, client_ip, principal
 from critmin.auth import Principal
 from critmin.errors import CritminError
@@ -139,7 +139,7 @@ def build_router() -> APIRouter:
                                      "thousand USD"),
         }
         return render(request, "country.html", who, title=page["name"], page=page, figs=figs,
-                      groups=views.COVERAGE_GROUPS)
+                      groups=reference.groups())
 
     # ------------------------------------------------------------------ scenarios
 
@@ -360,11 +360,9 @@ def _agenda_rows(request: Request, pid: int) -> tuple[str | None, list[dict[str,
 def _recommendations(request: Request, who: Principal) -> tuple[list[dict[str, Any]], str | None]:
     """Ranked partners for the signed-in participant from :mod:`critmin.matchmaking.recommend`,
     fed only the public profile fields of every participant."""
-    try:
-        from critmin.matchmaking.profiles import Profile
-        from critmin.matchmaking.recommend import recommend
-    except ImportError:
-        return [], "Recommendations are not available in this version of critmin yet."
+    from critmin.matchmaking.profiles import Profile
+    from critmin.matchmaking.recommend import recommend
+
     if who.participant_id is None:
         return [], "Register your profile to get recommendations."
     from pydantic import ValidationError
