@@ -185,11 +185,6 @@ ProgressFn = Callable[[str, int, int], None]
 _DONE: Future = Future()
 
 
-def _reference_rows(name: str) -> list[dict[str, str]] | None:
-    """Rows of a reference table shipped in the package (see :func:`critmin.reference.rows`)."""
-    return reference.rows(name)
-
-
 def _to_arrow(name: str, rows: list[dict[str, str]]) -> pa.Table:
     t = schema.table(name)
     required = [c.name for c in t.columns if not c.nullable]
@@ -228,7 +223,7 @@ def reference_tables(codes: CountryCodes) -> dict[str, pa.Table]:
     for name in REFERENCE_TABLES:
         if name == "countries":
             continue
-        rows = _reference_rows(name)
+        rows = reference.rows(name)
         if rows is not None:
             out[name] = _to_arrow(name, rows)
     return out

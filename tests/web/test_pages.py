@@ -111,7 +111,7 @@ def test_organiser_sees_schedule_grid_and_everything(page: Any) -> None:
 
 def test_recommendations_page(page: Any) -> None:
     login(page, "alice", "/roundtable/recommendations")
-    page.wait_for_selector("#recommendations")
+    page.wait_for_selector("#recommendations, #rec-note")
 
 
 def test_logout(page: Any) -> None:

@@ -87,4 +87,5 @@ from critmin.cli import (  # noqa: E402, F401
     scenario,
     serve,
     user,
+    watch,
 )
