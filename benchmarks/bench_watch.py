@@ -112,8 +112,8 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
 
     import duckdb
-
     from _machine import cpu_model
+
     from critmin import auth
     from critmin.atlas import Atlas
     from critmin.storage import Store
