@@ -19,6 +19,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import func, select
 
+from critmin.api import watch
 from critmin.api._core import (
     AtlasPool,
     Fmt,
@@ -99,12 +100,7 @@ class Overlay:
 
 
 def apply(reg: Any, table: str, action: str, record_id: str, payload: dict[str, Any]) -> str:
-    if action == "add":
-        return str(reg.add(table, payload).record_id())
-    if action == "edit":
-        return str(reg.edit(table, record_id, payload).record_id())
-    reg.remove(table, record_id)
-    return record_id
+    return str(reg.apply_edit(table, action, record_id, payload))
 
 
 def _list(request: Request, table: RegistryTable, country: str | None, mineral: str | None,
@@ -158,8 +154,10 @@ def _edit(request: Request, who: Principal, table: RegistryTable, action: str, r
         audit(s, f"registry.{action}", actor=who.username, user_id=who.user_id,
               target=f"{table.value}:{rid}", detail=payload, ip=client_ip(request))
     overlay.invalidate()
-    return json_response({"ok": True, "table": table.value, "action": action, "id": rid},
+    resp = json_response({"ok": True, "table": table.value, "action": action, "id": rid},
                          status=201 if action == "add" else 200)
+    resp.background = watch.after_registry_edit(state.store, state.atlas)
+    return resp
 
 
 Record = Annotated[dict[str, Any], Body(description="Fields of the record (as in the registry "

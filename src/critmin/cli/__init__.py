@@ -24,7 +24,7 @@ app = typer.Typer(
 def _register() -> None:
     from critmin.cli import atlas as _atlas  # noqa: F401  (registers commands)
 
-    for name in ("assess", "metrics", "match", "scenario", "coop", "user", "serve", "scan", "brief"):
+    for name in ("assess", "metrics", "match", "scenario", "coop", "user", "serve", "scan", "brief", "watch"):
         try:
             __import__(f"critmin.cli.{name}")
         except ModuleNotFoundError as exc:  # a command group not written yet
@@ -35,7 +35,7 @@ def _register() -> None:
 #: Commands that read the atlas; before running one on the default atlas when there is none, the
 #: command line installs the bundled starter atlas (announced on stderr), so that the quick start
 #: works on a fresh machine. The library itself never installs anything implicitly.
-_READS_ATLAS = {"assess", "metrics", "scenario", "coop", "serve", "scan", "brief"}
+_READS_ATLAS = {"assess", "metrics", "scenario", "coop", "serve", "scan", "brief", "watch"}
 
 
 def install_starter_if_missing(args: list[str]) -> None:

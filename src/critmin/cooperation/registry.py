@@ -247,6 +247,15 @@ class Registry:
         self._apply(table, [r for r in self.records[table] if r is not old])
         return old
 
+    def apply_edit(self, table: str, action: str, record_id: str, payload: dict[str, Any]) -> str:
+        """Replay one stored edit (``add``, ``edit`` or ``remove``); returns the record id."""
+        if action == "add":
+            return str(self.add(table, payload).record_id())
+        if action == "edit":
+            return str(self.edit(table, record_id, payload).record_id())
+        self.remove(table, record_id)
+        return record_id
+
     def _apply(self, table: str, new: list[Record]) -> None:
         trial = Registry({**self.records, table: new}, self.ctx)
         problems = trial.cross_problems()

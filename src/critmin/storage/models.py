@@ -11,7 +11,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 #: Roles, most privileged first. ``admin`` and ``organiser`` see and schedule everything (``admin``
@@ -176,4 +186,106 @@ class ScheduleRun(Base):
     slot_minutes: Mapped[int] = mapped_column(Integer)
     afternoon_start: Mapped[dt.datetime | None] = mapped_column(DateTime)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class WatchRule(Base):
+    """One rule of a user's watchlist (:mod:`critmin.watch`): a threshold or change on an
+    indicator of (country or group, mineral, stage), or an event on a watched mineral."""
+
+    __tablename__ = "watch_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    watchlist: Mapped[str] = mapped_column(String(80), default="default")
+    country: Mapped[str] = mapped_column(String(20))
+    mineral: Mapped[str] = mapped_column(String(60))
+    stage: Mapped[str] = mapped_column(String(10), default="all")
+    indicator: Mapped[str] = mapped_column(String(40))
+    supplier: Mapped[str | None] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(10))
+    op: Mapped[str | None] = mapped_column(String(6))
+    value: Mapped[float | None] = mapped_column(Float)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class WatchState(Base):
+    """What a rule saw at its last evaluation: the value, the data it came from (year and
+    source files) and, for event rules, the records seen (id -> fingerprint)."""
+
+    __tablename__ = "watch_states"
+
+    rule_id: Mapped[int] = mapped_column(ForeignKey("watch_rules.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    value: Mapped[float | None] = mapped_column(Float)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    evaluated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Alert(Base):
+    """An alert raised by a rule, stored before any notification is sent. ``dedupe_key`` is
+    unique: the same rule on the same data never raises two alerts."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    rule_id: Mapped[int | None] = mapped_column(ForeignKey("watch_rules.id", ondelete="SET NULL"),
+                                                index=True)
+    dedupe_key: Mapped[str] = mapped_column(String(64), unique=True)
+    rule: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    title: Mapped[str] = mapped_column(String(300))
+    old_value: Mapped[float | None] = mapped_column(Float)
+    new_value: Mapped[float | None] = mapped_column(Float)
+    old_release: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    new_release: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    provenance: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    trigger: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    read_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class WatchChannel(Base):
+    """Where a user's alerts are sent besides the inbox: an e-mail address or a webhook URL
+    (with its HMAC secret)."""
+
+    __tablename__ = "watch_channels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    target: Mapped[str] = mapped_column(String(500))
+    secret: Mapped[str | None] = mapped_column(String(128))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Delivery(Base):
+    """One alert to one channel: ``pending`` (with the next attempt time), ``sent`` or ``failed``
+    (attempts exhausted; kept, and retried on request)."""
+
+    __tablename__ = "watch_deliveries"
+    __table_args__ = (UniqueConstraint("alert_id", "channel_id", name="uq_delivery"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("watch_channels.id", ondelete="CASCADE"),
+                                            index=True)
+    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class FeedToken(Base):
+    """A read-only token for a user's Atom feed of alerts (only its SHA-256 is stored)."""
+
+    __tablename__ = "watch_feed_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
