@@ -23,7 +23,7 @@ NAME = "World Bank WGI"
 FILE_NAMES = re.compile(r"^wgidataset\.csv$|^wgi_pv_estimate_full_precision.*\.csv$", re.IGNORECASE)
 _LONG = ["code", "year", "indicator", "estimate"]
 _PV = ["code", "year", "pv_estimate"]
-_MISSING = {"", "..", "NA", "#N/A", "None", "nan"}
+_MISSING = {"", "..", "NA", "#N/A", "None"}  # the publishers' markers; "nan" is refused
 
 
 def detect(path: Path, header: str) -> bool:
