@@ -17,22 +17,19 @@ source with no rows, or far fewer rows than the version it replaces (under
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
-import io
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
 
-from critmin import schema
+from critmin import reference, schema
 from critmin.countries import CountryCodes, country_codes
 from critmin.errors import AtlasError, CritminError, InputError
 from critmin.sources.base import Context, Parsed, SourceMeta, iter_files, sha256
@@ -218,24 +215,6 @@ ProgressFn = Callable[[str, int, int], None]
 _DONE: Future = Future()
 
 
-def _reference_text(name: str) -> tuple[str, str] | None:
-    """(package path, text) of a reference table shipped in the package, if any."""
-    for pkg in ("critmin.reference", "critmin.data"):
-        with contextlib.suppress(ModuleNotFoundError, FileNotFoundError):
-            f = resources.files(pkg).joinpath(f"{name}.csv")
-            if f.is_file():
-                return f"{pkg.replace('.', '/')}/{name}.csv", f.read_text("utf-8")
-    return None
-
-
-def _reference_rows(name: str) -> list[dict[str, str]] | None:
-    """Rows of a reference table shipped in the package (``reference/`` or ``data/``)."""
-    found = _reference_text(name)
-    if found is None:
-        return None
-    return list(csv.DictReader(io.StringIO(found[1], newline="")))
-
-
 def _to_arrow(name: str, rows: list[dict[str, str]], *, file: str | None = None,
               codes: CountryCodes | None = None, minerals: frozenset[str] | None = None
               ) -> pa.Table:
@@ -261,14 +240,14 @@ def reference_tables(codes: CountryCodes) -> dict[str, pa.Table]:
     """The reference tables built from the package's curated data."""
     out: dict[str, pa.Table] = {"countries": schema.validate("countries", codes.to_arrow(),
                                                              file="country codes")}
-    minerals = frozenset(r["mineral"] for r in _reference_rows("minerals") or [])
+    minerals = frozenset(reference.minerals())
     for name in REFERENCE_TABLES:
         if name == "countries":
             continue
-        found = _reference_text(name)
-        if found is not None:
-            rows = list(csv.DictReader(io.StringIO(found[1], newline="")))
-            out[name] = _to_arrow(name, rows, file=found[0], codes=codes, minerals=minerals)
+        rows = reference.rows(name)
+        if rows is not None:
+            out[name] = _to_arrow(name, rows, file=f"{name}.csv (critmin reference data)",
+                                  codes=codes, minerals=minerals)
     return out
 
 
@@ -347,8 +326,7 @@ def load_parsed(con: duckdb.DuckDBPyConnection, parsed: Parsed, file: Path, dige
 
 def context(codes: CountryCodes | None = None) -> Context:
     codes = codes or country_codes()
-    rows = _reference_rows("minerals") or []
-    return Context(codes=codes, minerals=frozenset(r["mineral"] for r in rows))
+    return Context(codes=codes, minerals=frozenset(reference.minerals()))
 
 
 def build(

@@ -11,8 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from critmin.cli import app
-from critmin.cli._output import Format, emit
+from critmin.cli import Format, app, emit
 from critmin.cli.user import DbUrlOption
 
 watch_app = typer.Typer(help="Watchlists and alerts: rules on indicators and events, checked "

@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -95,10 +96,12 @@ class Participant(Base):
     ``private`` fields only the participant and organisers may read."""
 
     __tablename__ = "participants"
+    __table_args__ = (Index("ix_participants_ref", "ref", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"),
                                                 unique=True)
+    ref: Mapped[str | None] = mapped_column(String(80))
     display_name: Mapped[str] = mapped_column(String(200))
     organisation: Mapped[str] = mapped_column(String(200), default="")
     country: Mapped[str | None] = mapped_column(String(3))
@@ -112,7 +115,8 @@ class MeetingRequest(Base):
     """A request by one participant to meet another: pending, accepted, declined or cancelled."""
 
     __tablename__ = "meeting_requests"
-    __table_args__ = (UniqueConstraint("from_id", "to_id", name="uq_request_pair"),)
+    __table_args__ = (UniqueConstraint("from_id", "to_id", name="uq_request_pair"),
+                      Index("ix_meeting_requests_pair", "pair_key", unique=True))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     from_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"),
@@ -122,6 +126,9 @@ class MeetingRequest(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     session: Mapped[str] = mapped_column(String(10), default="any")
     status: Mapped[str] = mapped_column(String(10), default="pending")
+    #: ``"{min id}-{max id}"``: unique, so A->B and B->A cannot both exist (even in a race)
+    pair_key: Mapped[str | None] = mapped_column(String(40))
+    fixed_slot: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
@@ -187,6 +194,11 @@ class ScheduleRun(Base):
     afternoon_start: Mapped[dt.datetime | None] = mapped_column(DateTime)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    #: the accepted request ids the run scheduled, in meeting order (meeting m = the m-th)
+    request_ids: Mapped[list[int] | None] = mapped_column(JSON)
+    #: INFEASIBLE reasons and advice, or the error of a failed run
+    reasons: Mapped[list[str] | None] = mapped_column(JSON)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class WatchRule(Base):
@@ -289,3 +301,28 @@ class FeedToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class MatchEvent(Base):
+    """The roundtable's settings (an :class:`~critmin.matchmaking.event.Event` without
+    participants and requests, as JSON) and the published scheduler run."""
+
+    __tablename__ = "match_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    published_run_id: Mapped[str | None] = mapped_column(String(40))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class SigninLink(Base):
+    """A one-time sign-in link for a participant account (only the token's hash is stored)."""
+
+    __tablename__ = "signin_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
