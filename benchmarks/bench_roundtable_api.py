@@ -6,7 +6,8 @@ HTTP API, from "run" to a published, proved-optimal schedule.
 The event is ``examples/roundtable/event.json`` (75 fictitious organisations) on a larger grid
 (24 tables x 16 slots: 9 morning, 7 afternoon), with each organisation asking, in rounds, for its
 best recommended counterpart (:func:`critmin.matchmaking.roundtable.recommend_for`, demand
-spread by capacity), every request accepted. A real uvicorn server on 127.0.0.1 (one worker,
+spread by capacity); a counterpart accepts while both sides have fewer than ``--cap`` meetings,
+until ``--accepted`` requests are accepted. A real uvicorn server on 127.0.0.1 (one worker,
 SQLite) gets the event through ``POST /api/v1/match/import``; the measured time is the
 ``POST /api/v1/match/schedule`` call (capacity check, solver, storing and publishing), then a
 participant's agenda is read back to confirm publication. The floor, measured in the same run on
@@ -33,11 +34,11 @@ from critmin import auth
 from critmin.matchmaking.event import Event, read_event
 from critmin.matchmaking.recommend import score_matrix
 from critmin.matchmaking.roundtable import (
-    accept_all_pending,
     add_request,
     capacity_check,
     recommend_for,
     recommendation_profiles,
+    respond,
     schedule_event,
 )
 from critmin.storage import Store
@@ -45,18 +46,32 @@ from critmin.storage import Store
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def make_event(per_participant: int) -> Event:
+def make_event(target: int, cap: int) -> Event:
+    """Rounds in which every organisation asks for its best recommended counterpart; the
+    counterpart accepts while both have fewer than ``cap`` meetings (else declines), until
+    ``target`` requests are accepted."""
     ev = read_event(ROOT / "examples" / "roundtable" / "event.json")
     ev = Event.model_validate({**ev.model_dump(mode="json", by_alias=True), "n_tables": 24,
                                "morning": {"start": "09:00", "slots": 9},
                                "afternoon": {"start": "14:00", "slots": 7}})
     matrix = score_matrix(recommendation_profiles(ev), ev.partner_countries)
-    for _ in range(per_participant):
+    meetings = {p.id: 0 for p in ev.participants}
+    accepted = 0
+    for _ in range(12):
         for p in ev.participants:
+            if accepted >= target:
+                return ev
             recs = recommend_for(ev, p.id, top_k=1, matrix=matrix)
-            if recs:
-                ev = add_request(ev, p.id, recs[0].target)
-    return accept_all_pending(ev)
+            if not recs:
+                continue
+            ev = add_request(ev, p.id, recs[0].target)
+            ok = meetings[p.id] < cap and meetings[recs[0].target] < cap
+            ev = respond(ev, ev.requests[-1].id, accept=ok)
+            if ok:
+                meetings[p.id] += 1
+                meetings[recs[0].target] += 1
+                accepted += 1
+    return ev
 
 
 def _port() -> int:
@@ -68,12 +83,14 @@ def _port() -> int:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--time-limit", type=float, default=300.0)
-    ap.add_argument("--requests-per-participant", type=int, default=4)
+    ap.add_argument("--accepted", type=int, default=300, help="accepted requests to reach")
+    ap.add_argument("--cap", type=int, default=10, help="most meetings a participant accepts")
     args = ap.parse_args(argv)
     load0 = os.getloadavg()
-    ev = make_event(args.requests_per_participant)
+    ev = make_event(args.accepted, args.cap)
     cap = capacity_check(ev)
-    print(f"event: {len(ev.participants)} participants, {len(ev.requests)} accepted requests, "
+    n_acc = sum(r.status == "accepted" for r in ev.requests)
+    print(f"event: {len(ev.participants)} participants, {n_acc} accepted requests, "
           f"{ev.n_tables} tables x {ev.n_slots} slots; capacity ok: {cap.feasible}", flush=True)
     tmp = Path(tempfile.mkdtemp(prefix="bench-roundtable-"))
     from critmin import starter
@@ -127,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
 
 Machine: {cpu_model()}, {os.cpu_count()} cores (shared); load average before
 {load0[0]:.1f}/{load0[1]:.1f}/{load0[2]:.1f}, after {load1[0]:.1f}/{load1[1]:.1f}/{load1[2]:.1f}.
-Event: {len(ev.participants)} organisations, {len(ev.requests)} accepted requests,
+Event: {len(ev.participants)} organisations, {n_acc} accepted of {len(ev.requests)} requests,
 {ev.n_tables} tables x {ev.n_slots} slots, fairness d={ev.fairness}, time limit {args.time_limit:.0f} s.
 
 | step | result | wall time |
