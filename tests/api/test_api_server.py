@@ -2,59 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def running_server(atlas: Path, folder: Path, *options: str) -> Iterator[str]:
-    """``critmin serve`` on 127.0.0.1 and a free port (a SQLite operational database in
-    ``folder``), answering; yields its base URL and terminates it on exit."""
-    port = free_port()
-    db = folder / "critmin.db"
-    env = {**os.environ, "CRITMIN_DATABASE_URL": f"sqlite:///{db}"}
-    log = (folder / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from critmin.cli import main; main()", "serve", "--port", str(port),
-         "--db", str(atlas), "--log-level", "warning", *options],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            if proc.poll() is not None:
-                out = (folder / "serve.log").read_text()
-                pytest.fail(f"critmin serve exited: {out}")
-            try:
-                if httpx.get(f"{url}/api/v1", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("critmin serve did not answer in 30 s")
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+from tests.stress import running_server
 
 
 @pytest.fixture(scope="module")
