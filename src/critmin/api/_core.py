@@ -181,6 +181,11 @@ class AtlasPool:
 # ------------------------------------------------------------------------------------ cursors
 
 
+#: The largest row offset a ``_next`` cursor may carry (beyond any table's size; a larger one
+#: would overflow the database's 64-bit OFFSET).
+MAX_OFFSET = 2**53
+
+
 def encode_cursor(offset: int) -> str:
     """An opaque ``_next`` token for the page starting at ``offset``."""
     raw = json.dumps({"o": offset}, separators=(",", ":")).encode()
@@ -193,7 +198,7 @@ def decode_cursor(token: str) -> int:
         offset = json.loads(raw)["o"]
     except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
         raise fail(400, "invalid _next cursor: pass back the value of 'next' unchanged") from None
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
         raise fail(400, "invalid _next cursor: pass back the value of 'next' unchanged")
     return offset
 
