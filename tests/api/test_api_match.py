@@ -83,10 +83,10 @@ def test_privacy_of_profiles_and_requests(service: Any) -> None:
     assert ics.headers["content-type"].startswith("text/calendar")
     assert "BEGIN:VEVENT" in ics.text and "Meeting with Carol" in ics.text
     csv = c.get("/api/v1/match/agenda.csv", headers=service.as_("bob")).text
-    assert csv.splitlines()[0].startswith("slot,table,start") and "Carol" in csv
+    assert csv.splitlines()[0].startswith("slot,start,end,table") and "Carol" in csv
     html = c.get(f"/api/v1/match/agenda.html?participant={ids['carol']}",
                  headers=service.as_("organiser")).text
-    assert "<table>" in html and "Bob" in html
+    assert "<table>" in html and "Bob" in html and "<script" not in html
     # no private field or foreign request leaks into anything alice can read
     for url in ("/api/v1/match/profiles", f"/api/v1/match/profiles/{ids['bob']}",
                 f"/api/v1/match/profiles/{ids['carol']}", "/api/v1/match/requests",

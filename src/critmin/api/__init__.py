@@ -40,7 +40,7 @@ def create_app(atlas_path: str | Path | None = None, database_url: str | None = 
     user data dir) with the operational database ``database_url`` (default:
     ``$CRITMIN_DATABASE_URL`` or SQLite in the user data dir), migrated on start. ``web``
     adds the pages of :mod:`critmin.web` when it is installed."""
-    from critmin.api import accounts, analytics, coop, match, tables
+    from critmin.api import accounts, analytics, coop, match, tables, watch
     from critmin.atlas import Atlas
     from critmin.storage import Store
 
@@ -93,6 +93,7 @@ def create_app(atlas_path: str | Path | None = None, database_url: str | None = 
     api.include_router(analytics.router)
     api.include_router(coop.router)
     api.include_router(match.router)
+    api.include_router(watch.router)
     app.include_router(api)
 
     @app.get("/", include_in_schema=False)

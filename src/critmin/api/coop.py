@@ -9,7 +9,6 @@ served. ``GET /api/v1/coop/{table}`` shows the registry with the edits applied.
 from __future__ import annotations
 
 import copy
-import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from fastapi.responses import Response
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from critmin.api import watch
 from critmin.api._core import (
     AtlasPool,
     Fmt,
@@ -55,7 +55,7 @@ class Overlay:
     Every read asks the operational database for the last edit id, so an edit made through any
     worker process is seen by the next request to every worker. Replaying never fails: a stored
     edit that no longer applies (a second ``remove`` of one record, a second ``add`` of one id,
-    both stored by the race of versions before revision 0003) is skipped, and its id is listed
+    both stored by the race of versions before revision 0005_httphard) is skipped, and its id is listed
     in :attr:`skipped`.
     """
 
@@ -86,16 +86,9 @@ class Overlay:
                 reg, since, skipped = copy.deepcopy(self._reg), self._last, list(self.skipped)
             else:
                 reg, since, skipped = Registry.from_atlas(pool.atlas()), 0, []
-            for e in s.scalars(select(RegistryEdit).where(RegistryEdit.id > since,
-                                                          RegistryEdit.id <= last)
-                               .order_by(RegistryEdit.id)):
-                try:
-                    apply(reg, e.table_name, e.action, e.record_id, e.payload)
-                except SpecError as exc:
-                    skipped.append(e.id)
-                    logging.getLogger("critmin.api").warning(
-                        "registry edit %d (%s %s:%s) skipped on replay: %s", e.id, e.action,
-                        e.table_name, e.record_id, exc)
+            skipped += reg.replay(s.scalars(
+                select(RegistryEdit).where(RegistryEdit.id > since, RegistryEdit.id <= last)
+                .order_by(RegistryEdit.id)))
             self._reg, self._last, self.skipped = reg, last, skipped
             self._responses.clear()
             return reg, last
@@ -123,12 +116,7 @@ class Overlay:
 
 
 def apply(reg: Any, table: str, action: str, record_id: str, payload: dict[str, Any]) -> str:
-    if action == "add":
-        return str(reg.add(table, payload).record_id())
-    if action == "edit":
-        return str(reg.edit(table, record_id, payload).record_id())
-    reg.remove(table, record_id)
-    return record_id
+    return str(reg.apply_edit(table, action, record_id, payload))
 
 
 def _list(request: Request, table: RegistryTable, country: str | None, mineral: str | None,
@@ -205,8 +193,10 @@ def _edit(request: Request, who: Principal, table: RegistryTable, action: str, r
                 raise fail(409, f"{table.value} record {target!r} was changed by a concurrent "
                            "request: read it again and retry") from None
             continue
-        return json_response({"ok": True, "table": table.value, "action": action, "id": rid},
+        resp = json_response({"ok": True, "table": table.value, "action": action, "id": rid},
                              status=201 if action == "add" else 200)
+        resp.background = watch.after_registry_edit(state.store, state.atlas)
+        return resp
     raise fail(409, "the registry is changing too fast: retry")
 
 

@@ -247,6 +247,34 @@ class Registry:
         self._apply(table, [r for r in self.records[table] if r is not old])
         return old
 
+    def apply_edit(self, table: str, action: str, record_id: str, payload: dict[str, Any]) -> str:
+        """Replay one stored edit (``add``, ``edit`` or ``remove``); returns the record id."""
+        if action == "add":
+            return str(self.add(table, payload).record_id())
+        if action == "edit":
+            return str(self.edit(table, record_id, payload).record_id())
+        self.remove(table, record_id)
+        return record_id
+
+    def replay(self, edits: Iterable[Any]) -> list[int]:
+        """Apply stored edits (objects with ``id``, ``table_name``, ``action``, ``record_id``,
+        ``payload``) in order. Replaying never fails: an edit that no longer applies (a second
+        ``remove`` of one record or a second ``add`` of one id, as stored by the write race of
+        versions before migration 0005_httphard) is skipped with a warning; the ids of the
+        skipped edits are returned."""
+        import logging
+
+        skipped = []
+        for e in edits:
+            try:
+                self.apply_edit(e.table_name, e.action, e.record_id, e.payload)
+            except SpecError as exc:
+                skipped.append(e.id)
+                logging.getLogger("critmin.cooperation").warning(
+                    "registry edit %s (%s %s:%s) skipped on replay: %s", e.id, e.action,
+                    e.table_name, e.record_id, exc)
+        return skipped
+
     def _apply(self, table: str, new: list[Record]) -> None:
         trial = Registry({**self.records, table: new}, self.ctx)
         problems = trial.cross_problems()

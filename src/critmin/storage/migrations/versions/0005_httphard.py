@@ -6,8 +6,8 @@ writer that validated against the same state fails the insert and re-validates (
 :mod:`critmin.api.coop`). Edits stored before this revision keep ``prev_id`` NULL (NULLs never
 collide in a unique index, on SQLite and PostgreSQL alike).
 
-Revision ID: 0003_httphard
-Revises: 0002
+Revision ID: 0005_httphard
+Revises: 0004_roundtable
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_httphard"
-down_revision = "0002"
+revision = "0005_httphard"
+down_revision = "0004_roundtable"
 branch_labels = None
 depends_on = None
 
