@@ -86,3 +86,38 @@ def test_cross_site_sign_in_and_cookie_writes_are_refused(service: Any) -> None:
 def test_paging_parameters_are_400(service: Any, query: str) -> None:
     r = service.client.get(f"/api/v1/trade_flows?{query}")
     assert r.status_code == 400, r.text
+
+
+def test_anonymous_exports_are_capped_and_signed_in_exports_stream(service: Any) -> None:
+    import io
+
+    import openpyxl
+    import pyarrow.parquet as pq
+
+    from critmin.api.tables import ANON_STREAM_ROWS
+
+    c = service.client
+    for fmt in ("parquet", "xlsx", "csv"):
+        r = c.get(f"/api/v1/trade_flows.{fmt}?_stream=1")
+        assert r.status_code == 403 and f"capped at {ANON_STREAM_ROWS}" in r.json()["error"]
+    # under the cap: anonymous is served; signed in: every row, in a valid file
+    r = c.get("/api/v1/trade_flows.parquet?_stream=1&year=2023&exporter=CHN")
+    assert r.status_code == 200
+    small = pq.read_table(io.BytesIO(r.content))
+    assert small.num_rows > 100 and set(small.column("exporter").to_pylist()) == {"CHN"}
+    assert b"critmin.annotations" in small.schema.metadata
+    r = c.get("/api/v1/trade_flows.parquet?_stream=1", headers=service.as_("participant"))
+    assert r.status_code == 200
+    full = pq.read_table(io.BytesIO(r.content))
+    assert full.num_rows > ANON_STREAM_ROWS
+    from critmin import schema
+
+    key = schema.table("trade_flows").key
+    assert full.num_rows == len(set(zip(*(full.column(k).to_pylist() for k in key),
+                                        strict=True)))
+    r = c.get("/api/v1/trade_flows.xlsx?_stream=1&year=2023&exporter=CHN")
+    wb = openpyxl.load_workbook(io.BytesIO(r.content), read_only=True)
+    rows = list(wb["data"].iter_rows(values_only=True))
+    assert len(rows) - 1 == small.num_rows and rows[0][:3] == ("year", "exporter", "importer")
+    assert [k for k, _ in wb["annotations"].iter_rows(min_row=2, values_only=True)] == [
+        "atlas_version", "licence", "source"]
