@@ -278,9 +278,11 @@ def seed_users(database_url: str, roles: tuple[str, ...] = ("analyst", "organise
 
 @contextmanager
 def running_server(atlas: Path, folder: Path, *options: str, database_url: str | None = None,
-                   env: dict[str, str] | None = None) -> Iterator[str]:
+                   env: dict[str, str] | None = None, pids: list[int] | None = None
+                   ) -> Iterator[str]:
     """``critmin serve`` on 127.0.0.1 and a free port (default database: a SQLite file in
-    ``folder``), answering; yields its base URL and terminates it on exit."""
+    ``folder``), answering; yields its base URL and terminates it on exit. The server's process
+    id is appended to ``pids`` when given."""
     port = free_port()
     url_db = database_url or f"sqlite:///{folder / 'critmin.db'}"
     environ = {**os.environ, "CRITMIN_DATABASE_URL": url_db, **(env or {})}
@@ -291,6 +293,8 @@ def running_server(atlas: Path, folder: Path, *options: str, database_url: str |
          "--db", str(atlas), "--log-level", "warning", *options],
         env=environ, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+    if pids is not None:
+        pids.append(proc.pid)
     try:
         for _ in range(600):
             if proc.poll() is not None:

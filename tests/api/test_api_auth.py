@@ -121,3 +121,16 @@ def test_login_rate_limit(service: Any) -> None:
     r = c.post("/api/v1/auth/login", json={"username": "victim", "password": "victim-password"})
     assert r.status_code == 429 and r.headers["retry-after"] == "60"
     assert c.post("/api/v1/auth/login", json={"username": "", "password": "x"}).status_code == 422
+
+
+def test_admins_list_every_users_tokens(service: Any) -> None:
+    c = service.client
+    r = c.get("/api/v1/auth/tokens?all=true", headers=service.as_("admin"))
+    assert r.status_code == 200
+    owners = {t["username"] for t in r.json()["tokens"]}
+    assert {"admin", "analyst", "participant"} <= owners
+    assert all("token" not in t and len(t["prefix"]) == 8 for t in r.json()["tokens"])
+    assert c.get("/api/v1/auth/tokens?all=true",
+                 headers=service.as_("analyst")).status_code == 403
+    mine = c.get("/api/v1/auth/tokens", headers=service.as_("analyst")).json()["tokens"]
+    assert {t["username"] for t in mine} == {"analyst"}

@@ -14,9 +14,30 @@ from tests.stress import running_server
 
 
 @pytest.fixture(scope="module")
-def server(starter_atlas: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running_server(starter_atlas, tmp_path_factory.mktemp("serve")) as url:
+def server_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("serve")
+
+
+@pytest.fixture(scope="module")
+def server(starter_atlas: Path, server_folder: Path) -> Iterator[str]:
+    with running_server(starter_atlas, server_folder) as url:
         yield url
+
+
+def test_forged_forwarded_for_does_not_dodge_the_login_rate_limit(server: str,
+                                                                   server_folder: Path) -> None:
+    from critmin import auth
+    from critmin.storage import Store
+
+    store = Store(f"sqlite:///{server_folder / 'critmin.db'}")
+    with store.session() as s:
+        auth.add_user(s, "xff-victim", "analyst", "the-right-password")
+    store.dispose()
+    codes = [httpx.post(f"{server}/api/v1/auth/login", timeout=30,
+                        json={"username": "xff-victim", "password": "guess"},
+                        headers={"X-Forwarded-For": f"10.1.{i}.7"}).status_code
+             for i in range(auth.MAX_FAILURES + 2)]
+    assert codes == [401] * auth.MAX_FAILURES + [429, 429]
 
 
 def test_real_server_serves_and_migrates(server: str) -> None:
@@ -91,3 +112,14 @@ def test_tcp_listener_leaves_other_sockets_alone() -> None:
         assert tcp_listener(unix) is unix
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP) as tcp:
         assert tcp_listener(tcp) is tcp
+
+
+def test_proxy_headers_are_trusted_only_from_configured_proxies(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from critmin.cli.serve import server_config
+
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "*")  # uvicorn's own default would read it
+    cfg = server_config(host="127.0.0.1", port=8000)
+    assert cfg.proxy_headers is False
+    cfg = server_config(host="127.0.0.1", port=8000, forwarded_allow_ips="10.0.0.5")
+    assert cfg.proxy_headers is True and cfg.forwarded_allow_ips == "10.0.0.5"
