@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from critmin.api import watch
 from critmin.api._core import (
     AtlasPool,
-    Fmt,
+    FmtPath,
     client_ip,
     fail,
     fresh_copy,
@@ -34,6 +34,7 @@ from critmin.api._core import (
 )
 from critmin.auth import Principal
 from critmin.errors import SpecError
+from critmin.output import Format
 from critmin.storage import audit
 from critmin.storage.models import RegistryEdit
 
@@ -120,7 +121,7 @@ def apply(reg: Any, table: str, action: str, record_id: str, payload: dict[str, 
 
 
 def _list(request: Request, table: RegistryTable, country: str | None, mineral: str | None,
-          fmt: Fmt) -> Response:
+          fmt: Format) -> Response:
     pool: AtlasPool = request.app.state.atlas
     overlay: Overlay = request.app.state.overlay
     with request.app.state.store.session() as s:
@@ -139,17 +140,17 @@ MineralQ = Annotated[str | None, Query(max_length=60, description="Mineral id.")
 
 
 @router.get("/coop/registry/{table}.{fmt}", summary="Registry records in a chosen format")
-def list_records_fmt(request: Request, table: RegistryTable, fmt: Fmt, country: Country = None,
+def list_records_fmt(request: Request, table: RegistryTable, fmt: FmtPath, country: Country = None,
                      mineral: MineralQ = None) -> Response:
     """Registry records (with edits made through the service), filtered as `critmin coop list`."""
-    return _list(request, table, country, mineral, fmt)
+    return _list(request, table, country, mineral, Format(fmt))
 
 
 @router.get("/coop/registry/{table}", summary="Registry records")
 def list_records(request: Request, table: RegistryTable, country: Country = None,
                  mineral: MineralQ = None) -> Response:
     """Registry records (with edits made through the service), filtered as `critmin coop list`."""
-    return _list(request, table, country, mineral, Fmt.json)
+    return _list(request, table, country, mineral, Format.json)
 
 
 #: How often a write re-validates after losing the race for the next edit to other records.

@@ -157,7 +157,7 @@ def recommend_cmd(
     profile fields only; pairs already requested left out; demand spread by capacity)."""
     import pandas as pd
 
-    from critmin.cli._output import emit
+    from critmin.cli import emit
     from critmin.matchmaking.event import read_event
     from critmin.matchmaking.roundtable import recommend_for
 

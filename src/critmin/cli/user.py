@@ -9,8 +9,7 @@ from typing import Annotated
 
 import typer
 
-from critmin.cli import app
-from critmin.cli._output import Format, emit
+from critmin.cli import Format, app, emit
 
 user_app = typer.Typer(help="Service accounts: add, list, deactivate, delete users; passwords; "
                         "issue, list and revoke API tokens.",

@@ -47,7 +47,7 @@ from critmin.cooperation.models import (
     Record,
     parse,
 )
-from critmin.errors import InputError, SpecError
+from critmin.errors import ChoiceError, InputError, SpecError
 
 #: Registry tables and the atlas / CSV table each is stored in.
 TABLES: dict[str, str] = {
@@ -94,9 +94,9 @@ class Registry:
     @classmethod
     def from_package(cls, ctx: Context | None = None) -> Registry:
         """The curated records shipped in ``critmin/data`` (see its SOURCES.md)."""
-        from critmin.atlas import _reference_rows
+        from critmin import reference
 
-        return cls.from_rows({t: _reference_rows(f) or [] for t, f in TABLES.items()}, ctx)
+        return cls.from_rows({t: reference.rows(f) or [] for t, f in TABLES.items()}, ctx)
 
     @classmethod
     def from_folder(cls, folder: str | Path, ctx: Context | None = None) -> Registry:
@@ -193,7 +193,7 @@ class Registry:
         df = self.frame(self._check(table))
         if mineral is not None:
             if mineral not in self.ctx.minerals:
-                raise SpecError(f"unknown mineral {mineral!r}")
+                raise ChoiceError("mineral", mineral, sorted(self.ctx.minerals))
             if table == "projects":
                 df = df[df.mineral == mineral]
             elif table == "agreements":

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from critmin import auth
+from critmin import auth, reference
 from critmin.api._core import SESSION_COOKIE, AtlasPool, client_ip, principal
 from critmin.auth import Principal
 from critmin.errors import CritminError
@@ -136,7 +136,7 @@ def build_router() -> APIRouter:
                                      "thousand USD"),
         }
         return render(request, "country.html", who, title=page["name"], page=page, figs=figs,
-                      groups=views.COVERAGE_GROUPS)
+                      groups=reference.groups())
 
     # ------------------------------------------------------------------ scenarios
 
