@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from critmin.matchmaking.check import ScheduleEntry, check_schedule
 from critmin.matchmaking.dzn import read_dzn
 from critmin.matchmaking.instance import B2BInstance, Meeting, Session
-from critmin.matchmaking.maxsat import Problem, rc2_worker, sat_worker, solve_maxsat
+from critmin.matchmaking.maxsat import rc2_worker, sat_worker, solve_maxsat
+from critmin.matchmaking.model import Problem
 from critmin.matchmaking.scheduler import (
     solve_schedule,
 )

@@ -19,7 +19,7 @@ fixed slot) and participants ``p`` with ``n_p`` meetings:
   ``g[j] <-> min_q breaks(q) >= j`` with ``ge[p, j + d + 1] -> g[j + 1]``;
 - implied constraints (they make the proofs of optimality fast): ``sum_t busy[p, t] = n_p``,
   ``sum_p busy[p, t] <= 2 n_tables``, the per-participant lower bounds of
-  :func:`~critmin.matchmaking.scheduler.participant_break_bounds` and, for participants whose
+  :func:`~critmin.matchmaking.model.participant_break_bounds` and, for participants whose
   breaks must be 0 under the bound ``k``, a one-hot window start ``y[p, s]`` over the windows of
   ``n_p`` consecutive slots that admit their meetings.
 
@@ -49,7 +49,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from critmin.matchmaking.instance import B2BInstance
+from critmin.matchmaking.model import Problem, interchangeable_meetings
 
 
 @dataclass(frozen=True)
@@ -60,33 +60,6 @@ class Encoding:
     n_vars: int
     x: dict[tuple[int, int], int]
     breaks: list[int]
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One instance ready to encode: its meetings' allowed slots (:func:`meeting_domains`), the
-    fairness ``d`` and the per-participant bounds and feasible windows of
-    :func:`participant_break_bounds` (index ``p - 1``). Picklable, for the solver processes."""
-
-    inst: B2BInstance
-    domains: tuple[tuple[int, ...], ...]
-    fairness: int | None
-    bounds: tuple[int, ...]
-    windows: tuple[tuple[int, ...], ...]
-
-    @classmethod
-    def of(cls, inst: B2BInstance, fairness: int | None) -> Problem:
-        from critmin.matchmaking.scheduler import meeting_domains, participant_break_bounds
-
-        domains = meeting_domains(inst)
-        bounds, windows = participant_break_bounds(inst, domains)
-        return cls(inst, tuple(map(tuple, domains)), fairness, tuple(bounds),
-                   tuple(map(tuple, windows)))
-
-    @property
-    def trivial_bound(self) -> int:
-        """The sum of the per-participant bounds."""
-        return sum(self.bounds)
 
 
 class _Pool:
@@ -174,42 +147,16 @@ def _unary_counter(
     return out
 
 
-def interchangeable_meetings(
-    inst: B2BInstance, domains: Sequence[Sequence[int]]
-) -> list[list[int]]:
-    """Groups of meetings (0-based) that any schedule may permute: the meetings of one participant
-    with counterparts who have no other meeting, with equal allowed slots, no fixed slot and no
-    precedence. Swapping their slots keeps every constraint and every participant's breaks, so
-    ordering each group's slots loses no optimum.
-    """
-    degree = [0] * (inst.n_participants + 1)
-    for mt in inst.meetings:
-        degree[mt.p1] += 1
-        degree[mt.p2] += 1
-    in_precedence = {m - 1 for before in inst.precedences for m in before}
-    in_precedence |= {m for m, before in enumerate(inst.precedences) if before}
-    groups: dict[tuple[int, tuple[int, ...]], list[int]] = {}
-    for m, mt in enumerate(inst.meetings):
-        if inst.fixed[m] is not None or m in in_precedence:
-            continue
-        for p, q in ((mt.p1, mt.p2), (mt.p2, mt.p1)):
-            if degree[q] == 1 and degree[p] > 1:
-                groups.setdefault((p, tuple(domains[m])), []).append(m)
-                break
-    return [g for g in groups.values() if len(g) > 1]
-
-
 def encode(
     problem: Problem,
     *,
     bound: int | None = None,
     slot_aggregate: bool = True,
-    busy_counts: bool = True,
-    symmetry: bool = True,
 ) -> Encoding:
-    """The CNF of ``inst`` (see the module docstring); with ``bound``: also ``total <= bound``.
+    """The CNF of ``problem`` (see the module docstring); with ``bound``: also ``total <= bound``.
 
-    ``symmetry`` orders the slots of :func:`interchangeable_meetings`.
+    The slots of each group of :func:`~critmin.matchmaking.model.interchangeable_meetings` are
+    ordered; ``slot_aggregate`` adds the per-slot implied count.
     """
     inst, domains, fairness = problem.inst, problem.domains, problem.fairness
     lower_bounds, windows = problem.bounds, problem.windows
@@ -257,15 +204,11 @@ def encode(
     for m, before in enumerate(inst.precedences):
         for b1 in before:
             precede(b1 - 1, m)
-    if symmetry:
-        for group in interchangeable_meetings(inst, domains):
-            for a, m in itertools.pairwise(group):
-                precede(a, m)
+    for group in interchangeable_meetings(inst, domains):
+        for a, m in itertools.pairwise(group):
+            precede(a, m)
 
-    meetings_of: list[list[int]] = [[] for _ in range(inst.n_participants + 1)]
-    for m, mt in enumerate(inst.meetings):
-        meetings_of[mt.p1].append(m)
-        meetings_of[mt.p2].append(m)
+    meetings_of = problem.meetings_of()
     some_idle = any(len(meetings_of[p]) <= 1 for p in range(1, inst.n_participants + 1))
     slack = None if bound is None else bound - sum(lower_bounds)
     if slack is not None and slack < 0:
@@ -289,8 +232,7 @@ def encode(
             _amo(cl, pool, terms)
         if n <= 1:
             continue
-        if busy_counts:
-            _card(cl, pool, [b for b in busy if b is not None], n, "equals")
+        _card(cl, pool, [b for b in busy if b is not None], n, "equals")
         after: list[int | None] = [None] * (n_t + 2)
         for t in range(n_t, 0, -1):
             parts = [v for v in (busy[t], after[t + 1]) if v is not None]
