@@ -30,7 +30,11 @@ meet: RC2 minimising ``sum brk`` (its cost after each core is a proven lower bou
 others) and two CaDiCaL searches for ``total <= k`` at the current lower bound ``k``, one with the
 per-slot aggregate (refutes fast) and one without it (finds schedules faster on some instances).
 An unsatisfiable ``k`` raises the bound to ``k + 1`` and restarts both searches there; the first
-schedule found by them is optimal.
+schedule found by them is optimal. When the instance is not settled within a quarter of the time
+limit, a fourth process searches from above (:func:`descent_worker`: it probes ``total <= k``
+above the bound until a schedule is found, then asks ``total <= best - 1`` incrementally); the
+optimum is proved when the upper and lower bounds meet, and at the time limit the best schedule
+is returned as FEASIBLE.
 """
 
 from __future__ import annotations
@@ -50,6 +54,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from critmin.matchmaking.model import Problem, interchangeable_meetings
+
+DOWN_AFTER = 0.25
+"""Share of the time limit after which the search from above (:func:`descent_worker`) starts."""
 
 
 @dataclass(frozen=True)
@@ -356,15 +363,60 @@ def sat_worker(
             out.put(("unsat", k))
 
 
+def descent_worker(problem: Problem, out: Any, lb: int, solver: str = "cadical195") -> None:
+    """Search from above: put ``("ub", total, slots)`` for each better schedule found and
+    ``("unsat", k)`` for each bound ``k`` refuted on the way; ``("infeasible",)`` when no
+    schedule exists.
+
+    First ``total <= k`` is probed at ``k = lb + 4, lb + 8, lb + 16, ...`` (each probe with the
+    per-participant caps that ``k`` implies, which make a schedule near the bound quick to find)
+    until one is satisfiable; then, in the same incremental CaDiCaL, ``total <= best - 1`` is
+    asked through an assumption on a totalizer (:class:`pysat.card.ITotalizer`) over the break
+    literals, so what the solver learnt carries over from one bound to the next.
+    """
+    from pysat.card import ITotalizer
+    from pysat.solvers import Solver
+
+    step = 4
+    while True:
+        k = lb + step
+        enc = encode(problem, bound=k, slot_aggregate=False)
+        unbounded = k >= len(enc.breaks)
+        if unbounded:
+            enc = encode(problem, slot_aggregate=False)
+        with Solver(name=solver, bootstrap_with=enc.clauses) as s:
+            if not s.solve():
+                out.put(("infeasible",) if unbounded else ("unsat", k))
+                if unbounded:
+                    return
+                lb, step = k + 1, 2 * step
+                continue
+            model = s.get_model()
+            totalizer = None
+            while True:
+                true = {v for v in model if v > 0}
+                total = sum(1 for b in enc.breaks if b in true)
+                out.put(("ub", total, _slots(enc, problem.domains, model)))
+                if total <= max(lb, problem.trivial_bound):
+                    return
+                if totalizer is None:
+                    totalizer = ITotalizer(lits=enc.breaks, ubound=total, top_id=enc.n_vars)
+                    s.append_formula(totalizer.cnf.clauses)
+                if not s.solve(assumptions=[-totalizer.rhs[total - 1]]):
+                    out.put(("unsat", total - 1))
+                    return
+                model = s.get_model()
+
+
 @dataclass(frozen=True)
 class MaxSatOutcome:
     """What the portfolio proved: ``slots`` (index ``m - 1``) of the best schedule, if any."""
 
-    status: str  # OPTIMAL, INFEASIBLE or UNKNOWN (time limit)
+    status: str  # OPTIMAL, INFEASIBLE, FEASIBLE or UNKNOWN (time limit, without/with a schedule)
     slots: list[int] | None
     total_breaks: int | None
     lower_bound: int
-    solved_by: str = ""  # the worker that settled it: rc2, sat1-k (with aggregate) or sat0-k
+    solved_by: str = ""  # the worker that settled it: rc2, sat1-k (with aggregate), sat0-k or down
 
 
 class _Worker:
@@ -447,7 +499,7 @@ def _child_main() -> None:
             pickle.dump(msg, stdout)
             stdout.flush()
 
-    target = {"rc2": rc2_worker, "sat": sat_worker}[kind]
+    target = {"rc2": rc2_worker, "sat": sat_worker, "down": descent_worker}[kind]
     target(args[0], _Pipe(), *args[1:])
 
 
@@ -480,16 +532,23 @@ def solve_maxsat(
             running[tag] = _Worker(tag, ("sat", (problem, k, agg)), inbox)
 
     start_sats(sat_k)
+    # the search from above joins once the instance proved not quick (most originals are done)
+    down_at = started + (DOWN_AFTER * (float(time_limit_s) if time_limit_s is not None else 60.0))
+    best: tuple[int, list[int], str] | None = None  # total, slots, worker
     result: MaxSatOutcome | None = None
     try:
         while running:
-            wait = None if deadline is None else deadline - time.perf_counter()
-            if wait is not None and wait <= 0:
+            now = time.perf_counter()
+            if modes and "down" not in running and best is None and now >= down_at:
+                running["down"] = _Worker("down", ("down", (problem, lb)), inbox)
+                down_at = float("inf")
+            if deadline is not None and now >= deadline:
                 break
+            wait = min(deadline if deadline is not None else float("inf"), down_at) - now
             try:
-                tag, msg = inbox.get(timeout=wait)
+                tag, msg = inbox.get(timeout=None if wait == float("inf") else max(0.0, wait))
             except queue_mod.Empty:
-                break
+                continue
             kind = msg[0]
             if kind == "exit":
                 worker = running.pop(tag, None)
@@ -508,7 +567,12 @@ def solve_maxsat(
                 # k = the lower bound when the search started, and lb <= optimum <= k
                 result = MaxSatOutcome("OPTIMAL", msg[2], msg[1], msg[1], tag)
                 break
+            if kind == "ub" and (best is None or msg[1] < best[0]):
+                best = (msg[1], msg[2], tag)
             lb = max(lb, msg[1] + 1 if kind == "unsat" else msg[1] if kind == "lb" else lb)
+            if best is not None and best[0] <= lb:
+                result = MaxSatOutcome("OPTIMAL", best[1], best[0], best[0], best[2])
+                break
             if modes and sat_k < lb:
                 for old in [t for t in running if t.startswith("sat")]:
                     running.pop(old).stop()
@@ -517,6 +581,8 @@ def solve_maxsat(
     finally:
         for worker in running.values():
             worker.stop()
+    if result is None and best is not None:
+        return MaxSatOutcome("FEASIBLE", best[1], best[0], lb, best[2])
     return result or MaxSatOutcome("UNKNOWN", None, None, lb)
 
 

@@ -174,8 +174,8 @@ def solve_schedule(
     ``method``: ``"maxsat"`` runs the SAT/MaxSAT portfolio of :mod:`critmin.matchmaking.maxsat`
     (which proves all 20 instances of the benchmark optimal), ``"cpsat"`` the CP-SAT model of
     :mod:`critmin.matchmaking.cpsat`; ``"auto"`` (default) gives the portfolio 90 % of the time
-    limit and, when it found no schedule in that time, the rest to CP-SAT for a good feasible
-    schedule, keeping the portfolio's proven lower bound. ``fairness`` is ``d`` (``None`` = no
+    limit and, when it found no schedule in that time, the rest to CP-SAT for a feasible schedule,
+    keeping the portfolio's proven lower bound. ``fairness`` is ``d`` (``None`` = no
     fairness constraint); ``workers`` the number of processes/threads (2 = the two cores).
 
     ``status`` is ``"OPTIMAL"`` when the optimum is proved, ``"FEASIBLE"`` when the time limit
@@ -211,10 +211,8 @@ def solve_schedule(
         )
         if out.status == "INFEASIBLE":
             return result("INFEASIBLE", None, 0)
-        if out.slots is not None:
-            return result("OPTIMAL", out.slots, out.lower_bound)
-        if method == "maxsat" or time_limit_s is None:
-            return result("UNKNOWN", None, out.lower_bound)
+        if out.slots is not None or method == "maxsat" or time_limit_s is None:
+            return result(out.status, out.slots, out.lower_bound)  # type: ignore[arg-type]
         known = out.lower_bound
         remaining: float | None = max(0.5, float(time_limit_s) - (time.perf_counter() - started))
     else:
