@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 import csv
+import datetime as dt
 import io
 import json
+import math
 import secrets
 import threading
 from collections import OrderedDict
@@ -26,7 +28,7 @@ from starlette.types import Scope
 
 from critmin import output, provenance, schema
 from critmin.auth import Principal, from_session, from_token
-from critmin.output import FILE_FORMATS, MEDIA, Format, dumps, records
+from critmin.output import FILE_FORMATS, MEDIA, Format, dumps
 from critmin.storage import Store
 
 ANONYMOUS = Principal()
@@ -161,6 +163,11 @@ class AtlasPool:
 # ------------------------------------------------------------------------------------ cursors
 
 
+#: The largest row offset a ``_next`` cursor may carry (beyond any table's size; a larger one
+#: would overflow the database's 64-bit OFFSET).
+MAX_OFFSET = 2**53
+
+
 def encode_cursor(offset: int) -> str:
     """An opaque ``_next`` token for the page starting at ``offset``."""
     raw = json.dumps({"o": offset}, separators=(",", ":")).encode()
@@ -173,7 +180,7 @@ def decode_cursor(token: str) -> int:
         offset = json.loads(raw)["o"]
     except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
         raise fail(400, "invalid _next cursor: pass back the value of 'next' unchanged") from None
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
         raise fail(400, "invalid _next cursor: pass back the value of 'next' unchanged")
     return offset
 
@@ -181,7 +188,6 @@ def decode_cursor(token: str) -> int:
 # ------------------------------------------------------------------------------------ rendering
 
 
-frame_records = records
 
 
 def json_response(payload: dict[str, Any], status: int = 200,
@@ -282,6 +288,108 @@ def stream_csv(batches: Iterator[pa.RecordBatch], *, name: str, ann: dict[str, A
     hdrs = {**annotation_headers(ann),
             "Content-Disposition": f'attachment; filename="{name}.csv"'}
     return StreamingResponse(gen(), media_type=MEDIA[Format.csv], headers=hdrs)
+
+
+class _Drain:
+    """A write-only file that hands out what was written since the last :meth:`take` (and
+    keeps the position: Parquet's footer records offsets)."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._pos = 0
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        self._parts.append(bytes(data))
+        self._pos += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._pos
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+    def writable(self) -> bool:
+        return True
+
+    def take(self) -> bytes:
+        out = b"".join(self._parts)
+        self._parts.clear()
+        return out
+
+
+def stream_parquet(batches: Iterator[pa.RecordBatch], *, name: str, ann: dict[str, Any]
+                   ) -> StreamingResponse:
+    """Parquet streamed one row group per batch: the bytes of each group are sent as soon as it
+    is written (memory bounded by one batch); the annotations are in the file's metadata."""
+    import pyarrow.parquet as pq
+
+    def gen() -> Iterator[bytes]:
+        sink = _Drain()
+        writer = None
+        for batch in batches:
+            if writer is None:
+                meta = {**(batch.schema.metadata or {}), b"critmin.annotations": dumps(ann)}
+                writer = pq.ParquetWriter(pa.PythonFile(sink, mode="w"),
+                                          batch.schema.with_metadata(meta))
+            writer.write_batch(batch)
+            yield sink.take()
+        if writer is not None:
+            writer.close()
+        yield sink.take()
+
+    hdrs = {**annotation_headers(ann),
+            "Content-Disposition": f'attachment; filename="{name}.parquet"'}
+    return StreamingResponse(gen(), media_type=MEDIA[Format.parquet], headers=hdrs)
+
+
+def stream_xlsx(batches: Iterator[pa.RecordBatch], columns: list[str], *, name: str,
+                ann: dict[str, Any]) -> StreamingResponse:
+    """An Excel workbook built row by row (openpyxl's write-only mode keeps rows in a temporary
+    file, not in memory), then sent from that file in chunks; sheets ``data`` and
+    ``annotations`` as :func:`xlsx_bytes`."""
+    import os
+    import tempfile
+
+    from openpyxl import Workbook
+
+    def cell(v: Any) -> Any:
+        if isinstance(v, float) and (v != v or v in (math.inf, -math.inf)):
+            return None
+        if isinstance(v, dt.datetime) and v.tzinfo is not None:
+            return v.replace(tzinfo=None)
+        if isinstance(v, list | tuple | dict):
+            return ";".join(map(str, v)) if not isinstance(v, dict) else json.dumps(v)
+        return v
+
+    def gen() -> Iterator[bytes]:
+        fd, path = tempfile.mkstemp(suffix=".xlsx")
+        os.close(fd)
+        try:
+            wb = Workbook(write_only=True)
+            ws = wb.create_sheet("data")
+            ws.append(columns)
+            for batch in batches:
+                for row in zip(*(c.to_pylist() for c in batch.columns), strict=True):
+                    ws.append([cell(v) for v in row])
+            meta = wb.create_sheet("annotations")
+            meta.append(["key", "value"])
+            for key in ("atlas_version", "licence", "source"):
+                meta.append([key, ann[key]])
+            wb.save(path)
+            with open(path, "rb") as fh:
+                while chunk := fh.read(1 << 16):
+                    yield chunk
+        finally:
+            os.unlink(path)
+
+    hdrs = {**annotation_headers(ann),
+            "Content-Disposition": f'attachment; filename="{name}.xlsx"'}
+    return StreamingResponse(gen(), media_type=MEDIA[Format.xlsx], headers=hdrs)
 
 
 # ------------------------------------------------------------------------------------ auth

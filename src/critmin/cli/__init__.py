@@ -99,6 +99,30 @@ def duckdb_atlas(db: Path | None, command: str) -> Atlas:
     return Atlas.open(db)
 
 
+#: Commands that read the atlas; before running one on the default atlas when there is none, the
+#: command line installs the bundled starter atlas (announced on stderr), so that the quick start
+#: works on a fresh machine. The library itself never installs anything implicitly.
+_READS_ATLAS = {"assess", "concentration", "geopolrisk", "scenario", "coop", "serve", "scan",
+                "brief", "watch"}
+
+
+def install_starter_if_missing(args: list[str]) -> None:
+    """Install the starter atlas at the default path when ``args`` run an atlas-reading command
+    without ``--db`` and no atlas is there yet."""
+    if not args or any(a in ("--help", "-h") for a in args):
+        return
+    reads = args[0] in _READS_ATLAS or args[:2] == ["atlas", "info"]
+    if not reads or any(a == "--db" or a.startswith("--db=") for a in args):
+        return
+    from critmin.atlas import default_path
+
+    path = default_path()
+    if not path.exists():
+        from critmin import starter
+
+        starter.install(path)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``critmin`` console script.
 
@@ -107,6 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
     try:
+        install_starter_if_missing(list(sys.argv[1:] if argv is None else argv))
         rv = app(args=argv, prog_name="critmin", standalone_mode=False)
     except NoArgsIsHelpError as exc:  # the help was printed
         sys.exit(exc.exit_code)

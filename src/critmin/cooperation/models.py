@@ -64,6 +64,28 @@ class Context:
         return Context(self.iso3, self.minerals, dict(launched), self.units)
 
 
+#: Size limits of one record (every record is downloaded by every reader of the registry): the
+#: characters of an id field, of any other text field, and the items of a list field.
+MAX_ID_CHARS = 120
+MAX_TEXT_CHARS = 2000
+MAX_LIST_ITEMS = 100
+ID_FIELDS = frozenset({"id", "group_id", "member_group"})
+
+
+def _check_size(name: str, value: Any) -> None:
+    """Refuse a field over the limits above (before any other check looks at it)."""
+    limit = MAX_ID_CHARS if name in ID_FIELDS else MAX_TEXT_CHARS
+    if isinstance(value, str) and len(value) > limit:
+        raise _field_error(name, f"{len(value)} characters; at most {limit} are allowed")
+    if isinstance(value, list | tuple):
+        if len(value) > MAX_LIST_ITEMS:
+            raise _field_error(name, f"{len(value)} items; at most {MAX_LIST_ITEMS} are allowed")
+        for item in value:
+            if not isinstance(item, str | int | float) or len(str(item)) > MAX_ID_CHARS:
+                raise _field_error(name, f"each item must be a text of at most {MAX_ID_CHARS} "
+                                   "characters")
+
+
 def _field_error(field: str, problem: str) -> ValueError:
     """An error found by a record-level check, attributed to ``field`` in the message."""
     return ValueError(f"[{field}] {problem}")
@@ -132,8 +154,10 @@ class Record(BaseModel):
     @classmethod
     def _blanks(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            return {k: (None if isinstance(v, str) and not v.strip() else v) for k, v in data.items()
+            data = {k: (None if isinstance(v, str) and not v.strip() else v) for k, v in data.items()
                     if not str(k).startswith("_")}
+            for k, v in data.items():
+                _check_size(str(k), v)
         return data
 
     def record_id(self) -> str:

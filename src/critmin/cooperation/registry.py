@@ -256,6 +256,25 @@ class Registry:
         self.remove(table, record_id)
         return record_id
 
+    def replay(self, edits: Iterable[Any]) -> list[int]:
+        """Apply stored edits (objects with ``id``, ``table_name``, ``action``, ``record_id``,
+        ``payload``) in order. Replaying never fails: an edit that no longer applies (a second
+        ``remove`` of one record or a second ``add`` of one id, as stored by the write race of
+        versions before migration 0005_httphard) is skipped with a warning; the ids of the
+        skipped edits are returned."""
+        import logging
+
+        skipped = []
+        for e in edits:
+            try:
+                self.apply_edit(e.table_name, e.action, e.record_id, e.payload)
+            except SpecError as exc:
+                skipped.append(e.id)
+                logging.getLogger("critmin.cooperation").warning(
+                    "registry edit %s (%s %s:%s) skipped on replay: %s", e.id, e.action,
+                    e.table_name, e.record_id, exc)
+        return skipped
+
     def _apply(self, table: str, new: list[Record]) -> None:
         trial = Registry({**self.records, table: new}, self.ctx)
         problems = trial.cross_problems()

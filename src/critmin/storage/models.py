@@ -134,13 +134,15 @@ class MeetingRequest(Base):
 
 
 class Meeting(Base):
-    """A scheduled meeting (the organiser's last scheduler run): slot and table, 1-based."""
+    """A meeting of a scheduler run (the published run and the latest are kept): slot and
+    table, 1-based."""
 
     __tablename__ = "meetings"
+    __table_args__ = (UniqueConstraint("run_id", "request_id",
+                                       name="uq_meetings_new_run_id_request_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    request_id: Mapped[int] = mapped_column(ForeignKey("meeting_requests.id", ondelete="CASCADE"),
-                                            unique=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("meeting_requests.id", ondelete="CASCADE"))
     slot: Mapped[int] = mapped_column(Integer)
     table_no: Mapped[int] = mapped_column(Integer)
     run_id: Mapped[str] = mapped_column(String(40))
@@ -148,11 +150,15 @@ class Meeting(Base):
 
 
 class RegistryEdit(Base):
-    """A cooperation-registry edit made through the service (add, edit or remove one record)."""
+    """A cooperation-registry edit made through the service (add, edit or remove one record).
+
+    ``prev_id`` is the id of the edit it was validated against (0: none); it is unique, so only
+    one edit can follow a given registry state (NULL for edits stored before revision 0005_httphard)."""
 
     __tablename__ = "registry_edits"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prev_id: Mapped[int | None] = mapped_column(Integer, unique=True, index=True)
     table_name: Mapped[str] = mapped_column(String(40))
     record_id: Mapped[str] = mapped_column(String(120))
     action: Mapped[str] = mapped_column(String(10))

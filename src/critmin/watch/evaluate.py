@@ -271,8 +271,7 @@ def current_registry(atlas: Atlas, store: Store) -> Any:
 
     reg = Registry.from_atlas(atlas)
     with store.session() as s:
-        for e in s.scalars(select(RegistryEdit).order_by(RegistryEdit.id)):
-            reg.apply_edit(e.table_name, e.action, e.record_id, e.payload)
+        reg.replay(s.scalars(select(RegistryEdit).order_by(RegistryEdit.id)))
     return reg
 
 
