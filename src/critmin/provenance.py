@@ -84,8 +84,8 @@ def cited(reads: Reads, sources: list[dict[str, Any]],
     by_id = {s["source_id"]: s for s in sources}
     out: dict[str, dict[str, Any]] = {}
     for table in sorted(reads):
-        if table == "sources":  # the catalogue itself is not a source of figures
-            continue
+        if table == "sources" and ALL not in reads[table]:
+            continue  # consulted to pick releases: the catalogue is not a source of figures
         ids = table_sources(table)
         if ids is None:
             out.setdefault(REFERENCE_SOURCE["source_id"], REFERENCE_SOURCE)
