@@ -63,7 +63,8 @@ def create_app(atlas_path: str | Path | None = None, database_url: str | None = 
         "scenarios, cooperation registry and matchmaking. Conventions (formats by extension, "
         "column__op filters, _sort/_size/_next paging, annotations, errors) in docs/api.md. "
         "New keys may be added to responses; clients ignore keys they do not know.",
-        openapi_url="/openapi.json", docs_url=None, redoc_url=None)
+        openapi_url="/openapi.json", docs_url=None, redoc_url=None,
+        lifespan=watch.delivery_loop)
     app.state.atlas = AtlasPool(path)
     app.state.store = store
     app.state.overlay = coop.Overlay()

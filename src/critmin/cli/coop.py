@@ -155,9 +155,10 @@ def restore_cmd(
     from critmin.cooperation.registry import Registry
     from critmin.errors import InputError
 
+    target = Atlas.open(db).path  # a missing or broken atlas is reported first
     reg = Registry.from_folder(folder)
     problems = reg.cross_problems()
     if problems:
         raise InputError(folder, problems[0])
-    path = reg.save_atlas(Atlas.open(db).path)
+    path = reg.save_atlas(target)
     typer.echo(f"registry of {path} replaced with the records in {folder}")
