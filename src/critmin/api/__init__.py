@@ -27,7 +27,14 @@ from critmin.api._core import (
     json_response,
     principal,
 )
-from critmin.errors import AtlasError, ChoiceError, CritminError, InputError, SpecError
+from critmin.errors import (
+    AtlasError,
+    ChoiceError,
+    CritminError,
+    InputError,
+    NoDataError,
+    SpecError,
+)
 from critmin.output import FILE_FORMATS
 
 API_PREFIX = "/api/v1"
@@ -152,6 +159,10 @@ def _handlers(app: FastAPI) -> None:
     @app.exception_handler(InputError)
     async def input_error(_request: Request, exc: InputError) -> Response:
         return error_response(400, str(exc))
+
+    @app.exception_handler(NoDataError)
+    async def no_data(_request: Request, exc: NoDataError) -> Response:
+        return error_response(404, str(exc))
 
     @app.exception_handler(AtlasError)
     async def atlas_error(_request: Request, exc: AtlasError) -> Response:
