@@ -205,15 +205,13 @@ def _read_restrictions(path: Path) -> Any:
     import pandas as pd
 
     from critmin.errors import InputError
+    from critmin.inputs import read_csv_records
 
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError) as exc:
-        raise InputError(path, f"cannot read the restriction registry: {exc}") from None
-    missing = {"id", "exporter", "target", "mineral"} - set(df.columns)
+    rows = read_csv_records(path, "registry")
+    missing = {"id", "exporter", "target", "mineral"} - set(rows[0] if rows else {})
     if missing:
         raise InputError(path, f"missing column(s) {', '.join(sorted(missing))}")
-    return df
+    return pd.DataFrame(rows)
 
 
 @watch_app.command("alerts")
