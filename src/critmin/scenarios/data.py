@@ -19,6 +19,7 @@ import pandas as pd
 from ibis import _
 
 from critmin.metrics.concentration import latest_release
+from critmin.metrics.trade import one_hs_revision
 
 if TYPE_CHECKING:
     from critmin.atlas import Atlas
@@ -44,6 +45,7 @@ def trade(atlas: Atlas, year: int, stage: str = "all",
         m = m.filter(m.mineral.isin(list(minerals)))
     m = m.select("hs_code", "hs_revision", "mineral")
     j = tf.join(m, ["hs_code", "hs_revision"]).filter(_.exporter != _.importer)
+    j = one_hs_revision(j, ("year", "hs_code", "mineral"))
     df = j.select("mineral", "hs_code", "exporter", "importer", "value_kusd",
                   "quantity_t").to_pandas()
     return _impute(df)

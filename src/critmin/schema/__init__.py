@@ -214,7 +214,10 @@ _ENUMS: dict[str, dict[str, frozenset[str]]] = {
     "stage": {
         "production": frozenset({"mine", "refinery", "smelter", "capacity"}),
         "hs_map": frozenset({"ore", "intermediate", "chemical", "metal", "alloy", "scrap"}),
+        "supply_outlook": frozenset({"mine", "refinery"}),
     },
+    "case": {"supply_outlook": frozenset({"historical", "base"})},
+    "scenario": {"demand_outlook": frozenset({"historical", "STEPS", "APS", "NZE"})},
     "chain_stage": {"hs_map": frozenset({"mine", "refined"})},
     "indicator": {"governance": frozenset({"va", "pv", "ge", "rq", "rl", "cc"})},
     "kind": {"countries": frozenset({"country", "former", "residual"})},

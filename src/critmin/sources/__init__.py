@@ -12,7 +12,7 @@ from types import ModuleType
 from critmin.sources.base import first_line
 
 #: Loader modules in detection order.
-LOADER_MODULES = ("baci", "usgs", "wgi", "wmd", "comtrade")
+LOADER_MODULES = ("baci", "usgs", "wgi", "wmd", "comtrade", "iea")
 
 
 def loaders() -> list[ModuleType]:
