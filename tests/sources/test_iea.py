@@ -29,9 +29,9 @@ def test_supply_published_figures(ctx) -> None:
     parsed = iea.parse(f, ctx)
     assert parsed.meta.family == "iea" and parsed.meta.release == "2025"
     assert "CC BY 4.0" in parsed.meta.licence
-    rows = _rows(parsed)
-    li = [r for r in rows if r["mineral"] == "lithium" and r["stage"] == "refinery"
-          and r["case"] == "historical"]
+    assert set(parsed.tables) == {"production", "supply_outlook"}
+    rows = parsed.tables["production"].to_pylist()
+    li = [r for r in rows if r["mineral"] == "lithium" and r["stage"] == "refinery"]
     total = sum(r["value"] for r in li)
     china = sum(r["value"] for r in li if r["country"] == "CHN")
     assert round(total / 1000, 1) == 241.6
@@ -41,8 +41,14 @@ def test_supply_published_figures(ctx) -> None:
     assert "XRW" in {r["country"] for r in li}
     cobalt = {r["country"] for r in rows if r["mineral"] == "cobalt"}
     assert "COD" in cobalt
-    assert {r["case"] for r in rows} == {"historical", "base"}
-    assert {r["year"] for r in rows} == {2024, 2030, 2035, 2040}
+    assert {r["year"] for r in rows} == {2024}
+    proj = parsed.tables["supply_outlook"].to_pylist()
+    assert {r["case"] for r in proj} == {"base"}
+    assert {r["year"] for r in proj} == {2030, 2035, 2040}
+    assert len(rows) + len(proj) == 292
+    # IEA base case: lithium refining China 2030 277.1 kt
+    assert sum(r["value"] for r in proj if r["mineral"] == "lithium" and r["stage"] == "refinery"
+               and r["country"] == "CHN" and r["year"] == 2030) == pytest.approx(277_074.4, abs=1)
 
 
 def test_demand_published_figures(ctx) -> None:

@@ -125,6 +125,7 @@ def concentration(request: Request,
     """Production concentration of a mineral: HHI, top-1/top-3 shares (as `critmin concentration`)."""
     from critmin.errors import CritminError
     from critmin.metrics.concentration import production_concentration
+    from critmin.metrics.supply import preferred_family
 
     pool: AtlasPool = request.app.state.atlas
 
@@ -134,9 +135,9 @@ def concentration(request: Request,
         # and building and compiling the Ibis expression costs far more than the query itself
         atlas = _atlas(request)
         return (frozenset(atlas.table("minerals").mineral.to_pandas()),
-                production_concentration(atlas.table("production"),
-                                         sources=atlas.table("sources"),
-                                         family="usgs-mcs").to_pandas())
+                production_concentration(
+                    preferred_family(atlas.table("production"), atlas.table("sources"))
+                    .drop("family"), family=None).to_pandas())
 
     minerals, full = pool.cached(("concentration", "all minerals, stages and years"), everything)
     if mineral not in minerals:

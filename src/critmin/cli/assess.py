@@ -76,21 +76,33 @@ def concentration_cmd(
     mineral: Annotated[str, typer.Option("--mineral", help="Mineral id, e.g. cobalt.")],
     stage: Annotated[str | None, typer.Option(help="mine, refinery, smelter or capacity.")] = None,
     year: Annotated[int | None, typer.Option(help="Year (default: all).")] = None,
+    source: Annotated[str, typer.Option(
+        "--source", help="Production source family: auto (USGS MCS; for refining, else IEA, "
+        "else World Mining Data), usgs-mcs, iea or wmd.")] = "auto",
     fmt: Annotated[Format, typer.Option("--format", help="table, csv or json")] = Format.table,
     db: DbOption = None,
 ) -> None:
     """Production concentration of a mineral: HHI, top-1/top-3 shares, largest producer."""
     from critmin.atlas import Atlas
+    from critmin.errors import CritminError
     from critmin.metrics.concentration import production_concentration
+    from critmin.metrics.supply import check_family, preferred_family
 
+    check_family(source)
     with Atlas.open(db) as atlas:
         if mineral not in set(atlas.table("minerals").mineral.to_pandas()):
-            from critmin.errors import CritminError
-
             raise CritminError(f"unknown mineral {mineral!r}")
-        df = production_concentration(atlas.table("production"), mineral=mineral, stage=stage,
-                                      year=year, sources=atlas.table("sources"),
-                                      family="usgs-mcs").to_pandas()
+        prod = preferred_family(atlas.table("production"), atlas.table("sources"), source)
+        df = production_concentration(prod.drop("family"), mineral=mineral, stage=stage,
+                                      year=year, family=None).to_pandas()
+        if df.empty:
+            have = prod.filter(prod.mineral == mineral).select("stage", "family").distinct()
+            have = have.to_pandas()
+            found = "; ".join(f"{r.stage} ({r.family})" for r in have.itertuples()) or "none"
+            raise CritminError(
+                f"no production data for {mineral}"
+                + (f" at stage {stage}" if stage else "") + (f" in {year}" if year else "")
+                + f" from source {source}; stages with data: {found}")
     df = df.sort_values(["stage", "year"], ignore_index=True)[
         ["mineral", "stage", "year", "unit", "basis", "total", "n_suppliers", "hhi", "hhi_points",
          "top1_share", "top3_share", "top_supplier"]].rename(columns={"top_supplier": "top_producer"})

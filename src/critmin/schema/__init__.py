@@ -216,7 +216,7 @@ _ENUMS: dict[str, dict[str, frozenset[str]]] = {
         "hs_map": frozenset({"ore", "intermediate", "chemical", "metal", "alloy", "scrap"}),
         "supply_outlook": frozenset({"mine", "refinery"}),
     },
-    "case": {"supply_outlook": frozenset({"historical", "base"})},
+    "case": {"supply_outlook": frozenset({"base"})},
     "scenario": {"demand_outlook": frozenset({"historical", "STEPS", "APS", "NZE"})},
     "chain_stage": {"hs_map": frozenset({"mine", "refined"})},
     "indicator": {"governance": frozenset({"va", "pv", "ge", "rq", "rl", "cc"})},

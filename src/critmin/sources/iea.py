@@ -3,8 +3,9 @@
 Two layouts, told apart by their header:
 
 - supply ``mineral,stage,country,case,year,value,unit``: mining and refining supply in kt by
-  country (named countries plus ``Rest of world``) for the base year (``case = historical``) and
-  the base-case projections (``case = base case``) -> ``supply_outlook``;
+  country (named countries plus ``Rest of world``): the base year's actuals
+  (``case = historical``) -> ``production`` (stages ``mine`` and ``refinery``, family ``iea``),
+  and the base-case projections (``case = base case``) -> ``supply_outlook``;
 - demand ``mineral,sector,scenario,year,value,unit``: demand in kt by clean-energy sector (plus
   ``Other uses`` and ``Total demand``) for the base year (``historical``) and the STEPS, APS and
   NZE scenarios -> ``demand_outlook``.
@@ -25,6 +26,7 @@ from importlib import resources
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from critmin.errors import InputError
 from critmin.sources.base import Context, Parsed, SourceMeta, expect_header, read_text
@@ -154,26 +156,31 @@ def parse(path: Path, ctx: Context) -> Parsed:
     n = len(out["year"])
     common = {"year": pa.array(out["year"], pa.int16()), "mineral": out["mineral"],
               "value": pa.array(out["value"], pa.float64()), "unit": out["unit"]}
-    if supply:
-        table = pa.table({**common, "country": out["country"], "stage": out["stage"],
-                          "case": out["case"], "basis": out["basis"],
-                          "source_id": [meta.source_id] * n, "_line": out["_line"]})
-        name = "supply_outlook"
-    else:
+    notes = [f"{n} rows in kt converted to t; cite as: {ATTRIBUTION} (CC BY 4.0)"]
+    if not supply:
         table = pa.table({**common, "item": out["item"], "sector": out["sector"],
                           "scenario": out["scenario"], "source_id": [meta.source_id] * n,
                           "_line": out["_line"]})
-        name = "demand_outlook"
-    _check_unique(path, table, name)
-    return Parsed(meta=meta, tables={name: table},
-                  notes=[f"{n} rows in kt converted to t; cite as: {ATTRIBUTION} (CC BY 4.0)"])
+        _check_unique(path, table, "demand_outlook")
+        return Parsed(meta=meta, tables={"demand_outlook": table}, notes=notes)
+    table = pa.table({**common, "country": out["country"], "stage": out["stage"],
+                      "case": out["case"], "basis": out["basis"],
+                      "source_id": [meta.source_id] * n, "_line": out["_line"]})
+    _check_unique(path, table, "supply_outlook", extra=["case"])
+    actual = pc.equal(table.column("case"), "historical")
+    production = table.filter(actual).drop_columns(["case"]).append_column(
+        "estimated", pa.array([False] * pc.sum(actual.cast("int64")).as_py()))
+    return Parsed(meta=meta, tables={"production": production,
+                                     "supply_outlook": table.filter(pc.invert(actual))},
+                  notes=notes)
 
 
-def _check_unique(path: Path, table: pa.Table, name: str) -> None:
-    """Fail on a repeated key (the same country, stage, case and year twice)."""
+def _check_unique(path: Path, table: pa.Table, name: str, extra: list[str] | None = None) -> None:
+    """Fail on a repeated key (e.g. the same country, stage, case and year twice)."""
     from critmin import schema
 
-    key = [c for c in schema.table(name).key if c != "source_id"]
+    key = [c for c in schema.table(name).key if c != "source_id"] + (extra or [])
+    key = list(dict.fromkeys(key))
     seen: dict[tuple, int] = {}
     cols = [table.column(c).to_pylist() for c in key]
     lines = table.column("_line").to_pylist()
