@@ -24,7 +24,8 @@ app = typer.Typer(
 def _register() -> None:
     from critmin.cli import atlas as _atlas  # noqa: F401  (registers commands)
 
-    for name in ("assess", "metrics", "match", "scenario", "coop", "user", "serve", "scan", "brief"):
+    for name in ("assess", "metrics", "match", "scenario", "coop", "user", "serve", "scan", "brief",
+                 "valuechain"):
         try:
             __import__(f"critmin.cli.{name}")
         except ModuleNotFoundError as exc:  # a command group not written yet

@@ -1,0 +1,305 @@
+"""The value chain from the atlas: where an importer's supply really comes from (``trace``), and
+projected supply against demand to 2040 (``outlook``).
+
+``trace`` reads BACI trade (HS revision precedence of :func:`critmin.metrics.trade.mineral_trade`)
+on a content basis, mine production (USGS MCS) and WGI political stability, and applies the
+one-step proportional-sourcing method of :mod:`critmin.metrics.trace`. ``outlook`` reads the
+IEA Critical Minerals Data Explorer: demand by sector and scenario (``demand_outlook``), base-year
+supply (``production`` rows of family ``iea``) and base-case projections (``supply_outlook``),
+and the cooperation registry's projects for ``with_projects``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import pandas as pd
+from ibis import _
+
+from critmin.errors import CritminError
+from critmin.metrics import trace as tr
+from critmin.metrics.concentration import production_concentration
+from critmin.metrics.supply import preferred_family
+from critmin.metrics.trade import mineral_trade
+
+if TYPE_CHECKING:
+    from critmin.atlas import Atlas
+
+#: Traded forms that feed a refiner (hs_map ``stage``): ores and concentrates, and intermediates
+#: for further refining (mattes, hydroxides, oxide sinters).
+FEED_FORMS: tuple[str, ...] = ("ore", "intermediate")
+#: Outlook scenarios (IEA): stated policies, announced pledges, net zero by 2050.
+SCENARIOS: tuple[str, ...] = ("STEPS", "APS", "NZE")
+#: Sectors that hold a mineral's total demand in ``demand_outlook``.
+TOTAL_SECTORS: tuple[str, ...] = ("Total demand", "Clean technologies (total)")
+ATTRIBUTION_IEA = "IEA (2025), Critical Minerals Data Explorer (CC BY 4.0)"
+
+
+# ------------------------------------------------------------------------------------- trace
+
+
+@dataclass
+class Traced:
+    """Everything ``critmin trace`` reports: per-flow tracing, the two views, their metrics."""
+
+    year: int
+    flows: pd.DataFrame
+    views: pd.DataFrame
+    metrics: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+
+def trace_inputs(atlas: Atlas, year: int, minerals: Sequence[str] | None = None
+                 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(imports, feed, coverage) for :func:`critmin.metrics.trace.trace`, every importer.
+
+    imports: ``mineral, importer, exporter, form, amount_t`` (contained t; form ``ore`` for
+    hs_map chain stage mine, else ``processed``); feed: ``mineral, refiner, origin, amount_t``
+    (imports of :data:`FEED_FORMS` plus mine production as origin = refiner); coverage:
+    ``mineral, importer, imports_kusd, content_coverage`` (share of import value whose
+    contained tonnes are known: a flow without quantity or content factor is left out).
+    """
+    from critmin.scenarios import data
+
+    tf, src = atlas.table("trade_flows"), atlas.table("sources")
+    hs = atlas.table("hs_map")
+    if minerals is not None:
+        hs = hs.filter(hs.mineral.isin(list(minerals)))
+
+    def flows(m: Any, form: str) -> Any:
+        f = mineral_trade(tf, m, sources=src).filter(_.year == year)
+        return f.select("mineral", "exporter", "importer", "value_kusd", "content_t",
+                        form=ibis.literal(form))
+
+    both = flows(hs.filter(hs.chain_stage == "mine"), "ore").union(
+        flows(hs.filter(hs.chain_stage != "mine"), "processed")).to_pandas()
+    cov = both.assign(known=both.value_kusd.where(both.content_t.notna(), 0.0)).groupby(
+        ["mineral", "importer"], as_index=False)[["value_kusd", "known"]].sum()
+    cov = cov.assign(content_coverage=cov.known / cov.value_kusd).rename(
+        columns={"value_kusd": "imports_kusd"}).drop(columns="known")
+    imports = both.dropna(subset=["content_t"]).rename(columns={"content_t": "amount_t"})
+    imports = imports[["mineral", "importer", "exporter", "form", "amount_t"]]
+    fi = flows(hs.filter(hs.stage.isin(list(FEED_FORMS))), "feed").to_pandas()
+    fi = fi.dropna(subset=["content_t"]).rename(
+        columns={"importer": "refiner", "exporter": "origin", "content_t": "amount_t"})
+    prod = data.production(atlas, year, "mine", minerals)
+    own = pd.DataFrame({"mineral": prod.mineral, "refiner": prod.country,
+                        "origin": prod.country, "amount_t": prod.production_t.astype(float)})
+    feed = pd.concat([fi[["mineral", "refiner", "origin", "amount_t"]], own], ignore_index=True)
+    return imports, feed, cov
+
+
+def world_hhi(atlas: Atlas, year: int) -> dict[tuple[str, str], float]:
+    """{(mineral, stage): HHI of world production} for mine and refinery, latest year <=
+    ``year``, one source family per mineral and stage (:func:`preferred_family`)."""
+    p = atlas.table("production")
+    p = p.filter(p.stage.isin(["mine", "refinery"]) & (p.unit == "t") & (p.year <= year))
+    p = preferred_family(p, atlas.table("sources")).drop("family")
+    c = production_concentration(p, family=None).to_pandas()
+    if c.empty:
+        return {}
+    c = c.sort_values(["mineral", "stage", "year", "total"]).drop_duplicates(
+        ["mineral", "stage"], keep="last")
+    return {(r.mineral, r.stage): float(r.hhi) for r in c.itertuples()}
+
+
+def trace_all(atlas: Atlas, year: int, minerals: Sequence[str] | None = None) -> Traced:
+    """Traced origins of every importer's imports of every (or the given) mineral in ``year``."""
+    from critmin.scenarios import data
+
+    imports, feed, cov = trace_inputs(atlas, year, minerals)
+    flows = tr.trace(imports, feed)
+    views = tr.compare_views(flows)
+    metrics = tr.view_metrics(views, flows, pv=data.governance_pv(atlas, year),
+                              hhi_world=world_hhi(atlas, year))
+    metrics = metrics.merge(cov, on=["mineral", "importer"], how="left")
+    return Traced(year=year, flows=flows, views=views, metrics=metrics)
+
+
+def trace_country(atlas: Atlas, country: str, mineral: str, year: int | None = None) -> Traced:
+    """Traced origins of ``country``'s imports of ``mineral`` (default year: the latest with
+    trade data for it). Unknown country, mineral or year, or no imports: one-line error."""
+    from critmin.assessment import resolve_country
+
+    iso3 = resolve_country(atlas, country)
+    known = set(atlas.table("minerals").mineral.to_pandas())
+    if mineral not in known:
+        raise CritminError(f"unknown mineral {mineral!r}; known minerals: "
+                           f"{', '.join(sorted(known))}")
+    mapped = atlas.table("hs_map").filter(_.mineral == mineral).count().to_pandas()
+    if not mapped:
+        raise CritminError(f"no traded forms of {mineral} are mapped to HS codes "
+                           "(critmin/reference/hs_map.csv): nothing to trace")
+    years = sorted(int(y) for y in atlas.table("trade_flows").select("year").distinct().year.to_pandas())
+    if not years:
+        raise CritminError("the atlas holds no trade data: load BACI first")
+    if year is None:
+        f = mineral_trade(atlas.table("trade_flows"), atlas.table("hs_map"),
+                          sources=atlas.table("sources"))
+        y = f.filter((f.importer == iso3) & (f.mineral == mineral)).year.max().to_pandas()
+        if y is None or pd.isna(y):
+            raise CritminError(f"no imports of {mineral} by {iso3} in the atlas")
+        year = int(y)
+    elif year not in years:
+        raise CritminError(f"no trade data for {year}; years with trade data: "
+                           f"{years[0]}-{years[-1]}")
+    t = trace_all(atlas, year, [mineral])
+    sel = lambda d: d[(d.importer == iso3) & (d.mineral == mineral)].reset_index(drop=True)  # noqa: E731
+    out = Traced(year=year, flows=sel(t.flows), views=sel(t.views), metrics=sel(t.metrics))
+    if out.metrics.empty:
+        raise CritminError(f"no imports of {mineral} by {iso3} in {year} with a known "
+                           "content (quantity and content factor)")
+    cov = float(out.metrics.content_coverage.iloc[0])
+    if cov < 0.999:
+        out.notes.append(f"{1 - cov:.0%} of the import value has no known contained tonnes "
+                         "(no quantity or no content factor) and is not traced")
+    un = float(out.metrics.untraced_share.iloc[0])
+    if un > 0:
+        out.notes.append(f"{un:.0%} of the contained tonnes come from exporters with no known "
+                         "feed (no mine production, no feed imports): kept at the exporter")
+    out.notes.append("method: one step upstream, proportional sourcing (each exporter's sales "
+                     "are sourced like its average feed: own mining plus imported ores and "
+                     "intermediates, contained tonnes)")
+    return out
+
+
+# ----------------------------------------------------------------------------------- outlook
+
+
+@dataclass
+class Outlook:
+    """``critmin outlook``: demand by sector, supply by country and the yearly balance."""
+
+    mineral: str
+    scenario: str
+    balance: pd.DataFrame
+    demand: pd.DataFrame
+    supply: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+
+
+BALANCE_COLUMNS = ["mineral", "scenario", "stage", "year", "basis", "demand_t", "supply_t",
+                   "balance_t", "top_producer", "top3_share", "hhi"]
+PROJECT_COLUMNS = ["added_t", "supply_with_projects_t", "balance_with_projects_t",
+                   "top3_share_with_projects", "hhi_with_projects", "projects"]
+
+
+def outlook_minerals(atlas: Atlas) -> list[str]:
+    """Minerals with both IEA supply projections and demand in the atlas."""
+    s = set(atlas.table("supply_outlook").select("mineral").distinct().mineral.to_pandas())
+    d = set(atlas.table("demand_outlook").select("mineral").distinct().mineral.to_pandas())
+    return sorted(s & d)
+
+
+def _concentration(rows: pd.DataFrame) -> pd.DataFrame:
+    """production_concentration of (stage, year, basis, country, value) rows."""
+    t = ibis.memtable(rows.assign(mineral="m", unit="t", source_id="outlook").astype(
+        {"year": "int16", "value": float}))
+    return production_concentration(t, family=None).to_pandas()
+
+
+def outlook(atlas: Atlas, mineral: str, scenario: str = "STEPS", *,
+            with_projects: bool = False, registry: Any = None) -> Outlook:
+    """Projected demand (total and by sector) against base-case supply for mining and refining.
+
+    Per stage and year (base year 2024 and 2030, 2035, 2040): ``demand_t`` (the scenario's total
+    demand), ``supply_t`` (world supply incl. the rest of world), ``balance_t`` = supply -
+    demand, the top producer, top-3 share and HHI of supply (shares of the world total). With
+    ``with_projects``: the registry's projects of the mineral and stage not yet operating are
+    added from their start year at nameplate capacity converted to the IEA basis; projects
+    without a start year or a known conversion are listed in ``notes``.
+    """
+    if scenario not in SCENARIOS:
+        raise CritminError(f"unknown scenario {scenario!r}; use one of {', '.join(SCENARIOS)}")
+    have = outlook_minerals(atlas)
+    if mineral not in have:
+        raise CritminError(f"no outlook for {mineral!r}: the atlas has IEA supply projections "
+                           f"and demand for {', '.join(have) or 'no mineral'} "
+                           "(load ../shared/data/iea)")
+    d = atlas.table("demand_outlook").filter(
+        (_.mineral == mineral) & _.scenario.isin(["historical", scenario])).to_pandas()
+    items = d[d.sector.isin(TOTAL_SECTORS)].groupby("item").year.nunique()
+    sector_items = set(d[d.sector == "Total demand"].item)
+    item = sorted(sector_items)[0] if sector_items else items.idxmax()
+    d = d[d.item == item]
+    demand = d[["year", "sector", "scenario", "value"]].rename(columns={"value": "demand_t"})
+    total = d[d.sector.isin(TOTAL_SECTORS)].groupby("year").value.sum()
+
+    prod = atlas.table("production")
+    src = atlas.table("sources").filter(_.family == "iea").select("source_id")
+    base = prod.filter((_.mineral == mineral) & _.stage.isin(["mine", "refinery"])).semi_join(
+        src, "source_id").select("stage", "year", "basis", "country", "value").to_pandas()
+    proj = atlas.table("supply_outlook").filter(_.mineral == mineral).select(
+        "stage", "year", "basis", "country", "value").to_pandas()
+    supply = pd.concat([base, proj], ignore_index=True)
+    conc = _concentration(supply)
+    bal = conc[["stage", "year", "basis", "total", "top_supplier", "top3_share", "hhi"]].rename(
+        columns={"total": "supply_t", "top_supplier": "top_producer"})
+    bal["demand_t"] = bal.year.map(total)
+    bal["balance_t"] = bal.supply_t - bal.demand_t
+    bal = bal.assign(mineral=mineral, scenario=scenario)
+    notes = [f"demand: IEA item {item!r}, scenario {scenario} (base year: historical); "
+             f"supply: IEA base case; cite as {ATTRIBUTION_IEA}"]
+    if mineral == "rare_earths":
+        notes.append("IEA rare earths are the magnet rare earths (Nd, Pr, Dy, Tb oxides): "
+                     "compare shares, not tonnes, with USGS's all rare-earth oxides")
+    cols = BALANCE_COLUMNS
+    if with_projects:
+        bal, pnotes = _with_projects(atlas, mineral, supply, bal, registry)
+        notes += pnotes
+        cols = cols + PROJECT_COLUMNS
+    bal = bal.sort_values(["stage", "year"], ignore_index=True)[cols]
+    return Outlook(mineral=mineral, scenario=scenario, balance=bal, demand=demand,
+                   supply=supply.sort_values(["stage", "year", "value"],
+                                             ascending=[True, True, False], ignore_index=True),
+                   notes=notes)
+
+
+def _with_projects(atlas: Atlas, mineral: str, supply: pd.DataFrame, bal: pd.DataFrame,
+                   registry: Any) -> tuple[pd.DataFrame, list[str]]:
+    from critmin.cooperation.analytics import converted_capacity
+    from critmin.cooperation.registry import Registry
+    from critmin.errors import SpecError
+
+    reg = registry or Registry.from_atlas(atlas)
+    notes: list[str] = []
+    extra = []
+    for pr in reg.projects:
+        stage = "refinery" if pr.stage == "smelter" else pr.stage
+        if pr.mineral != mineral or stage not in ("mine", "refinery") or \
+                pr.status == "operating":
+            continue
+        bases = supply[supply.stage == stage].basis.unique()
+        if pr.start_year is None:
+            notes.append(f"{pr.id} ({pr.status}): no start year, not added")
+            continue
+        try:
+            cap = converted_capacity(pr, "t", str(bases[0]), reg.ctx) if len(bases) else None
+        except SpecError as exc:
+            notes.append(f"{pr.id}: not added ({exc})")
+            continue
+        if cap is None:
+            continue
+        for y in sorted(supply.year.unique()):
+            if y >= pr.start_year:
+                extra.append({"stage": stage, "year": y, "basis": str(bases[0]),
+                              "country": pr.country, "value": cap, "project": pr.id})
+    ex = pd.DataFrame(extra, columns=["stage", "year", "basis", "country", "value", "project"])
+    after = _concentration(pd.concat([supply, ex.drop(columns="project")], ignore_index=True))
+    after = after[["stage", "year", "total", "top3_share", "hhi"]].rename(columns={
+        "total": "supply_with_projects_t", "top3_share": "top3_share_with_projects",
+        "hhi": "hhi_with_projects"})
+    added = ex.groupby(["stage", "year"]).agg(added_t=("value", "sum"), projects=(
+        "project", lambda s: ", ".join(sorted(set(s))))).reset_index()
+    out = bal.merge(after, on=["stage", "year"], how="left").merge(
+        added, on=["stage", "year"], how="left")
+    out["added_t"] = out.added_t.fillna(0.0)
+    out["projects"] = out.projects.fillna("")
+    out["balance_with_projects_t"] = out.supply_with_projects_t - out.demand_t
+    if ex.empty:
+        notes.append(f"no {mineral} project not yet operating has a start year and a capacity "
+                     "convertible to the IEA basis")
+    return out, notes
