@@ -18,6 +18,7 @@ from critmin.atlas import Atlas
 from critmin.errors import CritminError
 from critmin.metrics import concentration, trade
 from critmin.metrics.supply import preferred_family
+from critmin.reference import require_mineral, resolve_country
 
 #: Column order of the ``assess`` table (a stable contract: new columns may be appended).
 COLUMNS = [
@@ -26,21 +27,6 @@ COLUMNS = [
     "top_producer_mine", "production_hhi_refinery", "top3_share_refinery", "top_producer_refinery",
     "production_year", "geopolrisk", "share_msp", "share_ipef", "share_quad", "lists",
 ]
-
-
-def resolve_country(atlas: Atlas, country: str) -> str:
-    """ISO3 code for ``country`` (an ISO3 or ISO2 code or an English name)."""
-    from critmin.countries import country_codes
-
-    code = country.strip().upper()
-    c = atlas.table("countries")
-    hit = c.filter((c.iso3 == code) | (c.iso2 == code)).select("iso3").to_pandas()
-    if len(hit):
-        return str(hit.iso3.iloc[0])
-    iso3 = country_codes().from_name(country)
-    if iso3:
-        return iso3
-    raise CritminError(f"unknown country {country!r}: use an ISO 3166 alpha-3 code such as JPN")
 
 
 def assess(country: str, *, year: int | None = None, minerals: Sequence[str] | None = None,
@@ -53,12 +39,9 @@ def assess(country: str, *, year: int | None = None, minerals: Sequence[str] | N
     data of ``year`` or the latest earlier year (``production_year``).
     """
     atlas = atlas or Atlas.open()
-    iso3 = resolve_country(atlas, country)
+    iso3 = resolve_country(country)
     tf, hs, src = atlas.table("trade_flows"), atlas.table("hs_map"), atlas.table("sources")
-    known = set(atlas.table("minerals").mineral.to_pandas())
-    for m in minerals or ():
-        if m not in known:
-            raise CritminError(f"unknown mineral {m!r}; known minerals: {', '.join(sorted(known))}")
+    minerals = [require_mineral(m) for m in minerals or ()]
     flows = trade.mineral_trade(tf, hs, sources=src)
     if year is None:
         yrs = flows.filter(_.importer == iso3).year.max().to_pandas()

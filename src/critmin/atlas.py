@@ -13,21 +13,19 @@ under its source id is skipped, so loading the same file twice changes nothing.
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
 
-from critmin import schema
+from critmin import reference, schema
 from critmin.countries import CountryCodes, country_codes
 from critmin.errors import AtlasError, CritminError, InputError
 from critmin.sources.base import Context, Parsed, SourceMeta, iter_files, sha256
@@ -187,16 +185,6 @@ ProgressFn = Callable[[str, int, int], None]
 _DONE: Future = Future()
 
 
-def _reference_rows(name: str) -> list[dict[str, str]] | None:
-    """Rows of a reference table shipped in the package (``reference/`` or ``data/``)."""
-    for pkg in ("critmin.reference", "critmin.data"):
-        with contextlib.suppress(ModuleNotFoundError, FileNotFoundError):
-            f = resources.files(pkg).joinpath(f"{name}.csv")
-            if f.is_file():
-                return list(csv.DictReader(f.read_text("utf-8").splitlines()))
-    return None
-
-
 def _to_arrow(name: str, rows: list[dict[str, str]]) -> pa.Table:
     t = schema.table(name)
     required = [c.name for c in t.columns if not c.nullable]
@@ -235,7 +223,7 @@ def reference_tables(codes: CountryCodes) -> dict[str, pa.Table]:
     for name in REFERENCE_TABLES:
         if name == "countries":
             continue
-        rows = _reference_rows(name)
+        rows = reference.rows(name)
         if rows is not None:
             out[name] = _to_arrow(name, rows)
     return out
@@ -295,8 +283,7 @@ def load_parsed(con: duckdb.DuckDBPyConnection, parsed: Parsed, file: Path, dige
 
 def context(codes: CountryCodes | None = None) -> Context:
     codes = codes or country_codes()
-    rows = _reference_rows("minerals") or []
-    return Context(codes=codes, minerals=frozenset(r["mineral"] for r in rows))
+    return Context(codes=codes, minerals=frozenset(reference.minerals()))
 
 
 def build(

@@ -19,7 +19,7 @@ import ibis
 import pandas as pd
 from ibis import _
 
-from critmin.errors import CritminError
+from critmin.errors import NoDataError
 from critmin.metrics import trace as tr
 from critmin.metrics.concentration import production_concentration
 from critmin.metrics.supply import preferred_family
@@ -122,35 +122,29 @@ def trace_all(atlas: Atlas, year: int, minerals: Sequence[str] | None = None) ->
 def trace_country(atlas: Atlas, country: str, mineral: str, year: int | None = None) -> Traced:
     """Traced origins of ``country``'s imports of ``mineral`` (default year: the latest with
     trade data for it). Unknown country, mineral or year, or no imports: one-line error."""
-    from critmin.assessment import resolve_country
+    from critmin.reference import require_mineral, require_year, resolve_country
 
-    iso3 = resolve_country(atlas, country)
-    known = set(atlas.table("minerals").mineral.to_pandas())
-    if mineral not in known:
-        raise CritminError(f"unknown mineral {mineral!r}; known minerals: "
-                           f"{', '.join(sorted(known))}")
+    iso3 = resolve_country(country)
+    mineral = require_mineral(mineral)
     mapped = atlas.table("hs_map").filter(_.mineral == mineral).count().to_pandas()
     if not mapped:
-        raise CritminError(f"no traded forms of {mineral} are mapped to HS codes "
-                           "(critmin/reference/hs_map.csv): nothing to trace")
-    years = sorted(int(y) for y in atlas.table("trade_flows").select("year").distinct().year.to_pandas())
-    if not years:
-        raise CritminError("the atlas holds no trade data: load BACI first")
+        raise NoDataError(f"no traded forms of {mineral} are mapped to HS codes "
+                          "(critmin/reference/hs_map.csv): nothing to trace")
+    years = atlas.table("trade_flows").select("year").distinct().year.to_pandas()
     if year is None:
         f = mineral_trade(atlas.table("trade_flows"), atlas.table("hs_map"),
                           sources=atlas.table("sources"))
         y = f.filter((f.importer == iso3) & (f.mineral == mineral)).year.max().to_pandas()
         if y is None or pd.isna(y):
-            raise CritminError(f"no imports of {mineral} by {iso3} in the atlas")
+            raise NoDataError(f"no imports of {mineral} by {iso3} in the atlas")
         year = int(y)
-    elif year not in years:
-        raise CritminError(f"no trade data for {year}; years with trade data: "
-                           f"{years[0]}-{years[-1]}")
+    else:
+        require_year(year, years, what="trade data")
     t = trace_all(atlas, year, [mineral])
     sel = lambda d: d[(d.importer == iso3) & (d.mineral == mineral)].reset_index(drop=True)  # noqa: E731
     out = Traced(year=year, flows=sel(t.flows), views=sel(t.views), metrics=sel(t.metrics))
     if out.metrics.empty:
-        raise CritminError(f"no imports of {mineral} by {iso3} in {year} with a known "
+        raise NoDataError(f"no imports of {mineral} by {iso3} in {year} with a known "
                            "content (quantity and content factor)")
     cov = float(out.metrics.content_coverage.iloc[0])
     if cov < 0.999:
@@ -212,11 +206,13 @@ def outlook(atlas: Atlas, mineral: str, scenario: str = "STEPS", *,
     added from their start year at nameplate capacity converted to the IEA basis; projects
     without a start year or a known conversion are listed in ``notes``.
     """
-    if scenario not in SCENARIOS:
-        raise CritminError(f"unknown scenario {scenario!r}; use one of {', '.join(SCENARIOS)}")
+    from critmin.reference import require_choice, require_mineral
+
+    require_choice("scenario", scenario, SCENARIOS)
+    mineral = require_mineral(mineral)
     have = outlook_minerals(atlas)
     if mineral not in have:
-        raise CritminError(f"no outlook for {mineral!r}: the atlas has IEA supply projections "
+        raise NoDataError(f"no outlook for {mineral!r}: the atlas has IEA supply projections "
                            f"and demand for {', '.join(have) or 'no mineral'} "
                            "(load ../shared/data/iea)")
     d = atlas.table("demand_outlook").filter(

@@ -51,9 +51,8 @@ def test_full_build_counts(full_atlas: Path) -> None:
 def test_info_cli_json(full_atlas: Path) -> None:
     from typer.testing import CliRunner
 
-    from critmin.cli import _register, app
+    from critmin.cli import app
 
-    _register()
     res = CliRunner().invoke(app, ["atlas", "info", "--db", str(full_atlas), "--format", "json"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)

@@ -14,7 +14,7 @@ def test_upgrade_creates_every_table_and_is_idempotent(store: Store) -> None:
     assert store.current_revision() is None
     store.upgrade()
     store.upgrade()
-    assert store.current_revision() == "0002"
+    assert store.current_revision() == "0004_roundtable"
     with store.engine.connect() as conn:
         names = set(inspect(conn).get_table_names())
     assert set(Base.metadata.tables) <= names

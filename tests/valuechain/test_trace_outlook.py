@@ -48,7 +48,7 @@ def test_trace_all_pairs_conserves_each_importer(atlas: Atlas) -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (["trace", "XYZ", "--mineral", "cobalt"], "unknown country 'XYZ'"),
     (["trace", "JPN", "--mineral", "kryptonite"], "unknown mineral 'kryptonite'"),
-    (["trace", "JPN", "--mineral", "cobalt", "--year", "1990"], "no trade data for 1990"),
+    (["trace", "JPN", "--mineral", "cobalt", "--year", "1990"], "unknown year 1990"),
     (["outlook", "--mineral", "tin"], "no outlook for 'tin'"),
     (["outlook", "--mineral", "lithium", "--scenario", "SDS"], "unknown scenario 'SDS'"),
 ])

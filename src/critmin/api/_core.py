@@ -5,32 +5,30 @@ from __future__ import annotations
 import base64
 import binascii
 import csv
-import datetime as dt
 import hashlib
 import io
 import json
-import math
 import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-import orjson
 import pandas as pd
 import pyarrow as pa
 from fastapi import HTTPException, Request
+from fastapi import Path as FastAPIPath
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
 from critmin import __version__ as critmin_version
-from critmin import schema
+from critmin import output, schema
 from critmin.auth import Principal, from_session, from_token
+from critmin.output import FILE_FORMATS, MEDIA, Format, dumps, records
 from critmin.storage import Store
 
 ANONYMOUS = Principal()
@@ -43,21 +41,11 @@ REFERENCE_SOURCE = {
 }
 
 
-class Fmt(str, Enum):
-    """Response formats, chosen by the path's extension."""
-
-    json = "json"
-    csv = "csv"
-    parquet = "parquet"
-    xlsx = "xlsx"
-
-
-MEDIA = {
-    Fmt.json: "application/json",
-    Fmt.csv: "text/csv; charset=utf-8",
-    Fmt.parquet: "application/vnd.apache.parquet",
-    Fmt.xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
+#: The format extension of a path (``/assess/JPN.csv``): one of
+#: :data:`critmin.output.FILE_FORMATS`, turned into a :class:`~critmin.output.Format` by the route.
+FmtPath = Annotated[str, FastAPIPath(
+    pattern="^(" + "|".join(f.value for f in FILE_FORMATS) + ")$",
+    description="Format: " + ", ".join(f.value for f in FILE_FORMATS))]
 
 
 def fail(status: int, message: str) -> HTTPException:
@@ -201,53 +189,7 @@ def decode_cursor(token: str) -> int:
 # ------------------------------------------------------------------------------------ rendering
 
 
-def jsonable(value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, float):
-        return None if math.isnan(value) or math.isinf(value) else value
-    if isinstance(value, str | int | bool):
-        return value
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if hasattr(value, "tolist") and not isinstance(value, str):
-        return jsonable(value.tolist())
-    if hasattr(value, "item"):
-        return jsonable(value.item())
-    if isinstance(value, list | tuple | set | frozenset):
-        return [jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return str(value)
-
-
-def frame_records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    cols = [str(c) for c in df.columns]
-    return [dict(zip(cols, (jsonable(v) for v in row), strict=True))
-            for row in df.itertuples(index=False, name=None)]
-
-
-_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-
-
-def _orjson_default(value: Any) -> Any:
-    """:func:`jsonable` for what orjson does not write itself (float subclasses such as
-    ``numpy.float64`` become plain floats first, or orjson would hand them back forever)."""
-    if isinstance(value, float):
-        return jsonable(float(value))
-    return jsonable(value)
-
-
-def dumps(payload: Any) -> bytes:
-    """Compact UTF-8 JSON: orjson, with the standard library for what orjson refuses (integers
-    beyond 64 bits, non-string keys); values outside JSON go through :func:`jsonable`."""
-    try:
-        return orjson.dumps(payload, default=_orjson_default, option=_ORJSON_OPTIONS)
-    except TypeError:  # orjson.JSONEncodeError is a TypeError
-        return json.dumps(payload, ensure_ascii=False, separators=(",", ":"),
-                          default=jsonable).encode()
+frame_records = records
 
 
 def json_response(payload: dict[str, Any], status: int = 200,
@@ -269,41 +211,18 @@ def annotation_headers(ann: dict[str, Any]) -> dict[str, str]:
             "X-Critmin-Source": quote(ann["source"], safe=" ,;:()/&.-")}
 
 
-def _flat(df: pd.DataFrame) -> pd.DataFrame:
-    """Lists and dicts joined as text (CSV, Excel)."""
-    out = df.copy()
-    for col in out.columns:
-        if out[col].dtype == object and out[col].map(
-                lambda v: isinstance(v, list | tuple | dict | set | frozenset)).any():
-            out[col] = out[col].map(lambda v: ";".join(map(str, v)) if isinstance(
-                v, list | tuple | set | frozenset) else (json.dumps(v) if isinstance(v, dict)
-                                                         else v))
-    return out
-
-
-def render_frame(df: pd.DataFrame, fmt: Fmt, *, name: str, ann: dict[str, Any],
+def render_frame(df: pd.DataFrame, fmt: Format | str, *, name: str, ann: dict[str, Any],
                  extra: dict[str, Any] | None = None, headers: dict[str, str] | None = None
                  ) -> Response:
     """``df`` in ``fmt``: JSON ``{"ok", ..., "rows", "annotations"}``; CSV, Parquet, Excel with
     the annotations in ``X-Critmin-*`` headers (and in the file where the format has room)."""
+    fmt = Format(fmt)
     hdrs = {**annotation_headers(ann), **(headers or {})}
-    if fmt is Fmt.json:
-        payload = {"ok": True, "name": name, **(extra or {}),
-                   "columns": [str(c) for c in df.columns], "rows": frame_records(df),
-                   "annotations": ann}
-        return json_response(payload, headers=headers)
+    if fmt is Format.json:
+        return Response(output.to_json(df, name=name, ann=ann, extra=extra), status_code=200,
+                        media_type=MEDIA[fmt], headers=headers)
     hdrs["Content-Disposition"] = f'attachment; filename="{name}.{fmt.value}"'
-    if fmt is Fmt.csv:
-        return Response(_flat(df).to_csv(index=False), media_type=MEDIA[fmt], headers=hdrs)
-    if fmt is Fmt.parquet:
-        table = pa.Table.from_pandas(_flat(df), preserve_index=False)
-        meta = {**(table.schema.metadata or {}), b"critmin.annotations": dumps(ann)}
-        buf = io.BytesIO()
-        import pyarrow.parquet as pq
-
-        pq.write_table(table.replace_schema_metadata(meta), buf)
-        return Response(buf.getvalue(), media_type=MEDIA[fmt], headers=hdrs)
-    return Response(xlsx_bytes(_flat(df), ann), media_type=MEDIA[fmt], headers=hdrs)
+    return Response(output.write(df, fmt, ann=ann), media_type=MEDIA[fmt], headers=hdrs)
 
 
 #: Column types whose values :func:`csv_rows` writes exactly as ``DataFrame.to_csv`` does; a
@@ -349,19 +268,8 @@ def csv_rows(columns: list[str], types: list[str], rows: list[tuple[Any, ...]]) 
 
 
 def xlsx_bytes(df: pd.DataFrame, ann: dict[str, Any]) -> bytes:
-    """An Excel workbook: sheet ``data`` and sheet ``annotations`` (openpyxl)."""
-    buf = io.BytesIO()
-    out = df.copy()
-    for col in out.columns:  # Excel has no timezone-aware datetimes
-        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
-            out[col] = out[col].dt.tz_localize(None)
-    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
-        out.to_excel(xw, sheet_name="data", index=False)
-        meta = pd.DataFrame(
-            [("atlas_version", ann["atlas_version"]), ("licence", ann["licence"]),
-             ("source", ann["source"])], columns=["key", "value"])
-        meta.to_excel(xw, sheet_name="annotations", index=False)
-    return buf.getvalue()
+    """An Excel workbook: sheet ``data`` and sheet ``annotations``."""
+    return output.to_xlsx(df, ann)
 
 
 def stream_csv(batches: Iterator[pa.RecordBatch], *, name: str, ann: dict[str, Any]
@@ -381,7 +289,7 @@ def stream_csv(batches: Iterator[pa.RecordBatch], *, name: str, ann: dict[str, A
 
     hdrs = {**annotation_headers(ann),
             "Content-Disposition": f'attachment; filename="{name}.csv"'}
-    return StreamingResponse(gen(), media_type=MEDIA[Fmt.csv], headers=hdrs)
+    return StreamingResponse(gen(), media_type=MEDIA[Format.csv], headers=hdrs)
 
 
 # ------------------------------------------------------------------------------------ auth

@@ -19,9 +19,10 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import func, select
 
+from critmin.api import watch
 from critmin.api._core import (
     AtlasPool,
-    Fmt,
+    FmtPath,
     client_ip,
     fail,
     fresh_copy,
@@ -32,6 +33,7 @@ from critmin.api._core import (
 )
 from critmin.auth import Principal
 from critmin.errors import SpecError
+from critmin.output import Format
 from critmin.storage import audit
 from critmin.storage.models import RegistryEdit
 
@@ -99,16 +101,11 @@ class Overlay:
 
 
 def apply(reg: Any, table: str, action: str, record_id: str, payload: dict[str, Any]) -> str:
-    if action == "add":
-        return str(reg.add(table, payload).record_id())
-    if action == "edit":
-        return str(reg.edit(table, record_id, payload).record_id())
-    reg.remove(table, record_id)
-    return record_id
+    return str(reg.apply_edit(table, action, record_id, payload))
 
 
 def _list(request: Request, table: RegistryTable, country: str | None, mineral: str | None,
-          fmt: Fmt) -> Response:
+          fmt: Format) -> Response:
     pool: AtlasPool = request.app.state.atlas
     overlay: Overlay = request.app.state.overlay
     with request.app.state.store.session() as s:
@@ -127,17 +124,17 @@ MineralQ = Annotated[str | None, Query(max_length=60, description="Mineral id.")
 
 
 @router.get("/coop/registry/{table}.{fmt}", summary="Registry records in a chosen format")
-def list_records_fmt(request: Request, table: RegistryTable, fmt: Fmt, country: Country = None,
+def list_records_fmt(request: Request, table: RegistryTable, fmt: FmtPath, country: Country = None,
                      mineral: MineralQ = None) -> Response:
     """Registry records (with edits made through the service), filtered as `critmin coop list`."""
-    return _list(request, table, country, mineral, fmt)
+    return _list(request, table, country, mineral, Format(fmt))
 
 
 @router.get("/coop/registry/{table}", summary="Registry records")
 def list_records(request: Request, table: RegistryTable, country: Country = None,
                  mineral: MineralQ = None) -> Response:
     """Registry records (with edits made through the service), filtered as `critmin coop list`."""
-    return _list(request, table, country, mineral, Fmt.json)
+    return _list(request, table, country, mineral, Format.json)
 
 
 def _edit(request: Request, who: Principal, table: RegistryTable, action: str, record_id: str,
@@ -158,8 +155,10 @@ def _edit(request: Request, who: Principal, table: RegistryTable, action: str, r
         audit(s, f"registry.{action}", actor=who.username, user_id=who.user_id,
               target=f"{table.value}:{rid}", detail=payload, ip=client_ip(request))
     overlay.invalidate()
-    return json_response({"ok": True, "table": table.value, "action": action, "id": rid},
+    resp = json_response({"ok": True, "table": table.value, "action": action, "id": rid},
                          status=201 if action == "add" else 200)
+    resp.background = watch.after_registry_edit(state.store, state.atlas)
+    return resp
 
 
 Record = Annotated[dict[str, Any], Body(description="Fields of the record (as in the registry "

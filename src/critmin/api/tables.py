@@ -22,9 +22,8 @@ from fastapi.responses import Response
 from critmin import schema
 from critmin.api._cache import cached
 from critmin.api._core import (
-    MEDIA,
     AtlasPool,
-    Fmt,
+    FmtPath,
     annotation_headers,
     csv_rows,
     decode_cursor,
@@ -34,6 +33,7 @@ from critmin.api._core import (
     render_frame,
     stream_csv,
 )
+from critmin.output import MEDIA, Format
 
 OPS = {"eq": "=", "ne": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "in": "IN"}
 CONTROL = ("_sort", "_sort_desc", "_size", "_next", "_stream")
@@ -140,7 +140,7 @@ def build_query(table: str, params: list[tuple[str, str]]) -> tuple[str, list[An
     return sql, args, opts
 
 
-def query_table(pool: AtlasPool, table: str, params: list[tuple[str, str]], fmt: Fmt,
+def query_table(pool: AtlasPool, table: str, params: list[tuple[str, str]], fmt: Format,
                 base_url: str) -> Response:
     """The response for ``GET /api/v1/<table>[.fmt]?<params>``."""
     clause, args, opts = build_query(table, params)
@@ -150,14 +150,14 @@ def query_table(pool: AtlasPool, table: str, params: list[tuple[str, str]], fmt:
     ann = pool.annotations([table])
     cur = pool.cursor()
     if opts["stream"]:
-        if fmt is Fmt.json:
+        if fmt is Format.json:
             raise fail(400, "_stream returns every row: ask for .csv, .parquet or .xlsx")
-        if fmt is Fmt.csv:
+        if fmt is Format.csv:
             rel = cur.sql(select, params=args)
             read = getattr(rel, "to_arrow_reader", None) or rel.fetch_arrow_reader  # duckdb 2 / 1
             reader = read(50_000)
             return stream_csv(_batches(reader), name=table, ann=ann)
-        if fmt is Fmt.xlsx:
+        if fmt is Format.xlsx:
             n = cur.execute(f'SELECT count(*) FROM "{table}"{clause.split(" ORDER BY ")[0]}',
                             args).fetchone()[0]
             if n > XLSX_MAX_ROWS:
@@ -176,12 +176,12 @@ def query_table(pool: AtlasPool, table: str, params: list[tuple[str, str]], fmt:
         from urllib.parse import urlencode
 
         next_url = f"{base_url}?{urlencode(kept)}"
-    if fmt is Fmt.json:
+    if fmt is Format.json:
         payload = {"ok": True, "name": table, "columns": cols, "rows": _records(t, rows),
                    "next": nxt, "next_url": next_url, "annotations": ann}
         return json_response(payload)
     headers = {"Link": f'<{next_url}>; rel="next"', "X-Next-Cursor": nxt} if nxt else None
-    if fmt is Fmt.csv:
+    if fmt is Format.csv:
         text = csv_rows(cols, [c.type for c in t.columns], rows)
         if text is not None:
             return Response(text, media_type=MEDIA[fmt], headers={
@@ -289,12 +289,12 @@ def _handlers(name: str) -> tuple[Any, Any, Any]:
     would expose a default argument as a query parameter)."""
 
     def handler(request: Request) -> Response:
-        fmt = Fmt(request.path_params.get("fmt", "json"))
+        fmt = Format(request.path_params.get("fmt", "json"))
         return cached(request, lambda: query_table(
             request.app.state.atlas, name, list(request.query_params.multi_items()), fmt,
             str(request.url.replace(query=""))))
 
-    def handler_fmt(request: Request, fmt: Fmt) -> Response:
+    def handler_fmt(request: Request, fmt: FmtPath) -> Response:
         return handler(request)
 
     def row(request: Request, key: str) -> Response:

@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from critmin.cli import app
-from critmin.cli._output import Format, emit
+from critmin.cli import Format, app, emit
 
 DbOption = Annotated[Path | None, typer.Option("--db", help="Atlas file (default: $CRITMIN_ATLAS "
                                                 "or the user data dir; the bundled starter atlas "
@@ -84,26 +83,11 @@ def concentration_cmd(
 ) -> None:
     """Production concentration of a mineral: HHI, top-1/top-3 shares, largest producer."""
     from critmin.atlas import Atlas
-    from critmin.errors import CritminError
-    from critmin.metrics.concentration import production_concentration
-    from critmin.metrics.supply import check_family, preferred_family
+    from critmin.metrics.supply import check_family
+    from critmin.reports import views
 
     check_family(source)
     with Atlas.open(db) as atlas:
-        if mineral not in set(atlas.table("minerals").mineral.to_pandas()):
-            raise CritminError(f"unknown mineral {mineral!r}")
-        prod = preferred_family(atlas.table("production"), atlas.table("sources"), source)
-        df = production_concentration(prod.drop("family"), mineral=mineral, stage=stage,
-                                      year=year, family=None).to_pandas()
-        if df.empty:
-            have = prod.filter(prod.mineral == mineral).select("stage", "family").distinct()
-            have = have.to_pandas()
-            found = "; ".join(f"{r.stage} ({r.family})" for r in have.itertuples()) or "none"
-            raise CritminError(
-                f"no production data for {mineral}"
-                + (f" at stage {stage}" if stage else "") + (f" in {year}" if year else "")
-                + f" from source {source}; stages with data: {found}")
-    df = df.sort_values(["stage", "year"], ignore_index=True)[
-        ["mineral", "stage", "year", "unit", "basis", "total", "n_suppliers", "hhi", "hhi_points",
-         "top1_share", "top3_share", "top_supplier"]].rename(columns={"top_supplier": "top_producer"})
+        df = views.concentration_view(views.concentration(atlas, mineral, family=source),
+                                      mineral, stage, year)
     emit(df, fmt, title=f"Production concentration: {mineral}")

@@ -8,8 +8,7 @@ from typing import Annotated
 
 import typer
 
-from critmin.cli import app
-from critmin.cli._output import Format, emit
+from critmin.cli import Format, app, emit
 
 user_app = typer.Typer(help="Service accounts: add users, list them, issue API tokens.",
                        no_args_is_help=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import pandas as pd
 import typer
 
-from critmin.cli import app
-from critmin.cli._output import Format, emit
+from critmin.cli import Format, app, emit
 from critmin.cli.assess import DbOption
 
 
@@ -34,10 +34,12 @@ def trace_cmd(
         m = t.metrics.iloc[0]
         emit(t.views, fmt, title=f"{m.importer} {mineral} {t.year}: direct (by exporter) and "
                                  "traced (by mine origin) shares of contained tonnes")
-        emit(t.metrics.T.reset_index().set_axis(["metric", "value"], axis=1), fmt,
-             title="Direct against traced view")
-        for note in t.notes:
-            typer.echo(f"note: {note}", err=True)
+        from critmin.output import number
+
+        row = t.metrics.iloc[0]
+        pairs = pd.DataFrame({"metric": list(row.index), "value": [
+            v if isinstance(v, str) else number(v) for v in row]})
+        emit(pairs, fmt, title="Direct against traced view", notes=t.notes)
         return
     emit(t.views.merge(t.metrics, on=["mineral", "importer"]), fmt)
 
@@ -66,9 +68,7 @@ def outlook_cmd(
         o = outlook(atlas, mineral, scenario.upper(), with_projects=with_projects)
     if by_sector:
         emit(o.demand.sort_values(["sector", "year"], ignore_index=True), fmt,
-             title=f"{mineral} demand by sector, {o.scenario} (t)")
+             title=f"{mineral} demand by sector, {o.scenario} (t)", notes=o.notes)
     else:
         emit(o.balance, fmt, title=f"{mineral} outlook, {o.scenario}: supply (IEA base case) "
-                                   "against demand (t)")
-    for note in o.notes:
-        typer.echo(f"note: {note}", err=True)
+                                   "against demand (t)", notes=o.notes)

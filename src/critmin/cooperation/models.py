@@ -28,7 +28,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator, model_validator
 
-from critmin.errors import SpecError
+from critmin.errors import ChoiceError, SpecError
 
 #: Project stages (the production table's stages; ``capacity`` = downstream manufacturing capacity).
 PROJECT_STAGES = ("mine", "refinery", "smelter", "capacity")
@@ -55,13 +55,10 @@ class Context:
     def default(cls) -> Context:
         """Country codes (ISO 3166 via pycountry and the alias table), mineral ids and units
         shipped with the package; no launch dates (the registry adds them)."""
-        from critmin.atlas import _reference_rows
-        from critmin.countries import country_codes
+        from critmin import reference
 
-        minerals = frozenset(r["mineral"] for r in _reference_rows("minerals") or [])
-        units = {r["unit"].lower(): (r["canonical"], float(r["factor"]))
-                 for r in _reference_rows("units") or []}
-        return cls(iso3=country_codes().iso3, minerals=minerals, units=units)
+        return cls(iso3=reference.country_iso3(), minerals=frozenset(reference.minerals()),
+                   units=dict(reference.units()))
 
     def with_launched(self, launched: dict[str, dt.date]) -> Context:
         return Context(self.iso3, self.minerals, dict(launched), self.units)
@@ -114,8 +111,7 @@ def _check_iso3(code: str, info: ValidationInfo) -> str:
 def _check_mineral(m: str, info: ValidationInfo) -> str:
     ctx = _ctx(info)
     if ctx is not None and m not in ctx.minerals:
-        raise ValueError(f"unknown mineral {m!r}: add it to critmin/reference/minerals.csv "
-                         "or use a known id")
+        raise ChoiceError("mineral", m, sorted(ctx.minerals))
     return m
 
 

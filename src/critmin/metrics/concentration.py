@@ -15,7 +15,6 @@ import ibis
 import ibis.expr.types as ir
 from ibis import _
 
-
 #: A publisher's rest-of-world row (countries it does not name), a residual, not a country.
 REST_OF_WORLD = "XRW"
 

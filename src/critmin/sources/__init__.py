@@ -5,26 +5,16 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from types import ModuleType
 
+from critmin.sources import baci, comtrade, iea, usgs, wgi, wmd
 from critmin.sources.base import first_line
-
-#: Loader modules in detection order.
-LOADER_MODULES = ("baci", "usgs", "wgi", "wmd", "comtrade", "iea")
 
 
 def loaders() -> list[ModuleType]:
-    """The loader modules that are available."""
-    out = []
-    for name in LOADER_MODULES:
-        try:
-            out.append(importlib.import_module(f"critmin.sources.{name}"))
-        except ModuleNotFoundError as exc:
-            if exc.name != f"critmin.sources.{name}":
-                raise
-    return out
+    """The loader modules, in detection order."""
+    return [baci, usgs, wgi, wmd, comtrade, iea]
 
 
 def detect(path: Path) -> ModuleType | None:

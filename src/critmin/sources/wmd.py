@@ -42,12 +42,11 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Iterator
-from functools import cache
-from importlib import resources
 from pathlib import Path
 
 import pyarrow as pa
 
+from critmin import reference
 from critmin.errors import InputError
 from critmin.sources.base import Context, Parsed, SourceMeta, expect_header, read_text
 
@@ -143,21 +142,9 @@ def detect(path: Path, header: str) -> bool:
     return set(_PROD) <= cols or set(_MAP) <= cols
 
 
-@cache
 def wmd_minerals() -> dict[str, str]:
     """WMD commodity name -> critmin mineral id, from ``reference/minerals.csv``."""
-    text = resources.files("critmin.reference").joinpath("minerals.csv").read_text("utf-8")
-    out: dict[str, str] = {}
-    for row in csv.DictReader(text.splitlines()):
-        for name in filter(None, (row["wmd_commodities"] or "").split(";")):
-            out[name.strip()] = row["mineral"]
-    return out
-
-
-@cache
-def _units() -> dict[str, tuple[str, float]]:
-    text = resources.files("critmin.reference").joinpath("units.csv").read_text("utf-8")
-    return {r["unit"]: (r["canonical"], float(r["factor"])) for r in csv.DictReader(text.splitlines())}
+    return {name: m.mineral for m in reference.minerals().values() for name in m.wmd_commodities}
 
 
 def unit_as_stored(published: str) -> str | None:
@@ -166,11 +153,11 @@ def unit_as_stored(published: str) -> str | None:
     >>> unit_as_stored("metr. t"), unit_as_stored("kg"), unit_as_stored("Mio m3")
     ('t', 'kg', 'mio m3')
     """
-    key = published.strip().lower()
-    if key not in _units():
+    found = reference.unit_factor(published)
+    if found is None:
         return None
-    canonical, factor = _units()[key]
-    return canonical if factor == 1 else key
+    canonical, factor = found
+    return canonical if factor == 1 else " ".join(published.split()).lower()
 
 
 def parse(path: Path, ctx: Context) -> Parsed:
