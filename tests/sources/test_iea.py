@@ -81,8 +81,6 @@ HEADER = "mineral,stage,country,case,year,value,unit\n"
      "line 2, field 'case': unknown case 'optimistic'"),
     ("Unobtainium,refining,China,historical,2024,1,kt\n",
      "line 2, field 'mineral': unknown mineral 'Unobtainium'"),
-    ("Lithium,refining,China,historical,2024,1,kt\nLithium,refining,China,historical,2024,2,kt\n",
-     "line 3: duplicate row"),
     ("Lithium,refining,China,historical,2024,1\n", "line 2: expected 7 fields, found 6"),
     ("Lithium,refining,China,historical,2024,1,barrels\n", "field 'unit': unknown unit"),
 ])
@@ -103,3 +101,16 @@ def test_malformed_demand(tmp_path: Path, ctx) -> None:
     f.write_text("mineral,sector,year,value,unit\nLithium,EV,2030,1,kt\n")
     with pytest.raises(InputError, match=r"line 1: unexpected header: missing column\(s\) scenario"):
         iea.parse(f, ctx)
+
+
+def test_duplicate_row_refused_by_the_build(tmp_path: Path) -> None:
+    """A repeated country, stage, case and year is an error naming the line; nothing loads."""
+    from critmin import atlas
+
+    f = tmp_path / "iea_cm_supply_2025.csv"
+    f.write_text(HEADER + "Lithium,refining,China,historical,2024,1,kt\n"
+                 "Lithium,refining,China,historical,2024,2,kt\n")
+    db = tmp_path / "a.duckdb"
+    with pytest.raises(InputError, match=r"line 3, field 'year': duplicate key"):
+        atlas.build([f], db, fresh=True)
+    assert not db.exists()

@@ -107,6 +107,20 @@ def test_build_without_then_with_2024_raises_the_2024_alerts(
     tf = [t for t in whats_new["tables"] if t["table"] == "trade_flows"]
     assert [(t["family"], t["removed"], t["changed"]) for t in tf] == [("baci", 0, 0)]
     assert {r["year"] for r in tf[0]["added_examples"]} == {2024}
+    assert tf[0]["added"] == len(pd.read_csv(baci / "BACI_HS92_Y2024_V202401b.csv"))
+    # ... shown on the what's-new page
+    from fastapi.testclient import TestClient
+
+    from critmin.api import create_app
+    from critmin.storage import Store
+
+    store = Store(db_url)
+    try:
+        with TestClient(create_app(db, store=store)) as client:
+            page = client.get("/whats-new").text
+    finally:
+        store.dispose()
+    assert f"{tf[0]['added']:,}" in page and 'id="moved"' in page
 
     # nothing new on the same data: no duplicates
     cli("watch", "check", "--db", str(db), "--database-url", db_url)

@@ -92,7 +92,7 @@ def _participant(who: Principal) -> Principal:
 def profile_view(p: Participant, who: Principal) -> dict[str, Any]:
     """Participant ``p``'s profile as ``who`` may see it: the public fields for everyone, the
     private fields (and the user id) only for the participant itself and for staff."""
-    out: dict[str, Any] = {"id": p.id, "display_name": p.display_name,
+    out: dict[str, Any] = {"id": p.id, "ref": p.ref, "display_name": p.display_name,
                            "organisation": p.organisation, "country": p.country,
                            "public": p.public, "updated_at": p.updated_at}
     if who.is_staff or (who.participant_id is not None and who.participant_id == p.id):

@@ -12,7 +12,7 @@ from starlette.background import BackgroundTask
 
 from critmin.api._core import error_response, fail, json_response, principal, require
 from critmin.auth import Principal
-from critmin.errors import InputError
+from critmin.errors import SpecError
 
 router = APIRouter(prefix="/watch", tags=["watch"])
 Id = Annotated[int, Path(ge=1, le=2**62)]
@@ -55,7 +55,7 @@ def _owned(request: Request, who: Principal, op: Any, item_id: int) -> Response:
     try:
         with request.app.state.store.session() as s:
             op(s, uid, item_id)
-    except InputError as exc:
+    except SpecError as exc:
         raise fail(404, str(exc)) from None
     return json_response({"ok": True, "id": item_id})
 

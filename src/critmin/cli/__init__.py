@@ -66,9 +66,33 @@ def emit(df: pd.DataFrame, fmt: Format | str, *, title: str | None = None,
         sys.stdout.flush()
 
 
+#: Commands that read the atlas; before running one on the default atlas when there is none, the
+#: command line installs the bundled starter atlas (announced on stderr), so that the quick start
+#: works on a fresh machine. The library itself never installs anything implicitly.
+_READS_ATLAS = {"assess", "metrics", "scenario", "coop", "serve", "scan", "brief", "watch"}
+
+
+def install_starter_if_missing(args: list[str]) -> None:
+    """Install the starter atlas at the default path when ``args`` run an atlas-reading command
+    without ``--db`` and no atlas is there yet."""
+    if not args or any(a in ("--help", "-h") for a in args):
+        return
+    reads = args[0] in _READS_ATLAS or args[:2] == ["atlas", "info"]
+    if not reads or any(a == "--db" or a.startswith("--db=") for a in args):
+        return
+    from critmin.atlas import default_path
+
+    path = default_path()
+    if not path.exists():
+        from critmin import starter
+
+        starter.install(path)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``critmin`` console script."""
     try:
+        install_starter_if_missing(list(sys.argv[1:] if argv is None else argv))
         app(args=argv, prog_name="critmin")
     except CritminError as exc:
         typer.echo(f"error: {exc}", err=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,6 +26,9 @@ def build_cmd(
     dirs: Annotated[list[Path], typer.Argument(help="Folders (or files) holding source files.")],
     db: DbOption = None,
     fresh: Annotated[bool, typer.Option("--fresh", help="Start from an empty atlas.")] = False,
+    allow_shrink: Annotated[bool, typer.Option(
+        "--allow-shrink", help="Load a file even when it has no rows or far fewer rows than the "
+        "version of its source it replaces (refused by default).")] = False,
     silent: Annotated[bool, typer.Option("--silent", help="No progress bar.")] = False,
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
     watch: Annotated[bool, typer.Option(
@@ -42,28 +46,39 @@ def build_cmd(
 
     err = Console(stderr=True)
     target = Path(db) if db is not None else atlas.default_path()
+    if target.exists():
+        atlas.check_file(target)
     kept = _save_registry_edits(target)
-    with diff.snapshot(target) as before:
-        if silent or fmt == "json":
-            report = atlas.build(dirs, db, fresh=fresh)
-        else:
-            with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                          TextColumn("{task.completed}/{task.total} files"),
-                          TimeElapsedColumn(), console=err, transient=True) as bar:
-                task = bar.add_task("loading", total=None)
+    try:
+        with diff.snapshot(target) as before:
+            if silent or fmt == "json":
+                report = atlas.build(dirs, db, fresh=fresh, allow_shrink=allow_shrink)
+            else:
+                with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                              TextColumn("{task.completed}/{task.total} files"),
+                              TimeElapsedColumn(), console=err, transient=True) as bar:
+                    task = bar.add_task("loading", total=None)
 
-                def progress(label: str, done: int, total: int) -> None:
-                    bar.update(task, description=label, completed=done, total=total)
+                    def progress(label: str, done: int, total: int) -> None:
+                        bar.update(task, description=label, completed=done, total=total)
 
-                report = atlas.build(dirs, db, fresh=fresh, progress=progress)
-        if watch and any(x.status != "unchanged" for x in report.loaded):
-            report.notes.extend(_after_build(before, Path(report.atlas), database_url))
+                    report = atlas.build(dirs, db, fresh=fresh, allow_shrink=allow_shrink,
+                                         progress=progress)
+            if watch and any(x.status != "unchanged" for x in report.loaded):
+                report.notes.extend(_after_build(before, Path(report.atlas), database_url))
+    except BaseException:
+        if kept is not None:  # the atlas is untouched, so its registry needs no copy
+            shutil.rmtree(kept[0], ignore_errors=True)
+        raise
     if kept is not None:
+        report.registry_backup = str(kept[0])
         report.notes.append(
             f"the atlas held registry records that differ from critmin's curated registry "
             f"({kept[1]}); the rebuilt atlas has the curated one, and the old registry is saved "
             f"in {kept[0]}: put it back with 'critmin coop restore {kept[0]}'"
         )
+        report.notes += [f"removed old registry backup {d} (the last {KEEP_BACKUPS} are kept)"
+                         for d in _cap_backups(target)]
     if fmt == "json":
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return
@@ -76,7 +91,8 @@ def build_cmd(
     console = Console()
     console.print(table)
     total = sum(x.rows for x in report.loaded)
-    console.print(f"{len(report.loaded)} files, {total:,} rows loaded")
+    console.print(f"{len(report.loaded)} files, {total:,} rows loaded"
+                  + ("" if report.changed else "; nothing new: the atlas file is untouched"))
     for note in report.notes:
         console.print(f"note: {note}")
     for f in report.unrecognised:
@@ -207,6 +223,22 @@ def info_cmd(
         console.print(p)
 
 
+@atlas_app.command("starter")
+def starter_cmd(
+    db: DbOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing atlas.")] = False,
+) -> None:
+    """Install the bundled starter atlas (a compact aggregate of the public sources)."""
+    from critmin import starter
+    from critmin.atlas import default_path
+    from critmin.errors import AtlasError
+
+    path = Path(db) if db is not None else default_path()
+    if path.exists() and not force:
+        raise AtlasError(f"{path} already exists: use --force to replace it with the starter atlas")
+    typer.echo(str(starter.install(path, quiet=True)))
+
+
 @atlas_app.command("path")
 def path_cmd() -> None:
     """Print where the atlas lives by default."""
@@ -231,6 +263,20 @@ def download_cmd(
         return
     path, digest = download(source, dest, sha256=sha256)
     typer.echo(f"saved {path} (sha256 {digest})")
+
+
+#: How many registry backup folders a build keeps beside the atlas (older ones are removed).
+KEEP_BACKUPS = 5
+
+
+def _cap_backups(path: Path) -> list[Path]:
+    """Remove all but the newest :data:`KEEP_BACKUPS` registry backups of the atlas at ``path``;
+    the removed folders (their names sort by time)."""
+    backups = sorted(p for p in path.parent.glob(f"{path.stem}.registry-*") if p.is_dir())
+    old = backups[:-KEEP_BACKUPS] if len(backups) > KEEP_BACKUPS else []
+    for d in old:
+        shutil.rmtree(d, ignore_errors=True)
+    return old
 
 
 def _save_registry_edits(path: Path) -> tuple[Path, str] | None:
@@ -261,7 +307,7 @@ def _save_registry_edits(path: Path) -> tuple[Path, str] | None:
             changes.append(f"{t}: {added} added, {edited} edited, {removed} removed")
     if not changes:
         return None
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     folder = path.with_name(f"{path.stem}.registry-{stamp}")
     old.save_csv(folder)
     return folder, "; ".join(changes)

@@ -75,7 +75,7 @@ def add_cmd(
     """Add a rule: a threshold (--above/--below), a change (--up/--down/--moves) on an
     --indicator, or an --event on the mineral."""
     from critmin.atlas import Atlas
-    from critmin.errors import InputError
+    from critmin.errors import SpecError
     from critmin.watch import watchlists
     from critmin.watch.rules import RuleSpec
 
@@ -83,13 +83,13 @@ def add_cmd(
                                "move": moves}.items() if v is not None}
     if event is not None:
         if indicator is not None or conds:
-            raise InputError("--event: an event rule takes no indicator or condition")
+            raise SpecError("--event: an event rule takes no indicator or condition")
         spec = RuleSpec(country, mineral, event, "event", stage=stage, watchlist=watchlist)
     else:
         if indicator is None:
-            raise InputError("--indicator or --event: say what to watch")
+            raise SpecError("--indicator or --event: say what to watch")
         if len(conds) != 1:
-            raise InputError("condition: give exactly one of --above, --below, --up, --down, "
+            raise SpecError("condition: give exactly one of --above, --below, --up, --down, "
                              "--moves")
         op, value = next(iter(conds.items()))
         kind = "threshold" if op in (">", "<") else "change"
@@ -175,10 +175,10 @@ def _read_restrictions(path: Path) -> Any:
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read the restriction registry: {exc}") from None
+        raise InputError(path, f"cannot read the restriction registry: {exc}") from None
     missing = {"id", "exporter", "target", "mineral"} - set(df.columns)
     if missing:
-        raise InputError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+        raise InputError(path, f"missing column(s) {', '.join(sorted(missing))}")
     return df
 
 

@@ -331,10 +331,11 @@ def recommend_for(event: Event, participant: str | None = None, *, top_k: int = 
 
     Base score: :func:`critmin.matchmaking.recommend.score_matrix` on
     :func:`recommendation_profiles` with the event's partner countries. Pairs with any request
-    (in either direction) are left out. With ``spread``, the score of target ``b`` is scaled by
-    ``free(b) / (free(b) + load(b))``, where ``load`` counts ``b``'s requests that are not declined
-    and ``free`` its usable slots minus its accepted meetings (at least 1) — so oversubscribed hubs
-    sink and participants nobody asked for rise.
+    (in either direction) are left out. With ``spread``, demand is weighed against capacity:
+    ``load(b)`` counts ``b``'s requests that are not declined and ``slots(b)`` its usable slots;
+    a target with ``load >= slots`` is full and left out, and the others' scores are scaled by
+    ``(slots - load) / slots`` — so oversubscribed hubs sink and participants nobody asked for
+    rise.
     """
     if participant is not None:
         event.profile(participant)
@@ -342,7 +343,7 @@ def recommend_for(event: Event, participant: str | None = None, *, top_k: int = 
     matrix = matrix if matrix is not None else score_matrix(profiles, event.partner_countries)
     taken = {pair_key(r.requester, r.target) for r in event.requests}
     load = {p.id: 0 for p in profiles}
-    free = {row.participant: max(1, row.slots - row.accepted) for row in demand(event)}
+    slots = {row.participant: row.slots for row in demand(event)}
     for r in event.requests:
         if r.status != "declined":
             load[r.requester] += 1
@@ -356,8 +357,11 @@ def recommend_for(event: Event, participant: str | None = None, *, top_k: int = 
             if rec is None or rec.score <= 0 or pair_key(rec.participant, rec.target) in taken:
                 continue
             if spread:
-                factor = free[rec.target] / (free[rec.target] + load[rec.target])
-                reason = (f"{load[rec.target]} requests for {free[rec.target]} free slots"
+                room, n = slots[rec.target] - load[rec.target], slots[rec.target]
+                if room <= 0:
+                    continue  # full: every usable slot is asked for already
+                factor = room / n
+                reason = (f"{load[rec.target]} requests for {n} slots"
                           if load[rec.target] else "nobody has asked to meet them yet")
                 rec = Recommendation(rec.participant, rec.target, round(rec.score * factor, 4),
                                      {**rec.parts, "capacity": round(factor, 4)},

@@ -25,4 +25,17 @@ def detect(path: Path) -> ModuleType | None:
     for mod in loaders():
         if mod.detect(path, header):
             return mod
+    for mod in loaders():  # a known file name with a broken header: its parser names the problem
+        names = getattr(mod, "FILE_NAMES", None)
+        if names is not None and names.search(path.name):
+            return mod
+    return None
+
+
+def reference_file(path: Path) -> ModuleType | None:
+    """The loader whose reference files (code tables) include ``path``, or None."""
+    for mod in loaders():
+        names = getattr(mod, "REFERENCE_FILES", None)
+        if names is not None and names.search(path.name):
+            return mod
     return None

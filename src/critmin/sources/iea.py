@@ -29,7 +29,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from critmin.errors import InputError
-from critmin.sources.base import Context, Parsed, SourceMeta, expect_header, read_text
+from critmin.sources.base import (
+    Context,
+    Parsed,
+    SourceMeta,
+    csv_rows,
+    expect_header,
+    read_text,
+)
 
 NAME = "IEA Critical Minerals Data Explorer"
 SUPPLY = ["mineral", "stage", "country", "case", "year", "value", "unit"]
@@ -41,6 +48,8 @@ SCENARIOS = ("historical", "STEPS", "APS", "NZE")
 UNITS = {"kt": 1000.0, "t": 1.0, "mt": 1_000_000.0}
 ATTRIBUTION = "IEA (2025), Critical Minerals Data Explorer, IEA, Paris"
 _FILE = re.compile(r"iea_cm_(supply|demand)_(\d{4})", re.IGNORECASE)
+#: The files this loader owns (a broken header in one of them is an error, never a skip).
+FILE_NAMES = re.compile(r"^iea_cm_(supply|demand)_\d{4}.*\.csv$", re.IGNORECASE)
 
 
 def _cols(header: str) -> list[str]:
@@ -49,7 +58,7 @@ def _cols(header: str) -> list[str]:
 
 def detect(path: Path, header: str) -> bool:
     cols = _cols(header)
-    return cols in (SUPPLY, DEMAND) or bool(_FILE.search(path.name))
+    return cols in (SUPPLY, DEMAND)
 
 
 def meta_for(path: Path) -> SourceMeta:
@@ -86,8 +95,8 @@ def parse(path: Path, ctx: Context) -> Parsed:
     """Parse one IEA export into ``supply_outlook`` or ``demand_outlook`` rows."""
     path = Path(path)
     text = read_text(path, "utf-8")
-    reader = csv.reader(text.splitlines())
-    header = [c.strip().lower() for c in next(reader, [])]
+    reader = csv_rows(path, text)
+    header = [c.strip().lower() for c in next(reader, (1, []))[1]]
     if not header:
         raise InputError(path, "empty file: expected an IEA supply or demand header", line=1)
     supply = "stage" in header or "country" in header
@@ -97,7 +106,7 @@ def parse(path: Path, ctx: Context) -> Parsed:
     out: dict[str, list] = {k: [] for k in (
         "year", "country", "mineral", "stage", "case", "item", "sector", "scenario", "value",
         "unit", "basis", "_line")}
-    for lineno, row in enumerate(reader, start=2):
+    for lineno, row in reader:
         if not row or all(not c.strip() for c in row):
             continue
         if len(row) != len(header):
@@ -161,31 +170,13 @@ def parse(path: Path, ctx: Context) -> Parsed:
         table = pa.table({**common, "item": out["item"], "sector": out["sector"],
                           "scenario": out["scenario"], "source_id": [meta.source_id] * n,
                           "_line": out["_line"]})
-        _check_unique(path, table, "demand_outlook")
         return Parsed(meta=meta, tables={"demand_outlook": table}, notes=notes)
     table = pa.table({**common, "country": out["country"], "stage": out["stage"],
                       "case": out["case"], "basis": out["basis"],
                       "source_id": [meta.source_id] * n, "_line": out["_line"]})
-    _check_unique(path, table, "supply_outlook", extra=["case"])
     actual = pc.equal(table.column("case"), "historical")
     production = table.filter(actual).drop_columns(["case"]).append_column(
         "estimated", pa.array([False] * pc.sum(actual.cast("int64")).as_py()))
     return Parsed(meta=meta, tables={"production": production,
                                      "supply_outlook": table.filter(pc.invert(actual))},
                   notes=notes)
-
-
-def _check_unique(path: Path, table: pa.Table, name: str, extra: list[str] | None = None) -> None:
-    """Fail on a repeated key (e.g. the same country, stage, case and year twice)."""
-    from critmin import schema
-
-    key = [c for c in schema.table(name).key if c != "source_id"] + (extra or [])
-    key = list(dict.fromkeys(key))
-    seen: dict[tuple, int] = {}
-    cols = [table.column(c).to_pylist() for c in key]
-    lines = table.column("_line").to_pylist()
-    for i, k in enumerate(zip(*cols, strict=True)):
-        if k in seen:
-            raise InputError(path, f"duplicate row for {', '.join(map(str, k))} (first at line "
-                             f"{seen[k]})", line=lines[i])
-        seen[k] = lines[i]

@@ -197,6 +197,7 @@ def _minerals_by_commodity() -> dict[str, tuple[str, str]]:
 # ----------------------------------------------------------------------------- detection
 
 def _layout(header: str) -> str | None:
+    header = re.split(r"[\r\n]", header, maxsplit=1)[0]  # a bare CR ends a line too
     cols = next(csv.reader([header]), [])
     cols = [c.strip() for c in cols]
     if cols[: len(COMBINED_HEADER)] == COMBINED_HEADER:
@@ -206,6 +207,10 @@ def _layout(header: str) -> str | None:
     if cols[:4] == WIDE_HEADER and any(c.startswith(("Prod_", "Reserves_", "Cap_")) for c in cols):
         return "wide"
     return None
+
+
+FILE_NAMES = re.compile(r"^MCS\d{4}_Commodities_Data.*\.csv$|^mcs\d{4}_world_production.*\.csv$",
+                        re.IGNORECASE)
 
 
 def detect(path: Path, header: str) -> bool:
@@ -644,6 +649,8 @@ def source_meta(layout: str, edition: str, path: Path) -> SourceMeta:
         source_id=f"usgs-{edition.lower()}{suffix}", family=FAMILY, release=edition,
         publisher=PUBLISHER, title=title, licence=LICENCE,
         url=URLS.get(edition, f"https://doi.org/10.3133/{edition.lower()}"),
+        # an edition reports the few years before it (MCS2026: 2023-2025)
+        years=(int(edition[3:]) - 5, int(edition[3:])) if edition[3:].isdigit() else None,
     )
 
 

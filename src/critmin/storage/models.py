@@ -134,13 +134,15 @@ class MeetingRequest(Base):
 
 
 class Meeting(Base):
-    """A scheduled meeting (the organiser's last scheduler run): slot and table, 1-based."""
+    """A meeting of a scheduler run (the published run and the latest are kept): slot and
+    table, 1-based."""
 
     __tablename__ = "meetings"
+    __table_args__ = (UniqueConstraint("run_id", "request_id",
+                                       name="uq_meetings_new_run_id_request_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    request_id: Mapped[int] = mapped_column(ForeignKey("meeting_requests.id", ondelete="CASCADE"),
-                                            unique=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("meeting_requests.id", ondelete="CASCADE"))
     slot: Mapped[int] = mapped_column(Integer)
     table_no: Mapped[int] = mapped_column(Integer)
     run_id: Mapped[str] = mapped_column(String(40))

@@ -37,7 +37,7 @@ from xml.etree import ElementTree as ET
 
 from sqlalchemy import select
 
-from critmin.errors import InputError
+from critmin.errors import SpecError
 from critmin.storage.models import Alert, Delivery, User, WatchChannel, utcnow
 
 if TYPE_CHECKING:
@@ -96,25 +96,25 @@ def check_target(kind: str, target: str) -> str:
     if kind == "email":
         local, at, domain = target.partition("@")
         if not (at and local and domain and " " not in target and len(target) <= 320):
-            raise InputError(f"email: not an e-mail address: {target!r}")
+            raise SpecError(f"email: not an e-mail address: {target!r}")
         return target
     if kind == "webhook":
         u = urlsplit(target)
         if u.scheme not in ("http", "https") or not u.hostname:
-            raise InputError(f"url: a webhook needs an http(s) URL, got {target!r}")
+            raise SpecError(f"url: a webhook needs an http(s) URL, got {target!r}")
         return target
-    raise InputError(f"kind: channel kind must be email or webhook, got {kind!r}")
+    raise SpecError(f"kind: channel kind must be email or webhook, got {kind!r}")
 
 
 def smtp_settings(url: str | None = None) -> dict[str, Any]:
     """Host, port, credentials and TLS mode from ``url`` or ``$CRITMIN_SMTP_URL``."""
     url = url or os.environ.get("CRITMIN_SMTP_URL")
     if not url:
-        raise InputError("CRITMIN_SMTP_URL: not set (e.g. smtp://127.0.0.1:25): e-mail alerts "
+        raise SpecError("CRITMIN_SMTP_URL: not set (e.g. smtp://127.0.0.1:25): e-mail alerts "
                          "cannot be sent")
     u = urlsplit(url)
     if u.scheme not in ("smtp", "smtps") or not u.hostname:
-        raise InputError(f"CRITMIN_SMTP_URL: use smtp://host:port or smtps://host:port, got "
+        raise SpecError(f"CRITMIN_SMTP_URL: use smtp://host:port or smtps://host:port, got "
                          f"{url!r}")
     q = parse_qs(u.query)
     return {"host": u.hostname, "port": u.port or (465 if u.scheme == "smtps" else 25),

@@ -27,7 +27,7 @@ import duckdb
 import pandas as pd
 
 from critmin import schema
-from critmin.errors import InputError
+from critmin.errors import SpecError
 
 REGISTRY_TABLES = ("projects", "agreements", "frameworks", "groups", "country_groups")
 SAMPLE = 5
@@ -176,14 +176,14 @@ def diff(old: str | Path, new: str | Path | None = None, *, atlas: str | Path | 
         o, n, orel, nrel = Path(old_s), Path(new_s), None, None
     else:
         if new_s is None:
-            raise InputError("NEW: give a second atlas file or a second release")
+            raise SpecError("NEW: give a second atlas file or a second release")
         path = Atlas.open(atlas).path
         with Atlas(path) as a:
             releases = sorted({str(r) for r in a.sql("SELECT DISTINCT release FROM sources "
                                                      "WHERE release IS NOT NULL").release})
         for label in (old_s, new_s):
             if label not in releases:
-                raise InputError(f"{label}: neither an atlas file nor a release in {path}; "
+                raise SpecError(f"{label}: neither an atlas file nor a release in {path}; "
                                  f"releases: {', '.join(releases)}")
         o, n, orel, nrel = path, path, old_s, new_s
     tables = row_changes(o, n, old_release=orel, new_release=nrel)

@@ -29,7 +29,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from critmin.errors import InputError
+from critmin.errors import SpecError
 
 
 @dataclass(frozen=True)
@@ -134,57 +134,57 @@ def moved(rule: RuleSpec, old: float | None, new: float | None) -> bool:
 
 def validate(spec: RuleSpec, *, countries: set[str], groups: set[str], minerals: set[str]
              ) -> RuleSpec:
-    """``spec`` with codes normalised, or :class:`InputError` naming the field and the valid
+    """``spec`` with codes normalised, or :class:`SpecError` naming the field and the valid
     choices (unknown country, group, mineral, stage, indicator, operator or a missing limit)."""
     country = spec.country.strip().upper()
     if country not in countries and country not in groups:
-        raise InputError(f"country: unknown country or group {spec.country!r}; use an ISO3 "
+        raise SpecError(f"country: unknown country or group {spec.country!r}; use an ISO3 "
                          f"code or one of the groups {', '.join(sorted(groups))}")
     if spec.mineral not in minerals:
-        raise InputError(f"mineral: unknown mineral {spec.mineral!r}; known minerals: "
+        raise SpecError(f"mineral: unknown mineral {spec.mineral!r}; known minerals: "
                          f"{', '.join(sorted(minerals))}")
     if spec.kind not in KINDS:
-        raise InputError(f"kind: must be one of {', '.join(KINDS)}, got {spec.kind!r}")
+        raise SpecError(f"kind: must be one of {', '.join(KINDS)}, got {spec.kind!r}")
     if not spec.watchlist.strip() or len(spec.watchlist) > 80:
-        raise InputError("watchlist: a name of 1 to 80 characters")
+        raise SpecError("watchlist: a name of 1 to 80 characters")
     if spec.kind == "event":
         if spec.indicator not in EVENTS:
-            raise InputError(f"event: must be one of {', '.join(EVENTS)}, got {spec.indicator!r}")
+            raise SpecError(f"event: must be one of {', '.join(EVENTS)}, got {spec.indicator!r}")
         if spec.stage not in ("all", "mine", "refinery"):
-            raise InputError(f"stage: must be all, mine or refinery, got {spec.stage!r}")
+            raise SpecError(f"stage: must be all, mine or refinery, got {spec.stage!r}")
         return RuleSpec(country=country, mineral=spec.mineral, indicator=spec.indicator,
                         kind="event", stage=spec.stage, watchlist=spec.watchlist.strip())
     ind = INDICATORS.get(spec.indicator)
     if ind is None:
-        raise InputError(f"indicator: unknown indicator {spec.indicator!r}; one of "
+        raise SpecError(f"indicator: unknown indicator {spec.indicator!r}; one of "
                          f"{', '.join(INDICATORS)}")
     stage = spec.stage
     if stage not in ind.stages:
         if stage == "all" and len(ind.stages) == 1:
             stage = ind.stages[0]
         else:
-            raise InputError(f"stage: {ind.name} takes stage {' or '.join(ind.stages)}, "
+            raise SpecError(f"stage: {ind.name} takes stage {' or '.join(ind.stages)}, "
                              f"got {spec.stage!r}")
     if country in groups and not ind.groups:
-        raise InputError(f"country: {ind.name} is computed for countries, not groups such as "
+        raise SpecError(f"country: {ind.name} is computed for countries, not groups such as "
                          f"{country}")
     supplier = (spec.supplier or "").strip().upper() or None
     if ind.supplier:
         if supplier is None:
-            raise InputError(f"supplier: {ind.name} needs a supplier country or bloc "
+            raise SpecError(f"supplier: {ind.name} needs a supplier country or bloc "
                              "(e.g. CHN or MSP)")
         if supplier not in countries and supplier not in groups:
-            raise InputError(f"supplier: unknown country or group {spec.supplier!r}; use an ISO3 "
+            raise SpecError(f"supplier: unknown country or group {spec.supplier!r}; use an ISO3 "
                              f"code or one of the groups {', '.join(sorted(groups))}")
     elif supplier is not None:
-        raise InputError(f"supplier: only import_share takes a supplier, not {ind.name}")
+        raise SpecError(f"supplier: only import_share takes a supplier, not {ind.name}")
     ops = THRESHOLD_OPS if spec.kind == "threshold" else CHANGE_OPS
     if spec.op not in ops:
-        raise InputError(f"op: a {spec.kind} rule takes one of {', '.join(ops)}, got {spec.op!r}")
+        raise SpecError(f"op: a {spec.kind} rule takes one of {', '.join(ops)}, got {spec.op!r}")
     if spec.value is None or not math.isfinite(spec.value):
-        raise InputError(f"value: a {spec.kind} rule needs a finite limit")
+        raise SpecError(f"value: a {spec.kind} rule needs a finite limit")
     if spec.kind == "change" and spec.value < 0:
-        raise InputError("value: a change limit is a size (>= 0); say up or down with op")
+        raise SpecError("value: a change limit is a size (>= 0); say up or down with op")
     return RuleSpec(country=country, mineral=spec.mineral, indicator=ind.name, kind=spec.kind,
                     stage=stage, supplier=supplier, op=spec.op, value=float(spec.value),
                     watchlist=spec.watchlist.strip())

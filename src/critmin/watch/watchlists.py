@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from critmin.errors import InputError
+from critmin.errors import SpecError
 from critmin.storage.models import (
     Alert,
     Delivery,
@@ -37,7 +37,7 @@ def choices(atlas: Atlas) -> dict[str, set[str]]:
 def user_by_name(s: Session, username: str) -> User:
     u = s.scalars(select(User).where(User.username == username)).first()
     if u is None:
-        raise InputError(f"user: no user {username!r} (add one with 'critmin user add')")
+        raise SpecError(f"user: no user {username!r} (add one with 'critmin user add')")
     return u
 
 
@@ -69,7 +69,7 @@ def remove_rule(s: Session, user_id: int, rule_id: int) -> None:
     """Delete one of the user's rules (its alerts stay, with the rule recorded in them)."""
     r = s.get(WatchRule, rule_id)
     if r is None or r.user_id != user_id:
-        raise InputError(f"rule: no rule {rule_id} in your watchlists")
+        raise SpecError(f"rule: no rule {rule_id} in your watchlists")
     s.delete(r)
 
 
@@ -84,7 +84,7 @@ def list_alerts(s: Session, user_id: int, *, unread: bool = False, limit: int = 
 def mark_read(s: Session, user_id: int, alert_id: int) -> None:
     a = s.get(Alert, alert_id)
     if a is None or a.user_id != user_id:
-        raise InputError(f"alert: no alert {alert_id} in your inbox")
+        raise SpecError(f"alert: no alert {alert_id} in your inbox")
     a.read_at = a.read_at or utcnow()
 
 
@@ -119,7 +119,7 @@ def list_channels(s: Session, user_id: int) -> list[WatchChannel]:
 def remove_channel(s: Session, user_id: int, channel_id: int) -> None:
     c = s.get(WatchChannel, channel_id)
     if c is None or c.user_id != user_id:
-        raise InputError(f"channel: no channel {channel_id} of yours")
+        raise SpecError(f"channel: no channel {channel_id} of yours")
     s.delete(c)
 
 
