@@ -1,6 +1,7 @@
 """Benchmark: ``trace`` for every importer x mineral pair in one call, and ``outlook`` for every
-mineral x scenario, each against its floor measured in the same run: the time DuckDB takes to
-read the same rows from the atlas into pandas (no computation).
+mineral x scenario in one call (``outlooks``, with the registry's projects), each against its
+floor measured in the same run: the time DuckDB takes to read the same rows from the atlas into
+pandas (no computation).
 
 - trace floor: the year's trade flows joined with the HS map (every traded form), plus the
   production and governance rows ``trace_all`` reads;
@@ -67,7 +68,7 @@ def main() -> None:
     import duckdb
 
     from critmin.atlas import Atlas
-    from critmin.valuechain import SCENARIOS, outlook, outlook_minerals, trace_all
+    from critmin.valuechain import SCENARIOS, outlook_minerals, outlooks, trace_all
 
     y = args.year
     con = duckdb.connect(str(path), read_only=True)
@@ -96,7 +97,7 @@ def main() -> None:
         t_floor, n_rows = timed(trace_floor, args.repeat)
         t_trace, traced = timed(lambda: trace_all(atlas, y), args.repeat)
         o_floor, n_orows = timed(outlook_floor, args.repeat)
-        t_out, _ = timed(lambda: [outlook(atlas, m, s) for m in minerals for s in SCENARIOS],
+        t_out, _ = timed(lambda: outlooks(atlas, minerals, SCENARIOS, with_projects=True),
                          args.repeat)
     con.close()
     pairs = len(traced.metrics)
@@ -109,7 +110,8 @@ def main() -> None:
     print(f"| `trace_all`: {pairs:,} importer x mineral pairs ({len(traced.flows):,} traced "
           f"flows) | {t_trace:.2f} s | {t_floor:.2f} s ({n_rows:,} rows) | "
           f"{t_trace / t_floor:.1f}x |")
-    print(f"| `outlook`: {len(minerals)} minerals x {len(SCENARIOS)} scenarios | {t_out:.2f} s | "
+    print(f"| `outlooks`: {len(minerals)} minerals x {len(SCENARIOS)} scenarios, with projects | "
+          f"{t_out:.2f} s | "
           f"{o_floor:.3f} s ({n_orows:,} rows) | {t_out / o_floor:.0f}x |")
 
 

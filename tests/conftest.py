@@ -68,7 +68,7 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., str]:
 
 
 #: fixtures whose tests belong to the slow tier (full-data builds, Spark sessions)
-SLOW_FIXTURES = {"full_atlas", "spark"}
+SLOW_FIXTURES = {"full_atlas", "chain_atlas", "spark"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

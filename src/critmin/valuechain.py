@@ -189,10 +189,87 @@ def outlook_minerals(atlas: Atlas) -> list[str]:
 
 
 def _concentration(rows: pd.DataFrame) -> pd.DataFrame:
-    """production_concentration of (stage, year, basis, country, value) rows."""
-    t = ibis.memtable(rows.assign(mineral="m", unit="t", source_id="outlook").astype(
-        {"year": "int16", "value": float}))
+    """production_concentration of (mineral, stage, year, basis, country, value) rows: one
+    query for every mineral, stage and year."""
+    t = ibis.memtable(rows.assign(unit="t", source_id="outlook").astype(
+        {"year": "int16", "value": float})[["mineral", "stage", "year", "basis", "country",
+                                             "value", "unit", "source_id"]])
     return production_concentration(t, family=None).to_pandas()
+
+
+def _outlook_inputs(atlas: Atlas, minerals: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(demand, supply) rows of ``minerals``, each read once: IEA demand of every scenario, and
+    IEA supply (base-year production rows of family ``iea`` and base-case projections)."""
+    d = atlas.table("demand_outlook").filter(_.mineral.isin(list(minerals))).to_pandas()
+    prod = atlas.table("production")
+    src = atlas.table("sources").filter(_.family == "iea").select("source_id")
+    cols = ["mineral", "stage", "year", "basis", "country", "value"]
+    base = prod.filter(_.mineral.isin(list(minerals)) & _.stage.isin(["mine", "refinery"]))
+    base = base.semi_join(src, "source_id").select(*cols)
+    proj = atlas.table("supply_outlook").filter(_.mineral.isin(list(minerals))).select(*cols)
+    supply = pd.concat([base.to_pandas(), proj.to_pandas()], ignore_index=True)
+    return d, supply
+
+
+def outlooks(atlas: Atlas, minerals: Sequence[str] | None = None,
+             scenarios: Sequence[str] = SCENARIOS, *, with_projects: bool = False,
+             registry: Any = None) -> dict[tuple[str, str], Outlook]:
+    """:func:`outlook` of every (or the given) mineral x scenario, set-based: the atlas is read
+    once and the concentration of supply computed in one query."""
+    minerals = list(minerals) if minerals is not None else outlook_minerals(atlas)
+    demand_all, supply = _outlook_inputs(atlas, minerals)
+    conc = _concentration(supply)
+    bal_all = conc[["mineral", "stage", "year", "basis", "total", "top_supplier", "top3_share",
+                    "hhi"]].rename(columns={"total": "supply_t", "top_supplier": "top_producer"})
+    extra, pnotes = (_project_rows(atlas, minerals, supply, registry) if with_projects
+                     else (None, {}))
+    if extra is not None:
+        after = _concentration(pd.concat([supply, extra.drop(columns="project")],
+                                         ignore_index=True))
+        after = after[["mineral", "stage", "year", "total", "top3_share", "hhi"]].rename(
+            columns={"total": "supply_with_projects_t", "top3_share": "top3_share_with_projects",
+                     "hhi": "hhi_with_projects"})
+        added = extra.groupby(["mineral", "stage", "year"]).agg(
+            added_t=("value", "sum"),
+            projects=("project", lambda x: ", ".join(sorted(set(x))))).reset_index()
+        keys = ["mineral", "stage", "year"]
+        bal_all = bal_all.merge(after, on=keys, how="left").merge(added, on=keys, how="left")
+        bal_all["added_t"] = bal_all.added_t.fillna(0.0)
+        bal_all["projects"] = bal_all.projects.fillna("")
+    out: dict[tuple[str, str], Outlook] = {}
+    for mineral in minerals:
+        dm = demand_all[demand_all.mineral == mineral]
+        sector_items = sorted(set(dm[dm.sector == "Total demand"].item))
+        item = sector_items[0] if sector_items else \
+            dm[dm.sector.isin(TOTAL_SECTORS)].groupby("item").year.nunique().idxmax()
+        dm = dm[dm.item == item]
+        sm = supply[supply.mineral == mineral].drop(columns="mineral")
+        for scenario in scenarios:
+            d = dm[dm.scenario.isin(["historical", scenario])]
+            total = d[d.sector.isin(TOTAL_SECTORS)].groupby("year").value.sum()
+            bal = bal_all[bal_all.mineral == mineral].assign(scenario=scenario)
+            bal["demand_t"] = bal.year.map(total)
+            bal["balance_t"] = bal.supply_t - bal.demand_t
+            cols = BALANCE_COLUMNS
+            notes = [f"demand: IEA item {item!r}, scenario {scenario} (base year: "
+                     f"historical); supply: IEA base case; cite as {ATTRIBUTION_IEA}"]
+            if mineral == "rare_earths":
+                notes.append("IEA rare earths are the magnet rare earths (Nd, Pr, Dy, Tb "
+                             "oxides): compare shares, not tonnes, with USGS's all rare-earth "
+                             "oxides")
+            if with_projects:
+                bal["balance_with_projects_t"] = bal.supply_with_projects_t - bal.demand_t
+                cols = cols + PROJECT_COLUMNS
+                notes += pnotes.get(mineral, [])
+            out[(mineral, scenario)] = Outlook(
+                mineral=mineral, scenario=scenario,
+                balance=bal.sort_values(["stage", "year"], ignore_index=True)[cols],
+                demand=d[["year", "sector", "scenario", "value"]].rename(
+                    columns={"value": "demand_t"}).reset_index(drop=True),
+                supply=sm.sort_values(["stage", "year", "value"], ascending=[True, True, False],
+                                      ignore_index=True),
+                notes=notes)
+    return out
 
 
 def outlook(atlas: Atlas, mineral: str, scenario: str = "STEPS", *,
@@ -213,89 +290,49 @@ def outlook(atlas: Atlas, mineral: str, scenario: str = "STEPS", *,
     have = outlook_minerals(atlas)
     if mineral not in have:
         raise NoDataError(f"no outlook for {mineral!r}: the atlas has IEA supply projections "
-                           f"and demand for {', '.join(have) or 'no mineral'} "
-                           "(load ../shared/data/iea)")
-    d = atlas.table("demand_outlook").filter(
-        (_.mineral == mineral) & _.scenario.isin(["historical", scenario])).to_pandas()
-    items = d[d.sector.isin(TOTAL_SECTORS)].groupby("item").year.nunique()
-    sector_items = set(d[d.sector == "Total demand"].item)
-    item = sorted(sector_items)[0] if sector_items else items.idxmax()
-    d = d[d.item == item]
-    demand = d[["year", "sector", "scenario", "value"]].rename(columns={"value": "demand_t"})
-    total = d[d.sector.isin(TOTAL_SECTORS)].groupby("year").value.sum()
-
-    prod = atlas.table("production")
-    src = atlas.table("sources").filter(_.family == "iea").select("source_id")
-    base = prod.filter((_.mineral == mineral) & _.stage.isin(["mine", "refinery"])).semi_join(
-        src, "source_id").select("stage", "year", "basis", "country", "value").to_pandas()
-    proj = atlas.table("supply_outlook").filter(_.mineral == mineral).select(
-        "stage", "year", "basis", "country", "value").to_pandas()
-    supply = pd.concat([base, proj], ignore_index=True)
-    conc = _concentration(supply)
-    bal = conc[["stage", "year", "basis", "total", "top_supplier", "top3_share", "hhi"]].rename(
-        columns={"total": "supply_t", "top_supplier": "top_producer"})
-    bal["demand_t"] = bal.year.map(total)
-    bal["balance_t"] = bal.supply_t - bal.demand_t
-    bal = bal.assign(mineral=mineral, scenario=scenario)
-    notes = [f"demand: IEA item {item!r}, scenario {scenario} (base year: historical); "
-             f"supply: IEA base case; cite as {ATTRIBUTION_IEA}"]
-    if mineral == "rare_earths":
-        notes.append("IEA rare earths are the magnet rare earths (Nd, Pr, Dy, Tb oxides): "
-                     "compare shares, not tonnes, with USGS's all rare-earth oxides")
-    cols = BALANCE_COLUMNS
-    if with_projects:
-        bal, pnotes = _with_projects(atlas, mineral, supply, bal, registry)
-        notes += pnotes
-        cols = cols + PROJECT_COLUMNS
-    bal = bal.sort_values(["stage", "year"], ignore_index=True)[cols]
-    return Outlook(mineral=mineral, scenario=scenario, balance=bal, demand=demand,
-                   supply=supply.sort_values(["stage", "year", "value"],
-                                             ascending=[True, True, False], ignore_index=True),
-                   notes=notes)
+                          f"and demand for {', '.join(have) or 'no mineral'} "
+                          "(load ../shared/data/iea)")
+    return outlooks(atlas, [mineral], [scenario], with_projects=with_projects,
+                    registry=registry)[(mineral, scenario)]
 
 
-def _with_projects(atlas: Atlas, mineral: str, supply: pd.DataFrame, bal: pd.DataFrame,
-                   registry: Any) -> tuple[pd.DataFrame, list[str]]:
+def _project_rows(atlas: Atlas, minerals: Sequence[str], supply: pd.DataFrame, registry: Any
+                  ) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """Supply rows of the registry's projects not yet operating (from their start year, on the
+    IEA basis of their mineral and stage), and per mineral the notes on projects left out."""
     from critmin.cooperation.analytics import converted_capacity
     from critmin.cooperation.registry import Registry
     from critmin.errors import SpecError
 
     reg = registry or Registry.from_atlas(atlas)
-    notes: list[str] = []
+    notes: dict[str, list[str]] = {}
     extra = []
     for pr in reg.projects:
         stage = "refinery" if pr.stage == "smelter" else pr.stage
-        if pr.mineral != mineral or stage not in ("mine", "refinery") or \
+        if pr.mineral not in minerals or stage not in ("mine", "refinery") or \
                 pr.status == "operating":
             continue
-        bases = supply[supply.stage == stage].basis.unique()
+        sel = supply[(supply.mineral == pr.mineral) & (supply.stage == stage)]
+        if sel.empty:
+            continue
+        basis = str(sel.basis.iloc[0])
         if pr.start_year is None:
-            notes.append(f"{pr.id} ({pr.status}): no start year, not added")
+            notes.setdefault(pr.mineral, []).append(
+                f"{pr.id} ({pr.status}): no start year, not added")
             continue
         try:
-            cap = converted_capacity(pr, "t", str(bases[0]), reg.ctx) if len(bases) else None
+            cap = converted_capacity(pr, "t", basis, reg.ctx)
         except SpecError as exc:
-            notes.append(f"{pr.id}: not added ({exc})")
+            notes.setdefault(pr.mineral, []).append(f"{pr.id}: not added ({exc})")
             continue
-        if cap is None:
-            continue
-        for y in sorted(supply.year.unique()):
+        for y in sorted(sel.year.unique()):
             if y >= pr.start_year:
-                extra.append({"stage": stage, "year": y, "basis": str(bases[0]),
+                extra.append({"mineral": pr.mineral, "stage": stage, "year": y, "basis": basis,
                               "country": pr.country, "value": cap, "project": pr.id})
-    ex = pd.DataFrame(extra, columns=["stage", "year", "basis", "country", "value", "project"])
-    after = _concentration(pd.concat([supply, ex.drop(columns="project")], ignore_index=True))
-    after = after[["stage", "year", "total", "top3_share", "hhi"]].rename(columns={
-        "total": "supply_with_projects_t", "top3_share": "top3_share_with_projects",
-        "hhi": "hhi_with_projects"})
-    added = ex.groupby(["stage", "year"]).agg(added_t=("value", "sum"), projects=(
-        "project", lambda s: ", ".join(sorted(set(s))))).reset_index()
-    out = bal.merge(after, on=["stage", "year"], how="left").merge(
-        added, on=["stage", "year"], how="left")
-    out["added_t"] = out.added_t.fillna(0.0)
-    out["projects"] = out.projects.fillna("")
-    out["balance_with_projects_t"] = out.supply_with_projects_t - out.demand_t
-    if ex.empty:
-        notes.append(f"no {mineral} project not yet operating has a start year and a capacity "
-                     "convertible to the IEA basis")
-    return out, notes
+    for m in minerals:
+        if not any(e["mineral"] == m for e in extra):
+            notes.setdefault(m, []).append(
+                f"no {m} project not yet operating has a start year and a capacity "
+                "convertible to the IEA basis")
+    cols = ["mineral", "stage", "year", "basis", "country", "value", "project"]
+    return pd.DataFrame(extra, columns=cols), notes

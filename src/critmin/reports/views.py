@@ -274,18 +274,18 @@ def chain_flows(atlas: Atlas, mineral: str, importer: str | None = None) -> pd.D
 def outlook_page(atlas: Atlas, mineral: str) -> dict[str, Any] | None:
     """Demand by scenario and refining supply by country for the mineral page's outlook chart,
     or None when the atlas has no IEA outlook for ``mineral``."""
-    from critmin.valuechain import SCENARIOS, TOTAL_SECTORS, outlook, outlook_minerals
+    from critmin.valuechain import SCENARIOS, TOTAL_SECTORS, outlook_minerals, outlooks
 
     if mineral not in outlook_minerals(atlas):
         return None
-    frames, first = [], None
+    every = outlooks(atlas, [mineral], SCENARIOS)
+    frames = []
     for scen in SCENARIOS:
-        o = outlook(atlas, mineral, scen)
-        first = first or o
-        d = o.demand[o.demand.sector.isin(TOTAL_SECTORS)]
+        d = every[(mineral, scen)].demand
+        d = d[d.sector.isin(TOTAL_SECTORS)]
         frames.append(d.groupby(["scenario", "year"], as_index=False).demand_t.sum())
     demand = pd.concat(frames).drop_duplicates(["scenario", "year"])
-    assert first is not None
+    first = every[(mineral, SCENARIOS[0])]
     return {"demand": demand, "supply": first.supply[first.supply.stage == "refinery"],
             "balance": first.balance, "notes": first.notes}
 
@@ -410,10 +410,10 @@ def country_page(atlas: Atlas, country: str, year: int | None = None,
 def outlook_summary(atlas: Atlas, minerals: list[str], scenario: str = "STEPS") -> pd.DataFrame:
     """The outlook (IEA) of each of ``minerals`` that has one, refining stage: ``mineral, year,
     demand_t, supply_t, balance_t, top_producer, top3_share, hhi`` for 2024-2040."""
-    from critmin.valuechain import outlook, outlook_minerals
+    from critmin.valuechain import outlook_minerals, outlooks
 
-    have = set(outlook_minerals(atlas))
-    frames = [outlook(atlas, m, scenario).balance for m in minerals if m in have]
+    have = [m for m in outlook_minerals(atlas) if m in set(minerals)]
+    frames = [o.balance for o in outlooks(atlas, have, [scenario]).values()] if have else []
     cols = ["mineral", "year", "demand_t", "supply_t", "balance_t", "top_producer",
             "top3_share", "hhi"]
     if not frames:
