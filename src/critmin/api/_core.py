@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 import csv
-import hashlib
+import datetime as dt
 import io
 import json
+import math
 import secrets
 import threading
 from collections import OrderedDict
@@ -25,20 +26,15 @@ from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
-from critmin import __version__ as critmin_version
-from critmin import output, schema
+from critmin import output, provenance, schema
 from critmin.auth import Principal, from_session, from_token
-from critmin.output import FILE_FORMATS, MEDIA, Format, dumps, records
+from critmin.output import FILE_FORMATS, MEDIA, Format, dumps
 from critmin.storage import Store
 
 ANONYMOUS = Principal()
 SESSION_COOKIE = "critmin_session"
 CSRF_HEADER = "X-CSRF-Token"
-REFERENCE_SOURCE = {
-    "source_id": "critmin-reference", "family": "critmin", "publisher": "critmin contributors",
-    "title": "critmin curated reference data (see critmin/data/SOURCES.md)",
-    "licence": "CC BY 4.0", "url": None, "release": critmin_version,
-}
+REFERENCE_SOURCE = provenance.REFERENCE_SOURCE
 
 
 #: The format extension of a path (``/assess/JPN.csv``): one of
@@ -117,56 +113,59 @@ class AtlasPool:
     @property
     def version(self) -> str:
         """``<critmin version>+<12 hex digits over the loaded files' checksums>``."""
-        h = hashlib.sha256()
-        for s in self.sources():
-            h.update(f"{s['source_id']}={s['sha256']};".encode())
-        return f"{critmin_version}+{h.hexdigest()[:12]}"
+        return provenance.atlas_version(self.sources())
 
-    def table_source_ids(self, table: str) -> list[str]:
+    def table_source_ids(self, table: str) -> list[str] | None:
+        """Source ids loaded into data table ``table`` (None for a reference table)."""
         if table not in self._table_sources:
             t = schema.table(table)
             if t.kind == "data" and "source_id" in t.column_names:
-                ids = [r[0] for r in self.cursor().execute(
+                self._table_sources[table] = [r[0] for r in self.cursor().execute(
                     f'SELECT DISTINCT source_id FROM "{table}" ORDER BY 1').fetchall()]
             elif t.kind == "provenance":
-                ids = [s["source_id"] for s in self.sources()]
+                self._table_sources[table] = [s["source_id"] for s in self.sources()]
             else:
-                ids = [REFERENCE_SOURCE["source_id"]]
-            self._table_sources[table] = ids
+                self._table_sources[table] = None
         return self._table_sources[table]
 
-    def annotations(self, tables: list[str] | None = None) -> dict[str, Any]:
-        """Source, licence and atlas version for a response built from ``tables`` (all
-        loaded sources and the curated reference data when None)."""
-        by_id = {s["source_id"]: s for s in self.sources()}
-        by_id[REFERENCE_SOURCE["source_id"]] = REFERENCE_SOURCE
-        ids: list[str] = []
-        for t in tables or []:
-            ids += [i for i in self.table_source_ids(t) if i not in ids]
-        if tables is None:
-            ids = [*by_id]
-        srcs = [{k: by_id[i].get(k) for k in ("source_id", "publisher", "title", "licence", "url",
-                                                 "release")} for i in ids if i in by_id]
-        licences = list(dict.fromkeys(s["licence"] for s in srcs))
-        publishers = list(dict.fromkeys(f"{s['publisher']}: {s['title']}" for s in srcs))
-        return {"source": "; ".join(publishers), "licence": "; ".join(licences),
-                "atlas_version": self.version, "sources": srcs}
+    def annotations(self, tables: list[str] | None = None, *,
+                    reads: provenance.Reads | None = None) -> dict[str, Any]:
+        """Source, licence and atlas version for a response computed with ``reads`` (recorded
+        by :func:`critmin.provenance.recording`), or built from whole ``tables``; all loaded
+        sources and the curated reference data when both are None."""
+        if reads is None and tables is not None:
+            reads = {t: {provenance.ALL} for t in tables}
+        if reads is None:
+            srcs = [{k: s.get(k) for k in provenance.SOURCE_KEYS}
+                    for s in [*self.sources(), provenance.REFERENCE_SOURCE]]
+        else:
+            srcs = provenance.cited(reads, self.sources(), self.table_source_ids)
+        return provenance.annotations(srcs, self.version)
 
     def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
-        """``compute()`` cached under ``key`` (LRU, :attr:`cache_size` entries)."""
+        """``compute()`` cached under ``key`` (LRU, :attr:`cache_size` entries); the atlas reads
+        it made are recorded again on every hit (:mod:`critmin.provenance`)."""
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
-                return self._cache[key]
-        value = compute()
+                value, reads = self._cache[key]
+                provenance.replay(reads)
+                return value
+        with provenance.recording() as reads:
+            value = compute()
         with self._lock:
-            self._cache[key] = value
+            self._cache[key] = (value, reads)
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         return value
 
 
 # ------------------------------------------------------------------------------------ cursors
+
+
+#: The largest row offset a ``_next`` cursor may carry (beyond any table's size; a larger one
+#: would overflow the database's 64-bit OFFSET).
+MAX_OFFSET = 2**53
 
 
 def encode_cursor(offset: int) -> str:
@@ -181,7 +180,7 @@ def decode_cursor(token: str) -> int:
         offset = json.loads(raw)["o"]
     except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
         raise fail(400, "invalid _next cursor: pass back the value of 'next' unchanged") from None
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
         raise fail(400, "invalid _next cursor: pass back the value of 'next' unchanged")
     return offset
 
@@ -189,7 +188,6 @@ def decode_cursor(token: str) -> int:
 # ------------------------------------------------------------------------------------ rendering
 
 
-frame_records = records
 
 
 def json_response(payload: dict[str, Any], status: int = 200,
@@ -290,6 +288,108 @@ def stream_csv(batches: Iterator[pa.RecordBatch], *, name: str, ann: dict[str, A
     hdrs = {**annotation_headers(ann),
             "Content-Disposition": f'attachment; filename="{name}.csv"'}
     return StreamingResponse(gen(), media_type=MEDIA[Format.csv], headers=hdrs)
+
+
+class _Drain:
+    """A write-only file that hands out what was written since the last :meth:`take` (and
+    keeps the position: Parquet's footer records offsets)."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._pos = 0
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        self._parts.append(bytes(data))
+        self._pos += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._pos
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+    def writable(self) -> bool:
+        return True
+
+    def take(self) -> bytes:
+        out = b"".join(self._parts)
+        self._parts.clear()
+        return out
+
+
+def stream_parquet(batches: Iterator[pa.RecordBatch], *, name: str, ann: dict[str, Any]
+                   ) -> StreamingResponse:
+    """Parquet streamed one row group per batch: the bytes of each group are sent as soon as it
+    is written (memory bounded by one batch); the annotations are in the file's metadata."""
+    import pyarrow.parquet as pq
+
+    def gen() -> Iterator[bytes]:
+        sink = _Drain()
+        writer = None
+        for batch in batches:
+            if writer is None:
+                meta = {**(batch.schema.metadata or {}), b"critmin.annotations": dumps(ann)}
+                writer = pq.ParquetWriter(pa.PythonFile(sink, mode="w"),
+                                          batch.schema.with_metadata(meta))
+            writer.write_batch(batch)
+            yield sink.take()
+        if writer is not None:
+            writer.close()
+        yield sink.take()
+
+    hdrs = {**annotation_headers(ann),
+            "Content-Disposition": f'attachment; filename="{name}.parquet"'}
+    return StreamingResponse(gen(), media_type=MEDIA[Format.parquet], headers=hdrs)
+
+
+def stream_xlsx(batches: Iterator[pa.RecordBatch], columns: list[str], *, name: str,
+                ann: dict[str, Any]) -> StreamingResponse:
+    """An Excel workbook built row by row (openpyxl's write-only mode keeps rows in a temporary
+    file, not in memory), then sent from that file in chunks; sheets ``data`` and
+    ``annotations`` as :func:`xlsx_bytes`."""
+    import os
+    import tempfile
+
+    from openpyxl import Workbook
+
+    def cell(v: Any) -> Any:
+        if isinstance(v, float) and (v != v or v in (math.inf, -math.inf)):
+            return None
+        if isinstance(v, dt.datetime) and v.tzinfo is not None:
+            return v.replace(tzinfo=None)
+        if isinstance(v, list | tuple | dict):
+            return ";".join(map(str, v)) if not isinstance(v, dict) else json.dumps(v)
+        return v
+
+    def gen() -> Iterator[bytes]:
+        fd, path = tempfile.mkstemp(suffix=".xlsx")
+        os.close(fd)
+        try:
+            wb = Workbook(write_only=True)
+            ws = wb.create_sheet("data")
+            ws.append(columns)
+            for batch in batches:
+                for row in zip(*(c.to_pylist() for c in batch.columns), strict=True):
+                    ws.append([cell(v) for v in row])
+            meta = wb.create_sheet("annotations")
+            meta.append(["key", "value"])
+            for key in ("atlas_version", "licence", "source"):
+                meta.append([key, ann[key]])
+            wb.save(path)
+            with open(path, "rb") as fh:
+                while chunk := fh.read(1 << 16):
+                    yield chunk
+        finally:
+            os.unlink(path)
+
+    hdrs = {**annotation_headers(ann),
+            "Content-Disposition": f'attachment; filename="{name}.xlsx"'}
+    return StreamingResponse(gen(), media_type=MEDIA[Format.xlsx], headers=hdrs)
 
 
 # ------------------------------------------------------------------------------------ auth

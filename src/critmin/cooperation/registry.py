@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -36,6 +35,7 @@ from typing import Any
 
 import pandas as pd
 
+from critmin import inputs
 from critmin.cooperation.models import (
     MODELS,
     Agreement,
@@ -107,8 +107,7 @@ class Registry:
             path = folder / f"{f}.csv"
             if not path.exists():
                 raise InputError(path, f"missing registry file {f}.csv")
-            with path.open(encoding="utf-8", newline="") as fh:
-                rows[t] = list(csv.DictReader(fh))
+            rows[t] = inputs.read_csv_records(path, "registry")
         return cls.from_rows(rows, ctx)
 
     @classmethod
@@ -256,6 +255,25 @@ class Registry:
         self.remove(table, record_id)
         return record_id
 
+    def replay(self, edits: Iterable[Any]) -> list[int]:
+        """Apply stored edits (objects with ``id``, ``table_name``, ``action``, ``record_id``,
+        ``payload``) in order. Replaying never fails: an edit that no longer applies (a second
+        ``remove`` of one record or a second ``add`` of one id, as stored by the write race of
+        versions before migration 0005_httphard) is skipped with a warning; the ids of the
+        skipped edits are returned."""
+        import logging
+
+        skipped = []
+        for e in edits:
+            try:
+                self.apply_edit(e.table_name, e.action, e.record_id, e.payload)
+            except SpecError as exc:
+                skipped.append(e.id)
+                logging.getLogger("critmin.cooperation").warning(
+                    "registry edit %s (%s %s:%s) skipped on replay: %s", e.id, e.action,
+                    e.table_name, e.record_id, exc)
+        return skipped
+
     def _apply(self, table: str, new: list[Record]) -> None:
         trial = Registry({**self.records, table: new}, self.ctx)
         problems = trial.cross_problems()
@@ -363,15 +381,11 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
     if not path.exists():
         raise InputError(path, "no such file")
     if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise InputError(path, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
+        data = inputs.load_json(path, "registry")
         data = [data] if isinstance(data, dict) else data
         if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
             raise InputError(path, "expected a JSON object or a list of objects")
         return data
     if path.suffix.lower() == ".csv":
-        with path.open(encoding="utf-8", newline="") as fh:
-            return list(csv.DictReader(fh))
+        return inputs.read_csv_records(path, "registry")
     raise InputError(path, "expected a .json or .csv file")

@@ -15,6 +15,8 @@ import ibis
 import ibis.expr.types as ir
 from ibis import _
 
+from critmin import provenance
+
 #: A publisher's rest-of-world row (countries it does not name), a residual, not a country.
 REST_OF_WORLD = "XRW"
 
@@ -100,6 +102,7 @@ def latest_release(t: ir.Table, sources: ir.Table | None, family: str | None) ->
     """Keep rows of source ``family`` and, per natural key, only those of the latest release."""
     if sources is None:
         return t
+    provenance.record("production", family)
     src = sources.select("source_id", "family", "release").view()
     if family is not None:
         src = src.filter(src.family == family)

@@ -150,11 +150,15 @@ class Meeting(Base):
 
 
 class RegistryEdit(Base):
-    """A cooperation-registry edit made through the service (add, edit or remove one record)."""
+    """A cooperation-registry edit made through the service (add, edit or remove one record).
+
+    ``prev_id`` is the id of the edit it was validated against (0: none); it is unique, so only
+    one edit can follow a given registry state (NULL for edits stored before revision 0005_httphard)."""
 
     __tablename__ = "registry_edits"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prev_id: Mapped[int | None] = mapped_column(Integer, unique=True, index=True)
     table_name: Mapped[str] = mapped_column(String(40))
     record_id: Mapped[str] = mapped_column(String(120))
     action: Mapped[str] = mapped_column(String(10))
