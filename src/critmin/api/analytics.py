@@ -182,8 +182,7 @@ def coop_whatif(request: Request,
     return run(project, year=year, atlas=_atlas(request))
 
 
-@data_route("/trace/{country}", tags=["analytics"],
-            tables=["trade_flows", "production", "hs_map", "governance"])
+@data_route("/trace/{country}", tags=["analytics"])
 def trace(request: Request,
           country: Annotated[str, Path(max_length=80, description="Importer: ISO3, ISO2 or name.")],
           mineral: Annotated[str, Query(max_length=60, description="Mineral id.")],
@@ -197,8 +196,7 @@ def trace(request: Request,
     return t.views.merge(t.metrics, on=["mineral", "importer"]).assign(year=t.year)
 
 
-@data_route("/outlook", tags=["analytics"],
-            tables=["demand_outlook", "supply_outlook", "production", "projects"])
+@data_route("/outlook", tags=["analytics"])
 def outlook(request: Request,
             mineral: Annotated[str, Query(max_length=60, description="Mineral id.")],
             scenario: Annotated[str, Query(max_length=8, description="STEPS, APS or NZE.")]
