@@ -59,3 +59,30 @@ def test_watch_and_diff_errors(capsys: pytest.CaptureFixture[str], cli: Callable
     assert "; releases: " in err
     assert run_err(capsys, "watch", "remove", "99", "--user", "ana", "--database-url",
                    url) == "error: rule: no rule 99 in your watchlists"
+
+
+def test_registry_edit_from_the_cli_raises_project_alert(
+        cli: Callable[..., str], starter_atlas: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from critmin.storage import Store
+
+    atlas = tmp_path / "atlas.duckdb"
+    shutil.copy(starter_atlas, atlas)
+    url = f"sqlite:///{tmp_path / 'ops.db'}"
+    monkeypatch.setenv("CRITMIN_DATABASE_URL", url)
+    Store(url).upgrade()
+    add_user(url, "ana")
+    cli("watch", "add", "JPN", "graphite", "--event", "project_status", "--user", "ana",
+        "--db", str(atlas))
+    cli("watch", "check", "--db", str(atlas))  # records the projects as they are
+    rec = tmp_path / "project.json"
+    rec.write_text(json.dumps({
+        "id": "TEST-GRAPHITE-MINE", "name": "Test graphite mine", "country": "MOZ",
+        "mineral": "graphite", "stage": "mine", "status": "feasibility",
+        "source_url": "https://example.org/project"}))
+    cli("coop", "add", "projects", str(rec), "--db", str(atlas))
+    alerts = json.loads(cli("watch", "alerts", "--user", "ana", "--format", "json"))
+    assert [(a["trigger"], a["detail"]["project"]["id"], a["detail"]["new_status"])
+            for a in alerts] == [("registry", "TEST-GRAPHITE-MINE", "feasibility")]
