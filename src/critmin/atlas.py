@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
-from critmin import reference, schema
+from critmin import provenance, reference, schema
 from critmin.countries import CountryCodes, country_codes
 from critmin.errors import AtlasError, CritminError, InputError
 from critmin.sources.base import Context, Parsed, SourceMeta, iter_files, sha256
@@ -90,8 +90,10 @@ class Atlas:
         return self._con
 
     def table(self, name: str) -> ir.Table:
-        """An Ibis table expression for atlas table ``name``."""
+        """An Ibis table expression for atlas table ``name`` (the read is recorded for
+        provenance, see :mod:`critmin.provenance`)."""
         schema.table(name)  # raises for unknown names
+        provenance.record(name)
         try:
             return self.con.table(name)
         except Exception as exc:
@@ -431,7 +433,7 @@ def _unchanged(db: Path, plan: list[tuple[Path, Any]], codes: CountryCodes) -> b
             return False
         for name, data in reference_tables(codes).items():
             cols = ", ".join(f'"{c}"' for c in data.column_names)
-            have = con.execute(f'SELECT {cols} FROM "{name}"').to_arrow_table()
+            have = con.sql(f'SELECT {cols} FROM "{name}"').to_arrow_table()
             if _rows_of(have) != _rows_of(data.cast(have.schema)):
                 return False
     finally:

@@ -111,33 +111,9 @@ def _after_build(before: Path | None, after: Path, database_url: str | None) -> 
             notes.append(f"what changed since the previous build: {out}")
     except Exception as exc:  # the build itself succeeded; say what was not done
         notes.append(f"what's-new diff not saved: {type(exc).__name__}: {exc}")
-    from critmin.storage import Store
-    from critmin.storage import database_url as default_url
+    from critmin.cli.watch import evaluate_after
 
-    url = database_url or default_url()
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
-        return notes  # no operational database yet: nobody watches anything
-    try:
-        from critmin.atlas import Atlas
-        from critmin.watch.delivery import deliver_due
-        from critmin.watch.evaluate import evaluate
-
-        store = Store(url)
-        try:
-            store.upgrade()
-            with Atlas(after) as a:
-                result = evaluate(store, a, trigger="atlas-build")
-            sent = deliver_due(store)
-        finally:
-            store.dispose()
-        if result.rules:
-            notes.append(f"watch: {result.rules} rules checked, {len(result.alerts)} new "
-                         f"alerts; {len(sent.sent)} notifications sent, {len(sent.retrying)} "
-                         "to retry")
-    except Exception as exc:
-        notes.append(f"watch rules not evaluated: {type(exc).__name__}: {exc} (run "
-                     "'critmin watch check')")
-    return notes
+    return notes + evaluate_after("atlas-build", after, database_url)
 
 
 @atlas_app.command("diff")
@@ -182,9 +158,18 @@ def info_cmd(
 ) -> None:
     """List the atlas tables, their row counts and the provenance of every loaded file."""
     from critmin.atlas import Atlas
+    from critmin.metrics.trade import revision_precedence
 
     with Atlas.open(db) as a:
         info = a.info()
+        if info["tables"].get("trade_flows"):
+            df = revision_precedence(a.table("trade_flows")).to_pandas()
+            info["trade_precedence"] = [
+                {"source_id": r.source_id, "hs_revision": r.hs_revision,
+                 "years": [int(r.first_year), int(r.last_year)],
+                 "codes_served": int(r.codes_served),
+                 "codes_superseded": sorted(r.codes_superseded if r.codes_superseded is not None else [])}
+                for r in df.itertuples()]
     if fmt == "json":
         typer.echo(json.dumps(info, indent=2, default=str))
         return
@@ -203,6 +188,15 @@ def info_cmd(
         s.add_row(x["source_id"], x["publisher"], x["file"], f"{x['rows']:,}", years,
                   x["licence"], x["sha256"][:12])
     console.print(s)
+    if info.get("trade_precedence"):
+        p = Table(title="Trade: which source serves which years and HS codes (a later HS "
+                        "revision wins where two carry the same year and code)")
+        for col in ("source_id", "revision", "years", "codes served", "codes superseded"):
+            p.add_column(col, overflow="fold")
+        for x in info["trade_precedence"]:
+            p.add_row(x["source_id"], x["hs_revision"], "–".join(map(str, x["years"])),
+                      str(x["codes_served"]), ", ".join(x["codes_superseded"]) or "none")
+        console.print(p)
 
 
 @atlas_app.command("starter")
