@@ -24,6 +24,7 @@ COLUMNS = [
     "top_supplier", "top_supplier_share", "import_hhi", "production_hhi_mine", "top3_share_mine",
     "top_producer_mine", "production_hhi_refinery", "top3_share_refinery", "top_producer_refinery",
     "production_year", "geopolrisk", "share_msp", "share_ipef", "share_quad", "lists",
+    "top_producer_share_mine", "top_producer_share_refinery",
 ]
 
 
@@ -97,6 +98,7 @@ def assess(country: str, *, year: int | None = None, minerals: Sequence[str] | N
                 row[f"production_hhi_{stage}"] = c.hhi
                 row[f"top3_share_{stage}"] = c.top3_share
                 row[f"top_producer_{stage}"] = c.top_supplier
+                row[f"top_producer_share_{stage}"] = c.top1_share
                 years.append(int(c.year))
         row["production_year"] = max(years) if years else None
         rows.append(row)

@@ -93,5 +93,6 @@ def concentration_cmd(
                                       family="usgs-mcs").to_pandas()
     df = df.sort_values(["stage", "year"], ignore_index=True)[
         ["mineral", "stage", "year", "unit", "basis", "total", "n_suppliers", "hhi", "hhi_points",
-         "top1_share", "top3_share", "top_supplier"]].rename(columns={"top_supplier": "top_producer"})
+         "top1_share", "top3_share", "top_supplier", "published_total", "total_flag"]
+    ].rename(columns={"top_supplier": "top_producer"})
     emit(df, fmt, title=f"Production concentration: {mineral}")

@@ -28,7 +28,12 @@ from ibis import _
 from critmin.atlas import Atlas
 from critmin.cooperation.models import Context, Project, rate_unit
 from critmin.errors import SpecError
-from critmin.metrics.concentration import concentration, latest_release
+from critmin.metrics.concentration import (
+    NOT_COUNTRIES,
+    concentration,
+    latest_release,
+    world_totals,
+)
 from critmin.metrics.trade import members_in_year, mineral_trade, net_trade
 
 #: Groups whose share is reported by :func:`whatif` unless told otherwise.
@@ -41,14 +46,17 @@ SPARE_CAPACITY = 0.10
 # ----------------------------------------------------------------------------------------- inputs
 
 
-def usgs_production(atlas: Atlas, mineral: str | None = None, stage: str | None = None
-                    ) -> ir.Table:
-    """Country production rows of USGS MCS (latest release per key), optionally filtered."""
+def usgs_production(atlas: Atlas, mineral: str | None = None, stage: str | None = None, *,
+                    aggregates: bool = False) -> ir.Table:
+    """Country production rows of USGS MCS (one release, see :class:`Atlas`), optionally
+    filtered; with ``aggregates`` also its world total (WLD) and rest-of-world (XRW) rows."""
     p = atlas.table("production")
     if mineral is not None:
         p = p.filter(_.mineral == mineral)
     if stage is not None:
         p = p.filter(_.stage == stage)
+    if not aggregates:
+        p = p.filter(~p.country.isin(NOT_COUNTRIES))
     p = latest_release(p, atlas.table("sources"), "usgs-mcs")
     return p.filter(p.value.notnull())
 
@@ -122,7 +130,8 @@ def blocs(mineral: str, stage: str | None = None, year: int | None = None, *,
     # production shares
     mem = members_in_year(cg, _years(prod_year))
     keys = ["stage", "unit", "basis"]
-    world = p.group_by(keys).aggregate(world_production=p.value.sum())
+    pa = usgs_production(atlas, mineral, stage, aggregates=True).filter(_.year == prod_year)
+    world = world_totals(pa, keys).select(*keys, world_production="world_t")
     gp = p.join(mem, [p.country == mem.iso3, p.year == mem.year])
     gp = gp.group_by(["group_id", *keys]).aggregate(group_production=gp.value.sum(),
                                                     n_producers=gp.country.nunique())

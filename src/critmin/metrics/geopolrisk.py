@@ -64,6 +64,7 @@ from typing import Any
 import pandas as pd
 
 from critmin.errors import CritminError
+from critmin.metrics.formulas import calc_gpv
 
 COMPAT = "geopolrisk-py"
 CF_CU = 0.409412948
@@ -76,12 +77,12 @@ COMPAT_ALIASES = (("XKX", "XEF"), ("GUF", "GUY"))
 
 
 def g_from_pv(pv: float) -> float:
-    """Political-stability weight in [0, 1] from a WGI PV estimate: clip((2.5 - PV) / 5, 0, 1).
+    """Political-stability weight in [0, 1] from a WGI PV estimate: :func:`calc_gpv`.
 
     >>> g_from_pv(2.5), g_from_pv(-2.5), g_from_pv(0.0), g_from_pv(3.1)
     (0.0, 1.0, 0.5, 0.0)
     """
-    return min(max((2.5 - pv) / 5, 0.0), 1.0)
+    return calc_gpv(pv)
 
 
 def import_risk(g: Sequence[float], f: Sequence[float], p: float = 0.0) -> float:
@@ -261,7 +262,7 @@ prod AS (
     SELECT p.year, COALESCE(a.as_iso3, p.country) AS iso3, p.mineral, p.value, p.unit,
            a.iso3 IS NOT NULL AS folded
     FROM production p LEFT JOIN alias a ON a.iso3 = p.country
-    WHERE p.source_id LIKE 'wmd%'
+    WHERE p.source_id LIKE 'wmd%' AND p.country NOT IN ('WLD', 'XRW')  -- countries only
 ),
 hhi AS (  -- exact integer arithmetic on the truncated figures, as the tool's int columns
     SELECT material, year, SUM(n * n) AS num, SUM(n) AS tot
@@ -393,6 +394,7 @@ prod AS (
            p.value IS NULL AS missing
     FROM production p LEFT JOIN {units} u ON u.unit = p.unit
     WHERE {prod_filter} AND p.mineral IN (SELECT mineral FROM materials)
+          AND p.country NOT IN ('WLD', 'XRW')  -- the method's HHI is over named producers
 ),
 years AS (SELECT DISTINCT year FROM prod),
 hhi AS (
@@ -517,8 +519,7 @@ def _default_inputs(con: Any) -> tuple[str, str, str]:
         prod = "p.source_id LIKE 'wmd%'"
     else:
         prod = """p.stage = 'mine' AND p.source_id IN (
-                      SELECT source_id FROM sources WHERE family = 'usgs-mcs' AND release = (
-                          SELECT max(release) FROM sources WHERE family = 'usgs-mcs'))"""
+                      SELECT source_id FROM sources WHERE family = 'usgs-mcs')"""
         flags += ", 'production_usgs'"
     return mat, prod, flags
 

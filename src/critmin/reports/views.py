@@ -109,8 +109,10 @@ def producers(atlas: Atlas, mineral: str, stage: str | None = None) -> pd.DataFr
     """Producers of ``mineral`` in the latest USGS year of ``stage`` (default: ``mine`` when
     present, else the first stage): ``country, name, stage, year, value, unit, basis, share``."""
     from critmin.cooperation.analytics import usgs_production
+    from critmin.metrics.concentration import NOT_COUNTRIES, REST_OF_WORLD, WORLD
+    from critmin.metrics.formulas import calc_shares, calc_world_total
 
-    p = usgs_production(atlas, mineral).to_pandas()
+    p = usgs_production(atlas, mineral, aggregates=True).to_pandas()
     if p.empty:
         return pd.DataFrame(columns=["country", "name", "stage", "year", "value", "unit", "basis",
                                      "share"])
@@ -120,7 +122,14 @@ def producers(atlas: Atlas, mineral: str, stage: str | None = None) -> pd.DataFr
     p = p[p.stage == stage]
     p = p[p.year == p.year.max()]
     p = p.groupby(["country", "stage", "year", "unit", "basis"], as_index=False).value.sum()
-    p = p.assign(share=p.value / p.value.sum())
+    world = {}  # shares are of the world total (named countries plus the rest of world)
+    for key, g in p.groupby(["unit", "basis"]):
+        v = g.set_index("country").value
+        world[key] = calc_world_total(float(v.drop(list(NOT_COUNTRIES), errors="ignore").sum()),
+                                      v.get(REST_OF_WORLD), v.get(WORLD))[0]
+    p = p[~p.country.isin(NOT_COUNTRIES)]
+    p = p.assign(share=[calc_shares(v, world[(u, b)])
+                        for v, u, b in zip(p.value, p.unit, p.basis, strict=True)])
     names = countries(atlas).set_index("iso3").name
     p = p.assign(name=p.country.map(names).fillna(p.country))
     return p.sort_values("value", ascending=False, ignore_index=True)[

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from ibis import _
 
-from critmin.metrics.concentration import latest_release
+from critmin.metrics.concentration import NOT_COUNTRIES, latest_release
 
 if TYPE_CHECKING:
     from critmin.atlas import Atlas
@@ -69,17 +69,22 @@ def _impute(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def production(atlas: Atlas, year: int, stage: str = "mine",
-               minerals: Sequence[str] | None = None) -> pd.DataFrame:
+               minerals: Sequence[str] | None = None, *,
+               aggregates: bool = False) -> pd.DataFrame:
     """USGS production in tonnes per country and mineral for the latest year <= ``year``.
 
     ``stage`` is a production stage (``mine``, ``refinery``, ``smelter``). Columns:
     ``mineral, country, production_t, production_year, basis``. Only mass units (t); when a
     mineral has several bases (e.g. gross and content), the one with most countries is kept.
+    Country rows only, unless ``aggregates``: then also the publisher's rest of world (``XRW``)
+    and world total (``WLD``) rows, for :func:`critmin.metrics.formulas.calc_world_total`.
     """
     p = atlas.table("production")
     p = p.filter((p.stage == stage) & (p.unit == "t") & (p.year <= year) & p.value.notnull())
     if minerals is not None:
         p = p.filter(p.mineral.isin(list(minerals)))
+    if not aggregates:
+        p = p.filter(~p.country.isin(NOT_COUNTRIES))
     p = latest_release(p, atlas.table("sources"), "usgs-mcs")
     df = p.select("mineral", "country", "year", "basis", "value").to_pandas()
     cols = ["mineral", "country", "production_t", "production_year", "basis"]
@@ -88,7 +93,7 @@ def production(atlas: Atlas, year: int, stage: str = "mine",
     df = df.groupby(["mineral", "basis", "year", "country"], as_index=False).value.sum()
     latest = df.groupby(["mineral", "basis"]).year.transform("max")
     df = df[df.year == latest]
-    n = df.groupby(["mineral", "basis"]).country.transform("size")
+    n = (~df.country.isin(NOT_COUNTRIES)).groupby([df.mineral, df.basis]).transform("sum")
     best = df.assign(n=n).sort_values(["mineral", "n", "basis"], ascending=[True, False, True])
     keep = best.drop_duplicates("mineral")[["mineral", "basis"]]
     df = df.merge(keep, on=["mineral", "basis"])

@@ -217,7 +217,7 @@ _ENUMS: dict[str, dict[str, frozenset[str]]] = {
     },
     "chain_stage": {"hs_map": frozenset({"mine", "refined"})},
     "indicator": {"governance": frozenset({"va", "pv", "ge", "rq", "rl", "cc"})},
-    "kind": {"countries": frozenset({"country", "former", "residual"})},
+    "kind": {"countries": frozenset({"country", "former", "residual", "world"})},
 }
 
 STAGES = _ENUMS["stage"]["production"]

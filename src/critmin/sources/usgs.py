@@ -31,8 +31,11 @@ Canonical rows (tables ``production`` and ``reserves``):
 - ``country``: ISO3 from the USGS name (``CountryCodes.from_name``; USGS spellings are in
   ``reference/country_aliases.csv``). Footnote marks glued to names in the wide files
   (``New Caledonia11``, ``Russiae``) are stripped. ``World total ...`` and ``Other countries``
-  rows are aggregates: they never become country rows (see :func:`aggregates` for a consistency
-  check). An unknown name fails with ``InputError(..., field="Country")``.
+  rows are aggregates, kept as rows that are not countries: ``WLD`` (the published world
+  total, flag ``rounded_total`` when USGS says it is rounded) and ``XRW`` ("Other countries": the
+  production of the countries USGS does not name), so that shares can use the world total as
+  denominator (:func:`critmin.metrics.formulas.calc_world_total`). An unknown name fails with
+  ``InputError(..., field="Country")``.
 - ``mineral``: the critmin id whose ``usgs_commodities`` (reference/minerals.csv) lists the
   commodity; the wide/long files name commodities by file code (``mcs2024-cobal_world.csv``),
   translated by :data:`FILE_CODES`. Commodities mapping to no mineral are skipped with a note.
@@ -60,7 +63,8 @@ Canonical rows (tables ``production`` and ``reserves``):
 - Duplicates (same year, country, mineral, stage/—, unit, basis): rows without a value give way
   to rows with one; sub-statistics that USGS documents as additive are summed (ilmenite +
   rutile in TiO2 content; ferrosilicon + silicon metal in Si content); any other clash keeps the
-  first row and says so in ``Parsed.notes``. ``: rounded`` rows are World totals and are dropped.
+  first row and says so in ``Parsed.notes``. ``: rounded`` duplicates of a country row are
+  dropped.
 """
 
 from __future__ import annotations
@@ -565,6 +569,19 @@ def is_aggregate(name: str) -> bool:
     return bool(_AGGREGATE.match(_clean_name(name)))
 
 
+#: Codes of the rows that are not countries (see ``reference/country_aliases.csv``).
+WORLD, REST_OF_WORLD = "WLD", "XRW"
+
+
+def aggregate_code(name: str) -> str:
+    """``WLD`` for a ``World total ...`` row, ``XRW`` for ``Other countries``.
+
+    >>> aggregate_code("World total (rounded)"), aggregate_code("Other countries4")
+    ('WLD', 'XRW')
+    """
+    return WORLD if _clean_name(name).lower().startswith("world") else REST_OF_WORLD
+
+
 def _normalise(path: Path, f: Fact, codes: CountryCodes | None) -> _Row | str:
     """The canonical row for a fact, or the reason (a note) why it is skipped."""
     mineral, commodity = _resolve_mineral(f)
@@ -589,7 +606,9 @@ def _normalise(path: Path, f: Fact, codes: CountryCodes | None) -> _Row | str:
     if codes is None:
         country = f.country
     elif is_aggregate(f.country):
-        return "aggregate"
+        country = aggregate_code(f.country)
+        if country == WORLD and flag is None and "rounded" in f"{f.country} {f.detail}".lower():
+            flag = "rounded_total"
     else:
         hit = country_of(codes, f.country)
         if hit is None:
@@ -686,10 +705,12 @@ def parse(path: Path, ctx: Context) -> Parsed:
     for f in facts:
         r = _normalise(path, f, ctx.codes)
         if isinstance(r, str):
-            if r == "aggregate":
-                aggregates += 1
-            else:
-                skipped[r] = skipped.get(r, 0) + 1
+            skipped[r] = skipped.get(r, 0) + 1
+            continue
+        aggregates += is_aggregate(f.country)
+        if r.value is None and r.country in (WORLD, REST_OF_WORLD):
+            skipped["aggregate without a value: skipped"] = skipped.get(
+                "aggregate without a value: skipped", 0) + 1
             continue
         if r.mineral not in ctx.minerals:
             skipped[f"mineral {r.mineral!r} not in the catalogue: skipped"] = 1
@@ -697,7 +718,8 @@ def parse(path: Path, ctx: Context) -> Parsed:
         (res if r.stage == "reserves" else prod).append(r)
     notes += [f"{n} ({k} value(s))" for n, k in sorted(skipped.items())]
     if aggregates:
-        notes.append(f"{aggregates} 'World total'/'Other countries' values kept out of country rows")
+        notes.append(f"{aggregates} 'World total'/'Other countries' values kept as rows WLD/XRW "
+                     "(not countries)")
     prod = _merge(prod, notes)
     res = _merge(res, notes)
     return Parsed(meta=meta, tables={"production": _table(prod, meta.source_id, False),
