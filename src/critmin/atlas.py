@@ -66,12 +66,13 @@ def default_path() -> Path:
 #: nomenclature per mineral so that they never add up); governance: the WGI indicator (the 2025
 #: release carries only ``pv``).
 RELEASE_PART: dict[str, str] = {"production": "mineral", "reserves": "mineral",
-                                "trade_flows": "hs_revision", "governance": "indicator"}
+                                "trade_flows": "hs_revision", "governance": "indicator",
+                                "reported_reliance": "mineral"}
 #: Name under which the atlas file is attached to a reading connection.
 _FILE_DB = "atlas_file"
 
 
-def release_rule_sql(pins: Sequence[str] = ()) -> str:
+def release_rule_sql(pins: Sequence[str] = (), tables: Iterable[str] | None = None) -> str:
     """SQL selecting ``(tbl, source_id, year, part)``: the one source that counts for each data
     table, family, year and part (:data:`RELEASE_PART`).
 
@@ -81,9 +82,10 @@ def release_rule_sql(pins: Sequence[str] = ()) -> str:
     covering the same year and part (the wide and the long CSV of an MCS edition carry the same
     facts) never add up: the first source id counts.
     """
+    names = RELEASE_PART if tables is None else [t for t in RELEASE_PART if t in set(tables)]
     cov = " UNION ALL ".join(
-        f"SELECT '{t}' AS tbl, source_id, year, CAST({c} AS VARCHAR) AS part "
-        f'FROM {_FILE_DB}.main."{t}" GROUP BY ALL' for t, c in RELEASE_PART.items())
+        f"SELECT '{t}' AS tbl, source_id, year, CAST({RELEASE_PART[t]} AS VARCHAR) AS part "
+        f'FROM {_FILE_DB}.main."{t}" GROUP BY ALL' for t in names)
     pin_list = ", ".join("'" + p.replace("'", "''").lower() + "'" for p in pins)
     pinned = (f"lower(coalesce(s.release, '')) IN ({pin_list})" if pins else "false")
     return f"""
@@ -131,14 +133,14 @@ def connect(path: str | Path, *, release: str | Sequence[str] | None = None
         if bad:
             raise CritminError(f"unknown release {bad[0]!r}: the atlas holds "
                                + (", ".join(known) or "no releases"))
-    rule = all(t in present for t in [*RELEASE_PART, "sources"])
+    rule = "sources" in present and any(t in present for t in RELEASE_PART)
     if rule:
-        con.execute(f"CREATE TABLE _release_active AS {release_rule_sql(pins)}")
+        con.execute(f"CREATE TABLE _release_active AS {release_rule_sql(pins, present)}")
     for name in schema.tables():
         if name not in present:
             continue
         part = RELEASE_PART.get(name)
-        if part and rule:
+        if part and rule:  # (a table of a newer schema missing in an older atlas: no view)
             body = (f'SELECT t.* FROM {_FILE_DB}.main."{name}" t SEMI JOIN _release_active a '
                     f"ON a.tbl = '{name}' AND a.source_id = t.source_id AND a.year = t.year "
                     f"AND a.part = CAST(t.{part} AS VARCHAR)")
@@ -329,10 +331,16 @@ def _date(v: str | None) -> dt.date | None:
 def reference_tables(codes: CountryCodes) -> dict[str, pa.Table]:
     """The reference tables built from the package's curated data."""
     out: dict[str, pa.Table] = {"countries": codes.to_arrow()}
+    factors = {(r["hs_code"], r["hs_revision"], r["mineral"]): r["content_factor"]
+               for r in _reference_rows("content_factors") or []}
     for name in REFERENCE_TABLES:
         if name == "countries":
             continue
         rows = _reference_rows(name)
+        if rows is not None and name == "hs_map":  # the cited factor is the one that counts
+            rows = [{**r, "content_factor": factors.get(
+                (r["hs_code"], r["hs_revision"], r["mineral"]), r["content_factor"])}
+                for r in rows]
         if rows is not None:
             out[name] = _to_arrow(name, rows)
     return out
@@ -467,9 +475,12 @@ def superseded(path: str | Path) -> list[str]:
         if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = "
                            "'_release_active'").fetchall()[0][0]:
             return []
+        present = {r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = ?",
+            [_FILE_DB]).fetchall()}
         cov = " UNION ALL ".join(
             f"SELECT DISTINCT '{t}' AS tbl, source_id, year, CAST({c} AS VARCHAR) AS part "
-            f'FROM {_FILE_DB}.main."{t}"' for t, c in RELEASE_PART.items())
+            f'FROM {_FILE_DB}.main."{t}"' for t, c in RELEASE_PART.items() if t in present)
         rows = con.execute(f"""
             WITH cov AS ({cov}),
             s AS (SELECT source_id, family, coalesce(release, '') AS release

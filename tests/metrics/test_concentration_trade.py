@@ -92,8 +92,21 @@ def test_import_reliance_hand_case() -> None:
     # (10 - 2) / (4 + 10 - 2) = 8 / 12
     assert r.loc["JPN", "import_reliance"] == pytest.approx(8 / 12)
     assert r.loc["JPN", "reliance_flag"] is None or pd.isna(r.loc["JPN", "reliance_flag"])
-    # no production data for AUS and KOR: NA with a flag, never a silent 0
-    assert pd.isna(r.loc["AUS", "import_reliance"]) and r.loc["AUS", "reliance_flag"] == "no_production_data"
+    # the list (JPN, no "Other countries" row) is complete: AUS and KOR produce 0, flagged;
+    # AUS only exports, so nothing is consumed: NA with the reason, never a silent 0
+    assert r.loc["AUS", "production_flag"] == "not_a_listed_producer"
+    assert pd.isna(r.loc["AUS", "import_reliance"])
+    assert r.loc["AUS", "reliance_flag"] == "no_apparent_consumption"
+    # KOR imports 2 t and produces nothing: 100 %
+    assert r.loc["KOR", "import_reliance"] == 1.0
+    # with a rest-of-world row the list is not complete: KOR may be inside "Other countries"
+    p2 = ibis.memtable(pd.DataFrame({
+        "year": [2024, 2024], "country": ["JPN", "XRW"], "mineral": ["li", "li"],
+        "stage": ["mine", "mine"], "value": [4.0, 1.0], "unit": ["t", "t"],
+        "basis": ["Li content", "Li content"], "source_id": ["s", "s"]}))
+    r2 = trade.import_reliance(f, p2, stage="mine").to_pandas().set_index("country")
+    assert pd.isna(r2.loc["KOR", "import_reliance"])
+    assert r2.loc["KOR", "reliance_flag"] == "in_rest_of_world"
 
 
 def test_usgs_cobalt_concentration(full_atlas: Path) -> None:

@@ -141,3 +141,54 @@ def test_second_wmd_file_replaces_the_first_for_its_years(tmp_path: Path) -> Non
         ni = p.filter((p.mineral == "nickel") & (p.year == 2020) & (p.country == "IDN"))
         assert ni.count().to_pandas() == 1
         assert ni.source_id.to_pandas().iloc[0] == "wmd-2018-2024"
+
+
+def test_japan_relies_fully_on_imports(full_atlas: Path, cli: Callable[..., str],
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Japan mines no lithium, cobalt, nickel, graphite or rare earths: it is absent from World
+    Mining Data's complete producer lists, so its production is 0 and its reliance 100 %."""
+    monkeypatch.setenv("CRITMIN_ATLAS", str(full_atlas))
+    rows = {r["mineral"]: r for r in json.loads(cli("assess", "JPN", "--year", "2024",
+                                                    "--format", "json"))}
+    for m in ("lithium", "cobalt", "nickel", "graphite", "rare_earths"):
+        assert rows[m]["import_reliance"] == 1.0, (m, rows[m]["import_reliance_flag"])
+        assert rows[m]["import_reliance_basis"] in ("content", "value")
+    blank = [r for r in rows.values() if r["import_reliance"] is None]
+    assert all(r["import_reliance_flag"] for r in blank)  # every blank says why
+    table = cli("assess", "JPN", "--year", "2024")
+    assert "Reliance notes:" in table
+
+
+def test_usgs_net_import_reliance_is_loaded_as_reported(full_atlas: Path) -> None:
+    """MCS 2026 salient statistics: US net import reliance 2024, cobalt 74, lithium >50,
+    rare-earth concentrates E (net exporter)."""
+    with Atlas(full_atlas) as a:
+        r = a.table("reported_reliance").filter(lambda t: t.year == 2024).to_pandas()
+    by = {(m, d.split(": ", 1)[1]): (v, f) for m, d, v, f in
+          zip(r.mineral, r.detail, r.value, r.flag, strict=True)}
+    key = "Net import reliance as a percentage of apparent consumption"
+    assert by[("cobalt", key)] == (74.0, None)
+    assert by[("lithium", key)] == (50.0, "lower_bound")
+    v, f = by[("rare_earths", key + ": Mineral concentrates")]
+    assert f == "net_exporter" and v != v
+    assert set(r.country) == {"USA"}
+
+
+def test_content_factors_are_cited_and_used(full_atlas: Path) -> None:
+    """One table of content factors, each with its source; the atlas's hs_map takes them."""
+    from importlib import resources
+
+    text = resources.files("critmin.reference").joinpath("content_factors.csv").read_text("utf-8")
+    rows = list(csv.DictReader(text.splitlines()))
+    assert rows and all(r["source"].strip() for r in rows)
+    assert all(0 < float(r["content_factor"]) <= 1 for r in rows)
+    cited = {(r["hs_code"], r["hs_revision"], r["mineral"]): float(r["content_factor"])
+             for r in rows}
+    assert cited[("283691", "HS92", "lithium")] == pytest.approx(2 * 6.94 / 73.89, abs=5e-4)
+    with Atlas(full_atlas) as a:
+        hs = a.table("hs_map").to_pandas()
+    got = {(c, r, m): f for c, r, m, f in zip(hs.hs_code, hs.hs_revision, hs.mineral,
+                                              hs.content_factor, strict=True)}
+    for key, f in cited.items():
+        if key in got:
+            assert got[key] == pytest.approx(f), key

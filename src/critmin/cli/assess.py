@@ -31,8 +31,56 @@ def assess_cmd(
         df = assess(country, year=year, minerals=mineral, atlas=atlas)
     if fmt is Format.table:
         emit(_table_view(df), fmt, title=_title(df, country, year))
+        for line in [*_reliance_notes(df), *_coverage_notes(df)]:
+            typer.echo(line)
     else:
         emit(df, fmt)
+
+
+def _reliance_notes(df: object) -> list[str]:
+    """Footnotes for the reliance column: the basis and the reason of every blank."""
+    import pandas as pd
+
+    from critmin.metrics.trade import RELIANCE_FLAGS
+
+    assert isinstance(df, pd.DataFrame)
+    flags = sorted({f for f in df.import_reliance_flag.dropna()})
+    if not flags:
+        return []
+    out = ["Reliance notes:"]
+    for f in flags:
+        minerals = ", ".join(df.mineral[df.import_reliance_flag == f])
+        out.append(f"  [{_MARK.get(f, f)}] {RELIANCE_FLAGS.get(f, f)}: {minerals}")
+    return out
+
+
+def _coverage_notes(df: object) -> list[str]:
+    """Which mapped HS codes had no trade data: trade values count only the others."""
+    import pandas as pd
+
+    assert isinstance(df, pd.DataFrame)
+    gaps = [(m, c) for m, c in zip(df.mineral, df.hs_codes_missing, strict=True)
+            if isinstance(c, list) and c]
+    if not gaps:
+        return []
+    out = ["Trade coverage: imports count only the HS codes with data in the atlas; mapped codes "
+           "without data (--format json: hs_codes, hs_codes_missing):"]
+    out += [f"  {m}: {', '.join(c)}" for m, c in gaps]
+    return out
+
+
+#: Short footnote marks of the reliance flags (CLI table).
+_MARK = {"not_a_listed_producer": "0", "value_basis": "v", "production_wmd": "w",
+         "production_withheld": "W", "in_rest_of_world": "r", "no_production_data": "p",
+         "content_factor_unknown": "c", "no_apparent_consumption": "n"}
+
+
+def _reliance_cell(v: object, flag: object) -> str | None:
+    text = _pct(v)
+    if isinstance(flag, str):
+        mark = f"[{_MARK.get(flag, flag)}]"
+        return f"{text} {mark}" if text else f"— {mark}"
+    return text
 
 
 def _pct(v: object) -> str | None:
@@ -57,7 +105,8 @@ def _table_view(df: object) -> object:
     view = pd.DataFrame({
         "mineral": df.mineral,
         "imports k$": df.imports_kusd.map(lambda v: f"{v:,.0f}"),
-        "reliance": df.import_reliance.map(_pct),
+        "reliance": [_reliance_cell(v, f) for v, f in zip(df.import_reliance,
+                                                          df.import_reliance_flag, strict=True)],
         "top supplier": df.top_supplier + " " + df.top_supplier_share.map(_pct).fillna(""),
         "import HHI": df.import_hhi.round(2),
         "prod. HHI mine": df.production_hhi_mine.round(2),

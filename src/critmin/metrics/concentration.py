@@ -138,13 +138,22 @@ def of_family(t: ir.Table, family: str | None, sources: ir.Table | None = None) 
     comes from no atlas (an in-memory table) has no families and is returned whole."""
     if family is None:
         return t
+    sources = sources_of(t, sources)
     if sources is None:
-        try:
-            backend = t._find_backend()
-        except IbisError:  # a memtable: no backend, no sources
-            return t
-        sources = backend.table("sources")
+        return t
     return t.semi_join(sources.filter(sources.family == family).select("source_id"), "source_id")
+
+
+def sources_of(t: ir.Table, sources: ir.Table | None = None) -> ir.Table | None:
+    """``sources``, else the ``sources`` table of the atlas ``t`` comes from; None for a table
+    that comes from no atlas (an in-memory table)."""
+    if sources is not None:
+        return sources
+    try:
+        backend = t._find_backend()
+    except IbisError:  # a memtable: no backend, no sources
+        return None
+    return backend.table("sources")
 
 
 def latest_release(t: ir.Table, sources: ir.Table | None, family: str | None) -> ir.Table:

@@ -263,12 +263,14 @@ def calc_import_reliance(production: Any, imports: Any, exports: Any) -> Any:
     return _where(c > 0, (imports - exports) / c, None)
 
 
-def calc_n_minus_1_coverage(world: Any, top_production: Any, top_demand: Any) -> Any:
-    """N-1 coverage K = (W - P_top) / (W - D_top) (dimensionless).
+def calc_n_minus_1_coverage(world: Any, top_production: Any, top_demand: Any,
+                            world_demand: Any = None) -> Any:
+    """N-1 coverage K = (W - P_top) / (D - D_top) (dimensionless).
 
-    W world supply (= world demand: imports and exports cancel world-wide), P_top the largest
-    producer's production, D_top its apparent consumption (:func:`calc_apparent_consumption`);
-    the numerator is what the rest of the world produces, the denominator what it consumes.
+    W world supply, D world demand (default W: imports and exports cancel world-wide; a
+    scenario that adds supply keeps D), P_top the largest producer's production, D_top its
+    apparent consumption (:func:`calc_apparent_consumption`); the numerator is what the rest of
+    the world produces, the denominator what it consumes.
     K >= 1: the rest of the world covers its own demand without the largest producer (IEA
     Global Critical Minerals Outlook 2025). All in tonnes of one basis.
 
@@ -278,16 +280,22 @@ def calc_n_minus_1_coverage(world: Any, top_production: Any, top_demand: Any) ->
     >>> round(calc_n_minus_1_coverage(100.0, 80.0, 10.0), 4)
     0.2222
     """
+    demand = world if world_demand is None else world_demand
     if not any(_is_ibis(v) or _is_pandas(v) for v in (world, top_production, top_demand)):
-        if any(_missing(v) for v in (world, top_production, top_demand)):
+        if any(_missing(v) for v in (world, top_production, top_demand, demand)):
             return None
-        rest = world - top_demand
+        rest = demand - top_demand
         return (world - top_production) / rest if rest > 0 else None
-    rest = world - top_demand
+    rest = demand - top_demand
     return _where(rest > 0, (world - top_production) / rest, None)
 
 
 # ------------------------------------------------------------------------------ GeoPolRisk
+
+
+#: :func:`calc_gpv` as SQL (the GeoPolRisk queries), ``{pv}`` the PV column; NULL stays NULL
+#: only when the caller guards it (GREATEST/LEAST skip NULLs).
+GPV_SQL = "GREATEST(LEAST((2.5 - {pv}) / 5, 1.0), 0.0)"
 
 
 def calc_gpv(pv: Any) -> Any:
@@ -311,6 +319,6 @@ def calc_gpv(pv: Any) -> Any:
     return min(max((2.5 - pv) / 5, 0.0), 1.0)
 
 
-__all__ = ["TOTAL_FLAGS", "TOTAL_TOLERANCE", "calc_apparent_consumption", "calc_gpv",
+__all__ = ["GPV_SQL", "TOTAL_FLAGS", "TOTAL_TOLERANCE", "calc_apparent_consumption", "calc_gpv",
            "calc_hhi", "calc_hhi_of_amounts", "calc_import_reliance", "calc_n_minus_1_coverage",
            "calc_shares", "calc_world_total"]

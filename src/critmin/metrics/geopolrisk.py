@@ -64,7 +64,7 @@ from typing import Any
 import pandas as pd
 
 from critmin.errors import CritminError
-from critmin.metrics.formulas import calc_gpv
+from critmin.metrics.formulas import GPV_SQL, calc_gpv
 
 COMPAT = "geopolrisk-py"
 CF_CU = 0.409412948
@@ -432,7 +432,7 @@ partner AS (
         CASE WHEN f.exporter IN (SELECT member FROM members x
                                  WHERE x.economy = e.economy AND x.year = f.year) THEN 0.0
              WHEN pv.pv IS NULL THEN NULL  -- GREATEST/LEAST would skip the NULL
-             ELSE GREATEST(LEAST((2.5 - pv.pv) / 5, 1.0), 0.0) END AS g,
+             ELSE {GPV_SQL.format(pv="pv.pv")} END AS g,
         pv.pv_2dp
     FROM members e JOIN flows f ON f.importer = e.member AND f.year = e.year
     LEFT JOIN pv ON pv.country = f.exporter AND pv.year = f.year
@@ -493,11 +493,11 @@ FROM res2
 """
 
 
-def _count(con: Any, sql: str) -> int:
-    try:
-        return int(con.raw_sql(sql).fetchall()[0][0])
-    except Exception:  # a table that does not exist counts as empty
+def _count(con: Any, sql: str, table: str) -> int:
+    """``sql``'s count, 0 when ``table`` does not exist (any other error is raised)."""
+    if not _has_table(con, table):
         return 0
+    return int(con.raw_sql(sql).fetchall()[0][0])
 
 
 def _default_inputs(con: Any) -> tuple[str, str, str]:
@@ -509,13 +509,14 @@ def _default_inputs(con: Any) -> tuple[str, str, str]:
     what makes GeoPolRisk available on the bundled starter atlas, which ships neither WMD nor
     the published map."""
     flags = ""
-    if _count(con, "SELECT count(*) FROM material_hs_map WHERE mineral IS NOT NULL"):
+    if _count(con, "SELECT count(*) FROM material_hs_map WHERE mineral IS NOT NULL",
+              "material_hs_map"):
         mat = "SELECT DISTINCT mineral, hs_code FROM material_hs_map WHERE mineral IS NOT NULL"
     else:
         mat = "SELECT DISTINCT mineral, hs_code FROM hs_map WHERE hs_revision = 'HS92'"
         flags += ", 'hs_map_critmin'"
-    if _count(con, "SELECT count(*) FROM production WHERE source_id LIKE 'wmd%'") or not _has_table(
-            con, "sources"):
+    if _count(con, "SELECT count(*) FROM production WHERE source_id LIKE 'wmd%'",
+              "production") or not _has_table(con, "sources"):
         prod = "p.source_id LIKE 'wmd%'"
     else:
         prod = """p.stage = 'mine' AND p.source_id IN (

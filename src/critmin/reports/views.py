@@ -288,9 +288,14 @@ def country_page(atlas: Atlas, country: str, year: int | None = None,
                  group: str | None = None) -> dict[str, Any]:
     """Everything the country page shows."""
     from critmin.assessment import resolve_country
+    from critmin.metrics.trade import RELIANCE_FLAGS
 
     iso3 = resolve_country(atlas, country)
     risk = risk_table(atlas, iso3, year)
+    if "import_reliance_flag" in risk.columns:  # the reason of a blank, as a tooltip
+        risk = risk.assign(import_reliance_note=[
+            RELIANCE_FLAGS.get(f, f) if isinstance(f, str) else None
+            for f in risk.import_reliance_flag])
     g = coverage_group(atlas, iso3, group)
     try:
         cov = partner_coverage(atlas, iso3, g, year)

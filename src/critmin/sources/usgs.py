@@ -61,7 +61,8 @@ Canonical rows (tables ``production`` and ``reserves``):
   ``E``/``e`` mark, the column name says ``est``, the long form's ``estimated`` is True, or
   the combined file's note starts with "Estimated".
 - Duplicates (same year, country, mineral, stage/—, unit, basis): rows without a value give way
-  to rows with one; sub-statistics that USGS documents as additive are summed (ilmenite +
+  to rows with one; of several world totals (ilmenite, rutile, "ilmenite and rutile") the largest,
+  the total of the whole, is kept; sub-statistics that USGS documents as additive are summed (ilmenite +
   rutile in TiO2 content; ferrosilicon + silicon metal in Si content); any other clash keeps the
   first row and says so in ``Parsed.notes``. ``: rounded`` duplicates of a country row are
   dropped.
@@ -93,6 +94,9 @@ LICENCE = "Public domain (U.S. Government work)"
 FAMILY = "usgs-mcs"
 #: Data release pages (the MCS 2026 data release DOI; earlier editions: the MCS report DOI).
 URLS = {"MCS2026": "https://doi.org/10.5066/P1WKQ63T"}
+
+#: The US salient statistic loaded as a reported figure (table ``reported_reliance``).
+NIR_STATISTIC = "Net import reliance"
 
 COMBINED_HEADER = ["MCS chapter", "Section", "Commodity", "Country", "Statistics",
                    "Statistics_detail", "Unit", "Year", "Value"]
@@ -291,11 +295,12 @@ def _combined_facts(path: Path, text: str) -> tuple[str, list[Fact]]:
     facts: list[Fact] = []
     for line, c in rows:
         section = c[ix["Section"]].strip()
-        if not section.lower().startswith("world"):
-            continue  # US salient statistics and import sources
+        if (not section.lower().startswith("world")
+                and c[ix["Statistics"]].strip().lower() != NIR_STATISTIC.lower()):
+            continue  # US salient statistics (but net import reliance) and import sources
         stat = c[ix["Statistics"]].strip().lower()
         measure = {"production": "production", "capacity": "capacity",
-                   "reserves": "reserves"}.get(stat)
+                   "reserves": "reserves", NIR_STATISTIC.lower(): "reliance"}.get(stat)
         if measure is None:
             continue
         note = c[ix["Notes"]].strip() if "Notes" in ix else ""
@@ -636,6 +641,9 @@ def _merge(rows: list[_Row], notes: list[str]) -> list[_Row]:
             out[r.key] = r
         elif r.value is None:
             continue
+        elif r.country == WORLD:  # totals of parts and of the whole (ilmenite, rutile, both)
+            if r.value > old.value:
+                out[r.key] = r
         elif (r.mineral, r.stage) in ADDITIVE and old.detail != r.detail:
             flag = old.flag if old.flag == r.flag else (old.flag or r.flag)
             out[r.key] = replace(old, value=old.value + r.value, flag=flag,
@@ -702,6 +710,8 @@ def parse(path: Path, ctx: Context) -> Parsed:
     prod: list[_Row] = []
     res: list[_Row] = []
     aggregates = 0
+    reliance = [f for f in facts if f.measure == "reliance"]
+    facts = [f for f in facts if f.measure != "reliance"]
     for f in facts:
         r = _normalise(path, f, ctx.codes)
         if isinstance(r, str):
@@ -722,9 +732,60 @@ def parse(path: Path, ctx: Context) -> Parsed:
                      "(not countries)")
     prod = _merge(prod, notes)
     res = _merge(res, notes)
-    return Parsed(meta=meta, tables={"production": _table(prod, meta.source_id, False),
-                                     "reserves": _table(res, meta.source_id, True)},
-                  notes=notes)
+    tables = {"production": _table(prod, meta.source_id, False),
+              "reserves": _table(res, meta.source_id, True)}
+    if reliance:
+        tables["reported_reliance"] = _reliance_table(path, reliance, ctx, meta.source_id, notes)
+    return Parsed(meta=meta, tables=tables, notes=notes)
+
+
+def _reliance_table(path: Path, facts: list[Fact], ctx: Context, source_id: str,
+                    notes: list[str]) -> pa.Table:
+    """The United States' net import reliance as USGS reports it (percent of apparent
+    consumption): ``>95`` -> 95, ``lower_bound``; ``<25`` -> 25, ``upper_bound``; ``E`` (net
+    exporter) -> null, ``net_exporter``; ``NA``/``W`` -> null with that flag."""
+    cols: dict[str, list[object]] = {k: [] for k in (
+        "year", "country", "mineral", "detail", "value", "flag", "estimated", "note",
+        "source_id", "_line")}
+    seen: set[tuple[object, ...]] = set()
+    skipped: dict[str, int] = {}
+    for f in facts:
+        mineral, commodity = _resolve_mineral(f)
+        if mineral is None or mineral not in ctx.minerals:
+            skipped[commodity] = skipped.get(commodity, 0) + 1
+            continue
+        iso3 = country_of(ctx.codes, f.country) if ctx.codes is not None else None
+        if iso3 is None:
+            raise InputError(path, f"unknown country name {f.country!r}", line=f.line,
+                             field="Country")
+        raw = f.raw.strip()
+        if raw.upper() == "E":
+            value, flag, est = None, "net_exporter", False
+        else:
+            parsed = parse_value(raw, f.note)
+            if isinstance(parsed, str):
+                raise InputError(path, parsed, line=f.line, field="Value")
+            value, flag, est = parsed
+        detail = f"{f.commodity}: {f.detail or NIR_STATISTIC}"
+        key = (f.year, iso3[0], mineral, detail)
+        if key in seen:
+            notes.append(f"line {f.line}: second net import reliance for {mineral} {f.year} "
+                         f"'{detail}': kept the first")
+            continue
+        seen.add(key)
+        for k, v in (("year", f.year), ("country", iso3[0]), ("mineral", mineral),
+                     ("detail", detail), ("value", value), ("flag", flag),
+                     ("estimated", est or f.estimated), ("note", f.note or None),
+                     ("source_id", source_id), ("_line", f.line)):
+            cols[k].append(v)
+    if skipped:
+        notes.append(f"net import reliance of {len(skipped)} commodities that map to no critmin "
+                     f"mineral skipped ({sum(skipped.values())} value(s))")
+    return pa.table(cols, schema=pa.schema([
+        ("year", pa.int16()), ("country", pa.string()), ("mineral", pa.string()),
+        ("detail", pa.string()), ("value", pa.float64()), ("flag", pa.string()),
+        ("estimated", pa.bool_()), ("note", pa.string()), ("source_id", pa.string()),
+        ("_line", pa.int64())]))
 
 
 def aggregates(path: Path) -> pa.Table:
