@@ -51,3 +51,17 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., str]:
         return out.out
 
     return run
+
+
+#: fixtures whose tests belong to the slow tier (full-data builds, Spark sessions)
+SLOW_FIXTURES = {"full_atlas", "spark"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Put every test that needs a full-data atlas or a Spark session in the ``slow`` tier.
+
+    ``pytest -m "not slow"`` is the fast tier; plain ``pytest`` (the README's command, CI) runs all.
+    """
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("spark"):
+            item.add_marker(pytest.mark.slow)

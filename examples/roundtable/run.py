@@ -21,43 +21,44 @@ import sys
 from pathlib import Path
 
 from critmin.matchmaking.agenda import agenda_csv, agenda_html, agenda_ics
-from critmin.matchmaking.check import ScheduleEntry, check_schedule
-from critmin.matchmaking.event import (
-    Event,
+from critmin.matchmaking.check import check_schedule
+from critmin.matchmaking.event import Event, read_event, write_event
+from critmin.matchmaking.recommend import score_matrix
+from critmin.matchmaking.roundtable import (
     accepted_requests,
     add_request,
-    event_instance,
-    read_event,
+    build_instance,
+    recommendation_profiles,
+    recommend_for,
     respond,
-    write_event,
+    schedule_event,
 )
-from critmin.matchmaking.recommend import recommend
-from critmin.matchmaking.scheduler import solve_schedule
 
 HERE = Path(__file__).resolve().parent
 REQUESTS_PER_PARTICIPANT = 2
 MAX_MEETINGS = 7  # a participant declines requests beyond this many accepted meetings
 
 
-def make_requests(event: Event) -> Event:
-    """Each participant asks for its best recommended counterparts not yet paired with it."""
-    recs = recommend(event.participants, top_k=10, partner_countries=event.partner_countries)
-    by_participant: dict[str, list[str]] = {}
-    for r in recs:
-        by_participant.setdefault(r.participant, []).append(r.target)
-    paired: set[frozenset[str]] = set()
+def make_requests(event: Event, *, spread: bool = True) -> Event:
+    """Each participant in turn asks for its best recommended counterpart not yet paired with it,
+    ``REQUESTS_PER_PARTICIPANT`` times (with ``spread``, recommendations weigh current demand)."""
+    matrix = score_matrix(recommendation_profiles(event), event.partner_countries)
     for p in event.participants:
-        asked = 0
-        for target in by_participant.get(p.id, []):
-            if asked == REQUESTS_PER_PARTICIPANT:
+        for _ in range(REQUESTS_PER_PARTICIPANT):
+            recs = recommend_for(event, p.id, top_k=1, spread=spread, matrix=matrix)
+            if not recs:
                 break
-            pair = frozenset((p.id, target))
-            if pair in paired:
-                continue
-            event = add_request(event, p.id, target, note="recommended")
-            paired.add(pair)
-            asked += 1
+            event = add_request(event, p.id, recs[0].target, note="recommended")
     return event
+
+
+def meeting_counts(event: Event) -> dict[str, int]:
+    """Accepted meetings per participant."""
+    counts = {p.id: 0 for p in event.participants}
+    for r in accepted_requests(event):
+        counts[r.requester] += 1
+        counts[r.target] += 1
+    return counts
 
 
 def answer_requests(event: Event) -> Event:
@@ -83,26 +84,32 @@ def answer_requests(event: Event) -> Event:
     return event
 
 
-def run(out_dir: Path, *, time_limit_s: float = 60.0) -> dict[str, object]:
+def run(out_dir: Path, *, time_limit_s: float = 60.0, spread: bool = True) -> dict[str, object]:
     """Run every step, write the outputs to ``out_dir`` and return a summary."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    event = answer_requests(make_requests(read_event(HERE / "event.json")))
+    event = answer_requests(make_requests(read_event(HERE / "event.json"), spread=spread))
     write_event(event, out_dir / "event_with_requests.json")
-    inst = event_instance(event)
-    result = solve_schedule(inst, fairness=2, time_limit_s=time_limit_s)
-    (out_dir / "schedule.json").write_text(json.dumps(result.to_json(), indent=1) + "\n")
-    entries = [ScheduleEntry(a.meeting, a.slot, a.table) for a in result.schedule]
-    report = check_schedule(inst, entries, fairness=2)
+    result = schedule_event(event, time_limit_s=time_limit_s)
+    (out_dir / "schedule.json").write_text(json.dumps({
+        "status": result.status, "total_breaks": result.total_breaks,
+        "lower_bound": result.lower_bound,
+        "schedule": [{"meeting": e.meeting, "slot": e.slot, "table": e.table}
+                     for e in result.schedule]}, indent=1) + "\n")
+    entries = list(result.schedule)
+    report = check_schedule(build_instance(event), entries, fairness=event.fairness)
     agendas = out_dir / "agendas"
     agendas.mkdir(exist_ok=True)
     for p in event.participants:
         (agendas / f"{p.id}.ics").write_bytes(agenda_ics(event, entries, p.id).encode("utf-8"))
         (agendas / f"{p.id}.csv").write_text(agenda_csv(event, entries, p.id), encoding="utf-8")
         (agendas / f"{p.id}.html").write_text(agenda_html(event, entries, p.id), encoding="utf-8")
+    counts = meeting_counts(event)
     return {
         "participants": len(event.participants),
         "requests": len(event.requests),
         "accepted": len(accepted_requests(event)),
+        "with_0_meetings": sum(c == 0 for c in counts.values()),
+        "with_1_meeting": sum(c == 1 for c in counts.values()),
         "status": result.status,
         "total_breaks": result.total_breaks,
         "lower_bound": result.lower_bound,

@@ -17,6 +17,7 @@ from ibis import _
 from critmin.atlas import Atlas
 from critmin.errors import CritminError
 from critmin.metrics import concentration, trade
+from critmin.reference import require_mineral, resolve_country
 
 #: Column order of the ``assess`` table (a stable contract: new columns may be appended).
 COLUMNS = [
@@ -29,21 +30,6 @@ COLUMNS = [
 ]
 
 
-def resolve_country(atlas: Atlas, country: str) -> str:
-    """ISO3 code for ``country`` (an ISO3 or ISO2 code or an English name)."""
-    from critmin.countries import country_codes
-
-    code = country.strip().upper()
-    c = atlas.table("countries")
-    hit = c.filter((c.iso3 == code) | (c.iso2 == code)).select("iso3").to_pandas()
-    if len(hit):
-        return str(hit.iso3.iloc[0])
-    iso3 = country_codes().from_name(country)
-    if iso3:
-        return iso3
-    raise CritminError(f"unknown country {country!r}: use an ISO 3166 alpha-3 code such as JPN")
-
-
 def assess(country: str, *, year: int | None = None, minerals: Sequence[str] | None = None,
            atlas: Atlas | None = None) -> pd.DataFrame:
     """Supply-risk table for ``country`` (one row per mineral; see :data:`COLUMNS`).
@@ -54,12 +40,9 @@ def assess(country: str, *, year: int | None = None, minerals: Sequence[str] | N
     data of ``year`` or the latest earlier year (``production_year``).
     """
     atlas = atlas or Atlas.open()
-    iso3 = resolve_country(atlas, country)
+    iso3 = resolve_country(country)
     tf, hs, src = atlas.table("trade_flows"), atlas.table("hs_map"), atlas.table("sources")
-    known = set(atlas.table("minerals").mineral.to_pandas())
-    for m in minerals or ():
-        if m not in known:
-            raise CritminError(f"unknown mineral {m!r}; known minerals: {', '.join(sorted(known))}")
+    minerals = [require_mineral(m) for m in minerals or ()]
     flows = trade.mineral_trade(tf, hs, sources=src)
     if year is None:
         yrs = flows.filter(_.importer == iso3).year.max().to_pandas()

@@ -1,33 +1,35 @@
 """The atlas: one embedded DuckDB database holding critmin's canonical tables, read through Ibis.
 
 Location: ``$CRITMIN_ATLAS`` if set, else ``<user data dir>/critmin/atlas.duckdb`` (platformdirs).
-When no atlas exists there, :meth:`Atlas.open` builds one from the starter data the package ships
-(:mod:`critmin.starter`), so analyses work on a fresh machine without a download.
+Opening an atlas never writes anything; the starter atlas the package ships is installed by an
+explicit step (:func:`critmin.starter.install`, ``critmin atlas starter``; the command line does
+it on first use so that the quick start works on a fresh machine).
 
 Building is atomic: :func:`build` copies the current atlas (if any) to a temporary file next to it,
 loads into the copy, and swaps it into place with :func:`os.replace` only when every file loaded;
 a crash or a bad file leaves the previous atlas untouched. A file whose SHA-256 is already recorded
-under its source id is skipped, so loading the same file twice changes nothing.
+under its source id is skipped, so loading the same file twice changes nothing, and a build that
+loads nothing new leaves the atlas file untouched (byte for byte). A file that would leave its
+source with no rows, or far fewer rows than the version it replaces (under
+:data:`SHRINK_THRESHOLD`), is refused unless ``allow_shrink`` is given.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
 
-from critmin import schema
+from critmin import reference, schema
 from critmin.countries import CountryCodes, country_codes
 from critmin.errors import AtlasError, CritminError, InputError
 from critmin.sources.base import Context, Parsed, SourceMeta, iter_files, sha256
@@ -161,24 +163,18 @@ class Atlas:
 
     def __init__(self, path: str | Path, *, release: str | Sequence[str] | None = None) -> None:
         self.path = Path(path)
-        if not self.path.exists():
-            raise AtlasError(f"no atlas at {self.path}: run 'critmin atlas build DIR...'")
+        check_file(self.path)
         self.release = release
         self._con: ibis.BaseBackend | None = None
 
     @classmethod
     def open(cls, path: str | Path | None = None, *,
              release: str | Sequence[str] | None = None) -> Atlas:
-        """Open the atlas at ``path`` (default :func:`default_path`), building the starter atlas
-        first when the default location holds none. ``release`` pins source families to a
-        release (e.g. ``"MCS2024"``); by default each family's latest release counts."""
-        if path is None:
-            path = default_path()
-            if not Path(path).exists():
-                from critmin import starter
-
-                starter.install(Path(path))
-        return cls(path, release=release)
+        """Open the atlas at ``path`` (default :func:`default_path`). Writes nothing: when there is
+        no atlas, this raises :class:`AtlasError` saying how to install or build one.
+        ``release`` pins source families to a release (e.g. ``"MCS2024"``); by default each
+        family's latest release counts."""
+        return cls(path if path is not None else default_path(), release=release)
 
     @property
     def con(self) -> ibis.BaseBackend:
@@ -221,12 +217,39 @@ class Atlas:
         return info(self.path)
 
 
+#: The first bytes of every DuckDB database file (after an 8-byte checksum).
+_DUCKDB_MAGIC = b"DUCK"
+
+
+def check_file(path: Path) -> None:
+    """Raise :class:`AtlasError` unless ``path`` is a DuckDB database file (one line, no
+    traceback: a folder, a text file or a file of another format are all reported plainly)."""
+    if not path.exists():
+        raise AtlasError(f"no atlas at {path}: install the starter atlas with 'critmin atlas "
+                         "starter' or build one with 'critmin atlas build DIR...'")
+    if path.is_dir():
+        raise AtlasError(f"{path} is a folder, not an atlas file")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError as exc:
+        raise AtlasError(f"cannot read atlas {path}: {exc.strerror}") from None
+    if head[8:12] != _DUCKDB_MAGIC:
+        raise AtlasError(f"{path} is not a DuckDB atlas file")
+
+
+def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    check_file(path)
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.Error as exc:
+        raise AtlasError(f"cannot open atlas {path}: {str(exc).splitlines()[0]}") from None
+
+
 def info(path: str | Path) -> dict[str, Any]:
     """``{"atlas": path, "tables": {name: rows}, "sources": [...]}`` for the atlas at ``path``."""
     path = Path(path)
-    if not path.exists():
-        raise AtlasError(f"no atlas at {path}: run 'critmin atlas build DIR...'")
-    con = duckdb.connect(str(path), read_only=True)
+    con = _connect(path, read_only=True)
     try:
         present = {r[0] for r in con.execute(
             "SELECT table_name FROM information_schema.tables").fetchall()}
@@ -272,13 +295,19 @@ class BuildReport:
     loaded: list[Loaded] = field(default_factory=list)
     unrecognised: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: False when nothing new was loaded and the atlas file was left untouched.
+    changed: bool = True
+    #: Folder where the registry edits of the replaced atlas were saved, if any.
+    registry_backup: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "atlas": self.atlas,
+            "changed": self.changed,
             "loaded": [vars(x) for x in self.loaded],
             "unrecognised": self.unrecognised,
             "notes": self.notes,
+            "registry_backup": self.registry_backup,
         }
 
 
@@ -286,63 +315,45 @@ ProgressFn = Callable[[str, int, int], None]
 _DONE: Future = Future()
 
 
-def _reference_rows(name: str) -> list[dict[str, str]] | None:
-    """Rows of a reference table shipped in the package (``reference/`` or ``data/``)."""
-    for pkg in ("critmin.reference", "critmin.data"):
-        with contextlib.suppress(ModuleNotFoundError, FileNotFoundError):
-            f = resources.files(pkg).joinpath(f"{name}.csv")
-            if f.is_file():
-                return list(csv.DictReader(f.read_text("utf-8").splitlines()))
-    return None
-
-
-def _to_arrow(name: str, rows: list[dict[str, str]]) -> pa.Table:
+def _to_arrow(name: str, rows: list[dict[str, str]], *, file: str | None = None,
+              codes: CountryCodes | None = None, minerals: frozenset[str] | None = None
+              ) -> pa.Table:
+    """Reference rows as table ``name``, validated like every loaded file (types, allowed values,
+    bounds, keys; country codes and mineral ids when given)."""
     t = schema.table(name)
-    required = [c.name for c in t.columns if not c.nullable]
+    required = [c.name for c in t.columns if not c.nullable and c.default is None]
     # rows without a required value (e.g. the EU as a member of a framework, which is not a
     # country) do not belong in the table
-    rows = [r for r in rows if all((r.get(c) or "").strip() for c in required)]
-    cols: dict[str, list[Any]] = {}
-    for c in t.columns:
-        vals = [(r.get(c.name) or "").strip() or None for r in rows]
-        if c.type in ("DOUBLE",):
-            cols[c.name] = [float(v) if v is not None else None for v in vals]
-        elif c.type in ("SMALLINT", "INTEGER", "BIGINT"):
-            cols[c.name] = [int(v) if v is not None else None for v in vals]
-        elif c.type == "DATE":
-            cols[c.name] = [_date(v) for v in vals]
-        elif c.type == "BOOLEAN":
-            cols[c.name] = [None if v is None else v.lower() in ("true", "1", "yes") for v in vals]
-        else:
-            cols[c.name] = vals
-    return pa.table(cols, schema=t.arrow_schema)
-
-
-def _date(v: str | None) -> dt.date | None:
-    if v is None:
-        return None
-    parts = v.split("-")
-    y = int(parts[0])
-    m = int(parts[1]) if len(parts) > 1 else 1
-    d = int(parts[2]) if len(parts) > 2 else 1
-    return dt.date(y, m, d)
+    kept = [(i, r) for i, r in enumerate(rows, start=2)
+            if all((r.get(c) or "").strip() for c in required)]
+    data = schema.from_text_rows(name, [r for _i, r in kept], file=file)
+    data = data.set_column(data.schema.get_field_index("_line"), "_line",
+                           pa.array([i for i, _r in kept], pa.int64()))
+    if "mineral" not in t.column_names:
+        minerals = None
+    data = schema.validate(name, data, file=file, iso3=codes.iso3 if codes else None,
+                           minerals=minerals)
+    return data.drop_columns(["_line"])
 
 
 def reference_tables(codes: CountryCodes) -> dict[str, pa.Table]:
     """The reference tables built from the package's curated data."""
-    out: dict[str, pa.Table] = {"countries": codes.to_arrow()}
+    out: dict[str, pa.Table] = {"countries": schema.validate("countries", codes.to_arrow(),
+                                                             file="country codes")}
+    minerals = frozenset(reference.minerals())
     factors = {(r["hs_code"], r["hs_revision"], r["mineral"]): r["content_factor"]
-               for r in _reference_rows("content_factors") or []}
+               for r in reference.rows("content_factors") or []}
     for name in REFERENCE_TABLES:
         if name == "countries":
             continue
-        rows = _reference_rows(name)
+        rows = reference.rows(name)
         if rows is not None and name == "hs_map":  # the cited factor is the one that counts
             rows = [{**r, "content_factor": factors.get(
                 (r["hs_code"], r["hs_revision"], r["mineral"]), r["content_factor"])}
                 for r in rows]
         if rows is not None:
-            out[name] = _to_arrow(name, rows)
+            out[name] = _to_arrow(name, rows, file=f"{name}.csv (critmin reference data)",
+                                  codes=codes, minerals=minerals)
     return out
 
 
@@ -376,16 +387,37 @@ def _source_row(meta: SourceMeta, file: Path, digest: str, rows: int) -> pa.Tabl
     })
 
 
+#: A new file whose row count is below this share of the rows of the version it replaces is
+#: refused (a truncated download, a header-only file) unless the build allows shrinking.
+SHRINK_THRESHOLD = 0.5
+
+
 def load_parsed(con: duckdb.DuckDBPyConnection, parsed: Parsed, file: Path, digest: str,
-                ctx: Context, *, replace: bool = True) -> int:
-    """Validate ``parsed`` and load it into ``con``, replacing rows of the same source id."""
+                ctx: Context, *, replace: bool = True, allow_shrink: bool = False) -> int:
+    """Validate ``parsed`` and load it into ``con``, replacing rows of the same source id.
+
+    Refuses (``InputError``) a file with no rows, or with fewer than :data:`SHRINK_THRESHOLD`
+    times the rows of the version it replaces, unless ``allow_shrink``.
+    """
     validated: dict[str, pa.Table] = {}
     for name, data in parsed.tables.items():
         validated[name] = schema.validate(
             name, data, file=str(file), iso3=ctx.codes.iso3,
             minerals=ctx.minerals if "mineral" in schema.table(name).column_names else None,
+            years=parsed.meta.years, fields=parsed.fields,
         )
     sid = parsed.meta.source_id
+    new_rows = sum(t.num_rows for t in validated.values())
+    if not allow_shrink:
+        old = con.execute("SELECT rows, file FROM sources WHERE source_id = ?", [sid]).fetchall()
+        if new_rows == 0:
+            raise InputError(file, "no data rows: refusing to load an empty file"
+                             + (f" over {old[0][0]:,} rows from {old[0][1]}" if old else "")
+                             + " (use --allow-shrink to load it anyway)")
+        if old and new_rows < SHRINK_THRESHOLD * old[0][0]:
+            raise InputError(file, f"{new_rows:,} rows would replace {old[0][0]:,} rows of "
+                             f"{sid} (from {old[0][1]}): refusing to shrink a source below "
+                             f"{SHRINK_THRESHOLD:.0%} (use --allow-shrink to load it anyway)")
     if replace:  # rows of an earlier version of this source go
         for name in DATA_TABLES:
             con.execute(f'DELETE FROM "{name}" WHERE source_id = ?', [sid])
@@ -400,8 +432,7 @@ def load_parsed(con: duckdb.DuckDBPyConnection, parsed: Parsed, file: Path, dige
 
 def context(codes: CountryCodes | None = None) -> Context:
     codes = codes or country_codes()
-    rows = _reference_rows("minerals") or []
-    return Context(codes=codes, minerals=frozenset(r["mineral"] for r in rows))
+    return Context(codes=codes, minerals=frozenset(reference.minerals()))
 
 
 def build(
@@ -409,36 +440,50 @@ def build(
     db: str | Path | None = None,
     *,
     fresh: bool = False,
+    allow_shrink: bool = False,
     progress: ProgressFn | None = None,
-    _after_file: Callable[[Path], None] | None = None,
 ) -> BuildReport:
     """Load every recognised file below ``dirs`` into the atlas at ``db``, atomically.
 
-    ``fresh`` starts from an empty atlas instead of the current one. ``progress(label, done,
-    total)`` is called per file. ``_after_file`` is a test hook called after each file loads.
+    ``fresh`` starts from an empty atlas instead of the current one. ``allow_shrink`` loads a
+    file even when it has no rows or far fewer than the version it replaces. ``progress(label,
+    done, total)`` is called before each file and once for the reference tables. When nothing
+    new is loaded and the reference tables are current, the atlas file is not rewritten
+    (``report.changed`` is False).
     """
-    from critmin.sources import detect
+    from critmin.sources import detect, loaders, reference_file
 
     db = Path(db) if db is not None else default_path()
-    db.parent.mkdir(parents=True, exist_ok=True)
+    if db.exists():
+        check_file(db)
     files = list(iter_files([Path(d) for d in dirs]))
     report = BuildReport(atlas=str(db))
     plan = []
     for f in files:
         mod = detect(f)
-        if mod is None and _is_code_table(f):
-            report.notes.append(f"{f.name}: code table, used to translate codes")
+        ref = reference_file(f) if mod is None else None
+        if ref is not None:
+            report.notes.append(f"{f.name}: {ref.NAME} code table, used to translate codes")
         elif mod is None:
             report.unrecognised.append(str(f))
         else:
             plan.append((f, mod))
 
-    _remove_stale_builds(db)
     codes = country_codes()
+    for mod in loaders():
+        prepare = getattr(mod, "prepare", None)
+        if prepare is not None:
+            prepare([f for f, m in plan if m is mod], codes)
     ctx = context(codes)
+    if not fresh and _unchanged(db, plan, codes):
+        report.changed = False
+        report.loaded = [Loaded(str(f), sid, mod.NAME, 0, [], "unchanged")
+                         for (f, mod), sid in zip(plan, _loaded_ids(db, plan), strict=True)]
+        return report
+    db.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_builds(db)
     # one transaction for the whole build: the temporary file is the unit of atomicity
     with atomic_update(db, tag="building", copy=not fresh) as con:
-        _load_baci_country_files(codes, [f for f, m in plan if m.__name__.endswith(".baci")])
         with ThreadPoolExecutor(max_workers=2) as pool:
             for i, (f, mod, digest, job) in enumerate(_parse_ahead(pool, plan, ctx, report)):
                 if progress:
@@ -454,12 +499,11 @@ def build(
                     continue
                 parsed = job.result()
                 existed = bool(old)
-                rows = load_parsed(con, parsed, f, digest, ctx, replace=existed)
+                rows = load_parsed(con, parsed, f, digest, ctx, replace=existed,
+                                   allow_shrink=allow_shrink)
                 report.notes.extend(f"{f.name}: {n}" for n in parsed.notes)
                 report.loaded.append(Loaded(str(f), parsed.meta.source_id, mod.NAME, rows,
                                             parsed.years(), "replaced" if existed else "loaded"))
-                if _after_file:
-                    _after_file(f)
         if progress:
             progress("reference tables", len(plan), len(plan))
         _refresh_reference(con, codes)
@@ -506,6 +550,45 @@ def _years_text(years: list[int]) -> str:
         else:
             out.append(str(y))
     return ", ".join(out)
+
+
+def _loaded_ids(db: Path, plan: list[tuple[Path, Any]]) -> list[str]:
+    """The source id under which each planned file (known unchanged) is recorded."""
+    con = _connect(db, read_only=True)
+    try:
+        by = {(f, d): sid for sid, f, d in con.execute(
+            "SELECT source_id, file, sha256 FROM sources").fetchall()}
+    finally:
+        con.close()
+    return [by[(f.name, sha256(f))] for f, _m in plan]
+
+
+def _unchanged(db: Path, plan: list[tuple[Path, Any]], codes: CountryCodes) -> bool:
+    """Whether building ``plan`` into the atlas at ``db`` would change nothing: every file is
+    recorded with the same name and SHA-256, and the reference tables equal the package's."""
+    if not db.exists():
+        return False
+    con = _connect(db, read_only=True)
+    try:
+        present = {r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables").fetchall()}
+        if set(schema.tables()) - present:
+            return False
+        recorded = set(con.execute("SELECT file, sha256 FROM sources").fetchall())
+        if any((f.name, sha256(f)) not in recorded for f, _m in plan):
+            return False
+        for name, data in reference_tables(codes).items():
+            cols = ", ".join(f'"{c}"' for c in data.column_names)
+            have = con.execute(f'SELECT {cols} FROM "{name}"').to_arrow_table()
+            if _rows_of(have) != _rows_of(data.cast(have.schema)):
+                return False
+    finally:
+        con.close()
+    return True
+
+
+def _rows_of(t: pa.Table) -> list[tuple[str, ...]]:
+    return sorted(tuple(repr(v) for v in r.values()) for r in t.to_pylist())
 
 
 @contextlib.contextmanager
@@ -579,26 +662,9 @@ def _remove_stale_builds(db: Path) -> None:
             stale.unlink(missing_ok=True)
 
 
-def _is_code_table(f: Path) -> bool:
-    import re
-
-    return bool(re.match(r"(country|product)_codes_.*\.csv$", f.name, re.IGNORECASE))
-
-
 def _peek_source_id(mod: Any, f: Path) -> str | None:
     meta_for = getattr(mod, "meta_for", None)
     return meta_for(f).source_id if meta_for else None
-
-
-def _load_baci_country_files(codes: CountryCodes, baci_files: list[Path]) -> None:
-    """Add the country tables of the BACI releases being loaded (they may be newer than the one
-    critmin ships)."""
-    from critmin.sources import baci
-
-    for d in sorted({f.parent for f in baci_files}):
-        cfile = baci.country_file_beside(d / "x")
-        if cfile is not None:
-            codes.load_baci_table(list(baci._read_country_file(cfile)))
 
 
 def _refresh_reference(con: duckdb.DuckDBPyConnection, codes: CountryCodes) -> None:

@@ -42,3 +42,31 @@ class SpecError(CritminError):
 
 class AtlasError(CritminError):
     """The atlas is missing, locked or does not hold what a command needs."""
+
+
+class ChoiceError(CritminError, ValueError):
+    """A value that is not one of the valid choices (mineral, country, group, stage, year, format).
+
+    The one exception type for unknown input: the message names the value and the valid choices
+    (or the available range), so the CLI prints it as one line and the API answers 400 (422 for a
+    request body). It is also a :class:`ValueError`, so pydantic validators report it per field.
+
+    >>> str(ChoiceError("stage", "bogus", ["mine", "refinery"]))
+    "unknown stage 'bogus': use one of mine, refinery"
+    """
+
+    def __init__(self, what: str, value: object, choices: object = None, *,
+                 hint: str | None = None) -> None:
+        self.what = what
+        self.value = value
+        self.choices = list(choices) if choices is not None and not isinstance(choices, str) \
+            else choices
+        if hint is None:
+            hint = ("use one of " + ", ".join(map(str, self.choices))
+                    if isinstance(self.choices, list) else str(self.choices or ""))
+        super().__init__(f"unknown {what} {value!r}" + (f": {hint}" if hint else ""))
+
+
+class NoDataError(CritminError):
+    """A valid question the atlas holds no data for; the message says why (no trade codes
+    mapped, no production source, outside the years the data covers)."""

@@ -59,7 +59,7 @@ def test_registry_edits_by_analysts_are_stored_and_audited(service: Any) -> None
     ids = [g["group_id"] for g in c.get("/api/v1/coop/registry/groups").json()["rows"]]
     assert "TEST-GROUP" in ids
     r = c.post("/api/v1/coop/registry/groups", json=new, headers=service.as_("analyst"))
-    assert r.status_code == 422 and "exists" in r.json()["error"]
+    assert r.status_code == 409 and "exists" in r.json()["error"]
     r = c.patch("/api/v1/coop/registry/groups/TEST-GROUP", json={"name": "Renamed"},
                 headers=service.as_("analyst"))
     assert r.status_code == 200, r.text
@@ -82,7 +82,7 @@ def test_session_login_csrf_and_logout(service: Any) -> None:
     from fastapi.testclient import TestClient
 
     service.add_user("webby", "analyst", "web-password-1")
-    c = TestClient(service.app)
+    c = TestClient(service.app, headers={"Origin": "http://testserver"})  # as a browser does
     r = c.post("/api/v1/auth/login", json={"username": "webby", "password": "web-password-1"})
     assert r.status_code == 200, r.text
     csrf = r.json()["csrf_token"]
@@ -121,3 +121,16 @@ def test_login_rate_limit(service: Any) -> None:
     r = c.post("/api/v1/auth/login", json={"username": "victim", "password": "victim-password"})
     assert r.status_code == 429 and r.headers["retry-after"] == "60"
     assert c.post("/api/v1/auth/login", json={"username": "", "password": "x"}).status_code == 422
+
+
+def test_admins_list_every_users_tokens(service: Any) -> None:
+    c = service.client
+    r = c.get("/api/v1/auth/tokens?all=true", headers=service.as_("admin"))
+    assert r.status_code == 200
+    owners = {t["username"] for t in r.json()["tokens"]}
+    assert {"admin", "analyst", "participant"} <= owners
+    assert all("token" not in t and len(t["prefix"]) == 8 for t in r.json()["tokens"])
+    assert c.get("/api/v1/auth/tokens?all=true",
+                 headers=service.as_("analyst")).status_code == 403
+    mine = c.get("/api/v1/auth/tokens", headers=service.as_("analyst")).json()["tokens"]
+    assert {t["username"] for t in mine} == {"analyst"}

@@ -2,65 +2,42 @@
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def running_server(atlas: Path, folder: Path, *options: str) -> Iterator[str]:
-    """``critmin serve`` on 127.0.0.1 and a free port (a SQLite operational database in
-    ``folder``), answering; yields its base URL and terminates it on exit."""
-    port = free_port()
-    db = folder / "critmin.db"
-    env = {**os.environ, "CRITMIN_DATABASE_URL": f"sqlite:///{db}"}
-    log = (folder / "serve.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from critmin.cli import main; main()", "serve", "--port", str(port),
-         "--db", str(atlas), "--log-level", "warning", *options],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            if proc.poll() is not None:
-                out = (folder / "serve.log").read_text()
-                pytest.fail(f"critmin serve exited: {out}")
-            try:
-                if httpx.get(f"{url}/api/v1", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("critmin serve did not answer in 30 s")
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+from tests.stress import running_server
 
 
 @pytest.fixture(scope="module")
-def server(starter_atlas: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running_server(starter_atlas, tmp_path_factory.mktemp("serve")) as url:
+def server_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("serve")
+
+
+@pytest.fixture(scope="module")
+def server(starter_atlas: Path, server_folder: Path) -> Iterator[str]:
+    with running_server(starter_atlas, server_folder) as url:
         yield url
+
+
+def test_forged_forwarded_for_does_not_dodge_the_login_rate_limit(server: str,
+                                                                   server_folder: Path) -> None:
+    from critmin import auth
+    from critmin.storage import Store
+
+    store = Store(f"sqlite:///{server_folder / 'critmin.db'}")
+    with store.session() as s:
+        auth.add_user(s, "xff-victim", "analyst", "the-right-password")
+    store.dispose()
+    codes = [httpx.post(f"{server}/api/v1/auth/login", timeout=30,
+                        json={"username": "xff-victim", "password": "guess"},
+                        headers={"X-Forwarded-For": f"10.1.{i}.7"}).status_code
+             for i in range(auth.MAX_FAILURES + 2)]
+    assert codes == [401] * auth.MAX_FAILURES + [429, 429]
 
 
 def test_real_server_serves_and_migrates(server: str) -> None:
@@ -135,3 +112,14 @@ def test_tcp_listener_leaves_other_sockets_alone() -> None:
         assert tcp_listener(unix) is unix
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP) as tcp:
         assert tcp_listener(tcp) is tcp
+
+
+def test_proxy_headers_are_trusted_only_from_configured_proxies(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from critmin.cli.serve import server_config
+
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "*")  # uvicorn's own default would read it
+    cfg = server_config(host="127.0.0.1", port=8000)
+    assert cfg.proxy_headers is False
+    cfg = server_config(host="127.0.0.1", port=8000, forwarded_allow_ips="10.0.0.5")
+    assert cfg.proxy_headers is True and cfg.forwarded_allow_ips == "10.0.0.5"

@@ -95,7 +95,7 @@ def test_paging_with_opaque_cursor_visits_every_row_once(service: Any) -> None:
     ("/api/v1/no_such_table", 404, "Not Found"),
     ("/api/v1/no_such_table.csv", 404, "Not Found"),
     ("/api/v1/minerals/unobtainium", 404, "no row"),
-    ("/api/v1/minerals.docx", 404, "unknown format"),
+    ("/api/v1/minerals.docx", 400, "unknown format: use .json, .csv, .parquet, .xlsx"),
 ])
 def test_errors(service: Any, url: str, status: int, message: str) -> None:
     body = get(service, url, status)

@@ -10,13 +10,14 @@ import signal
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from critmin import atlas
-from critmin.errors import InputError
+from critmin.errors import AtlasError, InputError
 from tests.conftest import shared
 
 
@@ -51,9 +52,8 @@ def test_full_build_counts(full_atlas: Path) -> None:
 def test_info_cli_json(full_atlas: Path) -> None:
     from typer.testing import CliRunner
 
-    from critmin.cli import _register, app
+    from critmin.cli import app
 
-    _register()
     res = CliRunner().invoke(app, ["atlas", "info", "--db", str(full_atlas), "--format", "json"])
     assert res.exit_code == 0, res.output
     data = json.loads(res.output)
@@ -107,13 +107,10 @@ def test_killed_build_leaves_previous_atlas(tmp_path: Path) -> None:
     script = textwrap.dedent(f"""
         import os, signal
         from critmin import atlas
-        n = 0
-        def hook(f):
-            global n
-            n += 1
-            if n == 2:
+        def progress(label, done, total):
+            if done == 2:  # two files loaded, the third about to be
                 os.kill(os.getpid(), signal.SIGKILL)
-        atlas.build([{str(d)!r}], {str(db)!r}, _after_file=hook)
+        atlas.build([{str(d)!r}], {str(db)!r}, progress=progress)
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=120)
     assert proc.returncode == -signal.SIGKILL
@@ -132,10 +129,17 @@ def test_unknown_folder(tmp_path: Path) -> None:
         atlas.build([tmp_path / "nope"], tmp_path / "a.duckdb")
 
 
-def test_default_path_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_path_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                          cli: Callable[..., str]) -> None:
+    """Opening writes nothing; the command line installs the starter atlas explicitly on first
+    use (the README quick start on a fresh machine)."""
     monkeypatch.setenv("CRITMIN_ATLAS", str(tmp_path / "x.duckdb"))
     assert atlas.default_path() == tmp_path / "x.duckdb"
-    a = atlas.Atlas.open()  # installs the starter atlas there
+    with pytest.raises(AtlasError, match=r"no atlas at .*critmin atlas starter"):
+        atlas.Atlas.open()
+    assert not os.listdir(tmp_path)
+    cli("atlas", "info", "--format", "json")  # installs the starter atlas there
+    a = atlas.Atlas.open()
     assert a.table("trade_flows").count().to_pyarrow().as_py() > 100_000
     a.close()
     assert os.path.exists(tmp_path / "x.duckdb")

@@ -12,10 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from critmin.assessment import COLUMNS
-from critmin.cli import _register, app
+from critmin.cli import app
 from tests.conftest import shared
-
-_register()
 
 
 def _run(*args: str, atlas: Path) -> subprocess.CompletedProcess:

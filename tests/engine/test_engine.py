@@ -172,9 +172,8 @@ def test_scan_on_synthetic_data(synthetic_atlas: Path) -> None:
 def _cli(args: list[str]) -> str:
     from typer.testing import CliRunner
 
-    from critmin.cli import _register, app
+    from critmin.cli import app
 
-    _register()
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0, r.output
     return r.stdout

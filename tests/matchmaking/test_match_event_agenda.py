@@ -11,16 +11,15 @@ from hypothesis import strategies as st
 from critmin.errors import InputError, SpecError
 from critmin.matchmaking.agenda import agenda_csv, agenda_html, agenda_ics, ics_escape, ics_fold
 from critmin.matchmaking.check import ScheduleEntry
-from critmin.matchmaking.event import (
-    Event,
-    accept_all_pending,
-    add_request,
-    event_from_dict,
-    event_instance,
-    respond,
-)
+from critmin.matchmaking.event import Event, event_from_dict
 from critmin.matchmaking.profiles import Item, Profile, Role, profile_view
 from critmin.matchmaking.recommend import recommend, tfidf_matrix
+from critmin.matchmaking.roundtable import (
+    accept_all_pending,
+    add_request,
+    build_instance,
+    respond,
+)
 
 
 def profiles() -> list[Profile]:
@@ -95,7 +94,10 @@ def test_requests_as_data_operations() -> None:
     assert [r.status for r in ev.requests] == ["accepted", "declined"]
     auto = accept_all_pending(add_request(ev, "pack", "mine"))
     assert auto.auto_accept and auto.requests[-1].status == "accepted"
-    assert add_request(auto, "pack", "ref").requests[-1].status == "accepted"
+    with pytest.raises(SpecError, match="declined"):  # the answer stands
+        add_request(auto, "ref", "pack")
+    assert add_request(accept_all_pending(event()), "mine", "pack").requests[-1].status == \
+        "accepted"
     with pytest.raises(SpecError, match="unknown request"):
         respond(ev, "r9", accept=True)
 
@@ -110,7 +112,7 @@ def test_event_errors_are_one_line() -> None:
     data["participants"][0]["unavailable_slots"] = [2]
     ev = event_from_dict(data, "event.json")
     with pytest.raises(InputError, match="request 'r1' is fixed to slot 2, which is forbidden"):
-        event_instance(ev, "event.json")
+        build_instance(ev, "event.json")
 
 
 def _scheduled() -> tuple[Event, list[ScheduleEntry]]:

@@ -8,12 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from critmin import reference
+
+#: The valid mineral ids, as an unknown-mineral error lists them.
+MINERAL_IDS = ", ".join(sorted(reference.minerals()))
+
 CASES = [
-    ("exporter: XYZ", "shocks[0].exporter: unknown country 'XYZ' "
-                      "(use an ISO 3166 alpha-3 code such as CHN)"),
+    ("exporter: XYZ", "shocks[0].exporter: unknown country 'XYZ': "
+                      "use an ISO 3166 alpha-3 code such as CHN"),
     ("cut: 1.5", "shocks[0].cut: must be between 0 and 1, got 1.5"),
-    ("mineral: unobtainium", "shocks[0].mineral: unknown mineral 'unobtainium' "
-                             "(see critmin/reference/minerals.csv)"),
+    ("mineral: unobtainium", "shocks[0].mineral: unknown mineral 'unobtainium': "
+                             "use one of " + MINERAL_IDS),
     ("targets: []", "shocks[0].targets: empty list "
                     "(use 'all', a group such as 'non-MSP', or ISO3 codes)"),
 ]

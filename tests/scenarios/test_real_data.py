@@ -145,9 +145,8 @@ def test_montecarlo_seeded_and_consistent(atlas: Atlas) -> None:
 # --------------------------------------------------------------------------- CLI
 
 def cli(*args: str) -> tuple[int, str, str]:
-    from critmin.cli import _register, app
+    from critmin.cli import app
 
-    _register()
     r = CliRunner().invoke(app, list(args))
     return r.exit_code, r.stdout, r.stderr
 

@@ -7,8 +7,12 @@ from typing import Any
 
 import pytest
 
+from critmin import reference
 from critmin.errors import SpecError
 from critmin.scenarios.spec import load_spec, parse_spec
+
+#: The valid mineral ids, as an unknown-mineral error lists them.
+MINERAL_IDS = ", ".join(sorted(reference.minerals()))
 
 
 def spec(**shock: Any) -> dict[str, Any]:
@@ -18,15 +22,15 @@ def spec(**shock: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize(("doc", "message"), [
     (spec(exporter="XYZ"),
-     "shocks[0].exporter: unknown country 'XYZ' (use an ISO 3166 alpha-3 code such as CHN)"),
+     "shocks[0].exporter: unknown country 'XYZ': use an ISO 3166 alpha-3 code such as CHN"),
     (spec(cut=1.5), "shocks[0].cut: must be between 0 and 1, got 1.5"),
     (spec(cut=-0.1), "shocks[0].cut: must be between 0 and 1, got -0.1"),
     (spec(mineral="unobtainium"),
-     "shocks[0].mineral: unknown mineral 'unobtainium' (see critmin/reference/minerals.csv)"),
+     "shocks[0].mineral: unknown mineral 'unobtainium': use one of " + MINERAL_IDS),
     (spec(targets=[]),
      "shocks[0].targets: empty list (use 'all', a group such as 'non-MSP', or ISO3 codes)"),
     (spec(targets=["JPN", "XYZ"]),
-     "shocks[0].targets: unknown country 'XYZ' (use an ISO 3166 alpha-3 code such as CHN)"),
+     "shocks[0].targets: unknown country 'XYZ': use an ISO 3166 alpha-3 code such as CHN"),
     (spec(stage="refinery"), "shocks[0].stage: must be 'mine', 'refined' or 'all', got 'refinery'"),
     (spec(duration_months=0), "shocks[0].duration_months: must be positive, got 0"),
     (spec(colour="red"), "shocks[0].colour: unknown field"),
@@ -41,7 +45,7 @@ def spec(**shock: Any) -> dict[str, Any]:
      "give a fraction 0..1"),
     ({**spec(), "reallocation": {"theta": 2}}, "reallocation.theta: must be between 0 and 1, got 2"),
     ({**spec(), "reallocation": {"prefer": ["NATO"]}},
-     "reallocation.prefer: unknown group 'NATO' (known: MSP, IPEF, QUAD, G7, EU27, OECD)"),
+     "reallocation.prefer: unknown group 'NATO': use one of MSP, IPEF, QUAD, G7, EU27, OECD"),
     ({**spec(), "stockpiles": [{"country": "JPN", "mineral": "graphite", "days_of_imports": -1}]},
      "stockpiles[0].days_of_imports: must be >= 0, got -1"),
 ])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from critmin import schema
+from critmin import reference, schema
 from critmin.atlas import context
 from critmin.errors import InputError
 from critmin.sources import detect, wmd
@@ -58,7 +58,7 @@ def test_small_file(tmp_path: Path, ctx) -> None:
 
 def test_units_kept_exact_and_convertible() -> None:
     """Units with a factor other than 1 stay as published; the factor converts them exactly."""
-    units = wmd._units()
+    units = reference.units()
     for published in ("metr. t", "kg", "Mio m3", "ct"):
         stored = wmd.unit_as_stored(published)
         assert stored in units

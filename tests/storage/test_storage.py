@@ -14,7 +14,7 @@ def test_upgrade_creates_every_table_and_is_idempotent(store: Store) -> None:
     assert store.current_revision() is None
     store.upgrade()
     store.upgrade()
-    assert store.current_revision() == "0002"
+    assert store.current_revision() == "0005_httphard"
     with store.engine.connect() as conn:
         names = set(inspect(conn).get_table_names())
     assert set(Base.metadata.tables) <= names
@@ -83,3 +83,26 @@ def test_login_session_and_rate_limit(store: Store) -> None:
     with store.session() as s:
         auth.login(s, "org", "right-password", "10.0.0.2")
         assert s.scalar(select(LoginAttempt).where(LoginAttempt.success.is_(True))) is not None
+
+
+def test_login_costs_one_password_verification_whether_or_not_the_user_exists(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    store.upgrade()
+    with store.session() as s:
+        auth.add_user(s, "known", "analyst", "the-password")
+        auth.add_user(s, "tokenonly", "analyst")
+    calls: list[str] = []
+    real = auth.verify_password
+
+    def counting(hashed: str | None, password: str) -> bool:
+        calls.append(hashed or "")
+        return real(hashed, password)
+
+    monkeypatch.setattr(auth, "verify_password", counting)
+    for name in ("known", "unknown-user", "tokenonly"):
+        calls.clear()
+        s = store.new_session()
+        with pytest.raises(auth.AuthError):
+            auth.login(s, name, "wrong", "10.9.9.9")
+        s.close()
+        assert len(calls) == 1 and calls[0].startswith("$argon2id$"), (name, calls)

@@ -42,7 +42,13 @@ def _seed(db_url: str) -> dict[str, int]:
     """Accounts, three participant profiles, accepted requests and a two-slot schedule."""
     from critmin import auth
     from critmin.storage import Store
-    from critmin.storage.models import Meeting, MeetingRequest, Participant, ScheduleRun
+    from critmin.storage.models import (
+        MatchEvent,
+        Meeting,
+        MeetingRequest,
+        Participant,
+        ScheduleRun,
+    )
 
     auth.set_password_params(time_cost=1, memory_cost=1024, parallelism=1)
     store = Store(db_url)
@@ -83,7 +89,13 @@ def _seed(db_url: str) -> dict[str, int]:
         s.flush()
         s.add(ScheduleRun(run_id="testrun", status="OPTIMAL", total_breaks=0, lower_bound=0,
                           n_tables=2, n_slots=3, n_morning_slots=3,
-                          start=dt.datetime(2026, 5, 12, 9, 0), slot_minutes=20))
+                          start=dt.datetime(2026, 5, 12, 9, 0), slot_minutes=20,
+                          request_ids=[reqs[0].id, reqs[1].id]))
+        s.add(MatchEvent(settings={"name": "Test roundtable", "date": "2026-05-12",
+                                   "timezone": "Asia/Tokyo", "n_tables": 2, "slot_minutes": 20,
+                                   "morning": {"start": "09:00", "slots": 3},
+                                   "afternoon": {"start": "14:00", "slots": 0}},
+                         published_run_id="testrun"))
         s.add(Meeting(request_id=reqs[0].id, slot=1, table_no=1, run_id="testrun"))
         s.add(Meeting(request_id=reqs[1].id, slot=2, table_no=2, run_id="testrun"))
         ids = {k: p.id for k, p in parts.items()}

@@ -27,7 +27,8 @@ from critmin.api._core import (
     json_response,
     principal,
 )
-from critmin.errors import AtlasError, CritminError, InputError, SpecError
+from critmin.errors import AtlasError, ChoiceError, CritminError, InputError, SpecError
+from critmin.output import FILE_FORMATS
 
 API_PREFIX = "/api/v1"
 
@@ -40,7 +41,7 @@ def create_app(atlas_path: str | Path | None = None, database_url: str | None = 
     user data dir) with the operational database ``database_url`` (default:
     ``$CRITMIN_DATABASE_URL`` or SQLite in the user data dir), migrated on start. ``web``
     adds the pages of :mod:`critmin.web` when it is installed."""
-    from critmin.api import accounts, analytics, coop, match, tables
+    from critmin.api import accounts, analytics, coop, match, tables, watch
     from critmin.atlas import Atlas
     from critmin.storage import Store
 
@@ -55,7 +56,7 @@ def create_app(atlas_path: str | Path | None = None, database_url: str | None = 
         "scenarios, cooperation registry and matchmaking. Conventions (formats by extension, "
         "column__op filters, _sort/_size/_next paging, annotations, errors) in docs/api.md. "
         "New keys may be added to responses; clients ignore keys they do not know.",
-        openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
+        openapi_url="/openapi.json", docs_url=None, redoc_url=None)
     app.state.atlas = AtlasPool(path)
     app.state.store = store
     app.state.overlay = coop.Overlay()
@@ -93,6 +94,7 @@ def create_app(atlas_path: str | Path | None = None, database_url: str | None = 
     api.include_router(analytics.router)
     api.include_router(coop.router)
     api.include_router(match.router)
+    api.include_router(watch.router)
     app.include_router(api)
 
     @app.get("/", include_in_schema=False)
@@ -101,25 +103,17 @@ def create_app(atlas_path: str | Path | None = None, database_url: str | None = 
 
     if web:
         _register_web(app)
+    from critmin.api import _security
+
+    _security.install(app, SESSION_COOKIE)  # last: the outermost middleware
     return app
 
 
 def _register_web(app: FastAPI) -> None:
-    """Call ``critmin.web.register(app)``; a web package that is absent or incomplete leaves the
-    API serving (with a warning) rather than breaking it."""
-    import importlib
-    import logging
+    """Serve the dashboard pages of :mod:`critmin.web` beside the API."""
+    from critmin.web import register
 
-    try:
-        web = importlib.import_module("critmin.web")
-        register = getattr(web, "register", None)
-        if register is not None:
-            register(app)
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("critmin.web"):
-            raise
-        if exc.name != "critmin.web":
-            logging.getLogger("critmin.api").warning("web pages not served: %s", exc)
+    register(app)
 
 
 def _message(errors: list[dict[str, Any]]) -> str:
@@ -140,12 +134,14 @@ def _handlers(app: FastAPI) -> None:
     async def invalid(_request: Request, exc: RequestValidationError) -> Response:
         errors = list(exc.errors())
         if any(tuple(e.get("loc", ())) == ("path", "fmt") for e in errors):
-            return error_response(404, "unknown format: use .json, .csv, .parquet or .xlsx")
+            return error_response(400, "unknown format: use " + ", ".join(
+                f".{f.value}" for f in FILE_FORMATS))
         status = 422 if any(e.get("loc", ("",))[0] == "body" for e in errors) else 400
         return error_response(status, _message(errors))
 
+    @app.exception_handler(ChoiceError)
     @app.exception_handler(SpecError)
-    async def spec_error(request: Request, exc: SpecError) -> Response:
+    async def spec_error(request: Request, exc: SpecError | ChoiceError) -> Response:
         # an invalid body is a 422; a bad query parameter a 400; an unknown record a 404
         if "has no record" in str(exc):
             return error_response(404, str(exc))

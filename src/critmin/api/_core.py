@@ -14,23 +14,23 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
-import orjson
 import pandas as pd
 import pyarrow as pa
 from fastapi import HTTPException, Request
+from fastapi import Path as FastAPIPath
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
 from critmin import __version__ as critmin_version
-from critmin import schema
+from critmin import output, schema
 from critmin.auth import Principal, from_session, from_token
+from critmin.output import FILE_FORMATS, MEDIA, Format, dumps, records
 from critmin.storage import Store
 
 ANONYMOUS = Principal()
@@ -43,21 +43,11 @@ REFERENCE_SOURCE = {
 }
 
 
-class Fmt(str, Enum):
-    """Response formats, chosen by the path's extension."""
-
-    json = "json"
-    csv = "csv"
-    parquet = "parquet"
-    xlsx = "xlsx"
-
-
-MEDIA = {
-    Fmt.json: "application/json",
-    Fmt.csv: "text/csv; charset=utf-8",
-    Fmt.parquet: "application/vnd.apache.parquet",
-    Fmt.xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
+#: The format extension of a path (``/assess/JPN.csv``): one of
+#: :data:`critmin.output.FILE_FORMATS`, turned into a :class:`~critmin.output.Format` by the route.
+FmtPath = Annotated[str, FastAPIPath(
+    pattern="^(" + "|".join(f.value for f in FILE_FORMATS) + ")$",
+    description="Format: " + ", ".join(f.value for f in FILE_FORMATS))]
 
 
 def fail(status: int, message: str) -> HTTPException:
@@ -180,6 +170,11 @@ class AtlasPool:
 # ------------------------------------------------------------------------------------ cursors
 
 
+#: The largest row offset a ``_next`` cursor may carry (beyond any table's size; a larger one
+#: would overflow the database's 64-bit OFFSET).
+MAX_OFFSET = 2**53
+
+
 def encode_cursor(offset: int) -> str:
     """An opaque ``_next`` token for the page starting at ``offset``."""
     raw = json.dumps({"o": offset}, separators=(",", ":")).encode()
@@ -192,7 +187,7 @@ def decode_cursor(token: str) -> int:
         offset = json.loads(raw)["o"]
     except (binascii.Error, ValueError, KeyError, TypeError, UnicodeDecodeError):
         raise fail(400, "invalid _next cursor: pass back the value of 'next' unchanged") from None
-    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+    if not isinstance(offset, int) or isinstance(offset, bool) or not 0 <= offset <= MAX_OFFSET:
         raise fail(400, "invalid _next cursor: pass back the value of 'next' unchanged")
     return offset
 
@@ -200,53 +195,7 @@ def decode_cursor(token: str) -> int:
 # ------------------------------------------------------------------------------------ rendering
 
 
-def jsonable(value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, float):
-        return None if math.isnan(value) or math.isinf(value) else value
-    if isinstance(value, str | int | bool):
-        return value
-    if isinstance(value, dt.datetime | dt.date):
-        return value.isoformat()
-    if hasattr(value, "tolist") and not isinstance(value, str):
-        return jsonable(value.tolist())
-    if hasattr(value, "item"):
-        return jsonable(value.item())
-    if isinstance(value, list | tuple | set | frozenset):
-        return [jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if value is pd.NA or value is pd.NaT:
-        return None
-    return str(value)
-
-
-def frame_records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    cols = [str(c) for c in df.columns]
-    return [dict(zip(cols, (jsonable(v) for v in row), strict=True))
-            for row in df.itertuples(index=False, name=None)]
-
-
-_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-
-
-def _orjson_default(value: Any) -> Any:
-    """:func:`jsonable` for what orjson does not write itself (float subclasses such as
-    ``numpy.float64`` become plain floats first, or orjson would hand them back forever)."""
-    if isinstance(value, float):
-        return jsonable(float(value))
-    return jsonable(value)
-
-
-def dumps(payload: Any) -> bytes:
-    """Compact UTF-8 JSON: orjson, with the standard library for what orjson refuses (integers
-    beyond 64 bits, non-string keys); values outside JSON go through :func:`jsonable`."""
-    try:
-        return orjson.dumps(payload, default=_orjson_default, option=_ORJSON_OPTIONS)
-    except TypeError:  # orjson.JSONEncodeError is a TypeError
-        return json.dumps(payload, ensure_ascii=False, separators=(",", ":"),
-                          default=jsonable).encode()
+frame_records = records
 
 
 def json_response(payload: dict[str, Any], status: int = 200,
@@ -268,41 +217,18 @@ def annotation_headers(ann: dict[str, Any]) -> dict[str, str]:
             "X-Critmin-Source": quote(ann["source"], safe=" ,;:()/&.-")}
 
 
-def _flat(df: pd.DataFrame) -> pd.DataFrame:
-    """Lists and dicts joined as text (CSV, Excel)."""
-    out = df.copy()
-    for col in out.columns:
-        if out[col].dtype == object and out[col].map(
-                lambda v: isinstance(v, list | tuple | dict | set | frozenset)).any():
-            out[col] = out[col].map(lambda v: ";".join(map(str, v)) if isinstance(
-                v, list | tuple | set | frozenset) else (json.dumps(v) if isinstance(v, dict)
-                                                         else v))
-    return out
-
-
-def render_frame(df: pd.DataFrame, fmt: Fmt, *, name: str, ann: dict[str, Any],
+def render_frame(df: pd.DataFrame, fmt: Format | str, *, name: str, ann: dict[str, Any],
                  extra: dict[str, Any] | None = None, headers: dict[str, str] | None = None
                  ) -> Response:
     """``df`` in ``fmt``: JSON ``{"ok", ..., "rows", "annotations"}``; CSV, Parquet, Excel with
     the annotations in ``X-Critmin-*`` headers (and in the file where the format has room)."""
+    fmt = Format(fmt)
     hdrs = {**annotation_headers(ann), **(headers or {})}
-    if fmt is Fmt.json:
-        payload = {"ok": True, "name": name, **(extra or {}),
-                   "columns": [str(c) for c in df.columns], "rows": frame_records(df),
-                   "annotations": ann}
-        return json_response(payload, headers=headers)
+    if fmt is Format.json:
+        return Response(output.to_json(df, name=name, ann=ann, extra=extra), status_code=200,
+                        media_type=MEDIA[fmt], headers=headers)
     hdrs["Content-Disposition"] = f'attachment; filename="{name}.{fmt.value}"'
-    if fmt is Fmt.csv:
-        return Response(_flat(df).to_csv(index=False), media_type=MEDIA[fmt], headers=hdrs)
-    if fmt is Fmt.parquet:
-        table = pa.Table.from_pandas(_flat(df), preserve_index=False)
-        meta = {**(table.schema.metadata or {}), b"critmin.annotations": dumps(ann)}
-        buf = io.BytesIO()
-        import pyarrow.parquet as pq
-
-        pq.write_table(table.replace_schema_metadata(meta), buf)
-        return Response(buf.getvalue(), media_type=MEDIA[fmt], headers=hdrs)
-    return Response(xlsx_bytes(_flat(df), ann), media_type=MEDIA[fmt], headers=hdrs)
+    return Response(output.write(df, fmt, ann=ann), media_type=MEDIA[fmt], headers=hdrs)
 
 
 #: Column types whose values :func:`csv_rows` writes exactly as ``DataFrame.to_csv`` does; a
@@ -348,19 +274,8 @@ def csv_rows(columns: list[str], types: list[str], rows: list[tuple[Any, ...]]) 
 
 
 def xlsx_bytes(df: pd.DataFrame, ann: dict[str, Any]) -> bytes:
-    """An Excel workbook: sheet ``data`` and sheet ``annotations`` (openpyxl)."""
-    buf = io.BytesIO()
-    out = df.copy()
-    for col in out.columns:  # Excel has no timezone-aware datetimes
-        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
-            out[col] = out[col].dt.tz_localize(None)
-    with pd.ExcelWriter(buf, engine="openpyxl") as xw:
-        out.to_excel(xw, sheet_name="data", index=False)
-        meta = pd.DataFrame(
-            [("atlas_version", ann["atlas_version"]), ("licence", ann["licence"]),
-             ("source", ann["source"])], columns=["key", "value"])
-        meta.to_excel(xw, sheet_name="annotations", index=False)
-    return buf.getvalue()
+    """An Excel workbook: sheet ``data`` and sheet ``annotations``."""
+    return output.to_xlsx(df, ann)
 
 
 def stream_csv(batches: Iterator[pa.RecordBatch], *, name: str, ann: dict[str, Any]
@@ -380,7 +295,109 @@ def stream_csv(batches: Iterator[pa.RecordBatch], *, name: str, ann: dict[str, A
 
     hdrs = {**annotation_headers(ann),
             "Content-Disposition": f'attachment; filename="{name}.csv"'}
-    return StreamingResponse(gen(), media_type=MEDIA[Fmt.csv], headers=hdrs)
+    return StreamingResponse(gen(), media_type=MEDIA[Format.csv], headers=hdrs)
+
+
+class _Drain:
+    """A write-only file that hands out what was written since the last :meth:`take` (and
+    keeps the position: Parquet's footer records offsets)."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._pos = 0
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        self._parts.append(bytes(data))
+        self._pos += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._pos
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+    def writable(self) -> bool:
+        return True
+
+    def take(self) -> bytes:
+        out = b"".join(self._parts)
+        self._parts.clear()
+        return out
+
+
+def stream_parquet(batches: Iterator[pa.RecordBatch], *, name: str, ann: dict[str, Any]
+                   ) -> StreamingResponse:
+    """Parquet streamed one row group per batch: the bytes of each group are sent as soon as it
+    is written (memory bounded by one batch); the annotations are in the file's metadata."""
+    import pyarrow.parquet as pq
+
+    def gen() -> Iterator[bytes]:
+        sink = _Drain()
+        writer = None
+        for batch in batches:
+            if writer is None:
+                meta = {**(batch.schema.metadata or {}), b"critmin.annotations": dumps(ann)}
+                writer = pq.ParquetWriter(pa.PythonFile(sink, mode="w"),
+                                          batch.schema.with_metadata(meta))
+            writer.write_batch(batch)
+            yield sink.take()
+        if writer is not None:
+            writer.close()
+        yield sink.take()
+
+    hdrs = {**annotation_headers(ann),
+            "Content-Disposition": f'attachment; filename="{name}.parquet"'}
+    return StreamingResponse(gen(), media_type=MEDIA[Format.parquet], headers=hdrs)
+
+
+def stream_xlsx(batches: Iterator[pa.RecordBatch], columns: list[str], *, name: str,
+                ann: dict[str, Any]) -> StreamingResponse:
+    """An Excel workbook built row by row (openpyxl's write-only mode keeps rows in a temporary
+    file, not in memory), then sent from that file in chunks; sheets ``data`` and
+    ``annotations`` as :func:`xlsx_bytes`."""
+    import os
+    import tempfile
+
+    from openpyxl import Workbook
+
+    def cell(v: Any) -> Any:
+        if isinstance(v, float) and (v != v or v in (math.inf, -math.inf)):
+            return None
+        if isinstance(v, dt.datetime) and v.tzinfo is not None:
+            return v.replace(tzinfo=None)
+        if isinstance(v, list | tuple | dict):
+            return ";".join(map(str, v)) if not isinstance(v, dict) else json.dumps(v)
+        return v
+
+    def gen() -> Iterator[bytes]:
+        fd, path = tempfile.mkstemp(suffix=".xlsx")
+        os.close(fd)
+        try:
+            wb = Workbook(write_only=True)
+            ws = wb.create_sheet("data")
+            ws.append(columns)
+            for batch in batches:
+                for row in zip(*(c.to_pylist() for c in batch.columns), strict=True):
+                    ws.append([cell(v) for v in row])
+            meta = wb.create_sheet("annotations")
+            meta.append(["key", "value"])
+            for key in ("atlas_version", "licence", "source"):
+                meta.append([key, ann[key]])
+            wb.save(path)
+            with open(path, "rb") as fh:
+                while chunk := fh.read(1 << 16):
+                    yield chunk
+        finally:
+            os.unlink(path)
+
+    hdrs = {**annotation_headers(ann),
+            "Content-Disposition": f'attachment; filename="{name}.xlsx"'}
+    return StreamingResponse(gen(), media_type=MEDIA[Format.xlsx], headers=hdrs)
 
 
 # ------------------------------------------------------------------------------------ auth

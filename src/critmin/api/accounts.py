@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
 from critmin import auth
 from critmin.api._core import (
@@ -20,7 +19,6 @@ from critmin.api._core import (
     require,
 )
 from critmin.auth import Principal
-from critmin.storage.models import ApiToken
 
 router = APIRouter(prefix="/auth", tags=["accounts"])
 
@@ -99,14 +97,21 @@ def create_token(request: Request, body: TokenRequest,
                           "note": "shown once: only its hash is stored"}, status=201)
 
 
-@router.get("/tokens", summary="My API tokens (prefixes only)")
-def list_tokens(request: Request, who: Principal = Depends(principal)) -> Response:
+@router.get("/tokens", summary="API tokens (prefixes only): mine, or everyone's for admins")
+def list_tokens(request: Request, who: Principal = Depends(principal),
+                all: Annotated[bool, Query(description="Every user's tokens (admins only).")]
+                = False) -> Response:
+    """My API tokens; with ``all=true`` (admins) every user's, with the owner's name. Secrets are
+    never listed: only their first characters."""
     require(who, what="list API tokens")
+    if all:
+        require(who, check=lambda p: p.role == "admin" or p.via == "cli",
+                what="list every user's API tokens")
     with request.app.state.store.session() as s:
-        rows = [{"id": t.id, "name": t.name, "prefix": t.prefix, "created_at": t.created_at,
-                 "last_used_at": t.last_used_at, "revoked": t.revoked}
-                for t in s.scalars(select(ApiToken).where(ApiToken.user_id == who.user_id)
-                                   .order_by(ApiToken.id))]
+        user = None if all else s.get(auth.User, who.user_id)
+        if user is None and not all:
+            raise fail(401, "unknown user")
+        rows = auth.list_tokens(s, user)
     return json_response({"ok": True, "tokens": rows})
 
 

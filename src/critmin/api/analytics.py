@@ -1,12 +1,10 @@
 """Analytic read endpoints: each calls the same library function as its CLI command.
 
-Every route exists as ``/path`` (JSON) and ``/path.{fmt}`` (json, csv, parquet, xlsx). A library
-module that has not landed yet answers 501.
+Every route exists as ``/path`` (JSON) and ``/path.{fmt}`` (json, csv, parquet, xlsx).
 """
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import typing
 from collections.abc import Callable
@@ -19,7 +17,7 @@ from fastapi.responses import Response
 from critmin.api._cache import cached
 from critmin.api._core import (
     AtlasPool,
-    Fmt,
+    FmtPath,
     fail,
     json_response,
     principal,
@@ -27,22 +25,9 @@ from critmin.api._core import (
     require,
 )
 from critmin.auth import Principal
+from critmin.output import Format
 
 router = APIRouter()
-
-
-def library(module: str, name: str) -> Any:
-    """``module.name``, or a 501 when that part of critmin is not installed yet."""
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
-            raise fail(501, f"{module} is not available in this version of critmin") from None
-        raise
-    fn = getattr(mod, name, None)
-    if fn is None:
-        raise fail(501, f"{module}.{name} is not available in this version of critmin")
-    return fn
 
 
 def data_route(path: str, *, tables: list[str] | None = None, tags: list[str] | None = None,
@@ -59,7 +44,7 @@ def data_route(path: str, *, tables: list[str] | None = None, tags: list[str] | 
                   for p in sig.parameters.values()]
         name = fn.__name__
 
-        def respond(request: Request, fmt: Fmt, kwargs: dict[str, Any]) -> Response:
+        def respond(request: Request, fmt: Format, kwargs: dict[str, Any]) -> Response:
             pool: AtlasPool = request.app.state.atlas
             key = (name, tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
 
@@ -70,16 +55,16 @@ def data_route(path: str, *, tables: list[str] | None = None, tags: list[str] | 
             return cached(request, render)
 
         def plain(request: Request, **kwargs: Any) -> Response:
-            return respond(request, Fmt.json, kwargs)
+            return respond(request, Format.json, kwargs)
 
-        def with_fmt(request: Request, fmt: Fmt, **kwargs: Any) -> Response:
-            return respond(request, fmt, kwargs)
+        def with_fmt(request: Request, fmt: str, **kwargs: Any) -> Response:
+            return respond(request, Format(fmt), kwargs)
 
         rest = [p for p in params if p.name != "request"]
         req = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD,
                                 annotation=Request)
         fmt_p = inspect.Parameter("fmt", inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                  annotation=Annotated[Fmt, Path(description="Format")])
+                                  annotation=FmtPath)
         plain.__signature__ = sig.replace(parameters=[req, *rest],  # type: ignore[attr-defined]
                                           return_annotation=Response)
         with_fmt.__signature__ = sig.replace(  # type: ignore[attr-defined]
@@ -123,34 +108,15 @@ def concentration(request: Request,
                   stage: Annotated[str | None, Query(max_length=20)] = None,
                   year: Year = None) -> pd.DataFrame:
     """Production concentration of a mineral: HHI, top-1/top-3 shares (as `critmin concentration`)."""
-    from critmin.errors import CritminError
-    from critmin.metrics.concentration import production_concentration
+    from critmin.reports import views
 
     pool: AtlasPool = request.app.state.atlas
-
-    def everything() -> tuple[frozenset[str], pd.DataFrame]:
-        # every mineral, stage and year at once: the figures are computed per (mineral, stage,
-        # year, unit, basis), so a filtered query gives the same rows as filtering this table,
-        # and building and compiling the Ibis expression costs far more than the query itself
-        atlas = _atlas(request)
-        return (frozenset(atlas.table("minerals").mineral.to_pandas()),
-                production_concentration(atlas.table("production"),
-                                         sources=atlas.table("sources"),
-                                         family="usgs-mcs").to_pandas())
-
-    minerals, full = pool.cached(("concentration", "all minerals, stages and years"), everything)
-    if mineral not in minerals:
-        raise CritminError(f"unknown mineral {mineral!r}")
-    keep = full["mineral"] == mineral
-    if stage is not None:
-        keep &= full["stage"] == stage
-    if year is not None:
-        keep &= full["year"] == year
-    df = full[keep]
-    return df.sort_values(["stage", "year"], ignore_index=True)[
-        ["mineral", "stage", "year", "unit", "basis", "total", "n_suppliers", "hhi", "hhi_points",
-         "top1_share", "top3_share", "top_supplier"]].rename(
-            columns={"top_supplier": "top_producer"})
+    # every mineral, stage and year at once: the figures are computed per (mineral, stage, year,
+    # unit, basis), so a filtered query gives the same rows as filtering this table, and building
+    # and compiling the Ibis expression costs far more than the query itself
+    full = pool.cached(("concentration", "all minerals, stages and years"),
+                       lambda: views.concentration(_atlas(request)))
+    return views.concentration_view(full, mineral, stage, year)
 
 
 @data_route("/geopolrisk", tags=["analytics"],
@@ -164,10 +130,11 @@ def geopolrisk(request: Request,
                                                    "the reference tool.")] = None,
                ) -> pd.DataFrame:
     """GeoPolRisk score and characterisation factor (as `critmin geopolrisk`)."""
-    fn = library("critmin.metrics.geopolrisk", "geopolrisk")
+    from critmin.metrics.geopolrisk import geopolrisk as run
+
     if year is not None and any(not 1900 <= y <= 2100 for y in year):
         raise fail(400, "year must be between 1900 and 2100")
-    return fn(_atlas(request), economies=economy, materials=material, years=year, compat=compat)
+    return run(_atlas(request), economies=economy, materials=material, years=year, compat=compat)
 
 
 @data_route("/n-minus-1", tags=["analytics"], tables=["production", "trade_flows"])
@@ -175,8 +142,9 @@ def n_minus_1(request: Request, mineral: Mineral = None,
               stage: Annotated[str | None, Query(max_length=20, description="mine or refinery")]
               = None, year: Year = None) -> pd.DataFrame:
     """N-1 test: the largest producer removed (as `critmin scenario n-minus-1`)."""
-    fn = library("critmin.scenarios.nminus1", "n_minus_1")
-    return fn(_atlas(request), mineral=mineral, stage=stage, year=year)
+    from critmin.scenarios.nminus1 import n_minus_1 as run
+
+    return run(_atlas(request), mineral=mineral, stage=stage, year=year)
 
 
 @data_route("/coop/blocs", tags=["cooperation"], tables=["production", "trade_flows",
@@ -186,8 +154,9 @@ def coop_blocs(request: Request,
                stage: Annotated[str | None, Query(max_length=20)] = None,
                year: Year = None) -> pd.DataFrame:
     """Each group's share of world production and exports (as `critmin coop blocs`)."""
-    fn = library("critmin.cooperation.analytics", "blocs")
-    return fn(mineral, stage=stage, year=year, atlas=_atlas(request))
+    from critmin.cooperation.analytics import blocs as run
+
+    return run(mineral, stage=stage, year=year, atlas=_atlas(request))
 
 
 @data_route("/coop/coverage/{country}", tags=["cooperation"],
@@ -199,8 +168,9 @@ def coop_coverage(request: Request,
                   spare_capacity: Annotated[float, Query(ge=0, le=10)] = 0.10) -> pd.DataFrame:
     """How much of a country's imports its partners in a group could supply (as `critmin coop
     coverage`)."""
-    fn = library("critmin.cooperation.analytics", "coverage")
-    return fn(country, group, mineral=mineral, year=year, spare_capacity=spare_capacity,
+    from critmin.cooperation.analytics import coverage as run
+
+    return run(country, group, mineral=mineral, year=year, spare_capacity=spare_capacity,
               atlas=_atlas(request))
 
 
@@ -209,8 +179,9 @@ def coop_whatif(request: Request,
                 project: Annotated[list[str], Query(description="Project id(s).")],
                 year: Year = None) -> pd.DataFrame:
     """Concentration before/after projects come online (as `critmin coop whatif`)."""
-    fn = library("critmin.cooperation.analytics", "whatif")
-    return fn(project, year=year, atlas=_atlas(request))
+    from critmin.cooperation.analytics import whatif as run
+
+    return run(project, year=year, atlas=_atlas(request))
 
 
 # ------------------------------------------------------------------------------ scenarios
@@ -224,15 +195,14 @@ def run_scenario(request: Request,
     """Run a scenario (as `critmin scenario run --format json`): shocks, summary, importers,
     supply mix and exposure tables. Analysts, organisers and admins."""
     require(who, check=lambda p: p.can_analyse, what="run scenarios")
-    run = library("critmin.scenarios", "run")
-    parse_spec = library("critmin.scenarios", "parse_spec")
+    from critmin.output import records
+    from critmin.scenarios import parse_spec, run
+
     s = parse_spec(spec)  # SpecError -> 422 before any work
     pool: AtlasPool = request.app.state.atlas
     res = run(s, pool.atlas())
-    from critmin.api._core import frame_records
-
     out = {"ok": True, "scenario": s.name, "base_year": s.base_year, "notes": res.notes,
-           **{name: frame_records(getattr(res, name)) for name in
+           **{name: records(getattr(res, name)) for name in
               ("shocks", "summary", "importers", "supply_mix", "exposure")},
            "annotations": pool.annotations(["trade_flows", "production", "country_groups"])}
     return json_response(out)

@@ -18,10 +18,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
+from critmin.api import watch
 from critmin.api._core import (
     AtlasPool,
-    Fmt,
+    FmtPath,
     client_ip,
     fail,
     fresh_copy,
@@ -32,6 +34,7 @@ from critmin.api._core import (
 )
 from critmin.auth import Principal
 from critmin.errors import SpecError
+from critmin.output import Format
 from critmin.storage import audit
 from critmin.storage.models import RegistryEdit
 
@@ -51,7 +54,10 @@ class Overlay:
     rendered list responses of that registry state (dropped with it).
 
     Every read asks the operational database for the last edit id, so an edit made through any
-    worker process is seen by the next request to every worker.
+    worker process is seen by the next request to every worker. Replaying never fails: a stored
+    edit that no longer applies (a second ``remove`` of one record, a second ``add`` of one id,
+    both stored by the race of versions before revision 0005_httphard) is skipped, and its id is listed
+    in :attr:`skipped`.
     """
 
     max_responses = 256
@@ -61,20 +67,32 @@ class Overlay:
         self._reg: Any = None
         self._last: int | None = -1
         self._responses: OrderedDict[Any, Response] = OrderedDict()
+        self.skipped: list[int] = []
 
     def current(self, pool: AtlasPool, s: Any) -> Any:
+        """The registry as of the last stored edit."""
+        return self.state(pool, s)[0]
+
+    def state(self, pool: AtlasPool, s: Any) -> tuple[Any, int]:
+        """``(registry, id of the last edit replayed into it)`` (0 when there is no edit)."""
         from critmin.cooperation.registry import Registry
 
-        last = s.scalar(select(func.max(RegistryEdit.id)))
+        last = s.scalar(select(func.max(RegistryEdit.id))) or 0
         with self.lock:
             if self._reg is not None and self._last == last:
-                return self._reg
-            reg = Registry.from_atlas(pool.atlas())
-            for e in s.scalars(select(RegistryEdit).order_by(RegistryEdit.id)):
-                apply(reg, e.table_name, e.action, e.record_id, e.payload)
-            self._reg, self._last = reg, last
+                return self._reg, last
+            if self._reg is not None and self._last is not None and 0 <= self._last < last:
+                # edits commit in id order (each names the one before it), so the newer ones
+                # are applied to a copy of the cached state
+                reg, since, skipped = copy.deepcopy(self._reg), self._last, list(self.skipped)
+            else:
+                reg, since, skipped = Registry.from_atlas(pool.atlas()), 0, []
+            skipped += reg.replay(s.scalars(
+                select(RegistryEdit).where(RegistryEdit.id > since, RegistryEdit.id <= last)
+                .order_by(RegistryEdit.id)))
+            self._reg, self._last, self.skipped = reg, last, skipped
             self._responses.clear()
-            return reg
+            return reg, last
 
     def response(self, reg: Any, key: Any, render: Callable[[], Response]) -> Response:
         """``render()``'s response for registry state ``reg`` (from :meth:`current`), kept while
@@ -99,16 +117,11 @@ class Overlay:
 
 
 def apply(reg: Any, table: str, action: str, record_id: str, payload: dict[str, Any]) -> str:
-    if action == "add":
-        return str(reg.add(table, payload).record_id())
-    if action == "edit":
-        return str(reg.edit(table, record_id, payload).record_id())
-    reg.remove(table, record_id)
-    return record_id
+    return str(reg.apply_edit(table, action, record_id, payload))
 
 
 def _list(request: Request, table: RegistryTable, country: str | None, mineral: str | None,
-          fmt: Fmt) -> Response:
+          fmt: Format) -> Response:
     pool: AtlasPool = request.app.state.atlas
     overlay: Overlay = request.app.state.overlay
     with request.app.state.store.session() as s:
@@ -127,39 +140,88 @@ MineralQ = Annotated[str | None, Query(max_length=60, description="Mineral id.")
 
 
 @router.get("/coop/registry/{table}.{fmt}", summary="Registry records in a chosen format")
-def list_records_fmt(request: Request, table: RegistryTable, fmt: Fmt, country: Country = None,
+def list_records_fmt(request: Request, table: RegistryTable, fmt: FmtPath, country: Country = None,
                      mineral: MineralQ = None) -> Response:
     """Registry records (with edits made through the service), filtered as `critmin coop list`."""
-    return _list(request, table, country, mineral, fmt)
+    return _list(request, table, country, mineral, Format(fmt))
 
 
 @router.get("/coop/registry/{table}", summary="Registry records")
 def list_records(request: Request, table: RegistryTable, country: Country = None,
                  mineral: MineralQ = None) -> Response:
     """Registry records (with edits made through the service), filtered as `critmin coop list`."""
-    return _list(request, table, country, mineral, Fmt.json)
+    return _list(request, table, country, mineral, Format.json)
+
+
+#: How often a write re-validates after losing the race for the next edit to other records.
+MAX_RETRIES = 50
 
 
 def _edit(request: Request, who: Principal, table: RegistryTable, action: str, record_id: str,
           payload: dict[str, Any]) -> Response:
+    """Validate one change against the current registry and append it as the next edit.
+
+    Writers race for the next place in the chain of edits (the unique ``prev_id``): exactly one
+    wins a given registry state. A loser re-reads the registry and tries again, unless a
+    concurrent edit touched the same record: then the change was validated against a record
+    that no longer is as it saw it, and the answer is 409. Adding an id that exists, and removing
+    or editing a record that a stored edit removed, are 409 as well; a record that never existed
+    is 404; an invalid record is 422."""
     require(who, check=lambda p: p.can_analyse, what="edit the registry")
     state = request.app.state
     overlay: Overlay = state.overlay
-    with state.store.session() as s:
-        reg = copy.deepcopy(overlay.current(state.atlas, s))
+    target = record_id or _payload_id(table.value, payload)
+    for _ in range(MAX_RETRIES):
+        with state.store.session() as s:
+            current, last = overlay.state(state.atlas, s)
+            reg = copy.deepcopy(current)
+            try:
+                rid = apply(reg, table.value, action, record_id, payload)
+            except SpecError as exc:
+                raise _refused(s, table.value, target, str(exc)) from None
         try:
-            rid = apply(reg, table.value, action, record_id, payload)
-        except SpecError as exc:  # unknown record: 404; invalid record: 422
-            if "has no record" in str(exc):
-                raise fail(404, str(exc)) from None
-            raise
-        s.add(RegistryEdit(table_name=table.value, record_id=rid, action=action,
-                           payload=payload, user_id=who.user_id))
-        audit(s, f"registry.{action}", actor=who.username, user_id=who.user_id,
-              target=f"{table.value}:{rid}", detail=payload, ip=client_ip(request))
-    overlay.invalidate()
-    return json_response({"ok": True, "table": table.value, "action": action, "id": rid},
-                         status=201 if action == "add" else 200)
+            with state.store.session() as s:
+                s.add(RegistryEdit(table_name=table.value, record_id=rid, action=action,
+                                   payload=payload, user_id=who.user_id, prev_id=last))
+                s.flush()
+                audit(s, f"registry.{action}", actor=who.username, user_id=who.user_id,
+                      target=f"{table.value}:{rid}", detail=payload, ip=client_ip(request))
+        except IntegrityError:  # another writer appended an edit to the state we validated
+            with state.store.session() as s:
+                raced = s.scalars(select(RegistryEdit.record_id).where(
+                    RegistryEdit.id > last, RegistryEdit.table_name == table.value)).all()
+            if target is not None and target in raced:
+                raise fail(409, f"{table.value} record {target!r} was changed by a concurrent "
+                           "request: read it again and retry") from None
+            continue
+        resp = json_response({"ok": True, "table": table.value, "action": action, "id": rid},
+                             status=201 if action == "add" else 200)
+        resp.background = watch.after_registry_edit(state.store, state.atlas)
+        return resp
+    raise fail(409, "the registry is changing too fast: retry")
+
+
+def _payload_id(table: str, payload: dict[str, Any]) -> str | None:
+    """The id a new record of ``table`` would have (None when the payload does not say)."""
+    from critmin.cooperation.models import MODELS
+
+    value = payload.get(MODELS[table].id_field)
+    return value.strip() if isinstance(value, str) else None
+
+
+def _refused(s: Any, table: str, target: str | None, message: str) -> Exception:
+    """The HTTP error for a change the registry refused: 409 when the record exists already or
+    a stored edit removed it, 404 when it never existed, else the validation error (422)."""
+    if "id exists already" in message or "duplicate" in message:
+        return fail(409, message)
+    if "has no record" in message:
+        removed = target is not None and s.scalar(select(RegistryEdit.id).where(
+            RegistryEdit.table_name == table, RegistryEdit.record_id == target,
+            RegistryEdit.action == "remove").limit(1)) is not None
+        if removed:
+            return fail(409, f"{table} record {target!r} was removed by an earlier edit")
+        return fail(404, message)
+    return SpecError(message)
 
 
 Record = Annotated[dict[str, Any], Body(description="Fields of the record (as in the registry "

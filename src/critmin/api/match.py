@@ -8,31 +8,32 @@ Who sees what:
 - organisers and admins see and edit everything and run the scheduler;
 - analysts and anonymous callers have no access (403 / 401).
 
-The scheduler is :func:`critmin.matchmaking.scheduler.solve_schedule` (SAT/MaxSAT) on the accepted
-requests; recommendations and agenda rendering come from :mod:`critmin.matchmaking` when it
-provides them (501 otherwise for recommendations).
+Every rule comes from the roundtable core, :mod:`critmin.matchmaking.roundtable`, through the SQL
+adapter :mod:`critmin.matchmaking.store` (the same rules as the CLI on an event file); agendas are
+written by :mod:`critmin.matchmaking.agenda`.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import html
-import io
 import uuid
 from enum import Enum
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
-from sqlalchemy import delete, or_, select
+from pydantic import BaseModel, Field, ValidationError
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from critmin.api._core import client_ip, fail, json_response, principal, require
 from critmin.auth import Principal
+from critmin.errors import SpecError
+from critmin.matchmaking import agenda, roundtable, store
 from critmin.storage import audit
-from critmin.storage.models import Meeting, MeetingRequest, Participant, ScheduleRun, utcnow
+from critmin.storage.models import MeetingRequest, Participant, ScheduleRun, utcnow
 
 router = APIRouter(prefix="/match", tags=["matchmaking"])
 
@@ -53,8 +54,8 @@ class ProfileIn(BaseModel):
     display_name: str = Field(min_length=1, max_length=200)
     organisation: str = Field(default="", max_length=200)
     country: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
-    public: dict[str, Any] = Field(default_factory=dict)
-    private: dict[str, Any] = Field(default_factory=dict)
+    public: dict[str, Any] = Field(default_factory=dict, max_length=40)
+    private: dict[str, Any] = Field(default_factory=dict, max_length=40)
 
 
 class RequestIn(BaseModel):
@@ -64,15 +65,23 @@ class RequestIn(BaseModel):
 
 
 class ScheduleIn(BaseModel):
-    n_tables: int = Field(ge=1, le=500)
-    n_slots: int = Field(ge=1, le=100)
-    n_morning_slots: int = Field(ge=0, le=100)
-    start: dt.datetime = Field(description="Start of slot 1 (local time of the event).")
+    """A scheduler run. The grid (``n_tables``, ``n_slots``, ``n_morning_slots``, ``start``,
+    ``slot_minutes``, ``afternoon_start``, ``fairness``) is optional: when given it replaces the
+    event's settings (``PUT /match/event``) before the run."""
+
+    n_tables: int | None = Field(default=None, ge=1, le=1000)
+    n_slots: int | None = Field(default=None, ge=1, le=200)
+    n_morning_slots: int | None = Field(default=None, ge=0, le=200)
+    start: dt.datetime | None = Field(default=None,
+                                      description="Start of slot 1 (local time of the event).")
     slot_minutes: int = Field(default=20, ge=5, le=240)
     afternoon_start: dt.datetime | None = Field(
         default=None, description="Start of the first afternoon slot (default: straight on).")
-    fairness: int | None = Field(default=2, ge=0, le=100)
-    time_limit_s: float = Field(default=10.0, gt=0, le=120)
+    fairness: int | None = Field(default=2, ge=0, le=200)
+    time_limit_s: float = Field(default=10.0, gt=0, le=600)
+    publish: bool = Field(default=True, description="Publish the run if it replaces the "
+                          "published schedule (a complete schedule with fewer breaks, or of "
+                          "a changed set of accepted requests).")
 
 
 def _participant(who: Principal) -> Principal:
@@ -83,7 +92,7 @@ def _participant(who: Principal) -> Principal:
 def profile_view(p: Participant, who: Principal) -> dict[str, Any]:
     """Participant ``p``'s profile as ``who`` may see it: the public fields for everyone, the
     private fields (and the user id) only for the participant itself and for staff."""
-    out: dict[str, Any] = {"id": p.id, "display_name": p.display_name,
+    out: dict[str, Any] = {"id": p.id, "ref": p.ref, "display_name": p.display_name,
                            "organisation": p.organisation, "country": p.country,
                            "public": p.public, "updated_at": p.updated_at}
     if who.is_staff or (who.participant_id is not None and who.participant_id == p.id):
@@ -93,34 +102,37 @@ def profile_view(p: Participant, who: Principal) -> dict[str, Any]:
 
 
 def _validate_profile(body: ProfileIn) -> None:
-    """Check the profile with :mod:`critmin.matchmaking`'s validator when it has one."""
+    """The core's profile rules (schema fields, sizes of free fields): 422 with one line."""
     try:
-        from critmin.matchmaking import profiles as mm_profiles  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    check = getattr(mm_profiles, "validate_profile", None)
-    if check is not None:
-        check(body.model_dump())
+        store.validate_profile_fields(body.public, body.private, body.country, body.display_name)
+    except ValueError as exc:
+        raise fail(422, str(exc)) from None
+
+
+def _write_profile(p: Participant, body: ProfileIn) -> None:
+    for k, v in body.model_dump().items():
+        setattr(p, k, v)
 
 
 @router.put("/profile", summary="Register or edit my profile (participants)")
 def put_my_profile(request: Request, body: ProfileIn,
                    who: Principal = Depends(principal)) -> Response:
+    """Create (201) or edit (200) my profile. Of concurrent first-time registrations of one
+    user, one creates the profile and the others get 409 (the user id is unique)."""
     require(who, check=lambda p: p.role == "participant", what="register a profile")
-    _validate_profile(body)
-    with request.app.state.store.session() as s:
-        p = s.scalar(select(Participant).where(Participant.user_id == who.user_id))
-        created = p is None
-        if p is None:
-            p = Participant(user_id=who.user_id, display_name=body.display_name)
-            s.add(p)
-        for k, v in body.model_dump().items():
-            setattr(p, k, v)
-        s.flush()
-        audit(s, "profile.create" if created else "profile.edit", actor=who.username,
-              user_id=who.user_id, target=f"participant:{p.id}", ip=client_ip(request))
-        viewer = Principal(who.user_id, who.username, who.role, p.id, who.via)
-        out = profile_view(p, viewer)
+    assert who.user_id is not None
+    try:
+        with request.app.state.store.session() as s:
+            p, created = store.save_own_profile(s, who.user_id, body.model_dump())
+            audit(s, "profile.create" if created else "profile.edit", actor=who.username,
+                  user_id=who.user_id, target=f"participant:{p.id}", ip=client_ip(request))
+            viewer = Principal(who.user_id, who.username, who.role, p.id, who.via)
+            out = profile_view(p, viewer)
+    except ValueError as exc:
+        raise fail(422, str(exc)) from None
+    except (store.Conflict, IntegrityError):
+        raise fail(409, "your profile was created by a concurrent request: retry to edit it"
+                   ) from None
     return json_response({"ok": True, "profile": out}, status=201 if created else 200)
 
 
@@ -135,8 +147,7 @@ def put_profile(request: Request, participant_id: Id, body: ProfileIn,
         p = s.get(Participant, participant_id)
         if p is None:
             raise fail(404, f"no participant {participant_id}")
-        for k, v in body.model_dump().items():
-            setattr(p, k, v)
+        _write_profile(p, body)
         audit(s, "profile.edit", actor=who.username, user_id=who.user_id,
               target=f"participant:{p.id}", ip=client_ip(request))
         s.flush()
@@ -181,44 +192,25 @@ def get_profile(request: Request, participant_id: Id,
     return json_response({"ok": True, "profile": out})
 
 
-@router.get("/recommendations", summary="Who I should meet (from critmin.matchmaking)")
+@router.get("/recommendations", summary="Who I should meet (the roundtable core)")
 def recommendations(request: Request, who: Principal = Depends(principal),
                     limit: Annotated[int, Query(ge=1, le=100)] = 10,
                     participant: Annotated[int | None, Query(ge=1, le=2**62)] = None
                     ) -> Response:
-    """Ranked partners for a participant (mine; organisers may ask for anyone's), computed by
-    ``critmin.matchmaking.recommend`` on the public profile fields."""
+    """Ranked partners for a participant (mine; organisers may ask for anyone's):
+    :func:`critmin.matchmaking.roundtable.recommend_for` on the public profile fields, with the
+    event's partner countries, pairs already requested left out and demand spread by capacity."""
     _participant(who)
     pid = participant if (who.is_staff and participant) else who.participant_id
     if pid is None:
         raise fail(404, "no profile: register one with PUT /api/v1/match/profile")
-    from critmin.api.analytics import library
-
-    recommend = library("critmin.matchmaking.recommend", "recommend")
-    from critmin.matchmaking.profiles import Profile
-
     with request.app.state.store.session() as s:
-        people = list(s.scalars(select(Participant).order_by(Participant.id)))
-        requested = {frozenset((str(r.from_id), str(r.to_id)))
-                     for r in s.scalars(select(MeetingRequest))}
-    if pid not in {p.id for p in people}:
+        se = store.load_event(s)
+        names = {p.id: p.display_name for p in s.scalars(select(Participant))}
+    if pid not in se.profile_id:
         raise fail(404, f"no participant {pid}")
-    fields = set(Profile.model_fields) - {"id", "name", "country_iso3", "contact_email",
-                                          "unavailable_slots", "visibility"}
-    profiles = []
-    for p in people:  # public fields only: recommendations never read private ones
-        try:
-            profiles.append(Profile(id=str(p.id), name=p.display_name,
-                                    country_iso3=p.country or "XXX",
-                                    **{k: v for k, v in p.public.items() if k in fields}))
-        except ValueError:
-            continue  # a profile the recommender cannot read is left out
-    if str(pid) not in {p.id for p in profiles}:
-        raise fail(422, "your public profile lacks what recommendations need (country, roles, "
-                   "offers, needs)")
-    recs = recommend(profiles, participant=str(pid), top_k=limit, exclude_pairs=requested)
-    names = {str(p.id): p.display_name for p in people}
-    rows = [{"participant_id": int(r.target), "display_name": names.get(r.target),
+    recs = roundtable.recommend_for(se.event, se.profile_id[pid], top_k=limit)
+    rows = [{"participant_id": se.db_id[r.target], "display_name": names.get(se.db_id[r.target]),
              "score": r.score, "parts": r.parts, "reasons": list(r.reasons)} for r in recs]
     return json_response({"ok": True, "participant": pid, "recommendations": rows})
 
@@ -239,6 +231,8 @@ def _visible_request(s: Session, who: Principal, request_id: int) -> MeetingRequ
 @router.post("/requests", status_code=201, summary="Ask to meet another participant")
 def send_request(request: Request, body: RequestIn,
                  who: Principal = Depends(principal)) -> Response:
+    """One request per pair in either direction: of concurrent identical or crossing requests
+    (A to B while B asks A) one is created and the others get 409."""
     require(who, check=lambda p: p.role == "participant", what="send meeting requests")
     if who.participant_id is None:
         raise fail(409, "register your profile first (PUT /api/v1/match/profile)")
@@ -247,19 +241,21 @@ def send_request(request: Request, body: RequestIn,
     with request.app.state.store.session() as s:
         if s.get(Participant, body.to) is None:
             raise fail(404, f"no participant {body.to}")
-        dup = s.scalar(select(MeetingRequest).where(or_(
-            (MeetingRequest.from_id == who.participant_id) & (MeetingRequest.to_id == body.to),
-            (MeetingRequest.from_id == body.to) & (MeetingRequest.to_id == who.participant_id))))
-        if dup is not None:
-            raise fail(409, f"a request between you exists already (id {dup.id})")
-        r = MeetingRequest(from_id=who.participant_id, to_id=body.to, message=body.message,
-                           session=body.session.value, status="pending")
-        s.add(r)
-        s.flush()
+        try:
+            r = store.add_request(s, who.participant_id, body.to, session=body.session.value,
+                                  message=body.message, now=_event_now(s))
+        except store.Conflict as exc:
+            raise fail(409, str(exc)) from None
         audit(s, "request.send", actor=who.username, user_id=who.user_id,
               target=f"request:{r.id}", ip=client_ip(request))
         out = _request_json(r)
     return json_response({"ok": True, "request": out}, status=201)
+
+
+def _event_now(s: Session) -> dt.datetime:
+    """Now in the event's time zone (naive), for the request deadline."""
+    tz = store.load_event(s).event.timezone
+    return dt.datetime.now(ZoneInfo(tz)).replace(tzinfo=None)
 
 
 @router.get("/requests", summary="My requests (sent and received); all for organisers")
@@ -286,12 +282,14 @@ def get_request(request: Request, request_id: Id,
 def _decide(request: Request, who: Principal, request_id: int, status: str) -> Response:
     _participant(who)
     with request.app.state.store.session() as s:
-        r = _visible_request(s, who, request_id)
-        if not who.is_staff and who.participant_id != r.to_id:
-            raise fail(403, "only the participant asked may accept or decline")
-        if r.status != "pending":
-            raise fail(409, f"request {request_id} is {r.status} already")
-        r.status, r.decided_at = status, utcnow()
+        _visible_request(s, who, request_id)
+        try:
+            r = store.respond(s, request_id, accept=status == "accepted",
+                              by_db=None if who.is_staff else who.participant_id)
+        except PermissionError as exc:
+            raise fail(403, str(exc)) from None
+        except store.Conflict as exc:
+            raise fail(409, str(exc)) from None
         audit(s, f"request.{status}", actor=who.username, user_id=who.user_id,
               target=f"request:{r.id}", ip=client_ip(request))
         out = _request_json(r)
@@ -310,58 +308,209 @@ def decline_request(request: Request, request_id: Id,
     return _decide(request, who, request_id, "declined")
 
 
+def _grid_settings(body: ScheduleIn) -> dict[str, Any]:
+    """Event settings from the grid of a schedule request (when it gives one)."""
+    if body.n_tables is None or body.n_slots is None or body.start is None:
+        return {}
+    morning = body.n_morning_slots if body.n_morning_slots is not None else body.n_slots
+    if morning > body.n_slots:
+        raise fail(422, "n_morning_slots: must not exceed n_slots")
+    step = dt.timedelta(minutes=body.slot_minutes)
+    aft = body.afternoon_start or body.start + step * morning
+    return {"date": body.start.date().isoformat(), "n_tables": body.n_tables,
+            "slot_minutes": body.slot_minutes,
+            "morning": {"start": f"{body.start:%H:%M}", "slots": morning},
+            "afternoon": {"start": f"{aft:%H:%M}", "slots": body.n_slots - morning},
+            **({"fairness": body.fairness} if "fairness" in body.model_fields_set else {})}
+
+
+def begin_run(app_store: Any, user_id: int | None) -> tuple[str, Any]:
+    """Record a new RUNNING scheduler run: its id and the event it schedules."""
+    run_id = uuid.uuid4().hex[:16]
+    with app_store.session() as s:
+        event = store.load_event(s).event
+        store.start_run(s, run_id, event, user_id)
+    return run_id, event
+
+
+def run_scheduler(app_store: Any, run_id: str, event: Any, *, time_limit_s: float,
+                  publish: bool) -> dict[str, Any]:
+    """Run the scheduler on ``event`` for run ``run_id``: capacity first (INFEASIBLE at once
+    with the reasons), then the solver; the outcome is stored and published when it replaces
+    the published schedule. The database is not held open while the solver runs."""
+    try:
+        out = roundtable.schedule_event(event, time_limit_s=time_limit_s)
+    except Exception as exc:
+        out = roundtable.RunOutcome("ERROR", None, 0, (), (), (f"the scheduler failed: {exc}",))
+        with app_store.session() as s:
+            store.finish_run(s, run_id, out, publish=False)
+        raise
+    with app_store.session() as s:
+        was = store.load_event(s).published_run_id
+        done = store.finish_run(s, run_id, out, publish=publish)
+    return {"ok": True, "run_id": run_id, "status": out.status,
+            "total_breaks": out.total_breaks, "lower_bound": out.lower_bound,
+            "meetings": len(out.schedule), "unscheduled": len(out.request_ids) - len(out.schedule),
+            "published": done, "kept_published": was if (was and not done) else None,
+            "reasons": list(out.reasons), "advice": list(out.advice),
+            "seconds": round(out.wall_time_s, 3)}
+
+
 @router.post("/schedule", summary="Schedule the accepted meetings (organisers)")
 def schedule(request: Request, body: ScheduleIn, who: Principal = Depends(principal)) -> Response:
-    """Build the B2B instance from the accepted requests, minimise breaks (SAT/MaxSAT portfolio,
-    :func:`critmin.matchmaking.scheduler.solve_schedule`) and store the meetings (replacing the
-    previous run's)."""
+    """Check capacity, minimise breaks (:func:`critmin.matchmaking.roundtable.schedule_event`:
+    unavailable slots, attended sessions and fixed meetings included) and store the run. With
+    ``publish`` (default) the run becomes the published schedule only if it replaces it: a
+    run that finds nothing better (or nothing) keeps the published schedule."""
     require(who, check=lambda p: p.is_staff, what="run the scheduler")
-    if body.n_morning_slots > body.n_slots:
-        raise fail(422, "n_morning_slots: must not exceed n_slots")
-    from critmin.api.analytics import library
+    grid = _grid_settings(body)
+    if grid:
+        with request.app.state.store.session() as s:
+            try:
+                store.save_settings(s, grid)
+            except ValueError as exc:
+                raise fail(422, str(exc).splitlines()[0]) from None
+    run_id, event = begin_run(request.app.state.store, who.user_id)
+    return json_response(run_scheduler(request.app.state.store, run_id, event,
+                                       time_limit_s=body.time_limit_s, publish=body.publish))
 
-    solve = library("critmin.matchmaking.scheduler", "solve_schedule")
-    from critmin.matchmaking.instance import B2BInstance
-    from critmin.matchmaking.instance import Meeting as MM
-    from critmin.matchmaking.instance import Session as MS
 
-    sess = {"any": MS.ANY, "morning": MS.MORNING, "afternoon": MS.AFTERNOON}
+@router.post("/runs/{run_id}/publish", summary="Publish a scheduler run (organisers)")
+def publish(request: Request, run_id: Annotated[str, Path(max_length=40)],
+            who: Principal = Depends(principal)) -> Response:
+    require(who, check=lambda p: p.is_staff, what="publish a schedule")
     with request.app.state.store.session() as s:
-        accepted = list(s.scalars(select(MeetingRequest).where(
-            MeetingRequest.status == "accepted").order_by(MeetingRequest.id)))
-        people = sorted({r.from_id for r in accepted} | {r.to_id for r in accepted})
-        index = {pid: i + 1 for i, pid in enumerate(people)}
-        names = {p.id: p.display_name for p in s.scalars(
-            select(Participant).where(Participant.id.in_(people)))} if people else {}
-    run_id = uuid.uuid4().hex[:16]
-    if accepted:
-        inst = B2BInstance(len(people), body.n_tables, body.n_slots, body.n_morning_slots,
-                           tuple(MM(index[r.from_id], index[r.to_id], sess[r.session])
-                                 for r in accepted),
-                           names=tuple(names.get(p, f"#{p}") for p in people))
-        from critmin.matchmaking.instance import validate_instance
+        try:
+            store.publish_run(s, run_id)
+        except store.Conflict as exc:
+            raise fail(409, str(exc)) from None
+        audit(s, "schedule.publish", actor=who.username, user_id=who.user_id,
+              target=f"run:{run_id}", ip=client_ip(request))
+    return json_response({"ok": True, "published": run_id})
 
-        validate_instance(inst)
-        res = solve(inst, fairness=body.fairness, time_limit_s=body.time_limit_s)
-        status, total, bound, assignments = (res.status, res.total_breaks, res.lower_bound,
-                                             list(res.schedule))
-    else:
-        status, total, bound, assignments = "OPTIMAL", 0, 0, []
+
+@router.get("/runs/{run_id}", summary="A scheduler run: status, breaks, bound (organisers)")
+def get_run(request: Request, run_id: Annotated[str, Path(max_length=40)],
+            who: Principal = Depends(principal)) -> Response:
+    require(who, check=lambda p: p.is_staff, what="read scheduler runs")
     with request.app.state.store.session() as s:
-        s.execute(delete(Meeting))
-        for a in assignments:
-            s.add(Meeting(request_id=accepted[a.meeting - 1].id, slot=a.slot, table_no=a.table,
-                          run_id=run_id))
-        s.add(ScheduleRun(run_id=run_id, status=status, total_breaks=total, lower_bound=bound,
-                          n_tables=body.n_tables, n_slots=body.n_slots,
-                          n_morning_slots=body.n_morning_slots, start=body.start,
-                          slot_minutes=body.slot_minutes, afternoon_start=body.afternoon_start,
-                          user_id=who.user_id))
-        audit(s, "schedule.run", actor=who.username, user_id=who.user_id, target=f"run:{run_id}",
-              detail={"status": status, "meetings": len(assignments)}, ip=client_ip(request))
-    return json_response({"ok": True, "run_id": run_id, "status": status, "total_breaks": total,
-                          "lower_bound": bound, "meetings": len(assignments),
-                          "unscheduled": len(accepted) - len(assignments)})
+        run = s.scalar(select(ScheduleRun).where(ScheduleRun.run_id == run_id))
+        if run is None:
+            raise fail(404, f"no run {run_id}")
+        pub = store.load_event(s).published_run_id
+        out = {"run_id": run.run_id, "status": run.status, "total_breaks": run.total_breaks,
+               "lower_bound": run.lower_bound, "reasons": run.reasons or [],
+               "created_at": run.created_at, "finished_at": run.finished_at,
+               "published": pub == run.run_id}
+    return json_response({"ok": True, "run": out})
+
+
+class EventIn(BaseModel):
+    """Event settings (each optional: what is given replaces the stored value)."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    date: dt.date | None = None
+    timezone: str | None = Field(default=None, max_length=64)
+    venue: str | None = Field(default=None, max_length=200)
+    n_tables: int | None = Field(default=None, ge=1, le=1000)
+    slot_minutes: int | None = Field(default=None, ge=1, le=480)
+    morning: dict[str, Any] | None = None
+    afternoon: dict[str, Any] | None = None
+    partner_countries: list[Annotated[str, Field(pattern=r"^[A-Z]{3}$")]] | None = Field(
+        default=None, max_length=300)
+    auto_accept: bool | None = None
+    request_deadline: dt.datetime | None = None
+    fairness: int | None = Field(default=None, ge=0, le=200)
+
+
+@router.get("/event", summary="The roundtable's settings")
+def get_event(request: Request, who: Principal = Depends(principal)) -> Response:
+    _participant(who)
+    with request.app.state.store.session() as s:
+        se = store.load_event(s)
+    out = se.event.model_dump(mode="json", include=set(store.SETTINGS_FIELDS))
+    return json_response({"ok": True, "event": out, "published_run_id": se.published_run_id})
+
+
+@router.put("/event", summary="Set the roundtable's settings (organisers)")
+def put_event(request: Request, body: EventIn, who: Principal = Depends(principal)) -> Response:
+    require(who, check=lambda p: p.is_staff, what="set up the event")
+    with request.app.state.store.session() as s:
+        try:
+            ev = store.save_settings(s, body.model_dump(mode="json", exclude_unset=True))
+        except (ValueError, SpecError) as exc:
+            raise fail(422, _first_line(exc)) from None
+        if ev.auto_accept:
+            accepted = roundtable.accept_all_pending(store.load_event(s).event)
+            for r in accepted.requests:
+                s.execute(update(MeetingRequest).where(MeetingRequest.id == int(r.id),
+                                                       MeetingRequest.status == "pending")
+                          .values(status=r.status, decided_at=utcnow()))
+        audit(s, "event.edit", actor=who.username, user_id=who.user_id, target="event",
+              ip=client_ip(request))
+        out = ev.model_dump(mode="json", include=set(store.SETTINGS_FIELDS))
+    return json_response({"ok": True, "event": out})
+
+
+def _first_line(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        err = exc.errors()[0]
+        return f"{'.'.join(str(x) for x in err['loc'])}: {err['msg']}"
+    return str(exc).splitlines()[0]
+
+
+@router.get("/capacity", summary="Capacity check and demand per participant (organisers)")
+def capacity(request: Request, who: Principal = Depends(principal)) -> Response:
+    require(who, check=lambda p: p.is_staff, what="read the capacity check")
+    with request.app.state.store.session() as s:
+        se = store.load_event(s)
+    cap = roundtable.capacity_check(se.event)
+    rows = [{"participant_id": se.db_id[d.participant], "name": d.name, "received": d.received,
+             "sent": d.sent, "accepted": d.accepted, "slots": d.slots,
+             "warnings": list(d.warnings)} for d in roundtable.demand(se.event)]
+    return json_response({"ok": True, "feasible": cap.feasible, "meetings": cap.n_meetings,
+                          "places": cap.places, "reasons": list(cap.reasons),
+                          "advice": list(cap.advice), "drop": list(cap.drop), "demand": rows})
+
+
+@router.post("/import", summary="Import participants from event JSON or CSV (organisers)")
+async def import_participants(request: Request, who: Principal = Depends(principal)) -> Response:
+    """The body is an event JSON file (``application/json``: settings, participants and
+    requests) or a participants CSV (``text/csv``). Each participant gets an account and a
+    one-time sign-in link (``signin_path``; send it by mail)."""
+    require(who, check=lambda p: p.is_staff, what="import participants")
+    raw = await request.body()
+    kind = request.headers.get("content-type", "").split(";")[0].strip()
+    imported = import_bytes(request.app.state.store, raw, kind, who, client_ip(request))
+    return json_response({"ok": True, "participants": imported}, status=201)
+
+
+def import_bytes(app_store: Any, raw: bytes, kind: str, who: Principal, ip: str
+                 ) -> list[dict[str, Any]]:
+    """Import an event JSON or participants CSV body; the rows of the sign-in link export."""
+    from critmin.errors import InputError
+    from critmin.matchmaking.event import event_from_json
+
+    try:
+        if kind in ("text/csv", "application/csv"):
+            text = raw.decode("utf-8-sig")
+            event, profiles = None, store.profiles_from_csv(text)
+        else:
+            event = event_from_json(raw, "event.json")
+            profiles = list(event.participants)
+    except UnicodeDecodeError:
+        raise fail(422, "participants CSV: not UTF-8 text") from None
+    except InputError as exc:
+        raise fail(422, str(exc)) from None
+    with app_store.session() as s:
+        try:
+            done = store.import_participants(s, event, profiles)
+        except store.Conflict as exc:
+            raise fail(409, str(exc)) from None
+        audit(s, "participants.import", actor=who.username, user_id=who.user_id,
+              target="event", detail={"participants": len(done)}, ip=ip)
+    return [{"ref": d.ref, "name": d.name, "username": d.username, "created": d.created,
+             "signin_path": f"/signin/{d.token}"} for d in done]
 
 
 class AgendaFmt(str, Enum):
@@ -371,39 +520,34 @@ class AgendaFmt(str, Enum):
     html = "html"
 
 
-def slot_start(run: ScheduleRun, slot: int) -> dt.datetime:
-    """When ``slot`` (1-based) of scheduler run ``run`` starts (the afternoon slots from
-    ``afternoon_start`` when the run has one)."""
-    step = dt.timedelta(minutes=run.slot_minutes)
-    if slot > run.n_morning_slots and run.afternoon_start is not None:
-        return run.afternoon_start + step * (slot - run.n_morning_slots - 1)
-    return run.start + step * (slot - 1)
-
-
-def agenda_rows(store: Any, pid: int) -> tuple[str | None, list[dict[str, Any]]]:
-    """Participant ``pid``'s name and meetings in the last scheduler run (None when no such
+def agenda_rows(store_: Any, pid: int) -> tuple[str | None, list[dict[str, Any]]]:
+    """Participant ``pid``'s name and meetings in the published schedule (None when no such
     participant); shared by the agenda endpoints and the web agenda page."""
-    with store.session() as s:
+    with store_.session() as s:
         me = s.get(Participant, pid)
         if me is None:
             return None, []
-        run = s.scalar(select(ScheduleRun).order_by(ScheduleRun.id.desc()).limit(1))
-        rows = []
-        if run is not None:
-            q = (select(Meeting, MeetingRequest).join(MeetingRequest,
-                                                     Meeting.request_id == MeetingRequest.id)
-                 .where(or_(MeetingRequest.from_id == pid, MeetingRequest.to_id == pid))
-                 .order_by(Meeting.slot))
-            for m, r in s.execute(q).all():
-                other_id = r.to_id if r.from_id == pid else r.from_id
-                other = s.get(Participant, other_id)
-                start = slot_start(run, m.slot)
-                rows.append({"slot": m.slot, "table": m.table_no, "start": start,
-                             "end": start + dt.timedelta(minutes=run.slot_minutes),
-                             "with_id": other_id,
-                             "with": other.display_name if other else f"#{other_id}",
-                             "organisation": other.organisation if other else ""})
-        return me.display_name, rows
+        orgs = {p.id: p.organisation for p in s.scalars(select(Participant))}
+        pub = store.published(s)
+    if pub is None:
+        return me.display_name, []
+    event, entries, se = pub
+    rows = [{"slot": r.slot, "table": r.table, "start": r.start, "end": r.end,
+             "with_id": se.db_id[r.counterpart_id], "with": r.counterpart_name,
+             "organisation": orgs.get(se.db_id[r.counterpart_id], ""),
+             "summary": r.counterpart_summary}
+            for r in roundtable.agenda_rows(event, entries, se.profile_id[pid])]
+    return me.display_name, rows
+
+
+def agenda_file(store_: Any, pid: int, fmt: str) -> str:
+    """Participant ``pid``'s published agenda in ``fmt`` (ics, csv or html) by the one writer,
+    :mod:`critmin.matchmaking.agenda`; an empty agenda when nothing is published."""
+    with store_.session() as s:
+        pub = store.published(s)
+        se = store.load_event(s) if pub is None else pub[2]
+    event, entries = (pub[0], pub[1]) if pub is not None else (se.event, ())
+    return agenda.WRITERS[fmt](event, entries, se.profile_id[pid])
 
 
 def _agenda(request: Request, who: Principal, participant: int | None,
@@ -417,61 +561,14 @@ def _agenda(request: Request, who: Principal, participant: int | None,
     name, rows = agenda_rows(request.app.state.store, pid)
     if name is None:
         raise fail(404, f"no participant {pid}")
-    return render_agenda(name, rows, fmt)
-
-
-def render_agenda(name: str, rows: list[dict[str, Any]], fmt: AgendaFmt) -> Response:
-    """An agenda as JSON, iCalendar, CSV or HTML (:mod:`critmin.matchmaking`'s renderer when
-    it has one)."""
-    try:
-        from critmin.matchmaking import agenda as mm_agenda  # type: ignore[attr-defined]
-    except ImportError:
-        mm_agenda = None
     if fmt is AgendaFmt.json:
         return json_response({"ok": True, "participant": name, "meetings": rows})
-    fn = getattr(mm_agenda, f"to_{fmt.value}", None) if mm_agenda else None
-    if fn is not None:
-        body = fn(name, rows)
-    elif fmt is AgendaFmt.csv:
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, ["slot", "table", "start", "end", "with_id", "with",
-                                 "organisation"])
-        w.writeheader()
-        for r in rows:
-            w.writerow({**r, "start": r["start"].isoformat(), "end": r["end"].isoformat()})
-        body = buf.getvalue()
-    elif fmt is AgendaFmt.ics:
-        body = _ics(name, rows)
-    else:
-        items = "".join(
-            f"<tr><td>{r['start']:%H:%M}</td><td>{r['table']}</td>"
-            f"<td>{html.escape(r['with'])}</td><td>{html.escape(r['organisation'])}</td></tr>"
-            for r in rows)
-        body = (f"<!doctype html><html><head><meta charset='utf-8'><title>Agenda: "
-                f"{html.escape(name)}</title></head><body><h1>Agenda: {html.escape(name)}</h1>"
-                f"<table><tr><th>time</th><th>table</th><th>with</th><th>organisation</th></tr>"
-                f"{items}</table></body></html>")
-    media = {AgendaFmt.csv: "text/csv; charset=utf-8", AgendaFmt.ics: "text/calendar; "
-             "charset=utf-8", AgendaFmt.html: "text/html; charset=utf-8"}[fmt]
-    return Response(body, media_type=media)
-
-
-def _ics(name: str, rows: list[dict[str, Any]]) -> str:
-    def esc(v: str) -> str:
-        return (v.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-                .replace("\n", "\\n"))
-
-    stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
-    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//critmin//matchmaking//EN",
-             f"X-WR-CALNAME:{esc('Agenda: ' + name)}"]
-    for r in rows:
-        lines += ["BEGIN:VEVENT", f"UID:critmin-{r['slot']}-{r['table']}-{r['with_id']}@critmin",
-                  f"DTSTAMP:{stamp}", f"DTSTART:{r['start']:%Y%m%dT%H%M%S}",
-                  f"DTEND:{r['end']:%Y%m%dT%H%M%S}",
-                  f"SUMMARY:{esc('Meeting with ' + r['with'])}",
-                  f"LOCATION:{esc('Table ' + str(r['table']))}", "END:VEVENT"]
-    lines.append("END:VCALENDAR")
-    return "\r\n".join(lines) + "\r\n"
+    media = {AgendaFmt.csv: "text/csv; charset=utf-8",
+             AgendaFmt.ics: "text/calendar; charset=utf-8",
+             AgendaFmt.html: "text/html; charset=utf-8"}[fmt]
+    return Response(agenda_file(request.app.state.store, pid, fmt.value), media_type=media,
+                    headers={"Content-Disposition":
+                             f'attachment; filename="agenda-{pid}.{fmt.value}"'})
 
 
 Who = Annotated[int | None, Query(ge=1, le=2**62, description="Participant (organisers).")]
@@ -484,6 +581,25 @@ def agenda_fmt(request: Request, fmt: AgendaFmt, participant: Who = None,
 
 
 @router.get("/agenda", summary="My agenda")
-def agenda(request: Request, participant: Who = None,
-           who: Principal = Depends(principal)) -> Response:
+def agenda_json(request: Request, participant: Who = None,
+                who: Principal = Depends(principal)) -> Response:
     return _agenda(request, who, participant, AgendaFmt.json)
+
+
+def agendas_zip_bytes(store_: Any) -> bytes | None:
+    """Every agenda of the published schedule as a ZIP (None when nothing is published)."""
+    with store_.session() as s:
+        pub = store.published(s)
+    if pub is None:
+        return None
+    return agenda.agendas_zip(pub[0], pub[1])
+
+
+@router.get("/agendas.zip", summary="All agendas: ICS, CSV and printable HTML (organisers)")
+def agendas_zip(request: Request, who: Principal = Depends(principal)) -> Response:
+    require(who, check=lambda p: p.is_staff, what="export all agendas")
+    data = agendas_zip_bytes(request.app.state.store)
+    if data is None:
+        raise fail(404, "no published schedule yet")
+    return Response(data, media_type="application/zip",
+                    headers={"Content-Disposition": 'attachment; filename="agendas.zip"'})

@@ -7,7 +7,9 @@
 - ``_sort=column`` (``_sort=-column`` or ``_sort_desc=column`` for descending); rows are always
   ordered by the table's key after the sort column, so pages are stable;
 - ``_size`` rows per page (default 100, at most 1000) and an opaque ``_next`` cursor;
-- ``_stream=1`` returns every matching row (CSV streamed in batches; Parquet and Excel whole).
+- ``_stream=1`` returns every matching row as CSV, Parquet or Excel, streamed in batches of
+  :data:`STREAM_BATCH_ROWS` rows (memory bounded per request); without credentials at most
+  :data:`ANON_STREAM_ROWS` rows (403 beyond).
 """
 
 from __future__ import annotations
@@ -22,9 +24,8 @@ from fastapi.responses import Response
 from critmin import schema
 from critmin.api._cache import cached
 from critmin.api._core import (
-    MEDIA,
     AtlasPool,
-    Fmt,
+    FmtPath,
     annotation_headers,
     csv_rows,
     decode_cursor,
@@ -33,13 +34,20 @@ from critmin.api._core import (
     json_response,
     render_frame,
     stream_csv,
+    stream_parquet,
+    stream_xlsx,
 )
+from critmin.output import MEDIA, Format
 
 OPS = {"eq": "=", "ne": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "in": "IN"}
 CONTROL = ("_sort", "_sort_desc", "_size", "_next", "_stream")
 DEFAULT_SIZE = 100
 MAX_SIZE = 1000
 XLSX_MAX_ROWS = 1_000_000
+#: ``_stream`` exports without credentials are refused above this many rows (403).
+ANON_STREAM_ROWS = 100_000
+#: Rows per batch of a streamed export (what sits in memory at once, per request).
+STREAM_BATCH_ROWS = 20_000
 
 router = APIRouter(tags=["atlas tables"])
 
@@ -140,9 +148,10 @@ def build_query(table: str, params: list[tuple[str, str]]) -> tuple[str, list[An
     return sql, args, opts
 
 
-def query_table(pool: AtlasPool, table: str, params: list[tuple[str, str]], fmt: Fmt,
-                base_url: str) -> Response:
-    """The response for ``GET /api/v1/<table>[.fmt]?<params>``."""
+def query_table(pool: AtlasPool, table: str, params: list[tuple[str, str]], fmt: Format,
+                base_url: str, *, anonymous: bool = False) -> Response:
+    """The response for ``GET /api/v1/<table>[.fmt]?<params>`` (``anonymous``: the caller sent
+    no credentials, so ``_stream`` exports are capped at :data:`ANON_STREAM_ROWS` rows)."""
     clause, args, opts = build_query(table, params)
     t = schema.table(table)
     cols = t.column_names
@@ -150,20 +159,26 @@ def query_table(pool: AtlasPool, table: str, params: list[tuple[str, str]], fmt:
     ann = pool.annotations([table])
     cur = pool.cursor()
     if opts["stream"]:
-        if fmt is Fmt.json:
+        if fmt is Format.json:
             raise fail(400, "_stream returns every row: ask for .csv, .parquet or .xlsx")
-        if fmt is Fmt.csv:
-            rel = cur.sql(select, params=args)
-            read = getattr(rel, "to_arrow_reader", None) or rel.fetch_arrow_reader  # duckdb 2 / 1
-            reader = read(50_000)
-            return stream_csv(_batches(reader), name=table, ann=ann)
-        if fmt is Fmt.xlsx:
-            n = cur.execute(f'SELECT count(*) FROM "{table}"{clause.split(" ORDER BY ")[0]}',
-                            args).fetchone()[0]
-            if n > XLSX_MAX_ROWS:
-                raise fail(400, f"{n} rows do not fit in an Excel sheet: use .csv or .parquet")
-        df = cur.execute(select, args).df()
-        return render_frame(df, fmt, name=table, ann=ann)
+        n = cur.execute(f'SELECT count(*) FROM "{table}"{clause.split(" ORDER BY ")[0]}',
+                        args).fetchall()[0][0]
+        if anonymous and n > ANON_STREAM_ROWS:
+            raise fail(403, f"{n} rows: exports without signing in are capped at "
+                       f"{ANON_STREAM_ROWS} rows; narrow the filters, page with _size/_next, "
+                       "or send an API token")
+        if fmt is Format.xlsx and n > XLSX_MAX_ROWS:
+            raise fail(400, f"{n} rows do not fit in an Excel sheet: use .csv or .parquet")
+        # a cursor of its own: the stream is read after this thread has moved on to other
+        # requests, from the thread the response is sent by
+        rel = cur.cursor().sql(select, params=args)
+        read = getattr(rel, "to_arrow_reader", None) or rel.fetch_arrow_reader  # duckdb 2 / 1
+        batches = _batches(read(STREAM_BATCH_ROWS))
+        if fmt is Format.csv:
+            return stream_csv(batches, name=table, ann=ann)
+        if fmt is Format.parquet:
+            return stream_parquet(batches, name=table, ann=ann)
+        return stream_xlsx(batches, cols, name=table, ann=ann)
     size, offset = opts["size"], opts["offset"]
     rel = cur.execute(f"{select} LIMIT {size + 1} OFFSET {offset}", args)
     rows = rel.fetchall()
@@ -176,12 +191,12 @@ def query_table(pool: AtlasPool, table: str, params: list[tuple[str, str]], fmt:
         from urllib.parse import urlencode
 
         next_url = f"{base_url}?{urlencode(kept)}"
-    if fmt is Fmt.json:
+    if fmt is Format.json:
         payload = {"ok": True, "name": table, "columns": cols, "rows": _records(t, rows),
                    "next": nxt, "next_url": next_url, "annotations": ann}
         return json_response(payload)
     headers = {"Link": f'<{next_url}>; rel="next"', "X-Next-Cursor": nxt} if nxt else None
-    if fmt is Fmt.csv:
+    if fmt is Format.csv:
         text = csv_rows(cols, [c.type for c in t.columns], rows)
         if text is not None:
             return Response(text, media_type=MEDIA[fmt], headers={
@@ -289,12 +304,14 @@ def _handlers(name: str) -> tuple[Any, Any, Any]:
     would expose a default argument as a query parameter)."""
 
     def handler(request: Request) -> Response:
-        fmt = Fmt(request.path_params.get("fmt", "json"))
+        fmt = Format(request.path_params.get("fmt", "json"))
+        who = getattr(request.state, "principal", None)
         return cached(request, lambda: query_table(
             request.app.state.atlas, name, list(request.query_params.multi_items()), fmt,
-            str(request.url.replace(query=""))))
+            str(request.url.replace(query="")),
+            anonymous=who is None or (who.user_id is None and who.via != "cli")))
 
-    def handler_fmt(request: Request, fmt: Fmt) -> Response:
+    def handler_fmt(request: Request, fmt: FmtPath) -> Response:
         return handler(request)
 
     def row(request: Request, key: str) -> Response:

@@ -78,12 +78,24 @@ _hasher = None
 _params = {"time_cost": 2, "memory_cost": 19456, "parallelism": 1}
 
 
+_dummy: str | None = None
+
+
 def set_password_params(**params: int) -> None:
     """Set argon2 ``time_cost``, ``memory_cost`` (KiB) and ``parallelism`` for new hashes
     (existing hashes keep verifying: their parameters are stored in them)."""
-    global _hasher
+    global _hasher, _dummy
     _params.update(params)
-    _hasher = None
+    _hasher = _dummy = None
+
+
+def _dummy_hash() -> str:
+    """A hash of a random password with the current parameters: verified against when the user
+    is unknown or has no password, so a failed sign-in costs the same either way."""
+    global _dummy
+    if _dummy is None:
+        _dummy = hash_password(secrets.token_urlsafe(16))
+    return _dummy
 
 
 def _ph():  # type: ignore[no-untyped-def]
@@ -172,6 +184,64 @@ def revoke_token(s: Session, token_id: int, *, by: Principal) -> ApiToken:
     return row
 
 
+def list_tokens(s: Session, user: User | None = None) -> list[dict[str, object]]:
+    """API tokens (never the secrets: id, owner, name, prefix, dates, revoked), of ``user`` or of
+    everyone (for admins)."""
+    q = (select(ApiToken, User.username).join(User, User.id == ApiToken.user_id)
+         .order_by(ApiToken.id))
+    if user is not None:
+        q = q.where(ApiToken.user_id == user.id)
+    return [{"id": t.id, "username": name, "name": t.name, "prefix": t.prefix,
+             "created_at": t.created_at, "last_used_at": t.last_used_at, "revoked": t.revoked}
+            for t, name in s.execute(q).all()]
+
+
+def _end_sessions(s: Session, user: User) -> int:
+    rows = list(s.scalars(select(WebSession).where(WebSession.user_id == user.id)))
+    for row in rows:
+        s.delete(row)
+    return len(rows)
+
+
+def set_active(s: Session, username: str, active: bool, *, by: Principal = CLI) -> User:
+    """Deactivate (or reactivate) a user: an inactive user's tokens and sessions are refused,
+    and its open sessions are ended."""
+    user = get_user(s, username)
+    user.active = active
+    ended = 0 if active else _end_sessions(s, user)
+    audit(s, "user.activate" if active else "user.deactivate", actor=by.username,
+          user_id=by.user_id, target=f"user:{user.id}", detail={"sessions_ended": ended})
+    return user
+
+
+def set_password(s: Session, username: str, password: str, *, by: Principal = CLI) -> User:
+    """Set a new password and end the user's open sessions."""
+    if not password:
+        raise AuthError("the password must not be empty")
+    user = get_user(s, username)
+    user.password_hash = hash_password(password)
+    ended = _end_sessions(s, user)
+    audit(s, "user.passwd", actor=by.username, user_id=by.user_id, target=f"user:{user.id}",
+          detail={"sessions_ended": ended})
+    return user
+
+
+def delete_user(s: Session, username: str, *, by: Principal = CLI) -> int:
+    """Delete a user with its tokens and sessions (its participant profile, if any, is kept
+    without an owner); returns the id it had. The audit log keeps its entries."""
+    user = get_user(s, username)
+    uid = user.id
+    for row in s.scalars(select(ApiToken).where(ApiToken.user_id == uid)):
+        s.delete(row)
+    _end_sessions(s, user)
+    for p in s.scalars(select(Participant).where(Participant.user_id == uid)):
+        p.user_id = None
+    s.delete(user)
+    audit(s, "user.delete", actor=by.username, user_id=by.user_id, target=f"user:{uid}",
+          detail={"username": username})
+    return uid
+
+
 def principal_for(s: Session, user: User, via: str, csrf: str | None = None) -> Principal:
     pid = s.scalar(select(Participant.id).where(Participant.user_id == user.id))
     return Principal(user.id, user.username, user.role, pid, via, csrf)
@@ -229,7 +299,10 @@ def login(s: Session, username: str, password: str, ip: str) -> tuple[User, str,
     if failures >= MAX_FAILURES:
         raise RateLimited(f"too many failed logins for {username!r}; try again in a minute")
     user = s.scalar(select(User).where(User.username == username))
-    ok = user is not None and user.active and verify_password(user.password_hash, password)
+    # one argon2 verification whether or not the user exists (no timing oracle for user names)
+    stored = user.password_hash if user is not None and user.password_hash else None
+    verified = verify_password(stored or _dummy_hash(), password)
+    ok = user is not None and user.active and stored is not None and verified
     s.add(LoginAttempt(username=username[:80], ip=ip[:64], success=ok))
     if not ok or user is None:
         audit(s, "login.fail", actor=username[:80], target=f"user:{username[:60]}", ip=ip)

@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from critmin.cli import app
-from critmin.cli._output import Format, emit
+from critmin.cli import Format, app, emit
 
 DbOption = Annotated[Path | None, typer.Option("--db", help="Atlas file (default: $CRITMIN_ATLAS "
                                                 "or the user data dir; the bundled starter atlas "
@@ -130,18 +129,8 @@ def concentration_cmd(
 ) -> None:
     """Production concentration of a mineral: HHI, top-1/top-3 shares, largest producer."""
     from critmin.atlas import Atlas
-    from critmin.metrics.concentration import production_concentration
+    from critmin.reports import views
 
     with Atlas.open(db) as atlas:
-        if mineral not in set(atlas.table("minerals").mineral.to_pandas()):
-            from critmin.errors import CritminError
-
-            raise CritminError(f"unknown mineral {mineral!r}")
-        df = production_concentration(atlas.table("production"), mineral=mineral, stage=stage,
-                                      year=year, sources=atlas.table("sources"),
-                                      family="usgs-mcs").to_pandas()
-    df = df.sort_values(["stage", "year"], ignore_index=True)[
-        ["mineral", "stage", "year", "unit", "basis", "total", "n_suppliers", "hhi", "hhi_points",
-         "top1_share", "top3_share", "top_supplier", "published_total", "total_flag"]
-    ].rename(columns={"top_supplier": "top_producer"})
+        df = views.concentration_view(views.concentration(atlas, mineral), mineral, stage, year)
     emit(df, fmt, title=f"Production concentration: {mineral}")

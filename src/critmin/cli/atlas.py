@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,34 +26,59 @@ def build_cmd(
     dirs: Annotated[list[Path], typer.Argument(help="Folders (or files) holding source files.")],
     db: DbOption = None,
     fresh: Annotated[bool, typer.Option("--fresh", help="Start from an empty atlas.")] = False,
+    allow_shrink: Annotated[bool, typer.Option(
+        "--allow-shrink", help="Load a file even when it has no rows or far fewer rows than the "
+        "version of its source it replaces (refused by default).")] = False,
     silent: Annotated[bool, typer.Option("--silent", help="No progress bar.")] = False,
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    watch: Annotated[bool, typer.Option(
+        "--watch/--no-watch", help="After a build that loaded data: save what changed (the "
+        "web's what's-new page) and evaluate the watch rules.")] = True,
+    database_url: Annotated[str | None, typer.Option(
+        "--database-url", help="Operational database holding the watch rules (default: "
+        "$CRITMIN_DATABASE_URL or a SQLite file in the user data dir).")] = None,
 ) -> None:
     """Recognise the source files in DIRS (by name and header) and load them into the atlas."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from critmin import atlas
+    from critmin.watch import diff
 
     err = Console(stderr=True)
-    kept = _save_registry_edits(Path(db) if db is not None else atlas.default_path())
-    if silent or fmt == "json":
-        report = atlas.build(dirs, db, fresh=fresh)
-    else:
-        with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                      TextColumn("{task.completed}/{task.total} files"), TimeElapsedColumn(),
-                      console=err, transient=True) as bar:
-            task = bar.add_task("loading", total=None)
+    target = Path(db) if db is not None else atlas.default_path()
+    if target.exists():
+        atlas.check_file(target)
+    kept = _save_registry_edits(target)
+    try:
+        with diff.snapshot(target) as before:
+            if silent or fmt == "json":
+                report = atlas.build(dirs, db, fresh=fresh, allow_shrink=allow_shrink)
+            else:
+                with Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                              TextColumn("{task.completed}/{task.total} files"),
+                              TimeElapsedColumn(), console=err, transient=True) as bar:
+                    task = bar.add_task("loading", total=None)
 
-            def progress(label: str, done: int, total: int) -> None:
-                bar.update(task, description=label, completed=done, total=total)
+                    def progress(label: str, done: int, total: int) -> None:
+                        bar.update(task, description=label, completed=done, total=total)
 
-            report = atlas.build(dirs, db, fresh=fresh, progress=progress)
+                    report = atlas.build(dirs, db, fresh=fresh, allow_shrink=allow_shrink,
+                                         progress=progress)
+            if watch and any(x.status != "unchanged" for x in report.loaded):
+                report.notes.extend(_after_build(before, Path(report.atlas), database_url))
+    except BaseException:
+        if kept is not None:  # the atlas is untouched, so its registry needs no copy
+            shutil.rmtree(kept[0], ignore_errors=True)
+        raise
     if kept is not None:
+        report.registry_backup = str(kept[0])
         report.notes.append(
             f"the atlas held registry records that differ from critmin's curated registry "
             f"({kept[1]}); the rebuilt atlas has the curated one, and the old registry is saved "
             f"in {kept[0]}: put it back with 'critmin coop restore {kept[0]}'"
         )
+        report.notes += [f"removed old registry backup {d} (the last {KEEP_BACKUPS} are kept)"
+                         for d in _cap_backups(target)]
     if fmt == "json":
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return
@@ -65,11 +91,88 @@ def build_cmd(
     console = Console()
     console.print(table)
     total = sum(x.rows for x in report.loaded)
-    console.print(f"{len(report.loaded)} files, {total:,} rows loaded")
+    console.print(f"{len(report.loaded)} files, {total:,} rows loaded"
+                  + ("" if report.changed else "; nothing new: the atlas file is untouched"))
     for note in report.notes:
         console.print(f"note: {note}")
     for f in report.unrecognised:
         console.print(f"[yellow]not recognised, skipped:[/] {f}")
+
+
+def _after_build(before: Path | None, after: Path, database_url: str | None) -> list[str]:
+    """Save the diff for the what's-new page, then evaluate the watch rules and send the
+    alerts; returns notes for the build report (a failure here never undoes the build)."""
+    from critmin.watch import diff
+
+    notes = []
+    try:
+        out = diff.save_whats_new(before, after)
+        if out is not None:
+            notes.append(f"what changed since the previous build: {out}")
+    except Exception as exc:  # the build itself succeeded; say what was not done
+        notes.append(f"what's-new diff not saved: {type(exc).__name__}: {exc}")
+    from critmin.storage import Store
+    from critmin.storage import database_url as default_url
+
+    url = database_url or default_url()
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+        return notes  # no operational database yet: nobody watches anything
+    try:
+        from critmin.atlas import Atlas
+        from critmin.watch.delivery import deliver_due
+        from critmin.watch.evaluate import evaluate
+
+        store = Store(url)
+        try:
+            store.upgrade()
+            with Atlas(after) as a:
+                result = evaluate(store, a, trigger="atlas-build")
+            sent = deliver_due(store)
+        finally:
+            store.dispose()
+        if result.rules:
+            notes.append(f"watch: {result.rules} rules checked, {len(result.alerts)} new "
+                         f"alerts; {len(sent.sent)} notifications sent, {len(sent.retrying)} "
+                         "to retry")
+    except Exception as exc:
+        notes.append(f"watch rules not evaluated: {type(exc).__name__}: {exc} (run "
+                     "'critmin watch check')")
+    return notes
+
+
+@atlas_app.command("diff")
+def diff_cmd(
+    old: Annotated[str, typer.Argument(help="Old atlas file, or a release label.")],
+    new: Annotated[str, typer.Argument(help="New atlas file, or a release label.")],
+    db: DbOption = None,
+    top: Annotated[int, typer.Option("--top", min=1, max=1000,
+                                     help="How many moved indicators to list.")] = 20,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """What changed between two atlas files, or two releases in one atlas (--db): rows added,
+    removed and changed per source family, and the indicators that moved most."""
+    from critmin.watch.diff import diff
+
+    d = diff(old, new, atlas=db, top=top)
+    if fmt == "json":
+        typer.echo(json.dumps(d, indent=2, default=str))
+        return
+    console = Console()
+    t = Table(title=f"Rows: {d['old']} -> {d['new']}")
+    for col in ("table", "family", "added", "removed", "changed"):
+        t.add_column(col, justify="right" if col in ("added", "removed", "changed") else "left")
+    for x in d["tables"]:
+        t.add_row(x["table"], x["family"], f"{x['added']:,}", f"{x['removed']:,}",
+                  f"{x['changed']:,}")
+    console.print(t)
+    m = Table(title="Indicators that moved most")
+    for col in ("country", "mineral", "indicator", "old", "new", "change"):
+        m.add_column(col)
+    for x in d["moved"]:
+        m.add_row(x["country"] or "(world)", x["mineral"], x["indicator"],
+                  f"{x['value_old']:.4f} ({x['year_old']})",
+                  f"{x['value_new']:.4f} ({x['year_new']})", f"{x['change']:+.4f}")
+    console.print(m)
 
 
 @atlas_app.command("info")
@@ -102,6 +205,22 @@ def info_cmd(
     console.print(s)
 
 
+@atlas_app.command("starter")
+def starter_cmd(
+    db: DbOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing atlas.")] = False,
+) -> None:
+    """Install the bundled starter atlas (a compact aggregate of the public sources)."""
+    from critmin import starter
+    from critmin.atlas import default_path
+    from critmin.errors import AtlasError
+
+    path = Path(db) if db is not None else default_path()
+    if path.exists() and not force:
+        raise AtlasError(f"{path} already exists: use --force to replace it with the starter atlas")
+    typer.echo(str(starter.install(path, quiet=True)))
+
+
 @atlas_app.command("path")
 def path_cmd() -> None:
     """Print where the atlas lives by default."""
@@ -126,6 +245,20 @@ def download_cmd(
         return
     path, digest = download(source, dest, sha256=sha256)
     typer.echo(f"saved {path} (sha256 {digest})")
+
+
+#: How many registry backup folders a build keeps beside the atlas (older ones are removed).
+KEEP_BACKUPS = 5
+
+
+def _cap_backups(path: Path) -> list[Path]:
+    """Remove all but the newest :data:`KEEP_BACKUPS` registry backups of the atlas at ``path``;
+    the removed folders (their names sort by time)."""
+    backups = sorted(p for p in path.parent.glob(f"{path.stem}.registry-*") if p.is_dir())
+    old = backups[:-KEEP_BACKUPS] if len(backups) > KEEP_BACKUPS else []
+    for d in old:
+        shutil.rmtree(d, ignore_errors=True)
+    return old
 
 
 def _save_registry_edits(path: Path) -> tuple[Path, str] | None:
@@ -156,7 +289,7 @@ def _save_registry_edits(path: Path) -> tuple[Path, str] | None:
             changes.append(f"{t}: {added} added, {edited} edited, {removed} removed")
     if not changes:
         return None
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     folder = path.with_name(f"{path.stem}.registry-{stamp}")
     old.save_csv(folder)
     return folder, "; ".join(changes)

@@ -8,8 +8,7 @@ from typing import Annotated
 
 import typer
 
-from critmin.cli import app
-from critmin.cli._output import Format, emit
+from critmin.cli import Format, app, emit
 
 coop_app = typer.Typer(help="Cooperation: frameworks, agreements, projects, bloc shares, "
                        "partner coverage and what-if.", no_args_is_help=True)

@@ -16,9 +16,8 @@ from typer._click.core import Context  # typer >= 0.2x vendors click
 
 def commands() -> Iterator[tuple[str, Any]]:
     """(full name, command) for every command and group, depth first."""
-    from critmin.cli import _register, app
+    from critmin.cli import app
 
-    _register()
     root = typer.main.get_command(app)
 
     def walk(cmd: Any, path: list[str]) -> Iterator[tuple[str, Any]]:

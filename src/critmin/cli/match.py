@@ -43,10 +43,11 @@ class AgendaFormat(str, Enum):
 def load_instance(path: Path):  # type: ignore[no-untyped-def]
     """A B2B instance from a ``.dzn`` benchmark file or an event JSON file (by extension)."""
     from critmin.matchmaking.dzn import read_dzn
-    from critmin.matchmaking.event import event_instance, read_event
+    from critmin.matchmaking.event import read_event
+    from critmin.matchmaking.roundtable import build_instance
 
     if path.suffix.lower() == ".json":
-        return event_instance(read_event(path), path)
+        return build_instance(read_event(path), path)
     if path.suffix.lower() == ".dzn":
         return read_dzn(path)
     raise InputError(path, "unknown instance format: use a .dzn benchmark file or an event .json")
@@ -149,17 +150,19 @@ def recommend_cmd(
     participant: str | None = typer.Option(None, "--participant", help="Participant id."),
     top: int = typer.Option(5, "--top", min=1, help="Suggestions per participant."),
     fmt: str = typer.Option("table", "--format", help="table, csv or json."),
+    no_spread: bool = typer.Option(False, "--no-spread",
+                                   help="Rank by fit alone, ignoring demand and capacity."),
 ) -> None:
-    """Suggest counterparts for each participant, with the score and the reasons."""
+    """Suggest counterparts for each participant, with the score and the reasons (public
+    profile fields only; pairs already requested left out; demand spread by capacity)."""
     import pandas as pd
 
-    from critmin.cli._output import emit
+    from critmin.cli import emit
     from critmin.matchmaking.event import read_event
-    from critmin.matchmaking.recommend import recommend
+    from critmin.matchmaking.roundtable import recommend_for
 
     event = read_event(event_file)
-    recs = recommend(event.participants, participant=participant, top_k=top,
-                     partner_countries=event.partner_countries)
+    recs = recommend_for(event, participant, top_k=top, spread=not no_spread)
     df = pd.DataFrame(
         [
             {"participant": r.participant, "target": r.target,

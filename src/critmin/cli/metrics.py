@@ -7,8 +7,7 @@ from typing import Annotated
 
 import typer
 
-from critmin.cli import app
-from critmin.cli._output import Format
+from critmin.cli import Format, app
 
 
 @app.command("geopolrisk")
@@ -35,7 +34,7 @@ def geopolrisk_cmd(
     import contextlib
 
     from critmin.atlas import Atlas
-    from critmin.cli._output import emit
+    from critmin.cli import emit
     from critmin.metrics.geopolrisk import geopolrisk, parse_region
 
     regions = dict(parse_region(r) for r in region or [])

@@ -9,8 +9,7 @@ from typing import Annotated
 
 import typer
 
-from critmin.cli import app
-from critmin.cli._output import Format, emit
+from critmin.cli import Format, app, emit
 from critmin.cli.atlas import atlas_app
 
 DbOption = Annotated[Path | None, typer.Option("--db", help="Atlas file (default: $CRITMIN_ATLAS "

@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 
-from critmin.cli import app
-from critmin.cli._output import Format, emit, records
+from critmin.cli import Format, app, emit
+from critmin.output import records
 
 scenario_app = typer.Typer(help="Disruption scenarios: export bans, N-1, re-routing, stockpiles.",
                            no_args_is_help=True)
@@ -96,19 +96,13 @@ def montecarlo_cmd(
     db: DbOption = None,
 ) -> None:
     """Random export restrictions for every exporter x mineral: shortfall distributions."""
+    from critmin import reference
     from critmin.atlas import Atlas
-    from critmin.errors import SpecError
     from critmin.scenarios.montecarlo import montecarlo
-    from critmin.scenarios.spec import known_countries, known_minerals
 
     if importer is not None:
-        importer = importer.strip().upper()
-        if importer not in known_countries():
-            raise SpecError(f"importer: unknown country {importer!r} "
-                            "(use an ISO 3166 alpha-3 code such as CHN)")
-    for m in mineral or ():
-        if m not in known_minerals():
-            raise SpecError(f"mineral: unknown mineral {m!r} (see critmin/reference/minerals.csv)")
+        importer = reference.resolve_country(importer)
+    mineral = [reference.require_mineral(m) for m in mineral or ()]
     with Atlas.open(db) as atlas:
         df = montecarlo(atlas, year=year, runs=runs, seed=seed, importer=importer,
                         minerals=mineral or None)

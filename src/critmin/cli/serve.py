@@ -83,6 +83,11 @@ def serve_cmd(
     db: Annotated[Path | None, typer.Option("--db", help="Atlas file (default: $CRITMIN_ATLAS "
                                             "or the user data dir).")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    forwarded_allow_ips: Annotated[str | None, typer.Option(
+        "--forwarded-allow-ips", help="Comma-separated addresses of reverse proxies whose "
+        "X-Forwarded-For / X-Forwarded-Proto headers are trusted (default: none, so the client "
+        "address is the TCP peer's: the login rate limit cannot be dodged with a forged "
+        "header).")] = None,
 ) -> None:
     """Serve the HTTP API (/api/v1, docs at /docs) and the web pages with uvicorn."""
     import os
@@ -95,7 +100,17 @@ def serve_cmd(
     store.upgrade()  # migrations run on first start
     os.environ["CRITMIN_ATLAS"] = str(atlas_path)
     os.environ["CRITMIN_DATABASE_URL"] = store.url
+    run_server(server_config(host=host, port=port, workers=workers, log_level=log_level,
+                             forwarded_allow_ips=forwarded_allow_ips))
+
+
+def server_config(*, forwarded_allow_ips: str | None = None, **options: object) -> uvicorn.Config:
+    """uvicorn's configuration for ``critmin serve``. Proxy headers are honoured only from the
+    addresses in ``forwarded_allow_ips``: uvicorn's own default trusts them from 127.0.0.1 (and
+    from ``$FORWARDED_ALLOW_IPS``), so any local client or a proxy passing the header through
+    could pick its address."""
     import uvicorn
 
-    run_server(uvicorn.Config("critmin.api:create_app", factory=True, host=host, port=port,
-                              workers=workers, log_level=log_level))
+    ips = (forwarded_allow_ips or "").strip()
+    return uvicorn.Config("critmin.api:create_app", factory=True, proxy_headers=bool(ips),
+                          forwarded_allow_ips=ips or "", **options)  # type: ignore[arg-type]

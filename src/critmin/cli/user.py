@@ -1,4 +1,5 @@
-"""``critmin user add|list|token``: accounts of the service (thin: one library call each)."""
+"""``critmin user add|list|token|tokens|revoke|deactivate|delete|passwd``: accounts of the service
+(thin: one library call each)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ from typing import Annotated
 
 import typer
 
-from critmin.cli import app
-from critmin.cli._output import Format, emit
+from critmin.cli import Format, app, emit
 
-user_app = typer.Typer(help="Service accounts: add users, list them, issue API tokens.",
+user_app = typer.Typer(help="Service accounts: add, list, deactivate, delete users; passwords; "
+                        "issue, list and revoke API tokens.",
                        no_args_is_help=True)
 app.add_typer(user_app, name="user")
 
@@ -87,3 +88,87 @@ def token_cmd(
         sys.stdout.write(json.dumps({"username": username, "token": token}) + "\n")
     else:
         typer.echo(token)
+
+
+@user_app.command("tokens")
+def tokens_cmd(
+    username: Annotated[str | None, typer.Argument(help="Only this user's tokens (default: "
+                                                   "every user's).")] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="table, csv or json")] = Format.table,
+    database_url: DbUrlOption = None,
+) -> None:
+    """List API tokens: id, owner, name, prefix, dates, revoked (never the secrets)."""
+    import pandas as pd
+
+    from critmin import auth
+
+    store = _store(database_url)
+    with store.session() as s:
+        rows = auth.list_tokens(s, auth.get_user(s, username) if username else None)
+    cols = ["id", "username", "name", "prefix", "created_at", "last_used_at", "revoked"]
+    emit(pd.DataFrame(rows, columns=cols), fmt, title="API tokens")
+
+
+@user_app.command("revoke")
+def revoke_cmd(
+    token_id: Annotated[int, typer.Argument(help="Token id (see 'critmin user tokens').",
+                                            min=1)],
+    database_url: DbUrlOption = None,
+) -> None:
+    """Revoke an API token: it is refused from the next request on."""
+    from critmin import auth
+
+    store = _store(database_url)
+    with store.session() as s:
+        auth.revoke_token(s, token_id, by=auth.CLI)
+    typer.echo(f"revoked token {token_id}")
+
+
+@user_app.command("deactivate")
+def deactivate_cmd(
+    username: Annotated[str, typer.Argument(help="User name.")],
+    activate: Annotated[bool, typer.Option("--activate", help="Reactivate instead.")] = False,
+    database_url: DbUrlOption = None,
+) -> None:
+    """Deactivate USERNAME: its tokens and sessions are refused and its sessions ended."""
+    from critmin import auth
+
+    store = _store(database_url)
+    with store.session() as s:
+        auth.set_active(s, username, activate)
+    typer.echo(f"{'reactivated' if activate else 'deactivated'} user {username!r}")
+
+
+@user_app.command("delete")
+def delete_cmd(
+    username: Annotated[str, typer.Argument(help="User name.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+    database_url: DbUrlOption = None,
+) -> None:
+    """Delete USERNAME with its tokens and sessions (the audit log keeps its entries)."""
+    from critmin import auth
+
+    if not yes:
+        typer.confirm(f"delete user {username!r}?", abort=True)
+    store = _store(database_url)
+    with store.session() as s:
+        uid = auth.delete_user(s, username)
+    typer.echo(f"deleted user {username!r} (id {uid})")
+
+
+@user_app.command("passwd")
+def passwd_cmd(
+    username: Annotated[str, typer.Argument(help="User name.")],
+    password: Annotated[str | None, typer.Option(
+        "--password", help="New password (default: prompt).")] = None,
+    database_url: DbUrlOption = None,
+) -> None:
+    """Set a new password for USERNAME (argon2) and end its open sessions."""
+    from critmin import auth
+
+    if password is None:
+        password = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
+    store = _store(database_url)
+    with store.session() as s:
+        auth.set_password(s, username, password)
+    typer.echo(f"password of {username!r} changed; its sessions were ended")

@@ -25,6 +25,7 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis import _
 
+from critmin import reference
 from critmin.atlas import Atlas
 from critmin.cooperation.models import Context, Project, rate_unit
 from critmin.errors import SpecError
@@ -37,8 +38,6 @@ from critmin.metrics.concentration import (
 from critmin.metrics.formulas import calc_apparent_consumption, calc_n_minus_1_coverage
 from critmin.metrics.trade import members_in_year, mineral_trade, net_trade
 
-#: Groups whose share is reported by :func:`whatif` unless told otherwise.
-WHATIF_GROUPS: tuple[str, ...] = ("MSP", "IPEF", "QUAD")
 #: Default spare capacity of partners' producers, as a fraction of their production (10 %: a
 #: round figure for the utilisation headroom of mines and refineries; pass your own).
 SPARE_CAPACITY = 0.10
@@ -62,17 +61,10 @@ def usgs_production(atlas: Atlas, mineral: str | None = None, stage: str | None 
     return p.filter(p.value.notnull())
 
 
-def _check_mineral(atlas: Atlas, mineral: str) -> None:
-    known = set(atlas.table("minerals").mineral.to_pandas())
-    if mineral not in known:
-        raise SpecError(f"unknown mineral {mineral!r}; known minerals: {', '.join(sorted(known))}")
-
-
-def _check_group(atlas: Atlas, group: str) -> None:
-    cg = atlas.table("country_groups")
-    known = set(cg.group_id.to_pandas())
-    if group not in known:
-        raise SpecError(f"unknown group {group!r}; groups with memberships: {', '.join(sorted(known))}")
+def _check_group(atlas: Atlas, group: str) -> str:
+    """``group`` when the atlas lists memberships for it (:class:`ChoiceError` otherwise)."""
+    return reference.require_group(group, sorted(set(
+        atlas.table("country_groups").group_id.to_pandas())))
 
 
 def _latest_year(t: ir.Table, upto: int | None = None) -> int | None:
@@ -112,7 +104,7 @@ def blocs(mineral: str, stage: str | None = None, year: int | None = None, *,
     Rows: one per group and stage, sorted by production share.
     """
     atlas = atlas or Atlas.open()
-    _check_mineral(atlas, mineral)
+    mineral = reference.require_mineral(mineral)
     p = usgs_production(atlas, mineral, stage)
     prod_year = year if year is not None else _latest_year(p)
     if prod_year is None:
@@ -233,13 +225,13 @@ def coverage(country: str, group: str, mineral: str | None = None, year: int | N
     capacity, which has no price) is given either way. ``year`` defaults to the latest year
     with trade data for the country.
     """
-    from critmin.assessment import resolve_country
+    from critmin.reference import resolve_country
 
     atlas = atlas or Atlas.open()
-    iso3 = resolve_country(atlas, country)
-    _check_group(atlas, group)
+    iso3 = resolve_country(country)
+    group = _check_group(atlas, group)
     if mineral is not None:
-        _check_mineral(atlas, mineral)
+        mineral = reference.require_mineral(mineral)
     if spare_capacity < 0:
         raise SpecError(f"spare_capacity must be >= 0, got {spare_capacity}")
     tf, hs, src = atlas.table("trade_flows"), atlas.table("hs_map"), atlas.table("sources")
@@ -330,7 +322,7 @@ def converted_capacity(project: Project, unit: str, basis: str, ctx: Context) ->
 
 
 def whatif(project_ids: Iterable[str], year: int | None = None, *, atlas: Atlas | None = None,
-           groups: Sequence[str] = WHATIF_GROUPS, registry: Any = None) -> pd.DataFrame:
+           groups: Sequence[str] | None = None, registry: Any = None) -> pd.DataFrame:
     """Concentration of production before and after the projects' capacity comes online.
 
     Per mineral and stage of the projects, with USGS production P_c of ``year`` (default: the
@@ -369,6 +361,7 @@ def whatif(project_ids: Iterable[str], year: int | None = None, *, atlas: Atlas 
             raise SpecError(f"project {pr.id!r} is downstream manufacturing capacity "
                             f"({pr.basis}), not {pr.mineral} production: it cannot be added")
         by_key.setdefault((pr.mineral, pr.stage), []).append(pr)
+    groups = [reference.require_group(g) for g in groups] if groups else reference.groups()
     frames = [_whatif_one(atlas, reg.ctx, m, s, ps, year, groups) for (m, s), ps in by_key.items()]
     return pd.concat(frames, ignore_index=True)
 

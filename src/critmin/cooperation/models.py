@@ -28,7 +28,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator, model_validator
 
-from critmin.errors import SpecError
+from critmin.errors import ChoiceError, SpecError
 
 #: Project stages (the production table's stages; ``capacity`` = downstream manufacturing capacity).
 PROJECT_STAGES = ("mine", "refinery", "smelter", "capacity")
@@ -55,16 +55,35 @@ class Context:
     def default(cls) -> Context:
         """Country codes (ISO 3166 via pycountry and the alias table), mineral ids and units
         shipped with the package; no launch dates (the registry adds them)."""
-        from critmin.atlas import _reference_rows
-        from critmin.countries import country_codes
+        from critmin import reference
 
-        minerals = frozenset(r["mineral"] for r in _reference_rows("minerals") or [])
-        units = {r["unit"].lower(): (r["canonical"], float(r["factor"]))
-                 for r in _reference_rows("units") or []}
-        return cls(iso3=country_codes().iso3, minerals=minerals, units=units)
+        return cls(iso3=reference.country_iso3(), minerals=frozenset(reference.minerals()),
+                   units=dict(reference.units()))
 
     def with_launched(self, launched: dict[str, dt.date]) -> Context:
         return Context(self.iso3, self.minerals, dict(launched), self.units)
+
+
+#: Size limits of one record (every record is downloaded by every reader of the registry): the
+#: characters of an id field, of any other text field, and the items of a list field.
+MAX_ID_CHARS = 120
+MAX_TEXT_CHARS = 2000
+MAX_LIST_ITEMS = 100
+ID_FIELDS = frozenset({"id", "group_id", "member_group"})
+
+
+def _check_size(name: str, value: Any) -> None:
+    """Refuse a field over the limits above (before any other check looks at it)."""
+    limit = MAX_ID_CHARS if name in ID_FIELDS else MAX_TEXT_CHARS
+    if isinstance(value, str) and len(value) > limit:
+        raise _field_error(name, f"{len(value)} characters; at most {limit} are allowed")
+    if isinstance(value, list | tuple):
+        if len(value) > MAX_LIST_ITEMS:
+            raise _field_error(name, f"{len(value)} items; at most {MAX_LIST_ITEMS} are allowed")
+        for item in value:
+            if not isinstance(item, str | int | float) or len(str(item)) > MAX_ID_CHARS:
+                raise _field_error(name, f"each item must be a text of at most {MAX_ID_CHARS} "
+                                   "characters")
 
 
 def _field_error(field: str, problem: str) -> ValueError:
@@ -114,8 +133,7 @@ def _check_iso3(code: str, info: ValidationInfo) -> str:
 def _check_mineral(m: str, info: ValidationInfo) -> str:
     ctx = _ctx(info)
     if ctx is not None and m not in ctx.minerals:
-        raise ValueError(f"unknown mineral {m!r}: add it to critmin/reference/minerals.csv "
-                         "or use a known id")
+        raise ChoiceError("mineral", m, sorted(ctx.minerals))
     return m
 
 
@@ -136,8 +154,10 @@ class Record(BaseModel):
     @classmethod
     def _blanks(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            return {k: (None if isinstance(v, str) and not v.strip() else v) for k, v in data.items()
+            data = {k: (None if isinstance(v, str) and not v.strip() else v) for k, v in data.items()
                     if not str(k).startswith("_")}
+            for k, v in data.items():
+                _check_size(str(k), v)
         return data
 
     def record_id(self) -> str:

@@ -47,7 +47,7 @@ from critmin.cooperation.models import (
     Record,
     parse,
 )
-from critmin.errors import InputError, SpecError
+from critmin.errors import ChoiceError, InputError, SpecError
 
 #: Registry tables and the atlas / CSV table each is stored in.
 TABLES: dict[str, str] = {
@@ -94,9 +94,9 @@ class Registry:
     @classmethod
     def from_package(cls, ctx: Context | None = None) -> Registry:
         """The curated records shipped in ``critmin/data`` (see its SOURCES.md)."""
-        from critmin.atlas import _reference_rows
+        from critmin import reference
 
-        return cls.from_rows({t: _reference_rows(f) or [] for t, f in TABLES.items()}, ctx)
+        return cls.from_rows({t: reference.rows(f) or [] for t, f in TABLES.items()}, ctx)
 
     @classmethod
     def from_folder(cls, folder: str | Path, ctx: Context | None = None) -> Registry:
@@ -193,7 +193,7 @@ class Registry:
         df = self.frame(self._check(table))
         if mineral is not None:
             if mineral not in self.ctx.minerals:
-                raise SpecError(f"unknown mineral {mineral!r}")
+                raise ChoiceError("mineral", mineral, sorted(self.ctx.minerals))
             if table == "projects":
                 df = df[df.mineral == mineral]
             elif table == "agreements":
@@ -246,6 +246,34 @@ class Registry:
             raise SpecError(f"groups record {record_id!r} has memberships: remove them first")
         self._apply(table, [r for r in self.records[table] if r is not old])
         return old
+
+    def apply_edit(self, table: str, action: str, record_id: str, payload: dict[str, Any]) -> str:
+        """Replay one stored edit (``add``, ``edit`` or ``remove``); returns the record id."""
+        if action == "add":
+            return str(self.add(table, payload).record_id())
+        if action == "edit":
+            return str(self.edit(table, record_id, payload).record_id())
+        self.remove(table, record_id)
+        return record_id
+
+    def replay(self, edits: Iterable[Any]) -> list[int]:
+        """Apply stored edits (objects with ``id``, ``table_name``, ``action``, ``record_id``,
+        ``payload``) in order. Replaying never fails: an edit that no longer applies (a second
+        ``remove`` of one record or a second ``add`` of one id, as stored by the write race of
+        versions before migration 0005_httphard) is skipped with a warning; the ids of the
+        skipped edits are returned."""
+        import logging
+
+        skipped = []
+        for e in edits:
+            try:
+                self.apply_edit(e.table_name, e.action, e.record_id, e.payload)
+            except SpecError as exc:
+                skipped.append(e.id)
+                logging.getLogger("critmin.cooperation").warning(
+                    "registry edit %s (%s %s:%s) skipped on replay: %s", e.id, e.action,
+                    e.table_name, e.record_id, exc)
+        return skipped
 
     def _apply(self, table: str, new: list[Record]) -> None:
         trial = Registry({**self.records, table: new}, self.ctx)

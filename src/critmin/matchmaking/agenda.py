@@ -1,9 +1,11 @@
-"""Per-participant agendas of a scheduled event: rows, iCalendar (RFC 5545), CSV and HTML.
+"""The one agenda writer of critmin: iCalendar (RFC 5545), CSV, printable HTML and a ZIP of all.
 
-An agenda row holds the slot, its local start and end time, the table, the counterpart and the
-counterpart's profile *as this participant may see it* (:func:`~critmin.matchmaking.profiles.profile_view`).
-The iCalendar writer is hand-written: CRLF line ends, ``TEXT`` escaping of ``\\``, ``;``, ``,``
-and newlines, and lines folded at 75 octets without splitting a UTF-8 character (RFC 5545 §3.1).
+The rows come from :func:`critmin.matchmaking.roundtable.agenda_rows` (the counterpart's profile
+*as this participant may see it*). The iCalendar writer is hand-written: CRLF line ends, ``TEXT``
+escaping of ``\\``, ``;``, ``,`` and every newline (CR, LF, CRLF), lines folded at 75 octets
+without splitting a UTF-8 character (§3.1), a ``VTIMEZONE`` for the event's IANA time zone built
+from :mod:`zoneinfo` (§3.6.5), and one stable ``UID`` per meeting (its request id and the event),
+so re-importing an updated agenda moves meetings instead of duplicating them.
 """
 
 from __future__ import annotations
@@ -11,71 +13,17 @@ from __future__ import annotations
 import csv
 import html
 import io
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import re
+import zipfile
+import zoneinfo
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
-from critmin.errors import SpecError
 from critmin.matchmaking.check import ScheduleEntry
-from critmin.matchmaking.event import Event, accepted_requests
-from critmin.matchmaking.profiles import profile_view
+from critmin.matchmaking.event import Event
+from critmin.matchmaking.roundtable import accepted_requests, agenda_rows
 
-
-@dataclass(frozen=True)
-class AgendaRow:
-    """One meeting in a participant's agenda (times are naive local times of the event)."""
-
-    slot: int
-    start: datetime
-    end: datetime
-    table: int
-    counterpart_id: str
-    counterpart_name: str
-    counterpart_summary: str
-    request_id: str
-
-
-def agenda_rows(event: Event, schedule: list[ScheduleEntry], participant: str) -> list[AgendaRow]:
-    """The meetings of ``participant`` in slot order, counterparts shown as it may see them.
-
-    ``schedule`` numbers meetings as :func:`~critmin.matchmaking.event.event_instance` does (the
-    ``m``-th accepted request).
-    """
-    event.profile(participant)
-    reqs = accepted_requests(event)
-    rows = []
-    for e in schedule:
-        if not 1 <= e.meeting <= len(reqs):
-            raise SpecError(f"schedule names meeting {e.meeting}; the event has {len(reqs)} "
-                            "accepted requests")
-        r = reqs[e.meeting - 1]
-        if participant not in (r.requester, r.target):
-            continue
-        other = r.target if r.requester == participant else r.requester
-        view = profile_view(event.profile(other), participant)
-        start, end = event.slot_times(e.slot)
-        rows.append(AgendaRow(e.slot, start, end, e.table, other, view["name"],
-                              _summary(view), r.id))
-    return sorted(rows, key=lambda r: r.slot)
-
-
-def _summary(view: dict[str, object]) -> str:
-    parts = []
-    if "kind" in view:
-        parts.append(str(view["kind"]))
-    if "country_iso3" in view:
-        parts.append(str(view["country_iso3"]))
-    if view.get("roles"):
-        parts.append("roles: " + ", ".join(str(r) for r in view["roles"]))  # type: ignore[union-attr]
-    if view.get("minerals"):
-        parts.append("minerals: " + ", ".join(str(m) for m in view["minerals"]))  # type: ignore[union-attr]
-    if view.get("offers"):
-        parts.append("offers: " + "; ".join(
-            str(o["mineral"]) + (f" {o['stage']}" if o.get("stage") else "")  # type: ignore[index]
-            for o in view["offers"]  # type: ignore[union-attr]
-        ))
-    if view.get("description"):
-        parts.append(str(view["description"]))
-    return " · ".join(parts)
+Schedule = Sequence[ScheduleEntry]
 
 
 # ---- iCalendar -------------------------------------------------------------------------------
@@ -116,12 +64,75 @@ def _ics_dt(dt: datetime) -> str:
     return dt.strftime("%Y%m%dT%H%M%S")
 
 
-def agenda_ics(event: Event, schedule: list[ScheduleEntry], participant: str,
+def _offset(td: timedelta | None) -> str:
+    minutes = int((td or timedelta()).total_seconds() // 60)
+    sign = "+" if minutes >= 0 else "-"
+    return f"{sign}{abs(minutes) // 60:02d}{abs(minutes) % 60:02d}"
+
+
+def vtimezone(tzid: str, year: int) -> list[str]:
+    """VTIMEZONE lines for IANA zone ``tzid`` covering ``year`` (RFC 5545 §3.6.5).
+
+    One observance from 1 January, then one per UTC-offset change during the year (found from
+    :mod:`zoneinfo`, to the minute), each ``STANDARD`` or ``DAYLIGHT`` with its offsets and name.
+
+    >>> [x for x in vtimezone("Asia/Kolkata", 2026) if x.startswith(("TZID", "TZOFFSETTO"))]
+    ['TZID:Asia/Kolkata', 'TZOFFSETTO:+0530']
+    >>> sum(x == "BEGIN:DAYLIGHT" for x in vtimezone("Europe/Berlin", 2026))
+    1
+    """
+    tz = zoneinfo.ZoneInfo(tzid)
+    t = datetime(year, 1, 1, tzinfo=UTC)
+    end = datetime(year + 1, 1, 1, tzinfo=UTC)
+
+    def state(u: datetime) -> tuple[timedelta | None, timedelta | None, str | None]:
+        local = u.astimezone(tz)
+        return local.utcoffset(), local.dst(), local.tzname()
+
+    changes = []  # (utc instant, offset before)
+    cur = state(t)
+    first = cur
+    while t < end:
+        nxt = t + timedelta(days=1)
+        if state(nxt)[0] != cur[0]:
+            lo, hi = 0, 24 * 60  # minutes after t: the offset changes in (lo, hi]
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (mid, hi) if state(t + timedelta(minutes=mid))[0] == cur[0] else (lo, mid)
+            at = t + timedelta(minutes=hi)
+            changes.append((at, cur[0]))
+            cur = state(at)
+        t = nxt
+
+    def block(start_local: datetime, before: timedelta | None,
+              st: tuple[timedelta | None, timedelta | None, str | None]) -> list[str]:
+        kind = "DAYLIGHT" if st[1] else "STANDARD"
+        return [f"BEGIN:{kind}", f"DTSTART:{_ics_dt(start_local)}",
+                f"TZOFFSETFROM:{_offset(before)}", f"TZOFFSETTO:{_offset(st[0])}",
+                *([f"TZNAME:{ics_escape(st[2])}"] if st[2] else []), f"END:{kind}"]
+
+    lines = ["BEGIN:VTIMEZONE", f"TZID:{tzid}"]
+    lines += block(datetime(year, 1, 1), first[0], first)
+    for instant, before in changes:
+        st = state(instant)
+        lines += block((instant + (before or timedelta())).replace(tzinfo=None), before, st)
+    lines.append("END:VTIMEZONE")
+    return lines
+
+
+def meeting_uid(event: Event, request_id: str) -> str:
+    """The UID of the meeting of ``request_id``: the same in both participants' calendars and
+    across re-runs of the scheduler (it does not depend on slot or table)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", event.name.lower()).strip("-")[:40] or "event"
+    return f"{request_id}.{event.date.isoformat()}.{slug}@critmin"
+
+
+def agenda_ics(event: Event, schedule: Schedule, participant: str,
                *, stamp: datetime | None = None) -> str:
     """The agenda of ``participant`` as an iCalendar (``.ics``) text with one VEVENT per meeting.
 
-    Times are local to the event's time zone (``DTSTART;TZID=...``); UIDs are stable
-    (``{event date}-{request id}-{participant}@critmin``) so re-imports update events.
+    Times are local to the event's time zone (``DTSTART;TZID=...`` with its ``VTIMEZONE``; UTC
+    times end in ``Z``); UIDs come from :func:`meeting_uid`.
     """
     stamp = stamp or datetime(event.date.year, event.date.month, event.date.day, tzinfo=UTC)
     tz = event.timezone
@@ -133,9 +144,9 @@ def agenda_ics(event: Event, schedule: list[ScheduleEntry], participant: str,
         "CALSCALE:GREGORIAN",
         "METHOD:PUBLISH",
         f"X-WR-CALNAME:{ics_escape(event.name + ' — ' + me.name)}",
+        *([f"X-WR-TIMEZONE:{tz}", *vtimezone(tz, event.date.year)] if tz != "UTC" else []),
     ]
     for row in agenda_rows(event, schedule, participant):
-        uid = f"{event.date.isoformat()}-{row.request_id}-{participant}@critmin"
         desc = f"Table {row.table}. {row.counterpart_name}: {row.counterpart_summary}"
         time_prop = (
             (f"DTSTART;TZID={tz}:{_ics_dt(row.start)}", f"DTEND;TZID={tz}:{_ics_dt(row.end)}")
@@ -144,7 +155,7 @@ def agenda_ics(event: Event, schedule: list[ScheduleEntry], participant: str,
         )
         lines += [
             "BEGIN:VEVENT",
-            f"UID:{ics_escape(uid)}",
+            f"UID:{ics_escape(meeting_uid(event, row.request_id))}",
             f"DTSTAMP:{stamp.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}",
             *time_prop,
             f"SUMMARY:{ics_escape(f'Meeting with {row.counterpart_name} (table {row.table})')}",
@@ -159,7 +170,7 @@ def agenda_ics(event: Event, schedule: list[ScheduleEntry], participant: str,
 # ---- CSV and HTML ----------------------------------------------------------------------------
 
 
-def agenda_csv(event: Event, schedule: list[ScheduleEntry], participant: str) -> str:
+def agenda_csv(event: Event, schedule: Schedule, participant: str) -> str:
     """The agenda as CSV: slot, start, end, table, counterpart id, name and summary."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
@@ -171,7 +182,7 @@ def agenda_csv(event: Event, schedule: list[ScheduleEntry], participant: str) ->
     return buf.getvalue()
 
 
-def agenda_html(event: Event, schedule: list[ScheduleEntry], participant: str) -> str:
+def agenda_html(event: Event, schedule: Schedule, participant: str) -> str:
     """A printable, self-contained HTML page with the agenda of ``participant`` (all text escaped)."""
     me = event.profile(participant)
     esc = html.escape
@@ -207,3 +218,28 @@ th {{ background: #eee; }}
 </body>
 </html>
 """
+
+
+WRITERS = {"ics": agenda_ics, "csv": agenda_csv, "html": agenda_html}
+
+
+def agendas_zip(event: Event, schedule: Schedule) -> bytes:
+    """Every participant's agenda as ``ics/``, ``csv/`` and ``html/`` files in one ZIP archive
+    (file names are participant ids made file-safe), plus ``schedule.csv`` with all meetings."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for p in event.participants:
+            name = re.sub(r"[^A-Za-z0-9._-]+", "_", p.id)
+            for ext, writer in WRITERS.items():
+                z.writestr(f"{ext}/{name}.{ext}", writer(event, schedule, p.id).encode("utf-8"))
+        out = io.StringIO()
+        w = csv.writer(out, lineterminator="\n")
+        w.writerow(["slot", "start", "end", "table", "request_id", "from", "to"])
+        reqs = accepted_requests(event)
+        for e in sorted(schedule, key=lambda e: (e.slot, e.table)):
+            r = reqs[e.meeting - 1]
+            start, end = event.slot_times(e.slot)
+            w.writerow([e.slot, f"{start:%H:%M}", f"{end:%H:%M}", e.table, r.id,
+                        event.profile(r.requester).name, event.profile(r.target).name])
+        z.writestr("schedule.csv", out.getvalue().encode("utf-8"))
+    return buf.getvalue()

@@ -16,26 +16,60 @@ The event JSON format (``critmin-event/1``, documented in ``docs/matchmaking.md`
                      "session": "any", "fixed_slot": null, "after": []}, ... ]
     }
 
-Slots are numbered 1.. through the morning and then the afternoon. Every state change (a new
-request, an answer, auto-accept) is a pure function returning a new :class:`Event`.
+Slots are numbered 1.. through the morning and then the afternoon. This module is the data model
+and the JSON-file adapter; the rules (requests, capacity, the solver instance, agendas) live in
+:mod:`critmin.matchmaking.roundtable`.
+
+Sizes are bounded before anything is allocated (:data:`LIMITS`): a file over ``max_file_bytes``
+is refused unread, and ``slots``, ``n_tables``, participants and requests have upper limits. The
+time zone must be an IANA name (``zoneinfo``) and start times real clock times (``00:00``–``23:59``).
 """
 
 from __future__ import annotations
 
 import json
+import zoneinfo
 from datetime import date, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from critmin.errors import InputError, SpecError
-from critmin.matchmaking.instance import B2BInstance, Meeting, Session, validate_instance
 from critmin.matchmaking.profiles import Profile
 
 RequestStatus = Literal["pending", "accepted", "declined"]
 SessionName = Literal["any", "morning", "afternoon"]
-_SESSION_CODE = {"morning": Session.MORNING, "afternoon": Session.AFTERNOON, "any": Session.ANY}
+
+#: upper limits checked before allocation (documented in docs/matchmaking.md)
+LIMITS = {
+    "max_file_bytes": 20_000_000,
+    "max_slots": 200,
+    "max_tables": 1000,
+    "max_participants": 5000,
+    "max_requests": 50_000,
+    "max_slot_minutes": 480,
+}
+
+
+@cache
+def _iana_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def check_timezone(name: str) -> str:
+    """``name`` when it is an IANA time zone (``Asia/Kolkata``, ``UTC``), else ``ValueError``.
+
+    >>> check_timezone("Mars/Olympus")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown time zone 'Mars/Olympus' (use an IANA name such as 'Asia/Kolkata' or 'UTC')
+    """
+    if name not in _iana_zones() and name != "UTC":
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as "
+                         "'Asia/Kolkata' or 'UTC')")
+    return name
 
 
 class SessionPlan(BaseModel):
@@ -43,8 +77,8 @@ class SessionPlan(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    start: str = Field(pattern=r"^\d{2}:\d{2}$")
-    slots: int = Field(ge=0)
+    start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    slots: int = Field(ge=0, le=LIMITS["max_slots"])
 
 
 class MeetingRequest(BaseModel):
@@ -71,21 +105,42 @@ class Event(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     format: Literal["critmin-event/1"] = "critmin-event/1"
-    name: str
+    name: str = Field(min_length=1, max_length=200)
     date: date
     timezone: str = "UTC"
-    venue: str = ""
-    n_tables: int = Field(ge=1)
-    slot_minutes: int = Field(default=20, ge=1)
+    venue: str = Field(default="", max_length=200)
+    n_tables: int = Field(ge=1, le=LIMITS["max_tables"])
+    slot_minutes: int = Field(default=20, ge=1, le=LIMITS["max_slot_minutes"])
     morning: SessionPlan
     afternoon: SessionPlan = Field(default_factory=lambda: SessionPlan(start="14:00", slots=0))
-    partner_countries: list[str] = Field(default_factory=list)
+    partner_countries: list[str] = Field(default_factory=list, max_length=300)
     auto_accept: bool = False
-    participants: list[Profile]
-    requests: list[MeetingRequest] = Field(default_factory=list)
+    request_deadline: datetime | None = Field(
+        default=None, description="Local time after which no new request is accepted.")
+    fairness: int | None = Field(default=2, ge=0, le=LIMITS["max_slots"])
+    participants: list[Profile] = Field(max_length=LIMITS["max_participants"])
+    requests: list[MeetingRequest] = Field(default_factory=list,
+                                           max_length=LIMITS["max_requests"])
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana(cls, v: str) -> str:
+        return check_timezone(v)
 
     @model_validator(mode="after")
     def _consistent(self) -> Event:
+        if self.n_slots > LIMITS["max_slots"]:
+            raise ValueError(f"{self.n_slots} slots in the day; at most {LIMITS['max_slots']}")
+        if self.n_slots < 1:
+            raise ValueError("the day has no slot: give the morning or afternoon some slots")
+        ends = self.slot_times(self.n_slots)[1] if self.n_slots else None
+        if ends is not None and ends.date() != self.date:
+            raise ValueError("the last slot ends after midnight: fewer slots or shorter slots")
+        if self.morning.slots and self.afternoon.slots:
+            morning_end = self.slot_times(self.morning.slots)[1]
+            if self.slot_times(self.morning.slots + 1)[0] < morning_end:
+                raise ValueError(f"the afternoon starts at {self.afternoon.start}, before the "
+                                 f"morning ends ({morning_end:%H:%M})")
         ids = [p.id for p in self.participants]
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
@@ -144,18 +199,44 @@ def read_event(path: str | Path) -> Event:
     """Read and validate an event JSON file; problems raise a one-line :class:`InputError`."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        size = path.stat().st_size
+        if size > LIMITS["max_file_bytes"]:
+            raise InputError(path, f"file of {size} bytes; an event file holds at most "
+                             f"{LIMITS['max_file_bytes']} bytes")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise InputError(path, "file not found") from None
+    except IsADirectoryError:
+        raise InputError(path, "is a directory, not an event file") from None
+    return event_from_json(raw, path)
+
+
+def event_from_json(raw: bytes | str, file: str | Path | None = None) -> Event:
+    """Parse and validate event JSON text (size-checked first)."""
+    if len(raw) > LIMITS["max_file_bytes"]:
+        raise InputError(file, f"{len(raw)} bytes; an event holds at most "
+                         f"{LIMITS['max_file_bytes']} bytes")
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        data = json.loads(text)
+    except UnicodeDecodeError as exc:
+        raise InputError(file, f"not UTF-8 text (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
-        raise InputError(path, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
-    return event_from_dict(data, path)
+        raise InputError(file, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
+    except RecursionError:
+        raise InputError(file, "JSON nested too deeply") from None
+    return event_from_dict(data, file)
 
 
 def event_from_dict(data: object, file: str | Path | None = None) -> Event:
     """Validate parsed event JSON into an :class:`Event` (first problem as :class:`InputError`)."""
+    if not isinstance(data, dict):
+        raise InputError(file, "an event is a JSON object with 'name', 'date', 'n_tables', "
+                         "'morning' and 'participants'")
     try:
         return Event.model_validate(data)
+    except RecursionError:
+        raise InputError(file, "JSON nested too deeply") from None
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(x) for x in err["loc"]) or None
@@ -168,137 +249,3 @@ def write_event(event: Event, path: str | Path) -> None:
     Path(path).write_text(
         event.model_dump_json(indent=2, by_alias=True) + "\n", encoding="utf-8"
     )
-
-
-# ---- requests as data operations -------------------------------------------------------------
-
-
-def add_request(
-    event: Event,
-    requester: str,
-    target: str,
-    *,
-    session: SessionName = "any",
-    note: str = "",
-) -> Event:
-    """A new event with a request from ``requester`` to ``target`` (accepted when auto-accept).
-
-    Asking twice for the same pair (in either direction) is a :class:`SpecError`.
-    """
-    event.profile(requester)
-    event.profile(target)
-    for r in event.requests:
-        if {r.requester, r.target} == {requester, target} and r.status != "declined":
-            raise SpecError(f"{requester!r} and {target!r} already have request {r.id!r}")
-    new_id = f"r{len(event.requests) + 1}"
-    taken = {r.id for r in event.requests}
-    k = len(event.requests) + 1
-    while new_id in taken:
-        k += 1
-        new_id = f"r{k}"
-    req = MeetingRequest(
-        id=new_id, requester=requester, target=target, session=session, note=note,
-        status="accepted" if event.auto_accept else "pending",
-    )
-    return event.model_copy(update={"requests": [*event.requests, req]})
-
-
-def respond(event: Event, request_id: str, *, accept: bool) -> Event:
-    """A new event where request ``request_id`` is accepted or declined."""
-    found = False
-    out = []
-    for r in event.requests:
-        if r.id == request_id:
-            found = True
-            r = r.model_copy(update={"status": "accepted" if accept else "declined"})
-        out.append(r)
-    if not found:
-        raise SpecError(f"unknown request {request_id!r}")
-    return event.model_copy(update={"requests": out})
-
-
-def accept_all_pending(event: Event) -> Event:
-    """A new event in auto-accept mode with every pending request accepted."""
-    out = [
-        r.model_copy(update={"status": "accepted"}) if r.status == "pending" else r
-        for r in event.requests
-    ]
-    return event.model_copy(update={"requests": out, "auto_accept": True})
-
-
-# ---- the scheduling instance -----------------------------------------------------------------
-
-
-def accepted_requests(event: Event) -> list[MeetingRequest]:
-    """Accepted requests in file order; meeting ``m`` of the instance is the ``m``-th of these."""
-    return [r for r in event.requests if r.status == "accepted"]
-
-
-def event_instance(event: Event, file: str | Path | None = None) -> B2BInstance:
-    """The B2B scheduling instance of the accepted meetings of ``event``.
-
-    Participants are numbered in the order of ``event.participants``; meeting ``m`` is the
-    ``m``-th accepted request. A participant's forbidden slots are its ``unavailable_slots`` and
-    the slots of the sessions it does not attend.
-    """
-    index = {p.id: i for i, p in enumerate(event.participants, start=1)}
-    reqs = accepted_requests(event)
-    req_index = {r.id: m for m, r in enumerate(reqs, start=1)}
-    morning = set(range(1, event.morning.slots + 1))
-    afternoon = set(range(event.morning.slots + 1, event.n_slots + 1))
-    forbidden = []
-    for p in event.participants:
-        bad = set(p.unavailable_slots)
-        if "morning" not in p.sessions:
-            bad |= morning
-        if "afternoon" not in p.sessions:
-            bad |= afternoon
-        outside = sorted(s for s in bad if not 1 <= s <= event.n_slots)
-        if outside:
-            raise InputError(
-                file,
-                f"participant {p.id!r} lists unavailable slot {outside[0]} outside "
-                f"1..{event.n_slots}",
-                field="unavailable_slots",
-            )
-        forbidden.append(frozenset(bad))
-    precedences = []
-    for r in reqs:
-        before = set()
-        for other in r.after:
-            if other not in req_index:
-                raise InputError(
-                    file, f"request {r.id!r} must follow request {other!r}, which is not accepted",
-                    field="after",
-                )
-            before.add(req_index[other])
-        precedences.append(frozenset(before))
-    inst = B2BInstance(
-        n_participants=len(event.participants),
-        n_tables=event.n_tables,
-        n_slots=event.n_slots,
-        n_morning_slots=event.morning.slots,
-        meetings=tuple(
-            Meeting(index[r.requester], index[r.target], _SESSION_CODE[r.session]) for r in reqs
-        ),
-        forbidden=tuple(forbidden),
-        fixed=tuple(r.fixed_slot for r in reqs),
-        precedences=tuple(precedences),
-        names=tuple(p.name for p in event.participants),
-        source=str(file) if file is not None else None,
-    )
-    try:
-        return validate_instance(inst, file)
-    except InputError as exc:
-        # name the request rather than the meeting number
-        raise InputError(file, _rename_meetings(exc.problem, reqs), field=exc.field) from None
-
-
-def _rename_meetings(problem: str, reqs: list[MeetingRequest]) -> str:
-    import re
-
-    def repl(m: re.Match[str]) -> str:
-        k = int(m.group(1))
-        return f"request {reqs[k - 1].id!r}" if 1 <= k <= len(reqs) else m.group(0)
-
-    return re.sub(r"meeting (\d+)", repl, problem)

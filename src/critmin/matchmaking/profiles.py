@@ -9,10 +9,11 @@ for the participant itself, public fields for everyone else.
 
 from __future__ import annotations
 
+import json
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 
 class OrgKind(StrEnum):
@@ -66,16 +67,42 @@ DEFAULT_VISIBILITY: dict[str, Visibility] = {
 }
 
 
+#: size limits of profile fields (characters or list items); a larger field is refused
+FIELD_LIMITS = {
+    "name": 200, "mineral": 60, "text": 1000, "timeframe": 60, "description": 4000,
+    "contact_email": 254, "list_items": 50, "extra_field_chars": 4000, "profile_chars": 64_000,
+}
+Mineral = Annotated[str, StringConstraints(min_length=1, max_length=FIELD_LIMITS["mineral"])]
+
+
+def check_free_field(name: str, value: object) -> object:
+    """A free (non-schema) profile field is bounded: ``extra_field_chars`` as JSON text.
+
+    >>> check_free_field("contact", "x" * 5000)
+    Traceback (most recent call last):
+    ...
+    ValueError: field 'contact' has 5002 characters as JSON; at most 4000
+    """
+    try:
+        size = len(json.dumps(value, ensure_ascii=False))
+    except (TypeError, ValueError, RecursionError):
+        raise ValueError(f"field {name!r} is not plain JSON data") from None
+    if size > FIELD_LIMITS["extra_field_chars"]:
+        raise ValueError(f"field {name!r} has {size} characters as JSON; at most "
+                         f"{FIELD_LIMITS['extra_field_chars']}")
+    return value
+
+
 class Item(BaseModel):
     """One offer or need: mineral, value-chain stage, volume (t/yr), timeframe and free text."""
 
     model_config = ConfigDict(extra="forbid")
 
-    mineral: str
+    mineral: Mineral
     stage: Role | None = None
-    volume_t_per_yr: float | None = Field(default=None, ge=0)
-    timeframe: str | None = None
-    text: str = ""
+    volume_t_per_yr: float | None = Field(default=None, ge=0, le=1e12, allow_inf_nan=False)
+    timeframe: str | None = Field(default=None, max_length=FIELD_LIMITS["timeframe"])
+    text: str = Field(default="", max_length=FIELD_LIMITS["text"])
 
     @field_validator("mineral")
     @classmethod
@@ -88,21 +115,21 @@ class Profile(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(min_length=1)
-    name: str = Field(min_length=1)
+    id: str = Field(min_length=1, max_length=80)
+    name: str = Field(min_length=1, max_length=FIELD_LIMITS["name"])
     country_iso3: str = Field(pattern=r"^[A-Z]{3}$")
     kind: OrgKind = OrgKind.COMPANY
-    roles: list[Role] = Field(default_factory=list)
-    minerals: list[str] = Field(default_factory=list)
-    offers: list[Item] = Field(default_factory=list)
-    needs: list[Item] = Field(default_factory=list)
-    description: str = ""
-    contact_email: str | None = None
+    roles: list[Role] = Field(default_factory=list, max_length=len(Role))
+    minerals: list[Mineral] = Field(default_factory=list, max_length=FIELD_LIMITS["list_items"])
+    offers: list[Item] = Field(default_factory=list, max_length=FIELD_LIMITS["list_items"])
+    needs: list[Item] = Field(default_factory=list, max_length=FIELD_LIMITS["list_items"])
+    description: str = Field(default="", max_length=FIELD_LIMITS["description"])
+    contact_email: str | None = Field(default=None, max_length=FIELD_LIMITS["contact_email"])
     sessions: list[Literal["morning", "afternoon"]] = Field(
-        default_factory=lambda: ["morning", "afternoon"]
+        default_factory=lambda: ["morning", "afternoon"], max_length=2
     )
-    unavailable_slots: list[int] = Field(default_factory=list)
-    visibility: dict[str, Visibility] = Field(default_factory=dict)
+    unavailable_slots: list[int] = Field(default_factory=list, max_length=200)
+    visibility: dict[str, Visibility] = Field(default_factory=dict, max_length=len(VISIBLE_FIELDS))
 
     @field_validator("minerals")
     @classmethod

@@ -526,8 +526,6 @@ def _default_inputs(con: Any) -> tuple[str, str, str]:
 
 
 def _reference_units() -> list[tuple[str, str, float]]:
-    import csv
-    from importlib import resources
+    from critmin import reference
 
-    text = resources.files("critmin.reference").joinpath("units.csv").read_text("utf-8")
-    return [(r["unit"], r["canonical"], float(r["factor"])) for r in csv.DictReader(text.splitlines())]
+    return [(r["unit"], r["canonical"], float(r["factor"])) for r in reference.rows("units") or []]

@@ -53,9 +53,10 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis import _
 
-from critmin.errors import CritminError
+from critmin.errors import ChoiceError, CritminError
 from critmin.metrics.concentration import concentration
 from critmin.metrics.trade import members_in_year
+from critmin.reference import resolve_country
 
 if TYPE_CHECKING:
     from critmin.atlas import Atlas
@@ -165,17 +166,11 @@ def dependency_scan(country: str, *, year: int | None = None, atlas: Atlas | Any
 
     unknown = set(thresholds) - set(DEFAULT_THRESHOLDS)
     if unknown:
-        raise CritminError(f"unknown threshold {sorted(unknown)[0]!r}: use "
-                           + ", ".join(DEFAULT_THRESHOLDS))
+        raise ChoiceError("threshold", sorted(unknown)[0], DEFAULT_THRESHOLDS)
     th = {**DEFAULT_THRESHOLDS, **thresholds}
     atlas = atlas if atlas is not None else Atlas.open()
     code = country.strip()
-    if is_group(atlas, code.upper()):
-        bloc = code.upper()
-    else:
-        from critmin.assessment import resolve_country
-
-        bloc = resolve_country(atlas, code)
+    bloc = code.upper() if is_group(atlas, code.upper()) else resolve_country(code)
     tf, src = atlas.table("trade_flows"), atlas.table("sources")
     if year is None:
         baci = tf.semi_join(src.filter(src.family == "baci").select("source_id"), "source_id")

@@ -18,6 +18,7 @@ import ibis
 import ibis.expr.types as ir
 from ibis import _
 
+from critmin import reference
 from critmin.metrics.concentration import (
     NOT_COUNTRIES,
     REST_OF_WORLD,
@@ -26,9 +27,6 @@ from critmin.metrics.concentration import (
     sources_of,
 )
 from critmin.metrics.formulas import calc_apparent_consumption, calc_import_reliance
-
-#: Groups whose partner shares are reported by default.
-DEFAULT_GROUPS: tuple[str, ...] = ("MSP", "IPEF", "QUAD", "G7", "EU27", "OECD")
 
 
 def mineral_trade(trade_flows: ir.Table, hs_map: ir.Table, *, stage: str = "all",
@@ -90,13 +88,14 @@ def members_in_year(country_groups: ir.Table, years: ir.Table) -> ir.Table:
 
 
 def import_metrics(flows: ir.Table, country_groups: ir.Table | None = None, *,
-                   groups: Sequence[str] = DEFAULT_GROUPS) -> ir.Table:
+                   groups: Sequence[str] | None = None) -> ir.Table:
     """Import-side metrics per importer, mineral and year from :func:`mineral_trade` output.
 
     Columns: ``importer, mineral, year, imports_kusd, imports_t, n_suppliers, import_hhi,
     top_supplier, top_supplier_share`` and ``share_<group>`` for each group (null when the
     importer has no imports), plus ``share_own_bloc``: the share of imports from countries that
-    share at least one of ``groups`` with the importer in that year.
+    share at least one of ``groups`` (default: :func:`critmin.reference.groups`) with the
+    importer in that year.
     """
     by = ["importer", "mineral", "year"]
     f = flows.filter(flows.value_kusd > 0)
@@ -111,6 +110,7 @@ def import_metrics(flows: ir.Table, country_groups: ir.Table | None = None, *,
     )
     if country_groups is None:
         return agg
+    groups = list(groups) if groups is not None else list(reference.groups())
     cg = country_groups.filter(country_groups.group_id.isin(list(groups)))
     mem = members_in_year(cg, agg)
     sm = s.left_join(mem, [s.exporter == mem.iso3, s.year == mem.year]).select(

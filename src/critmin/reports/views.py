@@ -15,15 +15,13 @@ from typing import Any
 import pandas as pd
 from ibis import _
 
+from critmin import reference, schema
 from critmin.atlas import Atlas
-from critmin.errors import CritminError
+from critmin.errors import CritminError, NoDataError
 
 #: Minerals shown on the home page when the atlas has them (the usual "battery + magnet" set).
 MAIN_MINERALS = ("lithium", "cobalt", "nickel", "graphite", "rare_earths", "manganese", "copper",
                  "gallium", "germanium", "platinum", "tungsten", "antimony")
-
-#: Groups offered for partner coverage on the country page, first one the country belongs to wins.
-COVERAGE_GROUPS = ("MSP", "QUAD", "IPEF", "G7", "EU27", "OECD")
 
 CITATION = ("critmin contributors ({year}). critmin country brief: {name}. Atlas version {version}. "
             "Data: {publishers}.")
@@ -44,11 +42,7 @@ def countries(atlas: Atlas) -> pd.DataFrame:
 
 def mineral_name(atlas: Atlas, mineral: str) -> str:
     """The display name of ``mineral``; raises :class:`CritminError` for unknown ids."""
-    m = atlas.table("minerals")
-    hit = m.filter(m.mineral == mineral).select("name").to_pandas()
-    if not len(hit):
-        raise CritminError(f"unknown mineral {mineral!r}")
-    return str(hit.name.iloc[0])
+    return reference.minerals()[reference.require_mineral(mineral)].name
 
 
 def country_name(atlas: Atlas, iso3: str) -> str:
@@ -84,9 +78,44 @@ def concentration(atlas: Atlas, mineral: str | None = None) -> pd.DataFrame:
     top_supplier``."""
     from critmin.metrics.concentration import production_concentration
 
+    if mineral is not None:
+        mineral = reference.require_mineral(mineral)
     df = production_concentration(atlas.table("production"), mineral=mineral,
                                   sources=atlas.table("sources"), family="usgs-mcs").to_pandas()
     return df.sort_values(["mineral", "stage", "year"], ignore_index=True)
+
+
+#: Columns of the concentration view (``critmin concentration`` and ``/api/v1/concentration``).
+CONCENTRATION_COLUMNS = ["mineral", "stage", "year", "unit", "basis", "total", "n_suppliers",
+                         "hhi", "hhi_points", "top1_share", "top3_share", "top_producer",
+                         "published_total", "total_flag"]
+
+
+def concentration_view(full: pd.DataFrame, mineral: str, stage: str | None = None,
+                       year: int | None = None) -> pd.DataFrame:
+    """The concentration rows of ``mineral`` (optionally one ``stage`` and ``year``) from
+    :func:`concentration` output, as ``critmin concentration`` and the API show them.
+
+    Unknown mineral or stage, or a year the mineral's data does not cover, raise
+    :class:`~critmin.errors.ChoiceError`; a mineral without production data raises
+    :class:`~critmin.errors.NoDataError` saying so."""
+    mineral = reference.require_mineral(mineral)
+    if stage is not None:
+        reference.require_choice("stage", stage, sorted(schema.STAGES))
+    df = full[full["mineral"] == mineral]
+    if df.empty:
+        raise NoDataError(f"no production data for {mineral}: no production source in the atlas "
+                          "reports it")
+    if stage is not None:
+        if not (df["stage"] == stage).any():
+            raise NoDataError(f"no {stage} production data for {mineral}: the atlas has "
+                              + ", ".join(sorted(set(df["stage"]))))
+        df = df[df["stage"] == stage]
+    if year is not None:
+        reference.require_year(year, df["year"], what=f"production data for {mineral}")
+        df = df[df["year"] == year]
+    return df.rename(columns={"top_supplier": "top_producer"}).sort_values(
+        ["stage", "year"], ignore_index=True)[CONCENTRATION_COLUMNS]
 
 
 def main_concentration(atlas: Atlas) -> pd.DataFrame:
@@ -243,10 +272,10 @@ def suppliers(atlas: Atlas, country: str, year: int | None = None, top: int = 10
               ) -> pd.DataFrame:
     """The country's largest suppliers over all mapped minerals in ``year`` (default: latest):
     ``exporter, name, year, value_kusd, share, minerals``."""
-    from critmin.assessment import resolve_country
     from critmin.metrics.trade import mineral_trade
+    from critmin.reference import resolve_country
 
-    iso3 = resolve_country(atlas, country)
+    iso3 = resolve_country(country)
     f = mineral_trade(atlas.table("trade_flows"), atlas.table("hs_map"),
                       sources=atlas.table("sources")).filter(_.importer == iso3)
     if year is None:
@@ -267,12 +296,13 @@ def suppliers(atlas: Atlas, country: str, year: int | None = None, top: int = 10
 
 
 def coverage_group(atlas: Atlas, iso3: str, group: str | None = None) -> str:
-    """``group`` or the first of :data:`COVERAGE_GROUPS` that ``iso3`` belongs to (else MSP)."""
+    """``group`` or the first group of :func:`critmin.reference.groups` that ``iso3`` belongs to
+    (else the first group)."""
     if group:
-        return group
+        return reference.require_group(group)
     cg = atlas.table("country_groups")
     mine = set(cg.filter(cg.iso3 == iso3).group_id.to_pandas())
-    return next((g for g in COVERAGE_GROUPS if g in mine), COVERAGE_GROUPS[0])
+    return next((g for g in reference.groups() if g in mine), reference.groups()[0])
 
 
 def partner_coverage(atlas: Atlas, iso3: str, group: str | None = None,
@@ -287,10 +317,10 @@ def partner_coverage(atlas: Atlas, iso3: str, group: str | None = None,
 def country_page(atlas: Atlas, country: str, year: int | None = None,
                  group: str | None = None) -> dict[str, Any]:
     """Everything the country page shows."""
-    from critmin.assessment import resolve_country
     from critmin.metrics.trade import RELIANCE_FLAGS
+    from critmin.reference import resolve_country
 
-    iso3 = resolve_country(atlas, country)
+    iso3 = resolve_country(country)
     risk = risk_table(atlas, iso3, year)
     if "import_reliance_flag" in risk.columns:  # the reason of a blank, as a tooltip
         risk = risk.assign(import_reliance_note=[

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from ibis import _
 
-from critmin.errors import SpecError
+from critmin import reference
 from critmin.metrics.concentration import NOT_COUNTRIES, REST_OF_WORLD, WORLD
 from critmin.metrics.formulas import (
     calc_apparent_consumption,
@@ -83,15 +83,10 @@ def n_minus_1(atlas: Atlas, *, mineral: str | None = None, stage: str | None = N
     (or the given ``mineral``/``stage``), in ``year`` or each one's latest year."""
     stages = [stage] if stage else list(CHAIN_STAGE)
     for s in stages:
-        if s not in CHAIN_STAGE:
-            raise SpecError(f"stage: must be mine or refinery, got {s!r}")
-    minerals = [mineral] if mineral else None
+        reference.require_choice("stage", s, CHAIN_STAGE)
     if mineral is not None:
-        from critmin.scenarios.spec import known_minerals
-
-        if mineral not in known_minerals():
-            raise SpecError(f"mineral: unknown mineral {mineral!r} "
-                            "(see critmin/reference/minerals.csv)")
+        mineral = reference.require_mineral(mineral)
+    minerals = [mineral] if mineral else None
     from critmin.metrics.trade import mineral_trade
 
     trade_years = atlas.table("trade_flows").year.max().to_pandas()

@@ -19,49 +19,25 @@ Every problem is reported as one line naming the field, e.g.
 
 from __future__ import annotations
 
-import csv
 import json
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from critmin.errors import SpecError
+from critmin import reference
+from critmin.errors import ChoiceError, SpecError
 
 Stage = Literal["mine", "refined", "all"]
-#: Partner groups recognised in ``targets`` ("MSP", "non-MSP") and ``prefer``.
-GROUPS: tuple[str, ...] = ("MSP", "IPEF", "QUAD", "G7", "EU27", "OECD")
-
-
-@cache
-def known_minerals() -> frozenset[str]:
-    """Mineral ids of ``critmin/reference/minerals.csv``."""
-    text = resources.files("critmin.reference").joinpath("minerals.csv").read_text("utf-8")
-    return frozenset(r["mineral"] for r in csv.DictReader(text.splitlines()))
-
-
-@cache
-def known_countries() -> frozenset[str]:
-    """ISO 3166 alpha-3 codes critmin knows (current, former and residual)."""
-    from critmin.countries import country_codes
-
-    return country_codes().iso3
-
-
 def _country(value: str) -> str:
     code = str(value).strip().upper()
-    if code not in known_countries():
-        raise ValueError(f"unknown country {value!r} (use an ISO 3166 alpha-3 code such as CHN)")
+    if code not in reference.country_iso3():
+        raise ChoiceError("country", value, hint="use an ISO 3166 alpha-3 code such as CHN")
     return code
 
 
 def _mineral(value: str) -> str:
-    m = str(value).strip().lower()
-    if m not in known_minerals():
-        raise ValueError(f"unknown mineral {value!r} (see critmin/reference/minerals.csv)")
-    return m
+    return reference.require_mineral(value)
 
 
 def _targets(value: Any) -> str | list[str]:
@@ -71,7 +47,7 @@ def _targets(value: Any) -> str | list[str]:
         if v.lower() == "all":
             return "all"
         g = v[4:] if v.lower().startswith("non-") else v
-        if g.upper() in GROUPS:
+        if reference.is_group(g):
             return ("non-" if g is not v else "") + g.upper()
         return [_country(v)]
     if isinstance(value, list | tuple):
@@ -203,9 +179,7 @@ class Reallocation(_Model):
     def _v_prefer(cls, v: list[str]) -> list[str]:
         out = []
         for g in v:
-            if g.upper() not in GROUPS:
-                raise ValueError(f"unknown group {g!r} (known: {', '.join(GROUPS)})")
-            out.append(g.upper())
+            out.append(reference.require_group(g))
         return out
 
 

@@ -1,17 +1,25 @@
 """The atlas schema, defined once as data.
 
 Each table is a CSV under ``critmin/schema/tables/`` listing its columns with type, unit, nullability,
-whether the column is part of the table's natural key, and a description; ``tables.csv`` describes the
-tables. The same definitions drive the DDL (:func:`ddl`), validation (:func:`validate`) and the
-generated schema reference (``docs/schema.md``, :func:`markdown`).
+whether the column is part of the table's natural key, the values it allows, its bounds, its default
+and a description; ``tables.csv`` describes the tables. The same definitions drive the DDL
+(:func:`ddl`), validation (:func:`validate`), the parsers' output types (:func:`empty`), the registry
+models (:mod:`critmin.cooperation.models`) and the generated schema reference (``docs/schema.md``,
+:func:`markdown`).
+
+``allowed`` is either a ``;``-separated list of values or ``regex:PATTERN`` (matched in full);
+``min`` and ``max`` bound numeric columns (inclusive); every DOUBLE must be finite.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import pyarrow as pa
 
@@ -37,10 +45,39 @@ class Column:
     nullable: bool
     key: bool
     description: str
+    allowed: tuple[str, ...] | None = None
+    pattern: str | None = None
+    min: float | None = None
+    max: float | None = None
+    default: str | None = None
 
     @property
     def arrow_type(self) -> pa.DataType:
         return _ARROW_TYPES[self.type]
+
+    @property
+    def python_default(self) -> Any:
+        """The default as a Python value of the column's type (None when there is none)."""
+        if self.default is None:
+            return None
+        return cast_text(self, self.default)
+
+    def rule(self) -> str:
+        """The column's constraints in words (for the docs)."""
+        parts = []
+        if self.allowed is not None:
+            parts.append("one of " + ", ".join(self.allowed))
+        if self.pattern is not None:
+            parts.append(f"matches `{self.pattern}`")
+        if self.min is not None or self.max is not None:
+            lo = "" if self.min is None else f"{self.min:g}"
+            hi = "" if self.max is None else f"{self.max:g}"
+            parts.append(f"{lo} – {hi}".strip())
+        if self.type == "DOUBLE":
+            parts.append("finite")
+        if self.default is not None:
+            parts.append(f"default {self.default}")
+        return "; ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -71,7 +108,32 @@ class Table:
 
 def _read_csv(name: str) -> list[dict[str, str]]:
     text = resources.files("critmin.schema").joinpath(name).read_text(encoding="utf-8")
-    return list(csv.DictReader(text.splitlines()))
+    rows = list(csv.DictReader(text.splitlines()))
+    for i, r in enumerate(rows, start=2):
+        if None in r or None in r.values():
+            raise ValueError(f"schema/{name} line {i}: wrong number of fields (quote commas)")
+    return rows
+
+
+def _number(v: str) -> float | None:
+    return float(v) if v.strip() else None
+
+
+def _column(c: dict[str, str]) -> Column:
+    allowed = c.get("allowed") or ""
+    return Column(
+        name=c["column"],
+        type=c["type"],
+        unit=c["unit"],
+        nullable=c["nullable"] == "true",
+        key=c["key"] == "true",
+        description=c["description"],
+        allowed=tuple(allowed.split(";")) if allowed and not allowed.startswith("regex:") else None,
+        pattern=allowed.removeprefix("regex:") if allowed.startswith("regex:") else None,
+        min=_number(c.get("min") or ""),
+        max=_number(c.get("max") or ""),
+        default=c.get("default") or None,
+    )
 
 
 @cache
@@ -79,17 +141,7 @@ def tables() -> dict[str, Table]:
     """All atlas tables by name, in the order of ``tables.csv``."""
     out: dict[str, Table] = {}
     for row in _read_csv("tables.csv"):
-        cols = tuple(
-            Column(
-                name=c["column"],
-                type=c["type"],
-                unit=c["unit"],
-                nullable=c["nullable"] == "true",
-                key=c["key"] == "true",
-                description=c["description"],
-            )
-            for c in _read_csv(f"tables/{row['table']}.csv")
-        )
+        cols = tuple(_column(c) for c in _read_csv(f"tables/{row['table']}.csv"))
         for c in cols:
             if c.type not in _ARROW_TYPES:
                 raise ValueError(f"schema/tables/{row['table']}.csv: unknown type {c.type!r}")
@@ -113,9 +165,87 @@ def ddl(name: str) -> str:
     """
     t = table(name)
     lines = [
-        f'    "{c.name}" {c.type}{"" if c.nullable else " NOT NULL"}' for c in t.columns
+        f'    "{c.name}" {c.type}{"" if c.nullable else " NOT NULL"}'
+        + (f" DEFAULT {_sql_literal(c)}" if c.default is not None else "")
+        for c in t.columns
     ]
     return f'CREATE TABLE "{name}" (\n' + ",\n".join(lines) + "\n)"
+
+
+def _sql_literal(c: Column) -> str:
+    v = c.python_default
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int | float):
+        return repr(v)
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+def parse_date(value: Any) -> dt.date | None:
+    """The one date parser: ``"2022-03-15"``, ``"2022-03"`` (1 Mar 2022) or ``"2022"`` (1 Jan 2022);
+    a date passes through, empty is None. Anything else raises :class:`ValueError`.
+
+    >>> parse_date("2022-03"), parse_date("2022")
+    (datetime.date(2022, 3, 1), datetime.date(2022, 1, 1))
+    """
+    if value is None or isinstance(value, dt.date):
+        return value
+    v = str(value).strip()
+    if not v:
+        return None
+    m = re.fullmatch(r"(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?", v)
+    if not m:
+        raise ValueError(f"not a date: {v!r} (use YYYY-MM-DD, YYYY-MM or YYYY)")
+    y, mo, d = int(m.group(1)), int(m.group(2) or 1), int(m.group(3) or 1)
+    try:
+        return dt.date(y, mo, d)
+    except ValueError as exc:
+        raise ValueError(f"not a date: {v!r} ({exc})") from None
+
+
+def cast_text(c: Column, v: str | None) -> Any:
+    """A value written as text (a CSV cell) as a Python value of column ``c``'s type; empty is
+    None. Raises :class:`ValueError` for text that is not of the type."""
+    v = (v or "").strip()
+    if not v:
+        return None
+    if c.type == "DOUBLE":
+        return float(v)
+    if c.type in ("SMALLINT", "INTEGER", "BIGINT"):
+        return int(v)
+    if c.type == "DATE":
+        return parse_date(v)
+    if c.type == "BOOLEAN":
+        if v.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise ValueError(f"not true or false: {v!r}")
+        return v.lower() in ("true", "1", "yes")
+    return v
+
+
+def from_text_rows(name: str, rows: list[dict[str, str]], *, file: str | None = None,
+                   first_line: int = 2) -> pa.Table:
+    """Rows of text (a CSV read with :class:`csv.DictReader`) as a table of ``name``'s types, with
+    a ``_line`` column (``first_line`` for the first row) for validation messages. Defaults fill
+    empty cells."""
+    t = table(name)
+    cols: dict[str, list[Any]] = {c.name: [] for c in t.columns}
+    for i, r in enumerate(rows):
+        for c in t.columns:
+            raw = r.get(c.name)
+            if not (raw or "").strip() and c.default is not None:
+                raw = c.default
+            try:
+                cols[c.name].append(cast_text(c, raw))
+            except ValueError as exc:
+                raise InputError(file, str(exc), line=first_line + i, field=c.name) from None
+    arrays = {n: pa.array(v, table(name).column(n).arrow_type) for n, v in cols.items()}
+    arrays["_line"] = pa.array(range(first_line, first_line + len(rows)), pa.int64())
+    return pa.table(arrays)
+
+
+def empty(name: str) -> pa.Schema:
+    """The Arrow schema a parser emits for table ``name`` (the table's columns and ``_line``)."""
+    return pa.schema([*table(name).arrow_schema, pa.field("_line", pa.int64())])
 
 
 def conform(name: str, data: pa.Table, *, file: str | None = None) -> pa.Table:
@@ -129,6 +259,10 @@ def conform(name: str, data: pa.Table, *, file: str | None = None) -> pa.Table:
     fields = []
     for c in t.columns:
         if c.name not in data.column_names:
+            if c.default is not None:
+                arrays.append(pa.array([c.python_default] * data.num_rows, c.arrow_type))
+                fields.append(pa.field(c.name, c.arrow_type))
+                continue
             if c.nullable:
                 arrays.append(pa.nulls(data.num_rows, c.arrow_type))
                 fields.append(pa.field(c.name, c.arrow_type))
@@ -139,7 +273,8 @@ def conform(name: str, data: pa.Table, *, file: str | None = None) -> pa.Table:
             try:
                 arr = arr.cast(c.arrow_type)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-                raise InputError(file, f"cannot read values as {c.type}: {exc}", field=c.name) from None
+                raise InputError(file, f"cannot read values as {c.type}: "
+                                 f"{str(exc).splitlines()[0]}", field=c.name) from None
         arrays.append(arr)
         fields.append(pa.field(c.name, c.arrow_type))
     if "_line" in data.column_names:
@@ -161,13 +296,17 @@ def validate(
     file: str | None = None,
     iso3: frozenset[str] | None = None,
     minerals: frozenset[str] | None = None,
+    years: tuple[int, int] | None = None,
+    fields: dict[str, str] | None = None,
 ) -> pa.Table:
     """Check ``data`` against the schema of ``name`` and return it conformed.
 
-    Checks: required columns present and castable, no nulls in non-nullable columns, no negative
-    amounts (columns whose unit is a quantity), country columns hold known ISO3 codes, mineral ids
-    known, enumerated columns (``stage``) within their values. The first problem raises
-    :class:`InputError` naming the file, line and field.
+    Checks, all driven by the schema tables: required columns present and castable, no nulls in
+    non-nullable columns, every DOUBLE finite, numbers within the column's ``min``/``max``, text
+    within ``allowed`` (a list or a ``regex:``), country columns hold known ISO3 codes, mineral ids
+    known, ``year`` within ``years`` when the file's name promises them, and no two rows with the
+    same key. The first problem raises :class:`InputError` naming the file, line and field
+    (``fields`` maps a column to the name of the file's field it came from, for the message).
     """
     import pyarrow.compute as pc
 
@@ -175,53 +314,71 @@ def validate(
     t = table(name)
 
     def fail(index: int, field: str, problem: str) -> None:
-        raise InputError(file, problem, line=_line_of(data, index), field=field)
+        raise InputError(file, problem, line=_line_of(data, index),
+                         field=(fields or {}).get(field, field))
+
+    def first(mask: pa.ChunkedArray | pa.Array) -> int | None:
+        mask = pc.fill_null(mask, False)
+        return pc.index(mask, True).as_py() if pc.any(mask).as_py() else None
 
     for c in t.columns:
         arr = data.column(c.name)
+        valid = pc.is_valid(arr)
         if not c.nullable and arr.null_count:
             fail(pc.index(pc.is_null(arr), True).as_py(), c.name, "missing value")
-        if c.type == "DOUBLE" and c.name in _NON_NEGATIVE:
-            neg = pc.less(arr, 0)
-            if pc.any(neg).as_py():
-                i = pc.index(neg, True).as_py()
-                fail(i, c.name, f"negative amount {arr[i].as_py()}")
-        if c.name in _ENUMS:
-            allowed = _ENUMS[c.name].get(name)
-            if allowed is not None:
-                bad = pc.invert(pc.is_in(arr, value_set=pa.array(sorted(allowed))))
-                bad = pc.and_kleene(bad, pc.is_valid(arr))
-                if pc.any(bad).as_py():
-                    i = pc.index(bad, True).as_py()
-                    fail(i, c.name, f"unknown {c.name} {arr[i].as_py()!r}; use one of "
-                         + ", ".join(sorted(allowed)))
+        if c.type == "DOUBLE" and (i := first(pc.invert(pc.is_finite(arr)))) is not None:
+            fail(i, c.name, f"not a finite number: {arr[i].as_py()}")
+        if c.name == "year" and years is not None:
+            lo, hi = years
+            out = pc.or_(pc.less(arr, lo), pc.greater(arr, hi))
+            if (i := first(out)) is not None:
+                span = str(lo) if lo == hi else f"{lo}-{hi}"
+                fail(i, c.name, f"year {arr[i].as_py()} in a file for {span}")
+        if c.min is not None and (i := first(pc.less(arr, c.min))) is not None:
+            v = arr[i].as_py()
+            fail(i, c.name, f"negative amount {v}" if c.min == 0 else
+                 f"{v} below the minimum (allowed {c.rule()})")
+        if c.max is not None and (i := first(pc.greater(arr, c.max))) is not None:
+            fail(i, c.name, f"{arr[i].as_py()} above the maximum (allowed {c.rule()})")
+        if c.allowed is not None:
+            bad = pc.and_(valid, pc.invert(pc.is_in(arr, value_set=pa.array(c.allowed))))
+            if (i := first(bad)) is not None:
+                fail(i, c.name, f"unknown {c.name} {arr[i].as_py()!r}; use one of "
+                     + ", ".join(c.allowed))
+        if c.pattern is not None:
+            bad = pc.and_(valid, pc.invert(pc.match_substring_regex(arr, f"^(?:{c.pattern})$")))
+            if (i := first(bad)) is not None:
+                fail(i, c.name, f"invalid {c.name} {arr[i].as_py()!r} (must match {c.pattern})")
         if iso3 is not None and c.unit == "ISO 3166 alpha-3":
-            bad = pc.invert(pc.is_in(arr, value_set=pa.array(sorted(iso3))))
-            bad = pc.and_kleene(bad, pc.is_valid(arr))
-            if pc.any(bad).as_py():
-                i = pc.index(bad, True).as_py()
+            bad = pc.and_(valid, pc.invert(pc.is_in(arr, value_set=pa.array(sorted(iso3)))))
+            if (i := first(bad)) is not None:
                 fail(i, c.name, f"unknown country code {arr[i].as_py()!r}: use ISO 3166 alpha-3")
         if minerals is not None and c.name == "mineral":
-            bad = pc.invert(pc.is_in(arr, value_set=pa.array(sorted(minerals))))
-            if pc.any(bad).as_py():
-                i = pc.index(bad, True).as_py()
+            bad = pc.and_(valid, pc.invert(pc.is_in(arr, value_set=pa.array(sorted(minerals)))))
+            if (i := first(bad)) is not None:
                 fail(i, c.name, f"unknown mineral {arr[i].as_py()!r}")
+    _check_unique(t, data, fail)
     return data
 
 
-_NON_NEGATIVE = {"value_kusd", "quantity_t", "value", "content_factor", "factor"}
-_ENUMS: dict[str, dict[str, frozenset[str]]] = {
-    "stage": {
-        "production": frozenset({"mine", "refinery", "smelter", "capacity"}),
-        "hs_map": frozenset({"ore", "intermediate", "chemical", "metal", "alloy", "scrap"}),
-    },
-    "chain_stage": {"hs_map": frozenset({"mine", "refined"})},
-    "indicator": {"governance": frozenset({"va", "pv", "ge", "rq", "rl", "cc"})},
-    "kind": {"countries": frozenset({"country", "former", "residual", "world"})},
-}
-
-STAGES = _ENUMS["stage"]["production"]
-WGI_INDICATORS = _ENUMS["indicator"]["governance"]
+def _check_unique(t: Table, data: pa.Table, fail: Any) -> None:
+    """Fail on the second row whose key (the schema's key columns) repeats an earlier row's."""
+    if not t.key or data.num_rows < 2:
+        return
+    keyed = data.select(t.key).append_column("_i", pa.array(range(data.num_rows), pa.int64()))
+    counts = keyed.group_by(t.key, use_threads=False).aggregate([("_i", "count"), ("_i", "min")])
+    dup = counts.filter(pa.compute.greater(counts.column("_i_count"), 1))
+    if dup.num_rows == 0:
+        return
+    row = dup.slice(0, 1).to_pylist()[0]
+    at = row["_i_min"]
+    same = [j for j in range(at + 1, data.num_rows)
+            if all(data.column(k)[j].as_py() == row[k] for k in t.key)][:1]
+    i = same[0] if same else at
+    first_line = _line_of(data, at)
+    key = ", ".join(f"{k}={row[k]}" for k in t.key if k != "source_id")
+    fail(i, t.key[0], f"duplicate key ({key})"
+         + (f", first at line {first_line}" if first_line is not None else ""))
 
 
 def markdown() -> str:
@@ -235,10 +392,26 @@ def markdown() -> str:
     ]
     for t in tables().values():
         out += [f"## `{t.name}` ({t.kind})", "", t.description, "",
-                "| column | type | unit | null | description |", "|---|---|---|---|---|"]
+                "| column | type | unit | null | allowed | description |",
+                "|---|---|---|---|---|---|"]
         for c in t.columns:
             name = f"**{c.name}**" if c.key else c.name
             desc = c.description.replace("|", "\\|")
-            out.append(f"| {name} | {c.type} | {c.unit} | {'yes' if c.nullable else 'no'} | {desc} |")
+            rule = c.rule().replace("|", "\\|")
+            out.append(f"| {name} | {c.type} | {c.unit} | {'yes' if c.nullable else 'no'} | "
+                       f"{rule} | {desc} |")
         out.append("")
     return "\n".join(out)
+
+
+def allowed(table_name: str, column: str) -> tuple[str, ...]:
+    """The values column ``column`` of ``table_name`` allows (from the schema)."""
+    values = table(table_name).column(column).allowed
+    if values is None:
+        raise KeyError(f"{table_name}.{column} has no list of allowed values")
+    return values
+
+
+#: Production stages and WGI indicators, as the schema lists them.
+STAGES = frozenset(allowed("production", "stage"))
+WGI_INDICATORS = frozenset(allowed("governance", "indicator"))

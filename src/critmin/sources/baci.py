@@ -14,6 +14,7 @@ finds a problem, to name the offending line.
 from __future__ import annotations
 
 import csv
+import io
 import re
 from functools import cache
 from pathlib import Path
@@ -21,6 +22,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from critmin.countries import CountryCodes
 from critmin.errors import InputError
 from critmin.sources.base import Context, Parsed, SourceMeta, expect_header, read_text
 
@@ -28,6 +30,9 @@ NAME = "CEPII BACI"
 _FILE = re.compile(r"BACI_(HS\d\d)_Y(\d{4})_V(\w+)\.csv$", re.IGNORECASE)
 _COUNTRY_FILE = re.compile(r"country_codes_V(\w+)\.csv$", re.IGNORECASE)
 COLUMNS = ["t", "i", "j", "k", "v", "q"]
+#: The BACI field each trade_flows column comes from.
+FIELDS = {"year": "t", "exporter": "i", "importer": "j", "hs_code": "k", "value_kusd": "v",
+          "quantity_t": "q"}
 
 
 def detect(path: Path, header: str) -> bool:
@@ -48,7 +53,21 @@ def meta_for(path: Path) -> SourceMeta:
         title=f"BACI: International trade database at the product level, {rev}, {year}",
         licence="Etalab Open Licence 2.0 (attribution: CEPII BACI, Gaulier & Zignago 2010)",
         url="https://www.cepii.fr/CEPII/en/bdd_modele/bdd_modele_item.asp?id=37",
+        years=(int(year), int(year)) if m else None,
     )
+
+
+#: Files of a BACI release that are reference tables (used to translate codes), not data.
+REFERENCE_FILES = re.compile(r"(country|product)_codes_.*\.csv$", re.IGNORECASE)
+
+
+def prepare(files: list[Path], codes: CountryCodes) -> None:
+    """Add the country tables of the BACI releases of ``files`` to ``codes`` (a release may be
+    newer than the one critmin ships). Part of the loader interface: called before parsing."""
+    for d in sorted({Path(f).parent for f in files}):
+        cfile = country_file_beside(d / "x")
+        if cfile is not None:
+            codes.load_baci_table(list(_read_country_file(cfile)))
 
 
 def country_file_beside(path: Path) -> Path | None:
@@ -61,10 +80,20 @@ def country_file_beside(path: Path) -> Path | None:
 @cache
 def _read_country_file(path: Path) -> tuple[tuple[int, str], ...]:
     text = read_text(path, "utf-8")
-    rows = list(csv.DictReader(text.splitlines()))
-    if rows and "country_code" not in rows[0]:
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if "country_code" not in (reader.fieldnames or []):
         raise InputError(path, "unexpected header: expected country_code,country_name,...", line=1)
-    return tuple((int(r["country_code"]), (r.get("country_iso3") or "").strip()) for r in rows)
+    out = []
+    try:
+        for r in reader:
+            code = (r.get("country_code") or "").strip()
+            if not code.isdigit() or len(code) > 4:
+                raise InputError(path, f"not a BACI country code: {code!r}",
+                                 line=reader.line_num, field="country_code")
+            out.append((int(code), (r.get("country_iso3") or "").strip()))
+    except csv.Error as exc:
+        raise InputError(path, f"malformed CSV: {exc}", line=reader.line_num) from None
+    return tuple(out)
 
 
 def baci_code_map(ctx: Context, path: Path) -> dict[int, str]:
@@ -107,22 +136,29 @@ def parse(path: Path, ctx: Context) -> Parsed:
     }))
     src = _read_csv_sql(path, header)
     # typed columns where the CSV reader can parse them (it accepts space padding); k and q
-    # stay text (leading zeros; 'NA'); any malformed value fails the fast pass -> _diagnose
+    # stay text (leading zeros; 'NA'); any malformed value fails the fast pass -> _diagnose.
+    # A plain scan keeps the file's order, so the line of each row is its position + 1.
     sql = f"""
         SELECT r.t AS year, e.iso3 AS exporter, m.iso3 AS importer,
                lpad(trim(k), 6, '0') AS hs_code, '{rev}' AS hs_revision,
                r.v AS value_kusd,
                CAST(NULLIF(NULLIF(trim(q), 'NA'), '') AS DOUBLE) AS quantity_t,
-               '{meta.source_id}' AS source_id
-        FROM {src} r
+               '{meta.source_id}' AS source_id,
+               length(trim(k)) AS _klen, r._line
+        FROM raw r
         LEFT JOIN baci_codes e ON e.code = r.i
         LEFT JOIN baci_codes m ON m.code = r.j
+        ORDER BY r._line
     """
     try:
+        raw = con.sql(f"SELECT * FROM {src}").to_arrow_table()
+        con.register("raw", raw.append_column(
+            "_line", pa.array(range(2, raw.num_rows + 2), pa.int64())))
         table = con.sql(sql).to_arrow_table()
         con.register("parsed", table)
         bad = con.execute("""SELECT count(*) FROM parsed WHERE exporter IS NULL OR importer IS NULL
                              OR value_kusd < 0 OR quantity_t < 0
+                             OR _klen > 6
                              OR NOT regexp_full_match(hs_code, '[0-9]{6}')""").fetchall()[0][0]
     except duckdb.Error:
         bad = 1
@@ -131,7 +167,8 @@ def parse(path: Path, ctx: Context) -> Parsed:
         raise InputError(path, "could not be read as BACI")  # pragma: no cover
     if isinstance(table, pa.RecordBatchReader):  # pragma: no cover
         table = table.read_all()
-    return Parsed(meta=meta, tables={"trade_flows": table})
+    table = table.drop_columns(["_klen"])
+    return Parsed(meta=meta, tables={"trade_flows": table}, fields=FIELDS)
 
 
 def _check_header(path: Path) -> list[str]:
@@ -161,30 +198,41 @@ def _read_csv_sql(path: Path, header: list[str]) -> str:
 def _diagnose(path: Path, header: list[str], codes: dict[int, str]) -> None:
     """Slow pass: find the first bad line and raise an InputError naming it."""
     text = read_text(path, "utf-8")
-    reader = csv.reader(text.splitlines())
-    next(reader, None)
+    reader = csv.reader(io.StringIO(text, newline=""))
     idx = {c: header.index(c) for c in COLUMNS}
-    for lineno, row in enumerate(reader, start=2):
-        if not row or all(not c.strip() for c in row):
+    try:
+        next(reader, None)
+        for row in reader:
+            _check_row(path, reader.line_num, row, header, idx, codes)
+    except csv.Error as exc:
+        raise InputError(path, f"malformed CSV: {exc}", line=reader.line_num) from None
+
+
+def _check_row(path: Path, lineno: int, row: list[str], header: list[str], idx: dict[str, int],
+               codes: dict[int, str]) -> None:
+    """Raise an InputError for the first problem in one data row."""
+    if not row or all(not c.strip() for c in row):
+        return
+    if len(row) != len(header):
+        raise InputError(path, f"expected {len(header)} fields, found {len(row)}", line=lineno)
+    get = {c: row[i].strip() for c, i in idx.items()}
+    for c in ("t", "i", "j"):
+        if not get[c].isdigit():
+            raise InputError(path, f"not an integer: {get[c]!r}", line=lineno, field=c)
+    if len(get["t"]) > 4:
+        raise InputError(path, f"not a year: {get['t']!r}", line=lineno, field="t")
+    for c in ("i", "j"):
+        if int(get[c]) not in codes:
+            raise InputError(path, f"unknown BACI country code {get[c]}", line=lineno, field=c)
+    if not get["k"].isdigit() or len(get["k"]) > 6:
+        raise InputError(path, f"not an HS6 code: {get['k']!r}", line=lineno, field="k")
+    for c in ("v", "q"):
+        if c == "q" and get[c] in ("NA", ""):
             continue
-        if len(row) != len(header):
-            raise InputError(path, f"expected {len(header)} fields, found {len(row)}", line=lineno)
-        get = {c: row[i].strip() for c, i in idx.items()}
-        for c in ("t", "i", "j"):
-            if not get[c].isdigit():
-                raise InputError(path, f"not an integer: {get[c]!r}", line=lineno, field=c)
-        for c in ("i", "j"):
-            if int(get[c]) not in codes:
-                raise InputError(path, f"unknown BACI country code {get[c]}", line=lineno, field=c)
-        if not get["k"].isdigit() or len(get["k"]) > 6:
-            raise InputError(path, f"not an HS6 code: {get['k']!r}", line=lineno, field="k")
-        for c in ("v", "q"):
-            if c == "q" and get[c] in ("NA", ""):
-                continue
-            try:
-                x = float(get[c])
-            except ValueError:
-                raise InputError(path, f"not a number: {get[c]!r}", line=lineno, field=c) from None
-            if x < 0:
-                raise InputError(path, f"negative {'value' if c == 'v' else 'quantity'} {x:g}",
-                                 line=lineno, field=c)
+        try:
+            x = float(get[c])
+        except ValueError:
+            raise InputError(path, f"not a number: {get[c]!r}", line=lineno, field=c) from None
+        if x < 0:
+            raise InputError(path, f"negative {'value' if c == 'v' else 'quantity'} {x:g}",
+                             line=lineno, field=c)

@@ -44,7 +44,14 @@ import pyarrow as pa
 
 from critmin.countries import CountryCodes
 from critmin.errors import InputError
-from critmin.sources.base import Context, Parsed, SourceMeta, expect_header, read_text
+from critmin.sources.base import (
+    Context,
+    Parsed,
+    SourceMeta,
+    expect_header,
+    read_text,
+    years_in_name,
+)
 
 NAME = "UN Comtrade / USITC DataWeb"
 
@@ -65,7 +72,8 @@ _SCHEMA = pa.schema([
 
 
 def _columns(header: str) -> list[str]:
-    return [c.strip() for c in next(csv.reader([header.removeprefix("\ufeff")]), [])]
+    header = re.split(r"[\r\n]", header.removeprefix("\ufeff"), maxsplit=1)[0]
+    return [c.strip() for c in next(csv.reader([header]), [])]
 
 
 def _layout(header: str) -> str | None:
@@ -75,6 +83,9 @@ def _layout(header: str) -> str | None:
     if cols[:1] == ["hts4"] and all(c in cols for c in DATAWEB_REQUIRED):
         return "dataweb"
     return None
+
+
+FILE_NAMES = re.compile(r"^comtrade_.*\.csv$|^us_dataweb_.*\.csv$", re.IGNORECASE)
 
 
 def detect(path: Path, header: str) -> bool:
@@ -95,13 +106,13 @@ def source_meta(layout: str, path: Path) -> SourceMeta:
             family="usitc-dataweb", release=None,
             publisher="U.S. International Trade Commission (DataWeb)",
             title=f"USITC DataWeb export {path.name}", licence="Public domain",
-            url="https://dataweb.usitc.gov/")
+            url="https://dataweb.usitc.gov/", years=years_in_name(path))
     return SourceMeta(
         source_id="comtrade-" + slug.removeprefix("comtrade-"), family="comtrade", release=None,
         publisher="United Nations Statistics Division (UN Comtrade)",
         title=f"UN Comtrade records {path.name}",
         licence="UN Comtrade terms of use (attribution; no bulk redistribution)",
-        url="https://comtradeplus.un.org/")
+        url="https://comtradeplus.un.org/", years=years_in_name(path))
 
 
 def _rows(path: Path, text: str, required: list[str]
@@ -334,4 +345,6 @@ def parse(path: Path, ctx: Context) -> Parsed:
     meta = source_meta(layout, path)
     fn = _parse_comtrade if layout == "comtrade" else _parse_dataweb
     rows, notes = fn(path, text, ctx, meta.source_id)
-    return Parsed(meta=meta, tables={"trade_flows": _table(rows)}, notes=notes)
+    fields = ({"year": "refYear", "value_kusd": "primaryValue", "quantity_t": "netWgt"}
+              if layout == "comtrade" else {"year": "year", "value_kusd": "value_usd"})
+    return Parsed(meta=meta, tables={"trade_flows": _table(rows)}, notes=notes, fields=fields)

@@ -76,11 +76,11 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 import pyarrow as pa
 
+from critmin import reference
 from critmin.countries import CountryCodes
 from critmin.errors import InputError
 from critmin.sources.base import Context, Parsed, SourceMeta, expect_header, read_text
@@ -198,40 +198,14 @@ class Fact:
 @cache
 def _minerals_by_commodity() -> dict[str, tuple[str, str]]:
     """USGS commodity name (lower case) -> (mineral id, default basis)."""
-    text = resources.files("critmin.reference").joinpath("minerals.csv").read_text("utf-8")
-    out: dict[str, tuple[str, str]] = {}
-    for row in csv.DictReader(text.splitlines()):
-        for name in (row["usgs_commodities"] or "").split(";"):
-            if name.strip():
-                out[name.strip().lower()] = (row["mineral"], row["basis"])
-    return out
-
-
-@cache
-def _default_basis() -> dict[str, str]:
-    text = resources.files("critmin.reference").joinpath("minerals.csv").read_text("utf-8")
-    return {row["mineral"]: row["basis"] for row in csv.DictReader(text.splitlines())}
-
-
-@cache
-def _units() -> dict[str, tuple[str, float]]:
-    text = resources.files("critmin.reference").joinpath("units.csv").read_text("utf-8")
-    return {r["unit"].strip().lower(): (r["canonical"], float(r["factor"]))
-            for r in csv.DictReader(text.splitlines())}
-
-
-def unit_factor(unit: str) -> tuple[str, float] | None:
-    """Canonical unit and factor for a published unit name, or None when unknown.
-
-    >>> unit_factor("thousand metric tons")
-    ('t', 1000.0)
-    """
-    return _units().get(" ".join(unit.split()).lower())
+    return {name.lower(): (m.mineral, m.basis) for m in reference.minerals().values()
+            for name in m.usgs_commodities}
 
 
 # ----------------------------------------------------------------------------- detection
 
 def _layout(header: str) -> str | None:
+    header = re.split(r"[\r\n]", header, maxsplit=1)[0]  # a bare CR ends a line too
     cols = next(csv.reader([header]), [])
     cols = [c.strip() for c in cols]
     if cols[: len(COMBINED_HEADER)] == COMBINED_HEADER:
@@ -241,6 +215,10 @@ def _layout(header: str) -> str | None:
     if cols[:4] == WIDE_HEADER and any(c.startswith(("Prod_", "Reserves_", "Cap_")) for c in cols):
         return "wide"
     return None
+
+
+FILE_NAMES = re.compile(r"^MCS\d{4}_Commodities_Data.*\.csv$|^mcs\d{4}_world_production.*\.csv$",
+                        re.IGNORECASE)
 
 
 def detect(path: Path, header: str) -> bool:
@@ -497,7 +475,8 @@ def _basis(texts: Iterable[str], mineral: str) -> str:
                 if "{}" in basis:
                     return basis.format(_ELEMENTS[m.group(1)])
                 return basis
-    return _default_basis().get(mineral, "gross")
+    m = reference.minerals().get(mineral)
+    return m.basis if m else "gross"
 
 
 def _stage(f: Fact, mineral: str, commodity: str) -> str:
@@ -601,7 +580,7 @@ def _normalise(path: Path, f: Fact, codes: CountryCodes | None) -> _Row | str:
     if isinstance(parsed, str):
         raise InputError(path, parsed, line=f.line, field=field)
     value, flag, est = parsed
-    unit = unit_factor(f.unit)
+    unit = reference.unit_factor(f.unit)
     if unit is None:
         raise InputError(path, f"unknown unit {f.unit!r}", line=f.line, field="Unit")
     canonical, factor = unit
@@ -697,6 +676,8 @@ def source_meta(layout: str, edition: str, path: Path) -> SourceMeta:
         source_id=f"usgs-{edition.lower()}{suffix}", family=FAMILY, release=edition,
         publisher=PUBLISHER, title=title, licence=LICENCE,
         url=URLS.get(edition, f"https://doi.org/10.3133/{edition.lower()}"),
+        # an edition reports the few years before it (MCS2026: 2023-2025)
+        years=(int(edition[3:]) - 5, int(edition[3:])) if edition[3:].isdigit() else None,
     )
 
 

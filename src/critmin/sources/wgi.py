@@ -9,7 +9,6 @@ alias table; missing estimates produce no row. There is no data for 1997, 1999 a
 
 from __future__ import annotations
 
-import csv
 import re
 from pathlib import Path
 
@@ -17,12 +16,14 @@ import pyarrow as pa
 
 from critmin.errors import InputError
 from critmin.schema import WGI_INDICATORS
-from critmin.sources.base import Context, Parsed, SourceMeta, expect_header, read_text
+from critmin.sources import base
+from critmin.sources.base import Context, Parsed, SourceMeta, csv_rows, expect_header, read_text
 
 NAME = "World Bank WGI"
+FILE_NAMES = re.compile(r"^wgidataset\.csv$|^wgi_pv_estimate_full_precision.*\.csv$", re.IGNORECASE)
 _LONG = ["code", "year", "indicator", "estimate"]
 _PV = ["code", "year", "pv_estimate"]
-_MISSING = {"", "..", "NA", "#N/A", "None", "nan"}
+_MISSING = {"", "..", "NA", "#N/A", "None"}  # the publishers' markers; "nan" is refused
 
 
 def detect(path: Path, header: str) -> bool:
@@ -44,14 +45,15 @@ def _meta(path: Path, full_pv: bool) -> SourceMeta:
     return SourceMeta(
         source_id=sid, family="wgi", release=release, publisher="World Bank", title=title,
         licence="CC BY 4.0", url="https://www.worldbank.org/en/publication/worldwide-governance-indicators",
+        years=base.years_in_name(path) or ((1996, int(release)) if release else None),
     )
 
 
 def parse(path: Path, ctx: Context) -> Parsed:
     path = Path(path)
     text = read_text(path, "utf-8")
-    rows = csv.reader(text.splitlines())
-    header = [c.strip() for c in next(rows, [])]
+    rows = csv_rows(path, text)
+    header = [c.strip() for c in next(rows, (1, []))[1]]
     if not header:
         raise InputError(path, "empty file", line=1)
     full_pv = "pv_estimate" in header
@@ -59,7 +61,7 @@ def parse(path: Path, ctx: Context) -> Parsed:
     meta = _meta(path, full_pv)
     ix = {c: i for i, c in enumerate(header)}
     years, countries, indicators, estimates, lines = [], [], [], [], []
-    for lineno, row in enumerate(rows, start=2):
+    for lineno, row in rows:
         if not row:
             continue
         if len(row) != len(header):

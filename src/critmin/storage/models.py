@@ -11,7 +11,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 #: Roles, most privileged first. ``admin`` and ``organiser`` see and schedule everything (``admin``
@@ -85,10 +96,12 @@ class Participant(Base):
     ``private`` fields only the participant and organisers may read."""
 
     __tablename__ = "participants"
+    __table_args__ = (Index("ix_participants_ref", "ref", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"),
                                                 unique=True)
+    ref: Mapped[str | None] = mapped_column(String(80))
     display_name: Mapped[str] = mapped_column(String(200))
     organisation: Mapped[str] = mapped_column(String(200), default="")
     country: Mapped[str | None] = mapped_column(String(3))
@@ -102,7 +115,8 @@ class MeetingRequest(Base):
     """A request by one participant to meet another: pending, accepted, declined or cancelled."""
 
     __tablename__ = "meeting_requests"
-    __table_args__ = (UniqueConstraint("from_id", "to_id", name="uq_request_pair"),)
+    __table_args__ = (UniqueConstraint("from_id", "to_id", name="uq_request_pair"),
+                      Index("ix_meeting_requests_pair", "pair_key", unique=True))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     from_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"),
@@ -112,18 +126,23 @@ class MeetingRequest(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     session: Mapped[str] = mapped_column(String(10), default="any")
     status: Mapped[str] = mapped_column(String(10), default="pending")
+    #: ``"{min id}-{max id}"``: unique, so A->B and B->A cannot both exist (even in a race)
+    pair_key: Mapped[str | None] = mapped_column(String(40))
+    fixed_slot: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
 
 class Meeting(Base):
-    """A scheduled meeting (the organiser's last scheduler run): slot and table, 1-based."""
+    """A meeting of a scheduler run (the published run and the latest are kept): slot and
+    table, 1-based."""
 
     __tablename__ = "meetings"
+    __table_args__ = (UniqueConstraint("run_id", "request_id",
+                                       name="uq_meetings_new_run_id_request_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    request_id: Mapped[int] = mapped_column(ForeignKey("meeting_requests.id", ondelete="CASCADE"),
-                                            unique=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("meeting_requests.id", ondelete="CASCADE"))
     slot: Mapped[int] = mapped_column(Integer)
     table_no: Mapped[int] = mapped_column(Integer)
     run_id: Mapped[str] = mapped_column(String(40))
@@ -131,11 +150,15 @@ class Meeting(Base):
 
 
 class RegistryEdit(Base):
-    """A cooperation-registry edit made through the service (add, edit or remove one record)."""
+    """A cooperation-registry edit made through the service (add, edit or remove one record).
+
+    ``prev_id`` is the id of the edit it was validated against (0: none); it is unique, so only
+    one edit can follow a given registry state (NULL for edits stored before revision 0005_httphard)."""
 
     __tablename__ = "registry_edits"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prev_id: Mapped[int | None] = mapped_column(Integer, unique=True, index=True)
     table_name: Mapped[str] = mapped_column(String(40))
     record_id: Mapped[str] = mapped_column(String(120))
     action: Mapped[str] = mapped_column(String(10))
@@ -177,3 +200,135 @@ class ScheduleRun(Base):
     afternoon_start: Mapped[dt.datetime | None] = mapped_column(DateTime)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    #: the accepted request ids the run scheduled, in meeting order (meeting m = the m-th)
+    request_ids: Mapped[list[int] | None] = mapped_column(JSON)
+    #: INFEASIBLE reasons and advice, or the error of a failed run
+    reasons: Mapped[list[str] | None] = mapped_column(JSON)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class WatchRule(Base):
+    """One rule of a user's watchlist (:mod:`critmin.watch`): a threshold or change on an
+    indicator of (country or group, mineral, stage), or an event on a watched mineral."""
+
+    __tablename__ = "watch_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    watchlist: Mapped[str] = mapped_column(String(80), default="default")
+    country: Mapped[str] = mapped_column(String(20))
+    mineral: Mapped[str] = mapped_column(String(60))
+    stage: Mapped[str] = mapped_column(String(10), default="all")
+    indicator: Mapped[str] = mapped_column(String(40))
+    supplier: Mapped[str | None] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(10))
+    op: Mapped[str | None] = mapped_column(String(6))
+    value: Mapped[float | None] = mapped_column(Float)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class WatchState(Base):
+    """What a rule saw at its last evaluation: the value, the data it came from (year and
+    source files) and, for event rules, the records seen (id -> fingerprint)."""
+
+    __tablename__ = "watch_states"
+
+    rule_id: Mapped[int] = mapped_column(ForeignKey("watch_rules.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    value: Mapped[float | None] = mapped_column(Float)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    evaluated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Alert(Base):
+    """An alert raised by a rule, stored before any notification is sent. ``dedupe_key`` is
+    unique: the same rule on the same data never raises two alerts."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    rule_id: Mapped[int | None] = mapped_column(ForeignKey("watch_rules.id", ondelete="SET NULL"),
+                                                index=True)
+    dedupe_key: Mapped[str] = mapped_column(String(64), unique=True)
+    rule: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    title: Mapped[str] = mapped_column(String(300))
+    old_value: Mapped[float | None] = mapped_column(Float)
+    new_value: Mapped[float | None] = mapped_column(Float)
+    old_release: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    new_release: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    provenance: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    trigger: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    read_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class WatchChannel(Base):
+    """Where a user's alerts are sent besides the inbox: an e-mail address or a webhook URL
+    (with its HMAC secret)."""
+
+    __tablename__ = "watch_channels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    target: Mapped[str] = mapped_column(String(500))
+    secret: Mapped[str | None] = mapped_column(String(128))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Delivery(Base):
+    """One alert to one channel: ``pending`` (with the next attempt time), ``sent`` or ``failed``
+    (attempts exhausted; kept, and retried on request)."""
+
+    __tablename__ = "watch_deliveries"
+    __table_args__ = (UniqueConstraint("alert_id", "channel_id", name="uq_delivery"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    channel_id: Mapped[int] = mapped_column(ForeignKey("watch_channels.id", ondelete="CASCADE"),
+                                            index=True)
+    status: Mapped[str] = mapped_column(String(10), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class FeedToken(Base):
+    """A read-only token for a user's Atom feed of alerts (only its SHA-256 is stored)."""
+
+    __tablename__ = "watch_feed_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class MatchEvent(Base):
+    """The roundtable's settings (an :class:`~critmin.matchmaking.event.Event` without
+    participants and requests, as JSON) and the published scheduler run."""
+
+    __tablename__ = "match_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    published_run_id: Mapped[str | None] = mapped_column(String(40))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class SigninLink(Base):
+    """A one-time sign-in link for a participant account (only the token's hash is stored)."""
+
+    __tablename__ = "signin_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

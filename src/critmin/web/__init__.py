@@ -41,6 +41,9 @@ def register(app: FastAPI) -> None:
                             headers={"Cache-Control": "public, max-age=86400"})
 
     app.include_router(router())
+    from critmin.web.watch import build_router as watch_pages
+
+    app.include_router(watch_pages())
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
 

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import or_, select
 
-from critmin import auth
+from critmin import auth, reference
 from critmin.api._core import SESSION_COOKIE, AtlasPool, client_ip, principal
 from critmin.auth import Principal
 from critmin.errors import CritminError
@@ -139,7 +136,7 @@ def build_router() -> APIRouter:
                                      "thousand USD"),
         }
         return render(request, "country.html", who, title=page["name"], page=page, figs=figs,
-                      groups=views.COVERAGE_GROUPS)
+                      groups=reference.groups())
 
     # ------------------------------------------------------------------ scenarios
 
@@ -241,156 +238,10 @@ def build_router() -> APIRouter:
         resp.delete_cookie(SESSION_COOKIE)
         return resp
 
-    # ------------------------------------------------------------------ roundtable
+    from critmin.web.roundtable import build_roundtable_router
 
-    def gate(request: Request, who: Principal) -> Response | None:
-        if who.user_id is None:
-            return RedirectResponse(f"/login?next={quote(str(request.url.path))}",
-                                    status_code=303)
-        if not (who.is_staff or who.role == "participant"):
-            return error_page(request, who, 403, f"role {who.role!r} has no access to the "
-                              "roundtable (participants and organisers only)")
-        return None
-
-    @r.get("/roundtable", response_class=HTMLResponse)
-    def profiles(request: Request, who: Who) -> Response:
-        if (denied := gate(request, who)) is not None:
-            return denied
-        from critmin.api.match import profile_view
-        from critmin.storage.models import Participant
-
-        with request.app.state.store.session() as s:
-            rows = [profile_view(p, who) for p in s.scalars(select(Participant)
-                                                         .order_by(Participant.id))]
-        return render(request, "roundtable/profiles.html", who, title="Roundtable",
-                      profiles=rows)
-
-    @r.get("/roundtable/profiles/{participant_id}", response_class=HTMLResponse)
-    def profile(request: Request, who: Who, participant_id: int) -> Response:
-        if (denied := gate(request, who)) is not None:
-            return denied
-        from critmin.api.match import profile_view
-        from critmin.storage.models import Participant
-
-        with request.app.state.store.session() as s:
-            p = s.get(Participant, participant_id)
-            row = profile_view(p, who) if p is not None else None
-        if row is None:
-            return error_page(request, who, 404, f"no participant {participant_id}")
-        return render(request, "roundtable/profile.html", who, title=row["display_name"],
-                      p=row)
-
-    @r.get("/roundtable/recommendations", response_class=HTMLResponse)
-    def recommendations(request: Request, who: Who) -> Response:
-        if (denied := gate(request, who)) is not None:
-            return denied
-        rows, note = _recommendations(request, who)
-        return render(request, "roundtable/recommendations.html", who, title="Recommendations",
-                      rows=rows, note=note)
-
-    @r.get("/roundtable/requests", response_class=HTMLResponse)
-    def requests_page(request: Request, who: Who) -> Response:
-        if (denied := gate(request, who)) is not None:
-            return denied
-        from critmin.storage.models import MeetingRequest, Participant
-
-        with request.app.state.store.session() as s:
-            q = select(MeetingRequest).order_by(MeetingRequest.id)
-            if not who.is_staff:
-                me = who.participant_id if who.participant_id is not None else -1
-                q = q.where(or_(MeetingRequest.from_id == me, MeetingRequest.to_id == me))
-            reqs = list(s.scalars(q))
-            names = {p.id: p.display_name for p in s.scalars(select(Participant))}
-            rows = [{"id": x.id, "from": names.get(x.from_id, f"#{x.from_id}"),
-                     "to": names.get(x.to_id, f"#{x.to_id}"), "to_id": x.to_id,
-                     "session": x.session, "status": x.status, "message": x.message}
-                    for x in reqs]
-        return render(request, "roundtable/requests.html", who, title="Meeting requests",
-                      rows=rows)
-
-    @r.get("/roundtable/schedule", response_class=HTMLResponse)
-    def schedule(request: Request, who: Who) -> Response:
-        if (denied := gate(request, who)) is not None:
-            return denied
-        if not who.is_staff:
-            return error_page(request, who, 403, "the schedule grid is for organisers")
-        from critmin.api.match import slot_start
-        from critmin.storage.models import Meeting, MeetingRequest, Participant, ScheduleRun
-
-        with request.app.state.store.session() as s:
-            run = s.scalar(select(ScheduleRun).order_by(ScheduleRun.id.desc()).limit(1))
-            grid: dict[tuple[int, int], str] = {}
-            times: list[dt.datetime] = []
-            if run is not None:
-                names = {p.id: p.display_name for p in s.scalars(select(Participant))}
-                q = select(Meeting, MeetingRequest).join(
-                    MeetingRequest, Meeting.request_id == MeetingRequest.id)
-                for m, rq in s.execute(q).all():
-                    grid[(m.slot, m.table_no)] = (f"{names.get(rq.from_id, rq.from_id)} × "
-                                                  f"{names.get(rq.to_id, rq.to_id)}")
-                times = [slot_start(run, k) for k in range(1, run.n_slots + 1)]
-        return render(request, "roundtable/schedule.html", who, title="Schedule", run=run,
-                      grid=grid, times=times)
-
-    @r.get("/roundtable/agenda", response_class=HTMLResponse)
-    def agenda(request: Request, who: Who,
-               participant: Annotated[int | None, Query(ge=1, le=2**62)] = None) -> Response:
-        if (denied := gate(request, who)) is not None:
-            return denied
-        if participant and not who.is_staff and participant != who.participant_id:
-            return error_page(request, who, 403, "participants see only their own agenda")
-        pid = participant if (who.is_staff and participant) else who.participant_id
-        if pid is None:
-            return render(request, "roundtable/agenda.html", who, title="My agenda", name=None,
-                          rows=[])
-        name, rows = _agenda_rows(request, pid)
-        return render(request, "roundtable/agenda.html", who, title="My agenda", name=name,
-                      rows=rows, pid=pid)
-
+    r.include_router(build_roundtable_router())
     return r
-
-
-def _agenda_rows(request: Request, pid: int) -> tuple[str | None, list[dict[str, Any]]]:
-    """A participant's meetings in the last scheduler run (as ``GET /api/v1/match/agenda``)."""
-    from critmin.api.match import agenda_rows
-
-    return agenda_rows(request.app.state.store, pid)
-
-
-def _recommendations(request: Request, who: Principal) -> tuple[list[dict[str, Any]], str | None]:
-    """Ranked partners for the signed-in participant from :mod:`critmin.matchmaking.recommend`,
-    fed only the public profile fields of every participant."""
-    try:
-        from critmin.matchmaking.profiles import Profile
-        from critmin.matchmaking.recommend import recommend
-    except ImportError:
-        return [], "Recommendations are not available in this version of critmin yet."
-    if who.participant_id is None:
-        return [], "Register your profile to get recommendations."
-    from pydantic import ValidationError
-
-    from critmin.storage.models import Participant
-
-    with request.app.state.store.session() as s:
-        people = list(s.scalars(select(Participant).order_by(Participant.id)))
-    fields = set(Profile.model_fields)
-    profiles, names, skipped = [], {}, 0
-    for p in people:
-        names[str(p.id)] = (p.display_name, p.organisation)
-        try:
-            profiles.append(Profile.model_validate(
-                {**{k: v for k, v in (p.public or {}).items() if k in fields},
-                 "id": str(p.id), "name": p.display_name, "country_iso3": p.country or "XXX"}))
-        except ValidationError:
-            skipped += 1
-    if not any(x.id == str(who.participant_id) for x in profiles):
-        return [], "Your public profile is incomplete: recommendations need offers or needs."
-    recs = recommend(profiles, participant=str(who.participant_id), top_k=10)
-    rows = [{"participant": names.get(r.target, (r.target, ""))[0],
-             "organisation": names.get(r.target, ("", ""))[1], "score": f"{r.score:.2f}",
-             "why": "; ".join(r.reasons)} for r in recs]
-    note = f"{skipped} profile(s) could not be scored (incomplete public fields)." if skipped else None
-    return rows, note
 
 
 def _my_country(request: Request, who: Principal) -> str | None:

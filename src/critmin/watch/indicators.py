@@ -1,0 +1,277 @@
+"""The current value of every watched indicator, computed once per evaluation for all rules.
+
+Each indicator comes from critmin's metric functions, for the latest data in the atlas:
+
+- ``import_share``, ``import_hhi``, ``top_supplier_share``: BACI flows of the mineral's HS codes
+  (:func:`critmin.metrics.trade.mineral_trade`, stage ``all``, ``mine`` or ``refined``) into the
+  country (or into the members of a group, trade between members left out) in the latest BACI
+  year; share s_i = value_i / sum_j value_j (thousand USD), HHI = sum_i s_i^2
+  (:func:`critmin.metrics.concentration.hhi`); a bloc's share is the sum of its members' shares
+  (membership in that year);
+- ``production_hhi``, ``production_top_share``: :func:`critmin.metrics.concentration.
+  production_concentration` on USGS MCS production (latest release per year, mass units) in the
+  latest year with data, the basis with the largest total;
+- ``import_reliance``: :func:`critmin.metrics.trade.import_reliance` in the latest BACI year;
+- ``geopolrisk``: :func:`critmin.metrics.geopolrisk.geopolrisk` (default mode) in that year;
+- ``n_minus_1``: coverage from :func:`critmin.scenarios.nminus1.n_minus_1`, latest year.
+
+Every reading carries the data it came from (year, source files and their releases): a change
+in those is what "a new release" means to a change rule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import ibis
+import pandas as pd
+from ibis import _
+
+from critmin.metrics import concentration, trade
+from critmin.watch.rules import INDICATORS, RuleSpec
+
+if TYPE_CHECKING:
+    from critmin.atlas import Atlas
+
+#: HS-map chain stage of a rule stage.
+CHAIN = {"all": "all", "mine": "mine", "refinery": "refined"}
+
+Key = tuple[str, str, str, str, str | None]
+
+
+def key(spec: RuleSpec) -> Key:
+    """What a reading is computed for: (indicator, country, mineral, stage, supplier); the
+    country is dropped for indicators of the mineral (``world``)."""
+    country = "" if INDICATORS[spec.indicator].world else spec.country
+    return (spec.indicator, country, spec.mineral, spec.stage, spec.supplier)
+
+
+@dataclass
+class Reading:
+    """An indicator's value (None when the atlas has no data for it) and its provenance."""
+
+    value: float | None
+    year: int | None
+    family: str
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def release(self) -> dict[str, Any]:
+        """The data compared: family, year and source files (id and release)."""
+        return {"family": self.family, "year": self.year, "sources": self.sources}
+
+    def fingerprint(self) -> str:
+        """A hash of the data behind the value (year and source files): it changes when the
+        atlas gains a year or a release."""
+        blob = json.dumps([self.year, [s["source_id"] for s in self.sources]], sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+class Context:
+    """Atlas tables and lookups shared by the indicator families of one evaluation."""
+
+    def __init__(self, atlas: Atlas) -> None:
+        self.atlas = atlas
+        self.tf = atlas.table("trade_flows")
+        self.hs = atlas.table("hs_map")
+        self.src = atlas.table("sources")
+        self.prod = atlas.table("production")
+        sources = atlas.sql("SELECT source_id, family, release, file FROM sources")
+        self.releases = {r.source_id: (r.family, r.release) for r in sources.itertuples()}
+        self._members: dict[int, dict[str, set[str]]] = {}
+
+    @cached_property
+    def trade_year(self) -> int | None:
+        """The latest year of BACI trade in the atlas."""
+        y = self.atlas.sql("SELECT max(t.year) AS y FROM trade_flows t JOIN sources s "
+                           "USING (source_id) WHERE s.family = 'baci'").y.iloc[0]
+        return None if pd.isna(y) else int(y)
+
+    def groups(self) -> set[str]:
+        return set(self.atlas.table("groups").group_id.to_pandas())
+
+    def members(self, year: int) -> dict[str, set[str]]:
+        """Members of each group during ``year`` (joined by 31 Dec, not left before 1 Jan)."""
+        if year not in self._members:
+            cg = self.atlas.table("country_groups")
+            m = trade.members_in_year(cg, ibis.memtable({"year": [year]})).to_pandas()
+            out: dict[str, set[str]] = defaultdict(set)
+            for g, iso3 in zip(m.group_id, m.iso3, strict=True):
+                out[str(g)].add(str(iso3))
+            self._members[year] = dict(out)
+        return self._members[year]
+
+    def expand(self, code: str, year: int) -> set[str]:
+        """A country code as itself, a group id as its members in ``year``."""
+        return self.members(year).get(code, {code} if len(code) == 3 else set())
+
+    def sources_of(self, table: str, where: str, family: str) -> list[dict[str, Any]]:
+        """Source files of ``family`` with rows in ``table`` matching ``where`` (SQL)."""
+        ids = self.atlas.sql(f"SELECT DISTINCT source_id FROM {table} WHERE {where}").source_id
+        return [{"source_id": i, "family": self.releases[i][0], "release": self.releases[i][1]}
+                for i in sorted(ids) if i in self.releases and self.releases[i][0] == family]
+
+
+def compute(atlas: Atlas, specs: Iterable[RuleSpec]) -> dict[Key, Reading]:
+    """The reading of every indicator the (threshold and change) rules ``specs`` watch, each
+    indicator family computed once, set-based, for all of them."""
+    by_family: dict[str, dict[Key, RuleSpec]] = defaultdict(dict)
+    for s in specs:
+        fam = {"import_share": "trade", "import_hhi": "trade", "top_supplier_share": "trade",
+               "production_hhi": "production", "production_top_share": "production"
+               }.get(s.indicator, s.indicator)
+        by_family[fam][key(s)] = s
+    ctx = Context(atlas)
+    out: dict[Key, Reading] = {}
+    for fam, wanted in by_family.items():
+        out.update(_FAMILIES[fam](ctx, wanted))
+    return out
+
+
+def supplier_values(ctx: Context, chain: str, year: int, minerals: set[str], importers: set[str]
+                    ) -> dict[tuple[str, str], pd.Series]:
+    """Import value (thousand USD) by exporter, per (mineral, importer), in ``year``."""
+    f = trade.mineral_trade(ctx.tf, ctx.hs, stage=chain, sources=ctx.src)
+    f = f.filter((_.year == year) & _.mineral.isin(sorted(minerals))
+                 & _.importer.isin(sorted(importers)) & (_.value_kusd > 0))
+    df = f.select("mineral", "importer", "exporter", "value_kusd").to_pandas()
+    return {(str(m), str(i)): g.groupby("exporter").value_kusd.sum()
+            for (m, i), g in df.groupby(["mineral", "importer"])}
+
+
+def import_values(ctx: Context, by_pair: dict[tuple[str, str], pd.Series], country: str,
+                  mineral: str, year: int) -> pd.Series:
+    """Imports of ``country`` (or of a group's members from outside the group) by supplier."""
+    importers = ctx.expand(country, year)
+    parts = [by_pair[(mineral, i)] for i in sorted(importers) if (mineral, i) in by_pair]
+    if not parts:
+        return pd.Series(dtype="float64")
+    s = pd.concat(parts).groupby(level=0).sum()
+    return s[~s.index.isin(importers) & (s > 0)]
+
+
+def _trade(ctx: Context, wanted: dict[Key, RuleSpec]) -> dict[Key, Reading]:
+    year = ctx.trade_year
+    if year is None:
+        return {k: Reading(None, None, "baci") for k in wanted}
+    sources = ctx.sources_of("trade_flows", f"year = {year}", "baci")
+    out: dict[Key, Reading] = {}
+    for chain in sorted({CHAIN[s.stage] for s in wanted.values()}):
+        specs = {k: s for k, s in wanted.items() if CHAIN[s.stage] == chain}
+        importers = set().union(*(ctx.expand(s.country, year) for s in specs.values()))
+        by_pair = supplier_values(ctx, chain, year, {s.mineral for s in specs.values()},
+                                  importers)
+        for k, s in specs.items():
+            values = import_values(ctx, by_pair, s.country, s.mineral, year)
+            total = float(values.sum())
+            detail: dict[str, Any] = {"imports_kusd": total}
+            value: float | None = None
+            if total > 0:
+                if s.indicator == "import_hhi":
+                    value = concentration.hhi(list(values))
+                elif s.indicator == "top_supplier_share":
+                    value = float(values.max()) / total
+                    detail["top_supplier"] = str(values.idxmax())
+                else:
+                    sup = ctx.expand(s.supplier or "", year)
+                    value = float(values[values.index.isin(sup)].sum()) / total
+            out[k] = Reading(value, year, "baci", sources, detail)
+    return out
+
+
+def _production(ctx: Context, wanted: dict[Key, RuleSpec]) -> dict[Key, Reading]:
+    minerals = sorted({s.mineral for s in wanted.values()})
+    conc = concentration.production_concentration(ctx.prod, sources=ctx.src, family="usgs-mcs")
+    conc = conc.filter((_.unit == "t") & _.mineral.isin(minerals)).to_pandas()
+    out: dict[Key, Reading] = {}
+    for k, s in wanted.items():
+        c = conc[(conc.mineral == s.mineral) & (conc.stage == s.stage)]
+        if c.empty:
+            out[k] = Reading(None, None, "usgs-mcs")
+            continue
+        c = c[c.year == c.year.max()].sort_values("total", ascending=False).iloc[0]
+        year = int(c.year)
+        value = float(c.hhi if s.indicator == "production_hhi" else c.top1_share)
+        sources = ctx.sources_of("production", f"year = {year} AND mineral = '{s.mineral}' AND "
+                                 f"stage = '{s.stage}'", "usgs-mcs")
+        out[k] = Reading(value, year, "usgs-mcs", sources,
+                         {"top_producer": str(c.top_supplier), "basis": str(c.basis)})
+    return out
+
+
+def _import_reliance(ctx: Context, wanted: dict[Key, RuleSpec]) -> dict[Key, Reading]:
+    year = ctx.trade_year
+    if year is None:
+        return {k: Reading(None, None, "baci") for k in wanted}
+    sources = (ctx.sources_of("trade_flows", f"year = {year}", "baci")
+               + ctx.sources_of("production", f"year = {year}", "usgs-mcs"))
+    out: dict[Key, Reading] = {}
+    for stage in sorted({s.stage for s in wanted.values()}):
+        specs = {k: s for k, s in wanted.items() if s.stage == stage}
+        f = trade.mineral_trade(ctx.tf, ctx.hs, stage=CHAIN[stage], sources=ctx.src)
+        f = f.filter((_.year == year) & _.mineral.isin(sorted({s.mineral for s in specs.values()})))
+        r = trade.import_reliance(f, ctx.prod, stage=stage, sources=ctx.src)
+        r = r.filter(_.country.isin(sorted({s.country for s in specs.values()}))).to_pandas()
+        idx = r.set_index(["country", "mineral"])
+        for k, s in specs.items():
+            value, flag = None, "no_trade_data"
+            if (s.country, s.mineral) in idx.index:
+                row = idx.loc[(s.country, s.mineral)]
+                value = None if pd.isna(row.import_reliance) else float(row.import_reliance)
+                flag = None if pd.isna(row.reliance_flag) else str(row.reliance_flag)
+            out[k] = Reading(value, year, "baci", sources, {"reliance_flag": flag})
+    return out
+
+
+def _geopolrisk(ctx: Context, wanted: dict[Key, RuleSpec]) -> dict[Key, Reading]:
+    from critmin.metrics.geopolrisk import geopolrisk
+
+    year = ctx.trade_year
+    if year is None:
+        return {k: Reading(None, None, "baci") for k in wanted}
+    gpr = geopolrisk(ctx.atlas, economies=sorted({s.country for s in wanted.values()}),
+                     materials=sorted({s.mineral for s in wanted.values()}), years=[year])
+    idx = {(str(e), str(m)): v for e, m, v in zip(gpr.economy, gpr.material, gpr.score,
+                                                   strict=True)}
+    sources = ctx.sources_of("trade_flows", f"year = {year}", "baci")
+    out: dict[Key, Reading] = {}
+    for k, s in wanted.items():
+        v = idx.get((s.country, s.mineral))
+        out[k] = Reading(None if v is None or pd.isna(v) else float(v), year, "baci", sources)
+    return out
+
+
+def _n_minus_1(ctx: Context, wanted: dict[Key, RuleSpec]) -> dict[Key, Reading]:
+    from critmin.scenarios.nminus1 import n_minus_1
+
+    out: dict[Key, Reading] = {}
+    for stage in sorted({s.stage for s in wanted.values()}):
+        t = n_minus_1(ctx.atlas, stage=stage)
+        for k, s in wanted.items():
+            if s.stage != stage:
+                continue
+            c = t[t.mineral == s.mineral]
+            if c.empty:
+                out[k] = Reading(None, None, "usgs-mcs")
+                continue
+            c = c[c.year == c.year.max()].sort_values("world_production_t",
+                                                      ascending=False).iloc[0]
+            year = int(c.year)
+            sources = ctx.sources_of("production", f"year = {year} AND mineral = '{s.mineral}' "
+                                     f"AND stage = '{stage}'", "usgs-mcs")
+            value = None if pd.isna(c.coverage) else float(c.coverage)
+            out[k] = Reading(value, year, "usgs-mcs", sources,
+                             {"top_producer": str(c.top_producer),
+                              "content_flag": None if pd.isna(c.content_flag)
+                              else str(c.content_flag)})
+    return out
+
+
+_FAMILIES = {"trade": _trade, "production": _production, "import_reliance": _import_reliance,
+             "geopolrisk": _geopolrisk, "n_minus_1": _n_minus_1}

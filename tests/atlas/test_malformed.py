@@ -1,0 +1,245 @@
+"""Malformed source files never replace good data.
+
+Each case starts from an atlas built from real files (BACI, WGI, USGS MCS, World Mining Data,
+UN Comtrade), puts one damaged copy of a real file (or of its code table) in a folder and runs
+``critmin atlas build``: the answer is a one-line error naming the file, line and field, exit 1,
+and the atlas file is byte-identical. ``MALFORMED`` is also what ``scripts/reliability.py``
+counts for ``docs/reliability.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import shared
+
+BACI = "BACI_HS92_Y2024_V202401b.csv"
+BACI_CODES = "country_codes_V202401b.csv"
+WGI = "wgidataset.csv"
+MCS = "MCS2026_Commodities_Data.csv"
+WMD = "world_mining_data_2018_2024_long.csv"
+COMTRADE = "comtrade_cmm_gold_qa_extract.csv"
+ORIGIN = {BACI: ("baci",), BACI_CODES: ("baci",), WGI: ("wgi",), MCS: ("usgs",), WMD: ("wmd",),
+          COMTRADE: ("comtrade",)}
+ENCODING = {MCS: "cp1252"}
+
+
+def _read(name: str) -> str:
+    return shared(*ORIGIN[name], name).read_bytes().decode(ENCODING.get(name, "utf-8"))
+
+
+def _set(name: str, line: int, field: str, value: str) -> str:
+    """The real file ``name`` with ``field`` of the row starting at physical ``line`` set."""
+    text = _read(name)
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    header = [h.strip().lstrip("\ufeff") for h in rows[0]]
+    starts, n = [], 1
+    for r in rows:  # physical start line of each row
+        starts.append(n)
+        n += 1 + sum(c.count("\n") for c in r)
+    i = starts.index(line)
+    rows[i][header.index(field)] = value
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue()
+
+
+def _loaded_line(name: str, table: str) -> int:
+    """The physical line of the first row the loader keeps from the real file ``name``."""
+    from critmin import atlas
+    from critmin.sources import detect
+
+    f = shared(*ORIGIN[name], name)
+    return detect(f).parse(f, atlas.context()).tables[table].column("_line")[0].as_py()
+
+
+def _lines(name: str, keep: Callable[[list[str]], list[str]]) -> str:
+    return "".join(keep(_read(name).splitlines(keepends=True)))
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    file: str
+    content: Callable[[], str | bytes]
+    error: str  # regex the one-line error must match (after the file name)
+
+
+MALFORMED = [
+    # BACI: impossible values, truncated codes, duplicates, years against the file name
+    Case("baci-v-nan", BACI, lambda: _set(BACI, 2, "v", "nan"),
+         r"line 2, field 'v': not a finite number"),
+    Case("baci-v-inf", BACI, lambda: _set(BACI, 2, "v", "inf"),
+         r"line 2, field 'v': not a finite number"),
+    Case("baci-v-1e308", BACI, lambda: _set(BACI, 2, "v", "1e308"),
+         r"line 2, field 'v': 1e\+308 above the maximum"),
+    Case("baci-q-negative", BACI, lambda: _set(BACI, 3, "q", "-5"),
+         r"line 3, field 'q': negative"),
+    Case("baci-k-7-digits", BACI, lambda: _set(BACI, 2, "k", "1234567"),
+         r"line 2, field 'k': not an HS6 code: '1234567'"),
+    Case("baci-duplicate-key", BACI, lambda: _lines(BACI, lambda ls: [*ls[:3], ls[2], *ls[3:]]),
+         r"line 4, field 't': duplicate key .*first at line 3"),
+    Case("baci-year-1800", BACI, lambda: _set(BACI, 2, "t", "1800"),
+         r"line 2, field 't': year 1800 in a file for 2024"),
+    Case("baci-year-99999", BACI, lambda: _set(BACI, 2, "t", "99999"),
+         r"line 2, field 't': not a year: '99999'"),
+    Case("baci-header-only", BACI, lambda: _lines(BACI, lambda ls: ls[:1]),
+         r"no data rows: refusing to load an empty file over [\d,]+ rows"),
+    Case("baci-far-fewer-rows", BACI, lambda: _lines(BACI, lambda ls: ls[:101]),
+         r"100 rows would replace [\d,]+ rows of baci-hs92-v202401b-y2024 .*--allow-shrink"),
+    Case("baci-empty-file", BACI, lambda: "", r"line 1: empty file"),
+    Case("baci-missing-column", BACI, lambda: "t,i,j,k,q\n2024,4,8,260300,1\n",
+         r"line 1: unexpected header: missing column\(s\) v"),
+    Case("baci-wrong-delimiter", BACI,
+         lambda: _lines(BACI, lambda ls: [x.replace(",", ";") for x in ls[:50]]),
+         r"line 1: unexpected header: missing column\(s\) t, i, j, k, v, q"),
+    Case("baci-not-utf8", BACI, lambda: b"t,i,j,k,v,q\n2024,4,8,\xff\xfe,1,1\n",
+         r"line 2: not valid utf-8"),
+    Case("baci-bare-cr", BACI,
+         lambda: _lines(BACI, lambda ls: [ls[0], "2024,4\r8,260300,1,1\n", *ls[2:]]),
+         r"line 2: expected 6 fields, found 2"),
+    Case("baci-country-table-bad-row", BACI_CODES,
+         lambda: _lines(BACI_CODES, lambda ls: [*ls[:5], "abc,Nowhere,NW,NWH\n", *ls[5:]]),
+         r"line 6, field 'country_code': not a BACI country code: 'abc'"),
+    # World Bank WGI
+    Case("wgi-estimate-nan", WGI, lambda: _set(WGI, 2, "estimate", "nan"),
+         r"line 2, field 'estimate': not a finite number"),
+    Case("wgi-estimate-inf", WGI, lambda: _set(WGI, 2, "estimate", "inf"),
+         r"line 2, field 'estimate': not a finite number"),
+    Case("wgi-estimate-1e308", WGI, lambda: _set(WGI, 2, "estimate", "1e308"),
+         r"line 2, field 'estimate': 1e\+308 above the maximum"),
+    Case("wgi-year-minus-5", WGI, lambda: _set(WGI, 2, "year", "-5"),
+         r"line 2, field 'year': year -5 in a file for 1996-2024"),
+    Case("wgi-header-only", WGI, lambda: _lines(WGI, lambda ls: ls[:1]),
+         r"no data rows: refusing to load an empty file over [\d,]+ rows"),
+    Case("wgi-empty-file", WGI, lambda: "", r"line 1: empty file"),
+    Case("wgi-missing-column", WGI, lambda: "code,year,indicator\nAFG,1996,cc\n",
+         r"line 1: unexpected header: missing column\(s\) estimate"),
+    Case("wgi-wrong-delimiter", WGI,
+         lambda: _lines(WGI, lambda ls: [x.replace(",", ";") for x in ls[:50]]),
+         r"line 1: unexpected header: missing column\(s\) code, year, indicator, estimate"),
+    # USGS Mineral Commodity Summaries
+    Case("usgs-value-400-digits", MCS,
+         lambda: _set(MCS, _loaded_line(MCS, "production"), "Value", "9" * 400).encode("cp1252"),
+         r"field 'value': not a finite number"),
+    Case("usgs-year-9999", MCS,
+         lambda: _set(MCS, _loaded_line(MCS, "production"), "Year", "9999").encode("cp1252"),
+         r"field 'year': year 9999 in a file for 2021-2026"),
+    Case("usgs-header-only", MCS, lambda: _lines(MCS, lambda ls: ls[:1]).encode("cp1252"),
+         r"no data rows: refusing to load an empty file over [\d,]+ rows"),
+    Case("usgs-empty-file", MCS, lambda: "", r"line 1: empty file"),
+    Case("usgs-bare-cr-line-ends", MCS,
+         lambda: (_lines(MCS, lambda ls: ls[:1]).rstrip("\r\n") + "\r"
+                  + "x,y\r").encode("cp1252"),
+         r"line 2: expected 12 fields, found 2"),
+    # World Mining Data
+    Case("wmd-value-nan", WMD, lambda: _set(WMD, 2, "value", "nan"),
+         r"line 2, field 'value': not a finite number"),
+    Case("wmd-year-outside-name", WMD, lambda: _set(WMD, 2, "year", "2031"),
+         r"line 2, field 'year': year 2031 in a file for 2018-2024"),
+    Case("wmd-header-only", WMD, lambda: _lines(WMD, lambda ls: ls[:1]),
+         r"no data rows"),
+    # UN Comtrade
+    Case("comtrade-value-nan", COMTRADE, lambda: _set(COMTRADE, 2, "primaryValue", "nan"),
+         r"line 2, field 'primaryValue': not a number"),
+    Case("comtrade-value-inf", COMTRADE, lambda: _set(COMTRADE, 2, "primaryValue", "inf"),
+         r"line 2, field 'primaryValue': not a number"),
+    Case("comtrade-value-1e308", COMTRADE, lambda: _set(COMTRADE, 2, "primaryValue", "1e308"),
+         r"line 2, field 'primaryValue': 1e\+305 above the maximum"),
+    Case("comtrade-year-9999", COMTRADE, lambda: _set(COMTRADE, 2, "refYear", "9999"),
+         r"line 2, field 'refYear': 9999 above the maximum"),
+]
+
+
+def _digest(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An atlas holding one real file of every source the cases damage."""
+    from critmin import atlas
+
+    db = tmp_path_factory.mktemp("baseline") / "atlas.duckdb"
+    files = [shared(*ORIGIN[n], n) for n in (BACI, BACI_CODES, WGI, MCS, WMD, COMTRADE)]
+    atlas.build(files, db, fresh=True)
+    return db
+
+
+def _build(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    from critmin.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["atlas", "build", *args, "--silent"])
+    out = capsys.readouterr()
+    return exit_.value.code or 0, out.out, out.err
+
+
+def _damaged(tmp_path: Path, case: Case) -> Path:
+    d = tmp_path / "in"
+    d.mkdir()
+    body = case.content()
+    (d / case.file).write_bytes(body if isinstance(body, bytes) else body.encode("utf-8"))
+    if case.file == BACI_CODES:  # the code table is read for the data files beside it
+        shutil.copy(shared("baci", BACI), d)
+    return d
+
+
+@pytest.mark.parametrize("case", MALFORMED, ids=[c.id for c in MALFORMED])
+def test_malformed_file_is_refused(case: Case, baseline: Path, tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "atlas.duckdb"
+    shutil.copy(baseline, db)
+    before = _digest(db)
+    code, _out, err = _build([str(_damaged(tmp_path, case)), "--db", str(db)], capsys)
+    assert code == 1, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"error: {tmp_path / 'in' / case.file}"), lines[0]
+    assert __import__("re").search(case.error, lines[0]), lines[0]
+    assert _digest(db) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["atlas.duckdb", "in"]
+
+
+def test_allow_shrink_loads_the_smaller_file(baseline: Path, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from critmin import atlas
+
+    db = tmp_path / "atlas.duckdb"
+    shutil.copy(baseline, db)
+    d = tmp_path / "in"
+    d.mkdir()
+    (d / BACI).write_text(_lines(BACI, lambda ls: ls[:101]))
+    code, _out, err = _build([str(d), "--db", str(db), "--allow-shrink"], capsys)
+    assert code == 0, err
+    sid = {s["source_id"]: s["rows"] for s in atlas.info(db)["sources"]}
+    assert sid["baci-hs92-v202401b-y2024"] == 100
+
+
+def test_nothing_new_leaves_the_atlas_file_untouched(baseline: Path, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """A build that loads nothing new does not rewrite the atlas: same bytes, same mtime."""
+    import json
+
+    db = tmp_path / "atlas.duckdb"
+    shutil.copy2(baseline, db)
+    before, mtime = _digest(db), db.stat().st_mtime_ns
+    files = [str(shared(*ORIGIN[n], n)) for n in (BACI, WGI, MCS)]
+    from critmin.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["atlas", "build", *files, "--db", str(db), "--format", "json"])
+    assert exit_.value.code in (0, None)
+    report = json.loads(capsys.readouterr().out)
+    assert report["changed"] is False
+    assert {x["status"] for x in report["loaded"]} == {"unchanged"}
+    assert _digest(db) == before and db.stat().st_mtime_ns == mtime
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["atlas.duckdb"]
