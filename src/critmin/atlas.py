@@ -70,6 +70,8 @@ def default_path() -> Path:
 RELEASE_PART: dict[str, str] = {"production": "mineral", "reserves": "mineral",
                                 "trade_flows": "hs_revision", "governance": "indicator",
                                 "reported_reliance": "mineral"}
+#: Environment variable pinning releases (comma-separated labels) when none is given.
+RELEASE_ENV = "CRITMIN_RELEASE"
 #: Name under which the atlas file is attached to a reading connection.
 _FILE_DB = "atlas_file"
 
@@ -109,13 +111,16 @@ def connect(path: str | Path, *, release: str | Sequence[str] | None = None
 
     The atlas file is attached read-only as ``atlas_file``; each data table is a view of the rows
     of the sources :func:`release_rule_sql` selects (``release`` pins families to a release
-    label, e.g. ``"MCS2024"``; an unknown label is a :class:`CritminError` naming the releases
+    label, e.g. ``"MCS2024"``, default ``$CRITMIN_RELEASE``; an unknown label is a
+    :class:`CritminError` naming the releases
     the atlas holds); the other tables are plain views. Cursors of the connection see the same
     views. All releases stay in the file: :meth:`Atlas.table` with ``all_releases=True``.
     """
     path = Path(path)
     if not path.exists():
         raise AtlasError(f"no atlas at {path}: run 'critmin atlas build DIR...'")
+    if release is None:  # critmin --release ID (the CLI), or the environment
+        release = [r.strip() for r in os.environ.get(RELEASE_ENV, "").split(",") if r.strip()]
     pins = [release] if isinstance(release, str) else list(release or ())
     try:
         con = duckdb.connect()

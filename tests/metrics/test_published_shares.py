@@ -192,3 +192,14 @@ def test_content_factors_are_cited_and_used(full_atlas: Path) -> None:
     for key, f in cited.items():
         if key in got:
             assert got[key] == pytest.approx(f), key
+
+
+def test_cli_release_pin(full_atlas: Path, cli: Callable[..., str],
+                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """``critmin --release MCS2024``: cobalt 2022-2023 from MCS 2024 only (no 2024-2025)."""
+    monkeypatch.setenv("CRITMIN_ATLAS", str(full_atlas))
+    monkeypatch.setenv("CRITMIN_RELEASE", "")  # restored after the test (the option sets it)
+    rows = json.loads(cli("--release", "MCS2024", "concentration", "--mineral", "cobalt",
+                          "--stage", "mine", "--format", "json"))
+    assert sorted(r["year"] for r in rows) == [2022, 2023]
+    assert next(r for r in rows if r["year"] == 2022)["total"] == pytest.approx(196_940)

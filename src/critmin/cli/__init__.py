@@ -7,7 +7,7 @@ out through :func:`emit` (the shared output layer :mod:`critmin.output`).
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -27,6 +27,18 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+@app.callback()
+def _root(release: Annotated[list[str] | None, typer.Option(
+        "--release", help="Pin a source family to a release (e.g. MCS2024; repeatable). By "
+        "default every analysis reads each family's latest release.")] = None) -> None:
+    if release:
+        import os
+
+        from critmin.atlas import RELEASE_ENV
+
+        os.environ[RELEASE_ENV] = ",".join(release)
 
 
 def emit(df: pd.DataFrame, fmt: Format | str, *, title: str | None = None,
@@ -75,6 +87,8 @@ _READS_ATLAS = {"assess", "metrics", "scenario", "coop", "serve", "scan", "brief
 def install_starter_if_missing(args: list[str]) -> None:
     """Install the starter atlas at the default path when ``args`` run an atlas-reading command
     without ``--db`` and no atlas is there yet."""
+    while args[:1] == ["--release"]:  # the global option comes before the command
+        args = args[2:]
     if not args or any(a in ("--help", "-h") for a in args):
         return
     reads = args[0] in _READS_ATLAS or args[:2] == ["atlas", "info"]

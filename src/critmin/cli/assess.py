@@ -29,9 +29,8 @@ def assess_cmd(
     with Atlas.open(db) as atlas:
         df = assess(country, year=year, minerals=mineral, atlas=atlas)
     if fmt is Format.table:
-        emit(_table_view(df), fmt, title=_title(df, country, year))
-        for line in [*_reliance_notes(df), *_coverage_notes(df)]:
-            typer.echo(line)
+        emit(_table_view(df), fmt, title=_title(df, country, year),
+             notes=[*_reliance_notes(df), *_coverage_notes(df)])
     else:
         emit(df, fmt)
 
