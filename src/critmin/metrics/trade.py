@@ -54,6 +54,7 @@ def mineral_trade(trade_flows: ir.Table, hs_map: ir.Table, *, stage: str = "all"
         content_t=content.sum(),
         n_flows=j.count(),
         n_content=content.count(),
+        value_content_kusd=j.value_kusd.sum(where=content.notnull()),
     )
 
 
@@ -139,21 +140,27 @@ def net_trade(flows: ir.Table) -> ir.Table:
     zero = ibis.literal(0, "int64")
     zf = ibis.literal(0.0, "float64")
     f = flows
+    vc = (f.value_content_kusd if "value_content_kusd" in f.columns
+          else ibis.ifelse(f.n_content == f.n_flows, f.value_kusd, zf)).fill_null(0.0)
     imp = f.select(country=f.importer, mineral=f.mineral, year=f.year,
                    imports_kusd=f.value_kusd, exports_kusd=zf,
                    imports_content_t=f.content_t.fill_null(0.0), exports_content_t=zf,
-                   missing=f.n_flows - f.n_content)
+                   missing=f.n_flows - f.n_content, vc=vc)
     exp = f.select(country=f.exporter, mineral=f.mineral, year=f.year,
                    imports_kusd=zf, exports_kusd=f.value_kusd,
                    imports_content_t=zf, exports_content_t=f.content_t.fill_null(0.0),
-                   missing=f.n_flows - f.n_content)
+                   missing=f.n_flows - f.n_content, vc=vc)
     u = imp.union(exp.cast(imp.schema()))
     agg = u.group_by(["country", "mineral", "year"]).aggregate(
         imports_kusd=u.imports_kusd.sum(), exports_kusd=u.exports_kusd.sum(),
         imports_content_t=u.imports_content_t.sum(), exports_content_t=u.exports_content_t.sum(),
-        missing=u.missing.sum(),
+        missing=u.missing.sum(), vc=u.vc.sum(),
     )
-    return agg.mutate(content_complete=agg.missing == zero).drop("missing")
+    traded = agg.imports_kusd + agg.exports_kusd
+    return agg.mutate(
+        content_complete=agg.missing == zero,
+        content_value_share=ibis.ifelse(traded > 0, agg.vc / traded, ibis.null("float64")),
+    ).drop("missing", "vc")
 
 
 #: Why a production figure is what it is (``production_flag``) or why reliance is blank
@@ -173,7 +180,13 @@ RELIANCE_FLAGS: dict[str, str] = {
     "no_apparent_consumption": "production plus net imports is not positive (nothing consumed)",
     "value_basis": "computed on trade value (the country produces nothing, so the basis does "
                    "not change the result)",
+    "partial_content": "on a content basis from the traded forms with a content factor, which "
+                       "carry at least 90 % of the trade value; the rest is left out",
 }
+
+#: Share of a country's trade value (imports plus exports) that must have a known content for
+#: a content-basis reliance when some traded forms lack a content factor.
+CONTENT_MIN_SHARE = 0.9
 
 
 #: Mass units of the production table and their factor to tonnes (see reference/units.csv).
@@ -235,7 +248,9 @@ def import_reliance(flows: ir.Table, production: ir.Table, *, stage: str,
     publisher lists is 0 where some publisher's country list is complete
     (``not_a_listed_producer``, :func:`production_status`). Where a traded form's content is
     unknown and P = 0, the reliance is computed on trade value (``reliance_basis = 'value'``;
-    with no production the basis does not change the result). Columns: ``country, mineral,
+    with no production the basis does not change the result); where it is unknown for forms
+    carrying less than 10 % of the country's trade value (:data:`CONTENT_MIN_SHARE`), on the
+    content of the other forms (``partial_content``). Columns: ``country, mineral,
     year, imports_kusd, exports_kusd, imports_content_t, exports_content_t, content_complete,
     production_t, production_flag, apparent_consumption_t, import_reliance, reliance_basis,
     reliance_flag`` (the reason of a blank, :data:`RELIANCE_FLAGS`). Negative: a net exporter.
@@ -257,7 +272,9 @@ def import_reliance(flows: ir.Table, production: ir.Table, *, stage: str,
     j = j.mutate(production_t=p, production_flag=p_flag)
     content = calc_import_reliance(j.production_t, j.imports_content_t, j.exports_content_t)
     value = calc_import_reliance(j.production_t, j.imports_kusd, j.exports_kusd)
-    use_content = j.content_complete & j.production_t.notnull()
+    enough = j.content_complete | (j.content_value_share >= CONTENT_MIN_SHARE)
+    use_content = enough & j.production_t.notnull() & ~(
+        ~j.content_complete & (j.production_t == 0))
     use_value = ~j.content_complete & (j.production_t == 0)
     reliance = ibis.cases((use_content, content), (use_value, value),
                           else_=ibis.null("float64"))
@@ -265,9 +282,10 @@ def import_reliance(flows: ir.Table, production: ir.Table, *, stage: str,
                        (use_value, "value"), else_=ibis.null("string"))
     flag = ibis.cases(
         (j.production_t.isnull(), j.production_flag),
-        (~j.content_complete & (j.production_t > 0), "content_factor_unknown"),
+        (~enough & (j.production_t > 0), "content_factor_unknown"),
         (reliance.isnull(), "no_apparent_consumption"),
         (use_value, "value_basis"),
+        (~j.content_complete, "partial_content"),
         else_=ibis.null("string"))
     return j.mutate(
         apparent_consumption_t=ibis.ifelse(
