@@ -278,6 +278,8 @@ def coverage(country: str, group: str, mineral: str | None = None, year: int | N
     df["coverage_value"] = (df.partner_exports_outside_kusd / df.imports_outside_kusd).where(
         df.imports_outside_kusd > 0)
     df["flag"] = None
+    # a ratio above 1 is not a share: the partners could send more than the country imports
+    df.loc[complete & (df.coverage_ratio > 1), "flag"] = "partners_exceed_imports"
     df.loc[~complete, "flag"] = "content_factor_unknown"
     cols = ["country", "group_id", "mineral", "year", "imports_outside_kusd", "imports_outside_t",
             "partner_exports_outside_kusd", "partner_exports_outside_t", "production_year",
