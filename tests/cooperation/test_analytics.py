@@ -50,7 +50,10 @@ def rest_of_world(commodity: str, year: int) -> float:
         for r in csv.DictReader(fh):
             if (r["Commodity"] == commodity and r["Country"] == "Other countries"
                     and r["Statistics_detail"] == "Mine production" and r["Year"] == str(year)):
-                return float(r["Value"].replace(",", ""))
+                try:
+                    return float(r["Value"].replace(",", ""))
+                except ValueError:  # "—": none
+                    return 0.0
     return 0.0
 
 
