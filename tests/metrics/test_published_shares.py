@@ -164,7 +164,7 @@ def test_usgs_net_import_reliance_is_loaded_as_reported(full_atlas: Path) -> Non
     rare-earth concentrates E (net exporter)."""
     with Atlas(full_atlas) as a:
         r = a.table("reported_reliance").filter(lambda t: t.year == 2024).to_pandas()
-    by = {(m, d.split(": ", 1)[1]): (v, f) for m, d, v, f in
+    by = {(m, d.split(": ", 1)[1]): (v, f if isinstance(f, str) else None) for m, d, v, f in
           zip(r.mineral, r.detail, r.value, r.flag, strict=True)}
     key = "Net import reliance as a percentage of apparent consumption"
     assert by[("cobalt", key)] == (74.0, None)
