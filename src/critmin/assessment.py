@@ -15,9 +15,9 @@ import pandas as pd
 from ibis import _
 
 from critmin.atlas import Atlas
-from critmin.errors import CritminError
+from critmin.errors import NoDataError
 from critmin.metrics import concentration, trade
-from critmin.reference import require_mineral, resolve_country
+from critmin.reference import require_mineral, require_year, resolve_country
 
 #: Column order of the ``assess`` table (a stable contract: new columns may be appended).
 COLUMNS = [
@@ -44,11 +44,15 @@ def assess(country: str, *, year: int | None = None, minerals: Sequence[str] | N
     tf, hs, src = atlas.table("trade_flows"), atlas.table("hs_map"), atlas.table("sources")
     minerals = [require_mineral(m) for m in minerals or ()]
     flows = trade.mineral_trade(tf, hs, sources=src)
+    span = flows.filter(_.importer == iso3).aggregate(lo=_.year.min(), hi=_.year.max())
+    lo, hi = span.to_pandas().iloc[0]
+    have = [] if pd.isna(lo) else [int(lo), int(hi)]
+    if not have:
+        raise NoDataError(f"no trade data for {iso3} in the atlas: no BACI flow has it as "
+                          "importer of a mapped mineral")
     if year is None:
-        yrs = flows.filter(_.importer == iso3).year.max().to_pandas()
-        if yrs is None or pd.isna(yrs):
-            raise CritminError(f"no trade data for {iso3} in the atlas")
-        year = int(yrs)
+        year = have[-1]
+    require_year(year, range(have[0], have[-1] + 1), what=f"trade data for {iso3}")
     flows_y = flows.filter(_.year == year)
     if minerals:
         flows_y = flows_y.filter(_.mineral.isin(list(minerals)))
@@ -97,7 +101,26 @@ def assess(country: str, *, year: int | None = None, minerals: Sequence[str] | N
         rows.append(row)
     out = pd.DataFrame(rows, columns=COLUMNS)
     out["geopolrisk"] = _geopolrisk(atlas, iso3, year, list(out.mineral))
-    return out.sort_values("imports_kusd", ascending=False, ignore_index=True)
+    out = out.sort_values("imports_kusd", ascending=False, ignore_index=True)
+    missing = [m for m in minerals if m not in set(out.mineral)]
+    if missing:
+        notes = [no_trade_reason(atlas, iso3, m, year) for m in missing]
+        if len(missing) == len(minerals):
+            raise NoDataError("; ".join(notes))
+        out.attrs["notes"] = notes
+    return out
+
+
+def no_trade_reason(atlas: Atlas, iso3: str, mineral: str, year: int) -> str:
+    """Why ``iso3`` has no import row for ``mineral`` in ``year``: no HS codes mapped, or the
+    mapped codes show no imports that year."""
+    hs = atlas.table("hs_map")
+    codes = sorted(set(hs.filter(hs.mineral == mineral).hs_code.to_pandas()))
+    if not codes:
+        return (f"no data for {mineral}: no trade codes mapped (critmin/reference/hs_map.csv "
+                "lists no HS code for it)")
+    return (f"no data for {mineral}: {iso3} reported no imports under its HS codes "
+            f"({', '.join(codes)}) in {year}")
 
 
 def _get(df: pd.DataFrame, mineral: str, col: str) -> float | None:

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
-from critmin import reference, schema
+from critmin import provenance, reference, schema
 from critmin.countries import CountryCodes, country_codes
 from critmin.errors import AtlasError, CritminError, InputError
 from critmin.sources.base import Context, Parsed, SourceMeta, iter_files, sha256
@@ -192,8 +192,10 @@ class Atlas:
 
     def table(self, name: str, *, all_releases: bool = False) -> ir.Table:
         """An Ibis table expression for atlas table ``name``: one release per source family, or
-        every release loaded when ``all_releases`` is true."""
+        every release loaded when ``all_releases`` is true (the read is recorded for provenance,
+        see :mod:`critmin.provenance`)."""
         schema.table(name)  # raises for unknown names
+        provenance.record(name)
         con = self.con
         try:
             if all_releases:

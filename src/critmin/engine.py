@@ -31,7 +31,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from critmin import schema
+from critmin import provenance, schema
 from critmin.errors import AtlasError, CritminError
 
 if TYPE_CHECKING:
@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 ENGINES: tuple[str, ...] = ("duckdb", "spark")
 #: What to install for the Spark engine.
 SPARK_HINT = "pip install 'critmin[spark]'"
+#: What to install for Spark's JVM.
+JAVA_HINT = "install a Java 17 or 21 runtime, e.g. apt-get install openjdk-17-jre-headless"
 #: The manifest written beside the Parquet datasets of an export.
 MANIFEST = "_critmin_atlas.json"
 
@@ -188,6 +190,23 @@ def require_spark() -> None:
                            f"{SPARK_HINT}") from None
 
 
+def java_path() -> str | None:
+    """The ``java`` Spark would start: ``$JAVA_HOME/bin/java``, else the first on ``PATH``."""
+    home = os.environ.get("JAVA_HOME")
+    if home:
+        exe = Path(home) / "bin" / "java"
+        return str(exe) if exe.is_file() else None
+    return shutil.which("java")
+
+
+def require_java() -> None:
+    """Raise :class:`CritminError` (one line) when no Java runtime is found for Spark."""
+    if java_path() is None:
+        where = (f"$JAVA_HOME ({os.environ['JAVA_HOME']}) has no bin/java"
+                 if os.environ.get("JAVA_HOME") else "no 'java' on PATH and $JAVA_HOME is unset")
+        raise CritminError(f"the Spark engine needs Java: {where} ({JAVA_HINT})")
+
+
 def spark_session(master: str | None = None, *, app_name: str = "critmin",
                   conf: dict[str, str] | None = None) -> Any:
     """A Spark session for critmin (the active one when there is one).
@@ -222,7 +241,14 @@ def spark_session(master: str | None = None, *, app_name: str = "critmin",
     builder = SparkSession.builder.master(master).appName(app_name)
     for k, v in settings.items():
         builder = builder.config(k, v)
-    session = builder.getOrCreate()
+    require_java()
+    from pyspark.errors import PySparkRuntimeError
+
+    try:
+        session = builder.getOrCreate()
+    except PySparkRuntimeError as exc:  # the JVM did not start (no or a broken Java)
+        raise CritminError(f"the Spark engine could not start Java: {str(exc).splitlines()[0]}"
+                           f" ({JAVA_HINT})") from None
     session.sparkContext.setLogLevel("ERROR")
     return session
 
@@ -262,6 +288,7 @@ class ParquetAtlas:
     def table(self, name: str) -> ir.Table:
         """An Ibis table expression for atlas table ``name`` on this engine."""
         schema.table(name)  # raises for unknown names
+        provenance.record(name)
         if name in self._tables:
             return self._tables[name]
         if self.tables_available is not None and name not in self.tables_available:
@@ -323,6 +350,7 @@ def open_atlas(engine: str | None = None, *, parquet: str | Path | None = None,
         con.raw_sql("SET enable_progress_bar = false")
         return ParquetAtlas("duckdb", parquet, con)
     require_spark()
+    require_java()
     import ibis
 
     tmpdir = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from typing import Any
+from urllib.parse import unquote
 
 import pandas as pd
 import pytest
@@ -95,3 +96,43 @@ def test_scenario_invalid_body_is_422(service: Any, bad: dict) -> None:
     r = service.client.post("/api/v1/scenarios", content=b"not json",
                             headers={**service.as_("analyst"), "Content-Type": "application/json"})
     assert r.status_code == 422
+
+
+#: What each analytic route reads, by source family (the starter atlas holds BACI, USGS MCS and
+#: WGI): production concentration is USGS alone; import figures are BACI; GeoPolRisk weighs
+#: imports by WGI political stability, so any route that shows a GeoPolRisk score must cite WGI
+#: (CC BY 4.0); N-1 and the cooperation figures take demand from BACI and production from USGS;
+#: "critmin" is the curated reference data (HS map, groups, lists).
+CITED = [
+    ("/api/v1/assess/JPN", {"baci", "usgs-mcs", "wgi", "critmin"}),
+    ("/api/v1/concentration?mineral=cobalt", {"usgs-mcs"}),
+    ("/api/v1/geopolrisk?economy=JPN&year=2024", {"baci", "usgs-mcs", "wgi", "critmin"}),
+    ("/api/v1/n-minus-1?mineral=cobalt&stage=mine", {"baci", "usgs-mcs", "critmin"}),
+    ("/api/v1/coop/blocs?mineral=cobalt", {"baci", "usgs-mcs", "critmin"}),
+    ("/api/v1/coop/coverage/JPN?group=QUAD&mineral=cobalt", {"baci", "usgs-mcs", "critmin"}),
+    ("/api/v1/coop/whatif?project=JERVOIS-ICO", {"baci", "usgs-mcs", "critmin"}),
+]
+
+
+def test_every_analytic_route_is_covered() -> None:
+    from critmin.api.analytics import router
+
+    paths = {r.path for r in router.routes if "{fmt}" not in r.path and "GET" in r.methods}
+    tested = {u.split("?")[0].replace("/api/v1", "") for u, _ in CITED}
+    assert {p.replace("{country}", "JPN") for p in paths} == tested
+
+
+@pytest.mark.parametrize(("url", "families"), CITED, ids=[u for u, _ in CITED])
+def test_provenance_is_what_was_read(service: Any, url: str, families: set[str]) -> None:
+    """The cited sources come from the tables and source families the computation read: the
+    same in the JSON annotations, the CSV headers and a cached second answer."""
+    for _ in range(2):  # the second answer comes from the result cache
+        body = service.client.get(url).json()
+        assert {s["family"] for s in body["annotations"]["sources"]} == families, url
+    ann = body["annotations"]
+    assert set(ann["licence"].split("; ")) == {s["licence"] for s in ann["sources"]}
+    path, _, query = url.partition("?")
+    r = service.client.get(f"{path}.csv" + (f"?{query}" if query else ""))
+    assert r.status_code == 200
+    assert unquote(r.headers["x-critmin-source"]) == ann["source"]
+    assert unquote(r.headers["x-critmin-licence"]) == ann["licence"]

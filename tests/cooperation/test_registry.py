@@ -77,8 +77,10 @@ def test_list_filters(registry: Registry) -> None:
     ({"capacity": 0}, "capacity must be positive"),
     ({"unit": None}, "capacity needs a unit"),
     ({"unit": "bananas/y"}, "field 'unit': unknown capacity unit 'bananas/y'"),
-    ({"status": "planned"}, "field 'status': 'planned' is not allowed"),
-    ({"stage": "mining"}, "field 'stage': 'mining' is not allowed"),
+    ({"status": "planned"}, "field 'status': unknown status 'planned'; use one of announced, "
+                             "feasibility, construction, operating"),
+    ({"start_year": 1492}, "field 'start_year': 1492 is out of range (allowed 1900 – 2100)"),
+    ({"stage": "mining"}, "field 'stage': unknown stage 'mining'; use one of mine, refinery"),
     ({"mineral": "unobtainium"}, "field 'mineral': unknown mineral 'unobtainium'"),
     ({"source_url": None}, "field 'source_url': missing value"),
     ({"source_url": "see notes"}, "field 'source_url': citation 'see notes' is not an http"),

@@ -193,3 +193,39 @@ def test_cli_scan_export_synthetic(two_year_atlas: Path, tmp_path: Path) -> None
     res = json.loads(_cli(["synthetic", "--rows", "2000", "--out", str(tmp_path / "syn"),
                            "--silent"]))
     assert res["rows"] == 2000
+
+
+def test_missing_java_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """No Java for Spark: one 'error:' line and exit 1, before any export or Spark start."""
+    from critmin.cli import main
+
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path))  # no bin/java there
+    with pytest.raises(CritminError, match=r"needs Java: \$JAVA_HOME .* has no bin/java"):
+        engine.require_java()
+    for args in (["assess", "JPN"], ["concentration", "--mineral", "cobalt"],
+                 ["geopolrisk", "--economy", "JPN"], ["scenario", "n-minus-1"], ["scan", "USA"]):
+        with pytest.raises(SystemExit) as exc:
+            main([*args, "--engine", "spark", "--db", str(tmp_path / "none.duckdb")])
+        assert exc.value.code == 1
+        err = capsys.readouterr().err
+        assert err.startswith("error: the Spark engine needs Java") and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize("args", [["coop", "blocs", "--mineral", "cobalt"],
+                                  ["coop", "whatif", "--project", "JERVOIS-ICO"],
+                                  ["scenario", "montecarlo"],
+                                  ["geopolrisk", "--compat", "geopolrisk-py"]])
+def test_duckdb_only_commands_refuse_spark(args: list[str], monkeypatch: pytest.MonkeyPatch,
+                                           tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """A command that cannot run on Spark says so in one line; it never runs on DuckDB."""
+    from critmin.cli import main
+
+    monkeypatch.setenv("CRITMIN_ENGINE", "spark")
+    with pytest.raises(SystemExit) as exc:
+        main([*args, "--db", str(tmp_path / "none.duckdb")])
+    assert exc.value.code == 1
+    err = capsys.readouterr().err
+    assert "DuckDB only" in err and err.count("\n") == 1, err
+    assert not (tmp_path / "none.duckdb").exists()

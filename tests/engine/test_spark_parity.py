@@ -153,3 +153,34 @@ def test_geopolrisk(atlases) -> None:
     b = geopolrisk(sp, years=[YEAR], economies=["USA", "DEU", "JPN", "EU27"])
     assert len(a) > 100 and a.score.notna().sum() > 50
     assert_same(a, b, ["economy", "material", "year"])
+
+
+# ---------------------------------------------------------------------------------------------
+# the analytic commands' library calls: the same answer on Spark as on DuckDB
+
+
+def test_assess(atlases) -> None:
+    from critmin.assessment import assess
+
+    duck, sp = atlases
+    a = assess("JPN", year=YEAR, atlas=duck)
+    b = assess("JPN", year=YEAR, atlas=sp)
+    assert len(a) > 20 and a.import_reliance.notna().any()
+    assert_same(a, b, ["mineral"])
+
+
+def test_concentration_view(atlases) -> None:
+    from critmin.reports import views
+
+    a, b = (views.concentration_view(views.concentration(x, "cobalt"), "cobalt")
+            for x in atlases)
+    assert len(a) >= 2
+    assert_same(a, b, ["stage", "year", "unit", "basis"])
+
+
+def test_n_minus_1(atlases) -> None:
+    from critmin.scenarios.nminus1 import n_minus_1
+
+    a, b = (n_minus_1(x, stage="mine") for x in atlases)
+    assert len(a) > 20 and a.coverage.notna().any()
+    assert_same(a, b, ["mineral", "stage", "year", "basis"])

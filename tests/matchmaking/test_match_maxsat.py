@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from critmin.matchmaking.check import ScheduleEntry, check_schedule
 from critmin.matchmaking.dzn import read_dzn
 from critmin.matchmaking.instance import B2BInstance, Meeting, Session
-from critmin.matchmaking.maxsat import Problem, rc2_worker, sat_worker, solve_maxsat
+from critmin.matchmaking.maxsat import descent_worker, rc2_worker, sat_worker, solve_maxsat
+from critmin.matchmaking.model import Problem
 from critmin.matchmaking.scheduler import (
     solve_schedule,
 )
@@ -70,11 +71,27 @@ def test_rc2_and_sat_searches_match_brute_force(inst: B2BInstance, d: int | None
     last = out.got[-1]
     if expected is None:
         assert last == ("infeasible",)
+        sink = Sink()
+        descent_worker(Problem.of(inst, d), sink, 0)
+        assert sink.got[-1] == ("infeasible",)
+        assert all(msg[0] == "unsat" for msg in sink.got[:-1])
         return
     assert last[0] == "opt" and last[1] == expected
     assert _valid(inst, last[2], d) == expected
     # every lower bound RC2 reported along the way is a true bound
     assert all(msg[1] <= expected for msg in out.got if msg[0] == "lb")
+    # the search from above: decreasing schedules, the last one optimal
+    sink = Sink()
+    descent_worker(Problem.of(inst, d), sink, 0)
+    ubs = [msg[1] for msg in sink.got if msg[0] == "ub"]
+    assert ubs == sorted(ubs, reverse=True) and len(set(ubs)) == len(ubs) and ubs[-1] == expected
+    assert all(_valid(inst, msg[2], d) == msg[1] for msg in sink.got if msg[0] == "ub")
+    assert all(msg[1] < expected for msg in sink.got if msg[0] == "unsat")
+    if sink.got[-1][0] == "unsat":
+        assert sink.got[-1][1] == expected - 1
+    else:  # stopped at a bound refuted on the way or the per-participant bound
+        refuted = [msg[1] + 1 for msg in sink.got if msg[0] == "unsat"]
+        assert expected == max([Problem.of(inst, d).trivial_bound, *refuted])
     # the decision version: total <= k is satisfiable exactly from the optimum on
     for k in range(max(0, expected - 1), expected + 2):
         for aggregate in (True, False):

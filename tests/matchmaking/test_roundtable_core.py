@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Callable
 from datetime import datetime
 from io import BytesIO
 from pathlib import Path
@@ -13,7 +14,13 @@ import pytest
 from critmin.errors import InputError, SpecError
 from critmin.matchmaking.agenda import agenda_ics, agendas_zip, vtimezone
 from critmin.matchmaking.check import ScheduleEntry
-from critmin.matchmaking.event import Event, event_from_dict, event_from_json, read_event
+from critmin.matchmaking.event import (
+    Event,
+    event_from_dict,
+    event_from_json,
+    read_event,
+    write_event,
+)
 from critmin.matchmaking.profiles import Profile
 from critmin.matchmaking.roundtable import (
     RunOutcome,
@@ -156,3 +163,15 @@ def test_recommendations_exclude_requested_pairs_and_spread_demand() -> None:
         return max(counts.values())
     assert worst_hub(spread=True) <= worst_hub(spread=False)
     json.dumps([r.parts for r in recommend_for(ev, "ind-01", top_k=3)])  # JSON-ready
+
+
+def test_cli_answers_infeasible_at_once_with_numbers(tmp_path: Path,
+                                                     cli: Callable[..., str]) -> None:
+    ev = small(n=4, tables=1, slots=1)
+    ev = accept_all_pending(add_request(add_request(ev, "p0", "p1"), "p2", "p3"))
+    path = tmp_path / "event.json"
+    write_event(ev, path)
+    out = json.loads(cli("match", "schedule", str(path), "--format", "json"))
+    assert out["status"] == "INFEASIBLE" and out["schedule"] == []
+    assert out["reasons"] == ["2 accepted meetings for 1 tables x 1 slots = 1 places"]
+    assert out["advice"] == ["add 1 tables (to 2) or drop 1 accepted requests"]

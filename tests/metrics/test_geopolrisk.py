@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from critmin.countries import country_codes
+from critmin.errors import ChoiceError
 from critmin.metrics.concentration import hhi as hhi_of
 from critmin.metrics.geopolrisk import (
     COMPAT,
@@ -227,6 +228,32 @@ def test_groups_by_membership_dates() -> None:
                "left": None}]
     got = geopolrisk(_small(country_groups=groups), economies=["G"]).iloc[0]
     assert got.import_risk == pytest.approx(0.75)  # COD not yet a member in 2022
+
+
+def test_compat_accepts_a_group_as_region() -> None:
+    """The published tool computes a region for its EU; compat mode does the same for a group id,
+    with the group's current members, exactly as the same members given with --region."""
+    groups = [{"group_id": "G", "iso3": iso3, "joined": None, "left": None}
+              for iso3 in ("DEU", "USA")]
+    got = geopolrisk(_small(country_groups=groups), economies=["G"], compat=COMPAT)
+    assert len(got) == 1 and got.economy.iloc[0] == "G"
+    same = geopolrisk(_small(), economies=["R"], regions={"R": ["DEU", "USA"]}, compat=COMPAT)
+    cols = ["hhi", "import_risk", "score", "price", "cf"]
+    assert got[cols].to_numpy().tolist() == same[cols].to_numpy().tolist()
+    assert got.import_risk.iloc[0] == pytest.approx(30 / (20 + 40))
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"economies": ["XYZ"]}, "unknown economy 'XYZ': use an ISO 3166 alpha-3 code"),
+    ({"materials": ["unobtainium"]}, "unknown mineral 'unobtainium': use one of"),
+    ({"materials": ["Unobtainium"], "compat": COMPAT}, "unknown material 'Unobtainium': use one "
+                                                        "of Cobalt"),
+    ({"years": [1800]}, "unknown year 1800: the production and trade data covers 2022"),
+])
+def test_unknown_input_names_the_choices(kwargs: dict, message: str) -> None:
+    with pytest.raises(ChoiceError) as exc:
+        geopolrisk(_small(), **kwargs)
+    assert str(exc.value).startswith(message), str(exc.value)
 
 
 def test_parse_region() -> None:

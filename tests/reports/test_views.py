@@ -33,19 +33,29 @@ def test_table_escapes_and_links() -> None:
     assert "&lt;b&gt;Japan&lt;/b&gt;" in html and "Skipped" not in html and "–" in html
 
 
-def test_risk_matrix_falls_back_and_lists_missing() -> None:
+def test_risk_matrix_lists_missing_and_keeps_its_axes() -> None:
     risk = pd.DataFrame({
         "mineral": ["a", "b", "c", "d"], "name": ["A", "B", "C", "D"],
-        "import_reliance": [1.0, None, None, None], "geopolrisk": [0.1, 0.2, 0.3, None],
+        "import_reliance": [1.0, 0.5, None, 0.2], "geopolrisk": [0.1, 0.2, 0.3, None],
         "top_supplier_share": [0.5, 0.6, None, 0.9], "import_hhi": [0.3, 0.4, 0.5, 0.2],
         "imports_kusd": [10.0, 20.0, 30.0, 40.0]})
     m = views.risk_matrix(risk)
-    assert m["x"] == "top_supplier_share" and "not in this atlas" in m["x_label"]
-    assert m["y"] == "geopolrisk"
+    assert (m["x"], m["y"]) == ("import_reliance", "geopolrisk")
     assert [p["mineral"] for p in m["points"]] == ["a", "b"]
     assert m["missing"] == ["C", "D"]  # listed, not plotted at zero
+    # a country with one reliance figure keeps the axes (no fallback per country)
+    sparse = risk.assign(import_reliance=[1.0, None, None, None])
+    assert (views.risk_matrix(sparse)["x"], views.risk_matrix(sparse)["y"]) == (
+        "import_reliance", "geopolrisk")
     fig = charts.risk_matrix(m, "t")
-    assert fig["data"][0]["x"] == [0.5, 0.6]
+    assert fig["data"][0]["x"] == [1.0, 0.5]
+
+
+def test_risk_matrix_same_axes_for_every_country(starter_atlas: Path) -> None:
+    with Atlas(starter_atlas) as atlas:
+        axes = {(p["matrix"]["x_label"], p["matrix"]["y_label"])
+                for p in (views.country_page(atlas, c) for c in ("JPN", "IND", "DEU", "BRA"))}
+    assert len(axes) == 1, axes
 
 
 def test_scenario_spec_targets() -> None:

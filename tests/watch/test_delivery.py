@@ -238,3 +238,37 @@ def test_bad_channel_targets_are_refused(store: Store, db_url: str, tmp_path: Pa
                 watchlists.add_channel(s, uid, kind, target)
     with pytest.raises(SpecError, match="CRITMIN_SMTP_URL"):
         delivery.smtp_settings("http://127.0.0.1:25")
+
+
+def test_the_service_retries_due_deliveries_on_its_own(
+        store: Store, db_url: str, starter_atlas: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from critmin.api import create_app
+
+    monkeypatch.setenv("CRITMIN_WATCH_DELIVERY_INTERVAL", "0.2")
+    uid = add_user(db_url, "gus")
+    rx = Receiver()
+    try:
+        with store.session() as s:
+            _c, secret = watchlists.add_channel(s, uid, "webhook", rx.url)
+        rx.secret = secret or ""
+        raise_alert(store, uid, 1)
+        with store.session() as s:  # the first attempt failed a while ago: due again now
+            d = s.scalars(select(Delivery)).one()
+            d.attempts, d.next_attempt_at = 1, utcnow() - dt.timedelta(minutes=5)
+        with TestClient(create_app(starter_atlas, store=store, web=False)):
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                with store.session() as s:
+                    if s.scalars(select(Delivery)).one().status == "sent":
+                        break
+                time.sleep(0.2)
+        with store.session() as s:
+            d = s.scalars(select(Delivery)).one()
+            assert (d.status, d.attempts) == ("sent", 2)
+        assert len(rx.got) == 1 and rx.got[0]["verified"]
+    finally:
+        rx.close()

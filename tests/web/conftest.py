@@ -103,6 +103,40 @@ def _seed(db_url: str) -> dict[str, int]:
     return ids
 
 
+def start_server(atlas: Path, db_url: str, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A uvicorn server of ``critmin.api:create_app`` on a free port of 127.0.0.1 (waits until it
+    answers); returns the process and the base URL."""
+    port = _free_port()
+    env = {**os.environ, "CRITMIN_ATLAS": str(atlas), "CRITMIN_DATABASE_URL": db_url,
+           "PYTHONWARNINGS": "ignore"}
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "critmin.api:create_app", "--factory", "--host",
+             "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+            env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/api/v1", timeout=2) as r:
+                if r.status == 200:
+                    return proc, url
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("server did not start:\n" + log_path.read_text()[-3000:])
+        time.sleep(0.2)
+
+
+def stop_server(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 @pytest.fixture(scope="session")
 def server(starter_atlas: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of a uvicorn server serving the API and the pages on 127.0.0.1."""
@@ -110,36 +144,11 @@ def server(starter_atlas: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     tmp = tmp_path_factory.mktemp("web")
     db_url = f"sqlite:///{tmp / 'critmin.db'}"
     _seed(db_url)
-    port = _free_port()
-    env = {**os.environ, "CRITMIN_ATLAS": str(starter_atlas), "CRITMIN_DATABASE_URL": db_url,
-           "PYTHONWARNINGS": "ignore"}
-    log = (tmp / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "critmin.api:create_app", "--factory", "--host",
-         "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/api/v1", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("server did not start:\n" + (tmp / "server.log").read_text()[-3000:])
-        time.sleep(0.2)
+    proc, url = start_server(starter_atlas, db_url, tmp / "server.log")
     try:
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        stop_server(proc)
 
 
 @pytest.fixture(scope="session")
@@ -163,12 +172,12 @@ class Watch:
         assert not self.console, f"console errors: {self.console}"
 
 
-@pytest.fixture
-def page(browser: Any, server: str, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A fresh browser context and page; the test fails on console errors, page errors and any
-    request to a host other than 127.0.0.1. A screenshot is saved at the end."""
+def open_page(browser: Any, server: str) -> tuple[Any, Any]:
+    """A fresh browser context and page on ``server`` that records console errors, page errors
+    and any request to a host other than 127.0.0.1 (aborted) in ``page.watch``."""
     watch = Watch()
-    ctx = browser.new_context(base_url=server, viewport={"width": 1280, "height": 900})
+    ctx = browser.new_context(base_url=server, viewport={"width": 1280, "height": 900},
+                              accept_downloads=True)
 
     def guard(route: Any) -> None:
         u = urlparse(route.request.url)
@@ -185,11 +194,19 @@ def page(browser: Any, server: str, request: pytest.FixtureRequest) -> Iterator[
           if m.type == "error" else None)
     pg.on("pageerror", lambda e: watch.errors.append(str(e)))
     pg.watch = watch
+    return ctx, pg
+
+
+@pytest.fixture
+def page(browser: Any, server: str, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh browser context and page; the test fails on console errors, page errors and any
+    request to a host other than 127.0.0.1. A screenshot is saved at the end."""
+    ctx, pg = open_page(browser, server)
     try:
         yield pg
         SHOTS.mkdir(parents=True, exist_ok=True)
         pg.screenshot(path=str(SHOTS / f"{request.node.name}.png"), full_page=True)
-        watch.check()
+        pg.watch.check()
     finally:
         ctx.close()
 

@@ -27,7 +27,14 @@ from critmin.api._core import (
     json_response,
     principal,
 )
-from critmin.errors import AtlasError, ChoiceError, CritminError, InputError, SpecError
+from critmin.errors import (
+    AtlasError,
+    ChoiceError,
+    CritminError,
+    InputError,
+    NoDataError,
+    SpecError,
+)
 from critmin.output import FILE_FORMATS
 
 API_PREFIX = "/api/v1"
@@ -56,7 +63,8 @@ def create_app(atlas_path: str | Path | None = None, database_url: str | None = 
         "scenarios, cooperation registry and matchmaking. Conventions (formats by extension, "
         "column__op filters, _sort/_size/_next paging, annotations, errors) in docs/api.md. "
         "New keys may be added to responses; clients ignore keys they do not know.",
-        openapi_url="/openapi.json", docs_url=None, redoc_url=None)
+        openapi_url="/openapi.json", docs_url=None, redoc_url=None,
+        lifespan=watch.delivery_loop)
     app.state.atlas = AtlasPool(path)
     app.state.store = store
     app.state.overlay = coop.Overlay()
@@ -151,6 +159,10 @@ def _handlers(app: FastAPI) -> None:
     @app.exception_handler(InputError)
     async def input_error(_request: Request, exc: InputError) -> Response:
         return error_response(400, str(exc))
+
+    @app.exception_handler(NoDataError)
+    async def no_data(_request: Request, exc: NoDataError) -> Response:
+        return error_response(404, str(exc))
 
     @app.exception_handler(AtlasError)
     async def atlas_error(_request: Request, exc: AtlasError) -> Response:

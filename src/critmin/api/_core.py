@@ -6,7 +6,6 @@ import base64
 import binascii
 import csv
 import datetime as dt
-import hashlib
 import io
 import json
 import math
@@ -27,20 +26,15 @@ from sqlalchemy import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.types import Scope
 
-from critmin import __version__ as critmin_version
-from critmin import output, schema
+from critmin import output, provenance, schema
 from critmin.auth import Principal, from_session, from_token
-from critmin.output import FILE_FORMATS, MEDIA, Format, dumps, records
+from critmin.output import FILE_FORMATS, MEDIA, Format, dumps
 from critmin.storage import Store
 
 ANONYMOUS = Principal()
 SESSION_COOKIE = "critmin_session"
 CSRF_HEADER = "X-CSRF-Token"
-REFERENCE_SOURCE = {
-    "source_id": "critmin-reference", "family": "critmin", "publisher": "critmin contributors",
-    "title": "critmin curated reference data (see critmin/data/SOURCES.md)",
-    "licence": "CC BY 4.0", "url": None, "release": critmin_version,
-}
+REFERENCE_SOURCE = provenance.REFERENCE_SOURCE
 
 
 #: The format extension of a path (``/assess/JPN.csv``): one of
@@ -118,50 +112,48 @@ class AtlasPool:
     @property
     def version(self) -> str:
         """``<critmin version>+<12 hex digits over the loaded files' checksums>``."""
-        h = hashlib.sha256()
-        for s in self.sources():
-            h.update(f"{s['source_id']}={s['sha256']};".encode())
-        return f"{critmin_version}+{h.hexdigest()[:12]}"
+        return provenance.atlas_version(self.sources())
 
-    def table_source_ids(self, table: str) -> list[str]:
+    def table_source_ids(self, table: str) -> list[str] | None:
+        """Source ids loaded into data table ``table`` (None for a reference table)."""
         if table not in self._table_sources:
             t = schema.table(table)
             if t.kind == "data" and "source_id" in t.column_names:
-                ids = [r[0] for r in self.cursor().execute(
+                self._table_sources[table] = [r[0] for r in self.cursor().execute(
                     f'SELECT DISTINCT source_id FROM "{table}" ORDER BY 1').fetchall()]
             elif t.kind == "provenance":
-                ids = [s["source_id"] for s in self.sources()]
+                self._table_sources[table] = [s["source_id"] for s in self.sources()]
             else:
-                ids = [REFERENCE_SOURCE["source_id"]]
-            self._table_sources[table] = ids
+                self._table_sources[table] = None
         return self._table_sources[table]
 
-    def annotations(self, tables: list[str] | None = None) -> dict[str, Any]:
-        """Source, licence and atlas version for a response built from ``tables`` (all
-        loaded sources and the curated reference data when None)."""
-        by_id = {s["source_id"]: s for s in self.sources()}
-        by_id[REFERENCE_SOURCE["source_id"]] = REFERENCE_SOURCE
-        ids: list[str] = []
-        for t in tables or []:
-            ids += [i for i in self.table_source_ids(t) if i not in ids]
-        if tables is None:
-            ids = [*by_id]
-        srcs = [{k: by_id[i].get(k) for k in ("source_id", "publisher", "title", "licence", "url",
-                                                 "release")} for i in ids if i in by_id]
-        licences = list(dict.fromkeys(s["licence"] for s in srcs))
-        publishers = list(dict.fromkeys(f"{s['publisher']}: {s['title']}" for s in srcs))
-        return {"source": "; ".join(publishers), "licence": "; ".join(licences),
-                "atlas_version": self.version, "sources": srcs}
+    def annotations(self, tables: list[str] | None = None, *,
+                    reads: provenance.Reads | None = None) -> dict[str, Any]:
+        """Source, licence and atlas version for a response computed with ``reads`` (recorded
+        by :func:`critmin.provenance.recording`), or built from whole ``tables``; all loaded
+        sources and the curated reference data when both are None."""
+        if reads is None and tables is not None:
+            reads = {t: {provenance.ALL} for t in tables}
+        if reads is None:
+            srcs = [{k: s.get(k) for k in provenance.SOURCE_KEYS}
+                    for s in [*self.sources(), provenance.REFERENCE_SOURCE]]
+        else:
+            srcs = provenance.cited(reads, self.sources(), self.table_source_ids)
+        return provenance.annotations(srcs, self.version)
 
     def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
-        """``compute()`` cached under ``key`` (LRU, :attr:`cache_size` entries)."""
+        """``compute()`` cached under ``key`` (LRU, :attr:`cache_size` entries); the atlas reads
+        it made are recorded again on every hit (:mod:`critmin.provenance`)."""
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
-                return self._cache[key]
-        value = compute()
+                value, reads = self._cache[key]
+                provenance.replay(reads)
+                return value
+        with provenance.recording() as reads:
+            value = compute()
         with self._lock:
-            self._cache[key] = value
+            self._cache[key] = (value, reads)
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         return value
@@ -195,7 +187,6 @@ def decode_cursor(token: str) -> int:
 # ------------------------------------------------------------------------------------ rendering
 
 
-frame_records = records
 
 
 def json_response(payload: dict[str, Any], status: int = 200,

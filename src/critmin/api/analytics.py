@@ -14,6 +14,7 @@ import pandas as pd
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import Response
 
+from critmin import provenance
 from critmin.api._cache import cached
 from critmin.api._core import (
     AtlasPool,
@@ -30,12 +31,12 @@ from critmin.output import Format
 router = APIRouter()
 
 
-def data_route(path: str, *, tables: list[str] | None = None, tags: list[str] | None = None,
-               summary: str | None = None) -> Callable[[Callable[..., pd.DataFrame]],
+def data_route(path: str, *, tags: list[str] | None = None, summary: str | None = None
+               ) -> Callable[[Callable[..., pd.DataFrame]],
                                                         Callable[..., pd.DataFrame]]:
     """Register ``fn(request, **query) -> DataFrame`` at ``path`` and ``path.{fmt}``; the result
-    is cached per query (the atlas is read-only) and annotated with the sources of ``tables``
-    (all sources when None)."""
+    is cached per query (the atlas is read-only) and annotated with the sources of the tables
+    and source families the computation read (:mod:`critmin.provenance`)."""
 
     def deco(fn: Callable[..., pd.DataFrame]) -> Callable[..., pd.DataFrame]:
         hints = typing.get_type_hints(fn, include_extras=True)
@@ -49,8 +50,9 @@ def data_route(path: str, *, tables: list[str] | None = None, tags: list[str] | 
             key = (name, tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
 
             def render() -> Response:
-                df = pool.cached(key, lambda: fn(request, **kwargs))
-                return render_frame(df, fmt, name=name, ann=pool.annotations(tables))
+                with provenance.recording() as reads:
+                    df = pool.cached(key, lambda: fn(request, **kwargs))
+                return render_frame(df, fmt, name=name, ann=pool.annotations(reads=reads))
 
             return cached(request, render)
 
@@ -89,8 +91,7 @@ Year = Annotated[int | None, Query(ge=1900, le=2100, description="Year (default:
 Mineral = Annotated[str | None, Query(max_length=60, description="Mineral id, e.g. cobalt.")]
 
 
-@data_route("/assess/{country}", tags=["analytics"],
-            tables=["trade_flows", "production", "hs_map", "critical_lists", "country_groups"])
+@data_route("/assess/{country}", tags=["analytics"])
 def assess(request: Request,
            country: Annotated[str, Path(max_length=80, description="ISO3, ISO2 or name.")],
            year: Year = None,
@@ -102,7 +103,7 @@ def assess(request: Request,
     return run(country, year=year, minerals=mineral, atlas=_atlas(request))
 
 
-@data_route("/concentration", tags=["analytics"], tables=["production"])
+@data_route("/concentration", tags=["analytics"])
 def concentration(request: Request,
                   mineral: Annotated[str, Query(max_length=60, description="Mineral id.")],
                   stage: Annotated[str | None, Query(max_length=20)] = None,
@@ -119,8 +120,7 @@ def concentration(request: Request,
     return views.concentration_view(full, mineral, stage, year)
 
 
-@data_route("/geopolrisk", tags=["analytics"],
-            tables=["trade_flows", "production", "governance", "material_hs_map"])
+@data_route("/geopolrisk", tags=["analytics"])
 def geopolrisk(request: Request,
                economy: Annotated[list[str] | None, Query(description="ISO3 or group id(s).")]
                = None,
@@ -137,7 +137,7 @@ def geopolrisk(request: Request,
     return run(_atlas(request), economies=economy, materials=material, years=year, compat=compat)
 
 
-@data_route("/n-minus-1", tags=["analytics"], tables=["production", "trade_flows"])
+@data_route("/n-minus-1", tags=["analytics"])
 def n_minus_1(request: Request, mineral: Mineral = None,
               stage: Annotated[str | None, Query(max_length=20, description="mine or refinery")]
               = None, year: Year = None) -> pd.DataFrame:
@@ -147,8 +147,7 @@ def n_minus_1(request: Request, mineral: Mineral = None,
     return run(_atlas(request), mineral=mineral, stage=stage, year=year)
 
 
-@data_route("/coop/blocs", tags=["cooperation"], tables=["production", "trade_flows",
-                                                         "country_groups"])
+@data_route("/coop/blocs", tags=["cooperation"])
 def coop_blocs(request: Request,
                mineral: Annotated[str, Query(max_length=60, description="Mineral id.")],
                stage: Annotated[str | None, Query(max_length=20)] = None,
@@ -159,8 +158,7 @@ def coop_blocs(request: Request,
     return run(mineral, stage=stage, year=year, atlas=_atlas(request))
 
 
-@data_route("/coop/coverage/{country}", tags=["cooperation"],
-            tables=["production", "trade_flows", "country_groups"])
+@data_route("/coop/coverage/{country}", tags=["cooperation"])
 def coop_coverage(request: Request,
                   country: Annotated[str, Path(max_length=80)],
                   group: Annotated[str, Query(max_length=40, description="Group id, e.g. QUAD.")],
@@ -174,7 +172,7 @@ def coop_coverage(request: Request,
               atlas=_atlas(request))
 
 
-@data_route("/coop/whatif", tags=["cooperation"], tables=["production", "projects"])
+@data_route("/coop/whatif", tags=["cooperation"])
 def coop_whatif(request: Request,
                 project: Annotated[list[str], Query(description="Project id(s).")],
                 year: Year = None) -> pd.DataFrame:
@@ -200,9 +198,10 @@ def run_scenario(request: Request,
 
     s = parse_spec(spec)  # SpecError -> 422 before any work
     pool: AtlasPool = request.app.state.atlas
-    res = run(s, pool.atlas())
+    with provenance.recording() as reads:
+        res = run(s, pool.atlas())
     out = {"ok": True, "scenario": s.name, "base_year": s.base_year, "notes": res.notes,
            **{name: records(getattr(res, name)) for name in
               ("shocks", "summary", "importers", "supply_mix", "exposure")},
-           "annotations": pool.annotations(["trade_flows", "production", "country_groups"])}
+           "annotations": pool.annotations(reads=reads)}
     return json_response(out)

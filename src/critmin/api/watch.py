@@ -3,9 +3,14 @@ route is one call into :mod:`critmin.watch`)."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.background import BackgroundTask
@@ -212,3 +217,29 @@ def after_registry_edit(store: Any, pool: Any) -> BackgroundTask:
         _deliver(store)
 
     return BackgroundTask(run)
+
+
+@contextlib.asynccontextmanager
+async def delivery_loop(app: FastAPI) -> AsyncIterator[None]:
+    """The service's lifespan: a thread sends due deliveries (retries included) every
+    ``$CRITMIN_WATCH_DELIVERY_INTERVAL`` seconds (default 60; 0 turns it off). Several workers
+    may run it: each delivery is claimed by one of them."""
+    interval = float(os.environ.get("CRITMIN_WATCH_DELIVERY_INTERVAL", "60"))
+    stop = threading.Event()
+
+    def run() -> None:
+        while not stop.wait(interval):
+            try:
+                _deliver(app.state.store)
+            except Exception:  # a broken database must not end the loop
+                logging.getLogger("critmin.watch").exception("watch delivery failed")
+
+    thread = threading.Thread(target=run, name="critmin-watch-delivery", daemon=True)
+    if interval > 0:
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        if thread.is_alive():
+            thread.join(timeout=30)

@@ -7,6 +7,7 @@ out through :func:`emit` (the shared output layer :mod:`critmin.output`).
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -17,7 +18,18 @@ from critmin.output import Format
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["Format", "app", "emit", "main"]
+    from critmin.atlas import Atlas
+    from critmin.engine import ParquetAtlas
+
+__all__ = ["Format", "analytic_atlas", "app", "duckdb_atlas", "emit", "main"]
+
+EngineOption = Annotated[str | None, typer.Option(
+    "--engine", help="duckdb or spark (default: $CRITMIN_ENGINE, else duckdb).")]
+ParquetOption = Annotated[str | None, typer.Option(
+    "--parquet", help="Read the atlas from this Parquet export (local folder or object-store "
+    "URL; default: $CRITMIN_PARQUET). Spark without it exports the atlas to a temporary folder.")]
+MasterOption = Annotated[str | None, typer.Option(
+    "--master", help="Spark master (default: $CRITMIN_SPARK_MASTER, else local[*]).")]
 
 app = typer.Typer(
     name="critmin",
@@ -78,10 +90,32 @@ def emit(df: pd.DataFrame, fmt: Format | str, *, title: str | None = None,
         sys.stdout.flush()
 
 
+def analytic_atlas(db: Path | None, engine: str | None = None, parquet: str | None = None,
+                   master: str | None = None) -> Atlas | ParquetAtlas:
+    """The atlas on the chosen engine (``--engine``, else ``$CRITMIN_ENGINE``, else DuckDB), for
+    the commands whose library calls run on both engines."""
+    from critmin.engine import open_atlas
+
+    return open_atlas(engine, parquet=parquet, path=db, master=master)
+
+
+def duckdb_atlas(db: Path | None, command: str) -> Atlas:
+    """The DuckDB atlas for a command that runs on DuckDB only; with ``$CRITMIN_ENGINE=spark``
+    it refuses (one line) rather than run silently on DuckDB."""
+    from critmin.atlas import Atlas
+    from critmin.engine import engine_name
+
+    if engine_name() != "duckdb":
+        raise CritminError(f"'critmin {command}' runs on DuckDB only: unset $CRITMIN_ENGINE or "
+                           "set it to duckdb")
+    return Atlas.open(db)
+
+
 #: Commands that read the atlas; before running one on the default atlas when there is none, the
 #: command line installs the bundled starter atlas (announced on stderr), so that the quick start
 #: works on a fresh machine. The library itself never installs anything implicitly.
-_READS_ATLAS = {"assess", "metrics", "scenario", "coop", "serve", "scan", "brief", "watch"}
+_READS_ATLAS = {"assess", "concentration", "geopolrisk", "scenario", "coop", "serve", "scan",
+                "brief", "watch"}
 
 
 def install_starter_if_missing(args: list[str]) -> None:
@@ -104,13 +138,25 @@ def install_starter_if_missing(args: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``critmin`` console script."""
+    """Entry point of the ``critmin`` console script.
+
+    Bad input (an unknown value, a missing option, a CritminError from the library) is one
+    ``error: ...`` line on stderr and exit status 1, never a traceback or a usage box."""
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+
     try:
         install_starter_if_missing(list(sys.argv[1:] if argv is None else argv))
-        app(args=argv, prog_name="critmin")
+        rv = app(args=argv, prog_name="critmin", standalone_mode=False)
+    except NoArgsIsHelpError as exc:  # the help was printed
+        sys.exit(exc.exit_code)
+    except UsageError as exc:
+        msg = exc.format_message().replace("Value error, ", "")
+        typer.echo(f"error: {' '.join(msg.split())}", err=True)
+        sys.exit(1)
     except CritminError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(1)
+    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 # the command groups register themselves on ``app`` (plain imports: a missing module is an error)

@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from critmin.cli import Format, app, emit
+from critmin.cli import (
+    EngineOption,
+    Format,
+    MasterOption,
+    ParquetOption,
+    analytic_atlas,
+    app,
+    emit,
+)
 
 DbOption = Annotated[Path | None, typer.Option("--db", help="Atlas file (default: $CRITMIN_ATLAS "
                                                 "or the user data dir; the bundled starter atlas "
@@ -19,20 +27,27 @@ def assess_cmd(
     country: Annotated[str, typer.Argument(help="Country: ISO3 code (JPN), ISO2 or name.")],
     year: Annotated[int | None, typer.Option(help="Year (default: latest with data).")] = None,
     mineral: Annotated[list[str] | None, typer.Option("--mineral", help="Mineral id(s).")] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="table, csv or json")] = Format.table,
+    fmt: Annotated[Format, typer.Option("--format", help="table, csv, json, parquet or xlsx")
+                   ] = Format.table,
     db: DbOption = None,
+    engine: EngineOption = None,
+    parquet: ParquetOption = None,
+    master: MasterOption = None,
 ) -> None:
     """Supply risk of COUNTRY per mineral: import reliance, suppliers, concentration, lists."""
+    from critmin import provenance
     from critmin.assessment import assess
-    from critmin.atlas import Atlas
 
-    with Atlas.open(db) as atlas:
-        df = assess(country, year=year, minerals=mineral, atlas=atlas)
+    with analytic_atlas(db, engine, parquet, master) as atlas:
+        with provenance.recording() as reads:
+            df = assess(country, year=year, minerals=mineral, atlas=atlas)
+        ann = provenance.atlas_annotations(atlas, reads)
+    notes = list(df.attrs.get("notes", []))
     if fmt is Format.table:
-        emit(_table_view(df), fmt, title=_title(df, country, year),
-             notes=[*_reliance_notes(df), *_coverage_notes(df)])
+        notes += [*_reliance_notes(df), *_coverage_notes(df)]
+        emit(_table_view(df), fmt, title=_title(df, country, year), notes=notes, ann=ann)
     else:
-        emit(df, fmt)
+        emit(df, fmt, ann=ann)
 
 
 def _reliance_notes(df: object) -> list[str]:
@@ -73,16 +88,17 @@ _MARK = {"not_a_listed_producer": "0", "value_basis": "v", "production_wmd": "w"
          "content_factor_unknown": "c", "no_apparent_consumption": "n"}
 
 
-def _reliance_cell(v: object, flag: object) -> str | None:
+def _reliance_cell(v: object, flag: object) -> str:
     text = _pct(v)
     if isinstance(flag, str):
-        mark = f"[{_MARK.get(flag, flag)}]"
-        return f"{text} {mark}" if text else f"— {mark}"
+        return f"{text} [{_MARK.get(flag, flag)}]"
     return text
 
 
-def _pct(v: object) -> str | None:
-    return None if v is None or v != v else f"{100 * float(v):.0f}%"  # type: ignore[operator]
+def _pct(v: object) -> str:
+    from critmin.output import percent
+
+    return percent(v, 0)
 
 
 def _title(df: object, country: str, year: int | None) -> str:
@@ -102,14 +118,14 @@ def _table_view(df: object) -> object:
     assert isinstance(df, pd.DataFrame)
     view = pd.DataFrame({
         "mineral": df.mineral,
-        "imports k$": df.imports_kusd.map(lambda v: f"{v:,.0f}"),
+        "imports k$": df.imports_kusd,
         "reliance": [_reliance_cell(v, f) for v, f in zip(df.import_reliance,
                                                           df.import_reliance_flag, strict=True)],
         "top supplier": df.top_supplier + " " + df.top_supplier_share.map(_pct).fillna(""),
-        "import HHI": df.import_hhi.round(2),
-        "prod. HHI mine": df.production_hhi_mine.round(2),
+        "import HHI": df.import_hhi,
+        "prod. HHI mine": df.production_hhi_mine,
         "top-3 mine": df.top3_share_mine.map(_pct),
-        "prod. HHI ref.": df.production_hhi_refinery.round(2),
+        "prod. HHI ref.": df.production_hhi_refinery,
         "GeoPolRisk": df.geopolrisk,
         "MSP": df.share_msp.map(_pct), "IPEF": df.share_ipef.map(_pct),
         "QUAD": df.share_quad.map(_pct),
@@ -123,13 +139,20 @@ def concentration_cmd(
     mineral: Annotated[str, typer.Option("--mineral", help="Mineral id, e.g. cobalt.")],
     stage: Annotated[str | None, typer.Option(help="mine, refinery, smelter or capacity.")] = None,
     year: Annotated[int | None, typer.Option(help="Year (default: all).")] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="table, csv or json")] = Format.table,
+    fmt: Annotated[Format, typer.Option("--format", help="table, csv, json, parquet or xlsx")
+                   ] = Format.table,
     db: DbOption = None,
+    engine: EngineOption = None,
+    parquet: ParquetOption = None,
+    master: MasterOption = None,
 ) -> None:
     """Production concentration of a mineral: HHI, top-1/top-3 shares, largest producer."""
-    from critmin.atlas import Atlas
+    from critmin import provenance
     from critmin.reports import views
 
-    with Atlas.open(db) as atlas:
-        df = views.concentration_view(views.concentration(atlas, mineral), mineral, stage, year)
-    emit(df, fmt, title=f"Production concentration: {mineral}")
+    with analytic_atlas(db, engine, parquet, master) as atlas:
+        with provenance.recording() as reads:
+            df = views.concentration_view(views.concentration(atlas, mineral), mineral, stage,
+                                          year)
+        ann = provenance.atlas_annotations(atlas, reads)
+    emit(df, fmt, title=f"Production concentration: {mineral}", ann=ann)

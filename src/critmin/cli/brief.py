@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from critmin.cli import app
+from critmin.cli import app, duckdb_atlas
 from critmin.cli.assess import DbOption
 
 
@@ -23,9 +23,8 @@ def brief_cmd(
 ) -> None:
     """Write a self-contained country brief for COUNTRY (charts, tables, provenance, citation;
     Plotly.js inlined: opens offline and requests nothing)."""
-    from critmin.atlas import Atlas
     from critmin.reports.brief import write_brief
 
-    with Atlas.open(db) as atlas:
+    with duckdb_atlas(db, "brief") as atlas:
         path = write_brief(country, output, year=year, group=group, atlas=atlas)
     typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from critmin.cli import Format, app, emit
+from critmin.cli import Format, app, duckdb_atlas, emit
 
 coop_app = typer.Typer(help="Cooperation: frameworks, agreements, projects, bloc shares, "
                        "partner coverage and what-if.", no_args_is_help=True)
@@ -66,10 +66,9 @@ def blocs_cmd(
     db: DbOption = None,
 ) -> None:
     """Each group's share of world production and exports, and its combined import reliance."""
-    from critmin.atlas import Atlas
     from critmin.cooperation.analytics import blocs
 
-    with Atlas.open(db) as atlas:
+    with duckdb_atlas(db, "coop blocs") as atlas:
         df = blocs(mineral, stage=stage, year=year, atlas=atlas)
     emit(df, fmt, title=f"Blocs: {mineral} (production in {df.unit.iloc[0] if len(df) else 't'}, "
                         "exports in thousand USD)")
@@ -88,10 +87,9 @@ def coverage_cmd(
     db: DbOption = None,
 ) -> None:
     """How much of COUNTRY's imports from outside GROUP its partners in GROUP could supply."""
-    from critmin.atlas import Atlas
     from critmin.cooperation.analytics import coverage
 
-    with Atlas.open(db) as atlas:
+    with duckdb_atlas(db, "coop coverage") as atlas:
         df = coverage(country, group, mineral=mineral, year=year, spare_capacity=spare, atlas=atlas)
     emit(df, fmt, title=f"Partner coverage: {country} in {group} (tonnes contained; kUSD)")
 
@@ -104,10 +102,9 @@ def whatif_cmd(
     db: DbOption = None,
 ) -> None:
     """Production HHI, top-1 share, N-1 coverage and group shares before/after the projects."""
-    from critmin.atlas import Atlas
     from critmin.cooperation.analytics import whatif
 
-    with Atlas.open(db) as atlas:
+    with duckdb_atlas(db, "coop whatif") as atlas:
         df = whatif(project, year=year, atlas=atlas)
     emit(df, fmt, title="What if the projects' capacity came online")
 
@@ -128,6 +125,7 @@ def add_cmd(
     added = [reg.add(table.value, row).record_id() for row in read_records(file)]
     reg.save_atlas(atlas.path)
     typer.echo(f"added {len(added)} {table.value} record(s) to {atlas.path}: {', '.join(added)}")
+    _watch(atlas.path)
 
 
 @coop_app.command("remove")
@@ -145,6 +143,7 @@ def remove_cmd(
     reg.remove(table.value, record_id)
     reg.save_atlas(atlas.path)
     typer.echo(f"removed {table.value} record {record_id} from {atlas.path}")
+    _watch(atlas.path)
 
 
 @coop_app.command("restore")
@@ -158,9 +157,19 @@ def restore_cmd(
     from critmin.cooperation.registry import Registry
     from critmin.errors import InputError
 
+    target = Atlas.open(db).path  # a missing or broken atlas is reported first
     reg = Registry.from_folder(folder)
     problems = reg.cross_problems()
     if problems:
         raise InputError(folder, problems[0])
-    path = reg.save_atlas(Atlas.open(db).path)
+    path = reg.save_atlas(target)
     typer.echo(f"registry of {path} replaced with the records in {folder}")
+    _watch(path)
+
+
+def _watch(atlas_path: Path) -> None:
+    """Evaluate the event watch rules after a registry change (see ``critmin watch``)."""
+    from critmin.cli.watch import evaluate_after
+
+    for note in evaluate_after("registry", atlas_path, events_only=True):
+        typer.echo(f"note: {note}", err=True)

@@ -68,9 +68,28 @@ def schedule_cmd(
                                        help="auto (MaxSAT portfolio, CP-SAT for a schedule if "
                                             "time runs out), maxsat or cpsat."),
 ) -> None:
-    """Schedule the accepted meetings into slots and tables with the fewest breaks (proved)."""
+    """Schedule the accepted meetings into slots and tables with the fewest breaks (proved).
+
+    For an event file the capacity check comes first: a violated necessary condition answers
+    INFEASIBLE at once, with the numbers and what to drop or add."""
     from critmin.matchmaking.scheduler import solve_schedule
 
+    if file.suffix.lower() == ".json":
+        from critmin.matchmaking.event import read_event
+        from critmin.matchmaking.roundtable import capacity_check
+
+        cap = capacity_check(read_event(file))
+        if not cap.feasible:
+            if fmt is ScheduleFormat.json:
+                sys.stdout.write(json.dumps({"status": "INFEASIBLE", "total_breaks": None,
+                                             "lower_bound": 0, "schedule": [],
+                                             "reasons": list(cap.reasons),
+                                             "advice": list(cap.advice)}) + "\n")
+                return
+            typer.echo("INFEASIBLE (capacity, before solving)")
+            for line in (*cap.reasons, *(f"advice: {a}" for a in cap.advice)):
+                typer.echo(f"  - {line}")
+            return
     inst = load_instance(file)
     result = solve_schedule(inst, fairness=fairness, time_limit_s=time_limit, workers=workers,
                             method=method.value)

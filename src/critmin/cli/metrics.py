@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from critmin.cli import Format, app
+from critmin.cli import (
+    EngineOption,
+    Format,
+    MasterOption,
+    ParquetOption,
+    analytic_atlas,
+    app,
+    emit,
+)
 
 
 @app.command("geopolrisk")
@@ -28,21 +36,24 @@ def geopolrisk_cmd(
     db: Annotated[Path | None, typer.Option("--db", help="Atlas file (default: $CRITMIN_ATLAS "
                                             "or the user data dir).")] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to FILE.")] = None,
+    engine: EngineOption = None,
+    parquet: ParquetOption = None,
+    master: MasterOption = None,
 ) -> None:
     """GeoPolRisk HHI, import risk, score, price (USD/kg) and CF (kg Cu-eq/kg) per economy,
     material and year; the ``flags`` column says where data is missing or was adjusted."""
-    import contextlib
-
-    from critmin.atlas import Atlas
-    from critmin.cli import emit
+    from critmin import provenance
+    from critmin.engine import engine_name
+    from critmin.errors import CritminError
     from critmin.metrics.geopolrisk import geopolrisk, parse_region
 
     regions = dict(parse_region(r) for r in region or [])
-    with Atlas.open(db) as atlas:
-        df = geopolrisk(atlas, economies=economy or None, materials=material or None,
-                        years=year or None, regions=regions, compat=compat)
-    if output is not None and fmt is not Format.parquet:
-        with open(output, "w", encoding="utf-8") as f, contextlib.redirect_stdout(f):
-            emit(df, fmt, title="GeoPolRisk")
-    else:
-        emit(df, fmt, title="GeoPolRisk", output=str(output) if output else None)
+    if compat and engine_name(engine) != "duckdb":
+        raise CritminError("--compat runs on DuckDB only (exact 128-bit integer and ordered "
+                           "sums): use --engine duckdb")
+    with analytic_atlas(db, engine, parquet, master) as atlas:
+        with provenance.recording() as reads:
+            df = geopolrisk(atlas, economies=economy or None, materials=material or None,
+                            years=year or None, regions=regions, compat=compat)
+        ann = provenance.atlas_annotations(atlas, reads)
+    emit(df, fmt, title="GeoPolRisk", output=str(output) if output else None, ann=ann)

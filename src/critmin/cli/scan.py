@@ -9,20 +9,11 @@ from typing import Annotated
 
 import typer
 
-from critmin.cli import Format, app, emit
+from critmin.cli import EngineOption, Format, MasterOption, ParquetOption, app, emit
 from critmin.cli.atlas import atlas_app
 
 DbOption = Annotated[Path | None, typer.Option("--db", help="Atlas file (default: $CRITMIN_ATLAS "
                                                 "or the user data dir).")]
-EngineOption = Annotated[str | None, typer.Option(
-    "--engine", help="duckdb or spark (default: $CRITMIN_ENGINE, else duckdb).")]
-ParquetOption = Annotated[str | None, typer.Option(
-    "--parquet", help="Read the atlas from this Parquet export (local folder or object-store "
-    "URL; default: $CRITMIN_PARQUET). Spark without it exports the atlas to a temporary folder.")]
-MasterOption = Annotated[str | None, typer.Option(
-    "--master", help="Spark master (default: $CRITMIN_SPARK_MASTER, else local[*]).")]
-
-
 @app.command("scan")
 def scan_cmd(
     country: Annotated[str, typer.Argument(help="ISO3 code (USA), name, or group id (EU27).")],
@@ -46,13 +37,16 @@ def scan_cmd(
 ) -> None:
     """Strategic dependencies of COUNTRY over every HS6 product (European Commission 2021 method:
     HHI > 0.4, outside imports > own exports, outside share of imports > 0.5)."""
+    from critmin import provenance
     from critmin.engine import open_atlas
     from critmin.metrics.scan import dependency_scan
 
     with open_atlas(engine, parquet=parquet, path=db, master=master) as atlas:
-        df = dependency_scan(country, year=year, atlas=atlas, dependent_only=not all_products,
-                             hhi_min=hhi_min, import_export_ratio_min=ratio_min,
-                             extra_share_min=share_min)
+        with provenance.recording() as reads:
+            df = dependency_scan(country, year=year, atlas=atlas,
+                                 dependent_only=not all_products, hhi_min=hhi_min,
+                                 import_export_ratio_min=ratio_min, extra_share_min=share_min)
+        ann = provenance.atlas_annotations(atlas, reads)
     attrs = dict(df.attrs)
     if fmt is Format.table:
         n_crit = int(df.loc[df.dependent, "critical_mineral"].sum())
@@ -61,10 +55,10 @@ def scan_cmd(
                  "minerals")
         cols = ["hs_code", "dependent", "extra_imports_kusd", "hhi", "top_supplier",
                 "top_supplier_share", "import_export_ratio", "extra_share", "minerals"]
-        emit(df[cols], fmt, title=title)
+        emit(df[cols], fmt, title=title, ann=ann)
     else:
         df.attrs = {}
-        emit(df, fmt, output=output)
+        emit(df, fmt, output=output, ann=ann)
 
 
 @app.command("synthetic")

@@ -10,7 +10,16 @@ from typing import Annotated
 
 import typer
 
-from critmin.cli import Format, app, emit
+from critmin.cli import (
+    EngineOption,
+    Format,
+    MasterOption,
+    ParquetOption,
+    analytic_atlas,
+    app,
+    duckdb_atlas,
+    emit,
+)
 from critmin.output import records
 
 scenario_app = typer.Typer(help="Disruption scenarios: export bans, N-1, re-routing, stockpiles.",
@@ -39,11 +48,10 @@ def run_cmd(
     db: DbOption = None,
 ) -> None:
     """Run the scenario in SPEC: direct losses, re-routing, shortfalls and stockpile cover."""
-    from critmin.atlas import Atlas
     from critmin.scenarios import load_spec, run
 
     s = load_spec(spec)  # fails on a bad spec before the atlas is opened
-    with Atlas.open(db) as atlas:
+    with duckdb_atlas(db, "scenario run") as atlas:
         res = run(s, atlas)
     if fmt is RunFormat.json:
         out = {"scenario": s.name, "base_year": s.base_year, "notes": res.notes,
@@ -69,18 +77,24 @@ def n_minus_1_cmd(
     year: Annotated[int | None, typer.Option(help="Year (default: each one's latest).")] = None,
     fmt: FormatOption = Format.table,
     db: DbOption = None,
+    engine: EngineOption = None,
+    parquet: ParquetOption = None,
+    master: MasterOption = None,
 ) -> None:
     """N-1 test: the largest producer, its share, and how far the rest covers world demand."""
-    from critmin.atlas import Atlas
+    from critmin import provenance
     from critmin.scenarios.nminus1 import n_minus_1
 
-    with Atlas.open(db) as atlas:
-        df = n_minus_1(atlas, mineral=mineral, stage=stage.value if stage else None, year=year)
+    with analytic_atlas(db, engine, parquet, master) as atlas:
+        with provenance.recording() as reads:
+            df = n_minus_1(atlas, mineral=mineral, stage=stage.value if stage else None,
+                           year=year)
+        ann = provenance.atlas_annotations(atlas, reads)
     if fmt is Format.table:
         df = df[["mineral", "stage", "year", "basis", "world_production_t", "top_producer",
                  "top_share", "top_demand_t", "coverage", "content_flag"]]
     emit(df, fmt, title="N-1: largest producer removed (coverage = rest-of-world supply / "
-                        "rest-of-world demand)")
+                        "rest-of-world demand)", ann=ann)
 
 
 @scenario_app.command("montecarlo")
@@ -97,13 +111,12 @@ def montecarlo_cmd(
 ) -> None:
     """Random export restrictions for every exporter x mineral: shortfall distributions."""
     from critmin import reference
-    from critmin.atlas import Atlas
     from critmin.scenarios.montecarlo import montecarlo
 
     if importer is not None:
         importer = reference.resolve_country(importer)
     mineral = [reference.require_mineral(m) for m in mineral or ()]
-    with Atlas.open(db) as atlas:
+    with duckdb_atlas(db, "scenario montecarlo") as atlas:
         df = montecarlo(atlas, year=year, runs=runs, seed=seed, importer=importer,
                         minerals=mineral or None)
     emit(df, fmt, title=f"Monte Carlo, {runs:,} runs, seed {seed}: shortfall share of supply")

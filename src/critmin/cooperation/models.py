@@ -28,12 +28,14 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator, model_validator
 
+from critmin import schema
 from critmin.errors import ChoiceError, SpecError
 
-#: Project stages (the production table's stages; ``capacity`` = downstream manufacturing capacity).
-PROJECT_STAGES = ("mine", "refinery", "smelter", "capacity")
-#: Project status, in order of maturity.
-PROJECT_STATUSES = ("announced", "feasibility", "construction", "operating")
+#: Project stages (the production table's stages; ``capacity`` = downstream manufacturing
+#: capacity), as the schema lists them.
+PROJECT_STAGES = schema.allowed("projects", "stage")
+#: Project status, in order of maturity (schema order).
+PROJECT_STATUSES = schema.allowed("projects", "status")
 Confidence = Literal["high", "medium", "low"]
 DatePrecision = Literal["day", "month", "year"]
 
@@ -109,16 +111,10 @@ def split_list(value: Any) -> list[str]:
 
 
 def parse_date(value: Any) -> Any:
-    """``"2022-03"`` -> 1 Mar 2022, ``"2022"`` -> 1 Jan 2022 (the precision is kept separately)."""
-    if isinstance(value, str):
-        v = value.strip()
-        if not v:
-            return None
-        if re.fullmatch(r"\d{4}", v):
-            return dt.date(int(v), 1, 1)
-        if re.fullmatch(r"\d{4}-\d{2}", v):
-            return dt.date(int(v[:4]), int(v[5:]), 1)
-    return value
+    """``"2022-03"`` -> 1 Mar 2022, ``"2022"`` -> 1 Jan 2022 (the precision is kept separately):
+    the schema's one date parser (:func:`critmin.schema.parse_date`) for text; other values go
+    to pydantic unchanged."""
+    return schema.parse_date(value) if isinstance(value, str) else value
 
 
 def _check_iso3(code: str, info: ValidationInfo) -> str:
@@ -162,6 +158,17 @@ class Record(BaseModel):
 
     def record_id(self) -> str:
         return str(getattr(self, self.id_field))
+
+    @model_validator(mode="after")
+    def _schema_rules(self) -> Record:
+        """The rules of the record's atlas table from the schema (allowed values, patterns,
+        bounds): the same data that validates the table when it is loaded."""
+        for c in schema.table(self.table).columns:
+            v = getattr(self, c.name, None)
+            problem = None if isinstance(v, list) else schema.check_value(c, v)
+            if problem is not None:
+                raise _field_error(c.name, problem)
+        return self
 
     def row(self) -> dict[str, Any]:
         """The record as a flat row: lists joined with ``;``, dates as ISO strings."""
@@ -300,11 +307,11 @@ class Project(Record):
     sponsors: list[str] = []
     partner_countries: list[str] = []
     mineral: str
-    stage: Literal["mine", "refinery", "smelter", "capacity"]
+    stage: str  # allowed values: the schema's (projects.csv)
     capacity: float | None = None
     unit: str | None = None
     basis: str | None = None
-    status: Literal["announced", "feasibility", "construction", "operating"]
+    status: str  # allowed values: the schema's (projects.csv)
     start_year: int | None = None
     frameworks: list[str] = []
     confidence: Confidence | None = None
@@ -334,13 +341,6 @@ class Project(Record):
     def _positive(cls, v: float | None) -> float | None:
         if v is not None and not v > 0:
             raise ValueError(f"capacity must be positive, got {v}")
-        return v
-
-    @field_validator("start_year")
-    @classmethod
-    def _year(cls, v: int | None) -> int | None:
-        if v is not None and not 1900 <= v <= 2100:
-            raise ValueError(f"start_year {v} is not a plausible year")
         return v
 
     @field_validator("unit")

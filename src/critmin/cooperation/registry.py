@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -36,6 +35,7 @@ from typing import Any
 
 import pandas as pd
 
+from critmin import inputs
 from critmin.cooperation.models import (
     MODELS,
     Agreement,
@@ -107,8 +107,7 @@ class Registry:
             path = folder / f"{f}.csv"
             if not path.exists():
                 raise InputError(path, f"missing registry file {f}.csv")
-            with path.open(encoding="utf-8", newline="") as fh:
-                rows[t] = list(csv.DictReader(fh))
+            rows[t] = inputs.read_csv_records(path, "registry")
         return cls.from_rows(rows, ctx)
 
     @classmethod
@@ -382,15 +381,11 @@ def read_records(path: str | Path) -> list[dict[str, Any]]:
     if not path.exists():
         raise InputError(path, "no such file")
     if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise InputError(path, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
+        data = inputs.load_json(path, "registry")
         data = [data] if isinstance(data, dict) else data
         if not isinstance(data, list) or not all(isinstance(d, dict) for d in data):
             raise InputError(path, "expected a JSON object or a list of objects")
         return data
     if path.suffix.lower() == ".csv":
-        with path.open(encoding="utf-8", newline="") as fh:
-            return list(csv.DictReader(fh))
+        return inputs.read_csv_records(path, "registry")
     raise InputError(path, "expected a .json or .csv file")

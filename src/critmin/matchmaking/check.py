@@ -7,7 +7,6 @@ number of gaps between its sorted meeting slots, and lists every violation in wo
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,14 +43,10 @@ def read_schedule_json(path: str | Path) -> tuple[list[ScheduleEntry], dict[str,
 
     Returns the entries and the whole JSON object (``{}`` for a bare list).
     """
+    from critmin import inputs
+
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(path, "file not found") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
-    return parse_schedule_rows(data, path)
+    return parse_schedule_rows(inputs.load_json(path, "schedule"), path)
 
 
 def parse_schedule_rows(

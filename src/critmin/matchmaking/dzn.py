@@ -20,6 +20,11 @@ The Girona benchmark files (Bofill et al., JAIR 74, 2022) hold these parameters:
 ``meetingsxBusiness`` and ``nMeetingsBusiness`` are redundant with ``requested``; the reader checks
 they agree and reports the first disagreement. Every problem raises
 :class:`~critmin.errors.InputError` naming the file, the line and the parameter.
+
+Work is bounded before anything is allocated: the file size (``critmin.inputs.MAX_BYTES``), the
+nesting of values (:data:`MAX_DEPTH`), the span of a set range (:data:`MAX_SET_SPAN`) and the
+sizes the file declares (:data:`LIMITS`; the benchmark's largest instance has 78 participants,
+302 meetings and 22 slots).
 """
 
 from __future__ import annotations
@@ -47,6 +52,13 @@ _TOKEN = re.compile(
 )
 
 _KIND_NAMES = {"int": "an integer", "ident": "a parameter name"}
+#: Largest value of each size parameter (the same bounds as an event file's).
+LIMITS = {"nBusiness": 5000, "nMeetings": 50_000, "nTables": 1000, "nTotalSlots": 200,
+          "nMorningSlots": 200}
+#: Deepest nesting of values (a 2-d array of sets is 3).
+MAX_DEPTH = 4
+#: Widest set range ``lo..hi``.
+MAX_SET_SPAN = 100_000
 REQUIRED = ("nBusiness", "nMeetings", "nTables", "nTotalSlots", "nMorningSlots", "requested")
 
 
@@ -87,6 +99,7 @@ class _Parser:
         self.toks = list(_tokens(text, file))
         self.i = 0
         self.file = file
+        self.depth = 0
 
     def peek(self) -> _Tok:
         return self.toks[self.i]
@@ -118,10 +131,17 @@ class _Parser:
         if tok.kind == "int":
             self.i += 1
             return int(tok.text)
+        if tok.text in "{[" and self.depth >= MAX_DEPTH:
+            raise InputError(self.file, f"values nested deeper than {MAX_DEPTH} levels",
+                             line=tok.line, field=name)
         if tok.text == "{":
             return self.set_literal(name)
         if tok.text == "[":
-            return self.array(name)
+            self.depth += 1
+            try:
+                return self.array(name)
+            finally:
+                self.depth -= 1
         raise InputError(self.file, f"unsupported value {tok.text!r} for {name}", line=tok.line,
                          field=name)
 
@@ -132,7 +152,11 @@ class _Parser:
             lo = int(self.take(kind="int").text)
             if self.peek().kind == "range":
                 self.i += 1
-                hi = int(self.take(kind="int").text)
+                tok = self.take(kind="int")
+                hi = int(tok.text)
+                if hi - lo + 1 > MAX_SET_SPAN:
+                    raise InputError(self.file, f"set range {lo}..{hi} holds more than "
+                                     f"{MAX_SET_SPAN:,} values", line=tok.line, field=name)
                 items.update(range(lo, hi + 1))
             else:
                 items.add(lo)
@@ -237,6 +261,10 @@ def instance_from_dzn_text(text: str, file: str | Path | None = None) -> B2BInst
     for name in REQUIRED:
         if name not in vals:
             raise InputError(fname, f"missing parameter {name}", field=name)
+    for name, limit in LIMITS.items():  # before anything of these sizes is allocated
+        if name in vals and isinstance(vals[name].value, int) and vals[name].value > limit:
+            raise InputError(fname, f"{name} = {vals[name].value} is over the limit of {limit}",
+                             line=vals[name].line, field=name)
     n_p = _int(vals, "nBusiness", fname)
     n_m = _int(vals, "nMeetings", fname)
     req = vals["requested"]
@@ -320,14 +348,10 @@ def _check_redundant(inst: B2BInstance, vals: dict[str, DznValue], file: str | N
 
 def read_dzn(path: str | Path) -> B2BInstance:
     """Read and validate a benchmark ``.dzn`` file (see :func:`instance_from_dzn_text`)."""
+    from critmin import inputs
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(path, "file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"cannot read file: {exc}") from None
-    return instance_from_dzn_text(text, path)
+    return instance_from_dzn_text(inputs.read_text(path, "dzn"), path)
 
 
 def _fmt_set(values: frozenset[int] | set[int]) -> str:

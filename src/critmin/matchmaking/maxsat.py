@@ -19,7 +19,7 @@ fixed slot) and participants ``p`` with ``n_p`` meetings:
   ``g[j] <-> min_q breaks(q) >= j`` with ``ge[p, j + d + 1] -> g[j + 1]``;
 - implied constraints (they make the proofs of optimality fast): ``sum_t busy[p, t] = n_p``,
   ``sum_p busy[p, t] <= 2 n_tables``, the per-participant lower bounds of
-  :func:`~critmin.matchmaking.scheduler.participant_break_bounds` and, for participants whose
+  :func:`~critmin.matchmaking.model.participant_break_bounds` and, for participants whose
   breaks must be 0 under the bound ``k``, a one-hot window start ``y[p, s]`` over the windows of
   ``n_p`` consecutive slots that admit their meetings.
 
@@ -30,7 +30,11 @@ meet: RC2 minimising ``sum brk`` (its cost after each core is a proven lower bou
 others) and two CaDiCaL searches for ``total <= k`` at the current lower bound ``k``, one with the
 per-slot aggregate (refutes fast) and one without it (finds schedules faster on some instances).
 An unsatisfiable ``k`` raises the bound to ``k + 1`` and restarts both searches there; the first
-schedule found by them is optimal.
+schedule found by them is optimal. When the instance is not settled within a quarter of the time
+limit, a fourth process searches from above (:func:`descent_worker`: it probes ``total <= k``
+above the bound until a schedule is found, then asks ``total <= best - 1`` incrementally); the
+optimum is proved when the upper and lower bounds meet, and at the time limit the best schedule
+is returned as FEASIBLE.
 """
 
 from __future__ import annotations
@@ -49,7 +53,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from critmin.matchmaking.instance import B2BInstance
+from critmin.matchmaking.model import Problem, interchangeable_meetings
+
+DOWN_AFTER = 0.25
+"""Share of the time limit after which the search from above (:func:`descent_worker`) starts."""
 
 
 @dataclass(frozen=True)
@@ -60,33 +67,6 @@ class Encoding:
     n_vars: int
     x: dict[tuple[int, int], int]
     breaks: list[int]
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One instance ready to encode: its meetings' allowed slots (:func:`meeting_domains`), the
-    fairness ``d`` and the per-participant bounds and feasible windows of
-    :func:`participant_break_bounds` (index ``p - 1``). Picklable, for the solver processes."""
-
-    inst: B2BInstance
-    domains: tuple[tuple[int, ...], ...]
-    fairness: int | None
-    bounds: tuple[int, ...]
-    windows: tuple[tuple[int, ...], ...]
-
-    @classmethod
-    def of(cls, inst: B2BInstance, fairness: int | None) -> Problem:
-        from critmin.matchmaking.scheduler import meeting_domains, participant_break_bounds
-
-        domains = meeting_domains(inst)
-        bounds, windows = participant_break_bounds(inst, domains)
-        return cls(inst, tuple(map(tuple, domains)), fairness, tuple(bounds),
-                   tuple(map(tuple, windows)))
-
-    @property
-    def trivial_bound(self) -> int:
-        """The sum of the per-participant bounds."""
-        return sum(self.bounds)
 
 
 class _Pool:
@@ -174,42 +154,16 @@ def _unary_counter(
     return out
 
 
-def interchangeable_meetings(
-    inst: B2BInstance, domains: Sequence[Sequence[int]]
-) -> list[list[int]]:
-    """Groups of meetings (0-based) that any schedule may permute: the meetings of one participant
-    with counterparts who have no other meeting, with equal allowed slots, no fixed slot and no
-    precedence. Swapping their slots keeps every constraint and every participant's breaks, so
-    ordering each group's slots loses no optimum.
-    """
-    degree = [0] * (inst.n_participants + 1)
-    for mt in inst.meetings:
-        degree[mt.p1] += 1
-        degree[mt.p2] += 1
-    in_precedence = {m - 1 for before in inst.precedences for m in before}
-    in_precedence |= {m for m, before in enumerate(inst.precedences) if before}
-    groups: dict[tuple[int, tuple[int, ...]], list[int]] = {}
-    for m, mt in enumerate(inst.meetings):
-        if inst.fixed[m] is not None or m in in_precedence:
-            continue
-        for p, q in ((mt.p1, mt.p2), (mt.p2, mt.p1)):
-            if degree[q] == 1 and degree[p] > 1:
-                groups.setdefault((p, tuple(domains[m])), []).append(m)
-                break
-    return [g for g in groups.values() if len(g) > 1]
-
-
 def encode(
     problem: Problem,
     *,
     bound: int | None = None,
     slot_aggregate: bool = True,
-    busy_counts: bool = True,
-    symmetry: bool = True,
 ) -> Encoding:
-    """The CNF of ``inst`` (see the module docstring); with ``bound``: also ``total <= bound``.
+    """The CNF of ``problem`` (see the module docstring); with ``bound``: also ``total <= bound``.
 
-    ``symmetry`` orders the slots of :func:`interchangeable_meetings`.
+    The slots of each group of :func:`~critmin.matchmaking.model.interchangeable_meetings` are
+    ordered; ``slot_aggregate`` adds the per-slot implied count.
     """
     inst, domains, fairness = problem.inst, problem.domains, problem.fairness
     lower_bounds, windows = problem.bounds, problem.windows
@@ -257,15 +211,11 @@ def encode(
     for m, before in enumerate(inst.precedences):
         for b1 in before:
             precede(b1 - 1, m)
-    if symmetry:
-        for group in interchangeable_meetings(inst, domains):
-            for a, m in itertools.pairwise(group):
-                precede(a, m)
+    for group in interchangeable_meetings(inst, domains):
+        for a, m in itertools.pairwise(group):
+            precede(a, m)
 
-    meetings_of: list[list[int]] = [[] for _ in range(inst.n_participants + 1)]
-    for m, mt in enumerate(inst.meetings):
-        meetings_of[mt.p1].append(m)
-        meetings_of[mt.p2].append(m)
+    meetings_of = problem.meetings_of()
     some_idle = any(len(meetings_of[p]) <= 1 for p in range(1, inst.n_participants + 1))
     slack = None if bound is None else bound - sum(lower_bounds)
     if slack is not None and slack < 0:
@@ -289,8 +239,7 @@ def encode(
             _amo(cl, pool, terms)
         if n <= 1:
             continue
-        if busy_counts:
-            _card(cl, pool, [b for b in busy if b is not None], n, "equals")
+        _card(cl, pool, [b for b in busy if b is not None], n, "equals")
         after: list[int | None] = [None] * (n_t + 2)
         for t in range(n_t, 0, -1):
             parts = [v for v in (busy[t], after[t + 1]) if v is not None]
@@ -414,15 +363,60 @@ def sat_worker(
             out.put(("unsat", k))
 
 
+def descent_worker(problem: Problem, out: Any, lb: int, solver: str = "cadical195") -> None:
+    """Search from above: put ``("ub", total, slots)`` for each better schedule found and
+    ``("unsat", k)`` for each bound ``k`` refuted on the way; ``("infeasible",)`` when no
+    schedule exists.
+
+    First ``total <= k`` is probed at ``k = lb + 4, lb + 8, lb + 16, ...`` (each probe with the
+    per-participant caps that ``k`` implies, which make a schedule near the bound quick to find)
+    until one is satisfiable; then, in the same incremental CaDiCaL, ``total <= best - 1`` is
+    asked through an assumption on a totalizer (:class:`pysat.card.ITotalizer`) over the break
+    literals, so what the solver learnt carries over from one bound to the next.
+    """
+    from pysat.card import ITotalizer
+    from pysat.solvers import Solver
+
+    step = 4
+    while True:
+        k = lb + step
+        enc = encode(problem, bound=k, slot_aggregate=False)
+        unbounded = k >= len(enc.breaks)
+        if unbounded:
+            enc = encode(problem, slot_aggregate=False)
+        with Solver(name=solver, bootstrap_with=enc.clauses) as s:
+            if not s.solve():
+                out.put(("infeasible",) if unbounded else ("unsat", k))
+                if unbounded:
+                    return
+                lb, step = k + 1, 2 * step
+                continue
+            model = s.get_model()
+            totalizer = None
+            while True:
+                true = {v for v in model if v > 0}
+                total = sum(1 for b in enc.breaks if b in true)
+                out.put(("ub", total, _slots(enc, problem.domains, model)))
+                if total <= max(lb, problem.trivial_bound):
+                    return
+                if totalizer is None:
+                    totalizer = ITotalizer(lits=enc.breaks, ubound=total, top_id=enc.n_vars)
+                    s.append_formula(totalizer.cnf.clauses)
+                if not s.solve(assumptions=[-totalizer.rhs[total - 1]]):
+                    out.put(("unsat", total - 1))
+                    return
+                model = s.get_model()
+
+
 @dataclass(frozen=True)
 class MaxSatOutcome:
     """What the portfolio proved: ``slots`` (index ``m - 1``) of the best schedule, if any."""
 
-    status: str  # OPTIMAL, INFEASIBLE or UNKNOWN (time limit)
+    status: str  # OPTIMAL, INFEASIBLE, FEASIBLE or UNKNOWN (time limit, without/with a schedule)
     slots: list[int] | None
     total_breaks: int | None
     lower_bound: int
-    solved_by: str = ""  # the worker that settled it: rc2, sat1-k (with aggregate) or sat0-k
+    solved_by: str = ""  # the worker that settled it: rc2, sat1-k (with aggregate), sat0-k or down
 
 
 class _Worker:
@@ -505,7 +499,7 @@ def _child_main() -> None:
             pickle.dump(msg, stdout)
             stdout.flush()
 
-    target = {"rc2": rc2_worker, "sat": sat_worker}[kind]
+    target = {"rc2": rc2_worker, "sat": sat_worker, "down": descent_worker}[kind]
     target(args[0], _Pipe(), *args[1:])
 
 
@@ -538,16 +532,23 @@ def solve_maxsat(
             running[tag] = _Worker(tag, ("sat", (problem, k, agg)), inbox)
 
     start_sats(sat_k)
+    # the search from above joins once the instance proved not quick (most originals are done)
+    down_at = started + (DOWN_AFTER * (float(time_limit_s) if time_limit_s is not None else 60.0))
+    best: tuple[int, list[int], str] | None = None  # total, slots, worker
     result: MaxSatOutcome | None = None
     try:
         while running:
-            wait = None if deadline is None else deadline - time.perf_counter()
-            if wait is not None and wait <= 0:
+            now = time.perf_counter()
+            if modes and "down" not in running and best is None and now >= down_at:
+                running["down"] = _Worker("down", ("down", (problem, lb)), inbox)
+                down_at = float("inf")
+            if deadline is not None and now >= deadline:
                 break
+            wait = min(deadline if deadline is not None else float("inf"), down_at) - now
             try:
-                tag, msg = inbox.get(timeout=wait)
+                tag, msg = inbox.get(timeout=None if wait == float("inf") else max(0.0, wait))
             except queue_mod.Empty:
-                break
+                continue
             kind = msg[0]
             if kind == "exit":
                 worker = running.pop(tag, None)
@@ -566,7 +567,12 @@ def solve_maxsat(
                 # k = the lower bound when the search started, and lb <= optimum <= k
                 result = MaxSatOutcome("OPTIMAL", msg[2], msg[1], msg[1], tag)
                 break
+            if kind == "ub" and (best is None or msg[1] < best[0]):
+                best = (msg[1], msg[2], tag)
             lb = max(lb, msg[1] + 1 if kind == "unsat" else msg[1] if kind == "lb" else lb)
+            if best is not None and best[0] <= lb:
+                result = MaxSatOutcome("OPTIMAL", best[1], best[0], best[0], best[2])
+                break
             if modes and sat_k < lb:
                 for old in [t for t in running if t.startswith("sat")]:
                     running.pop(old).stop()
@@ -575,6 +581,8 @@ def solve_maxsat(
     finally:
         for worker in running.values():
             worker.stop()
+    if result is None and best is not None:
+        return MaxSatOutcome("FEASIBLE", best[1], best[0], lb, best[2])
     return result or MaxSatOutcome("UNKNOWN", None, None, lb)
 
 

@@ -16,6 +16,7 @@ import ibis.expr.types as ir
 from ibis import _
 from ibis.common.exceptions import IbisError
 
+from critmin import provenance
 from critmin.metrics.formulas import calc_hhi_of_amounts, calc_shares, calc_world_total
 
 #: Production rows that are not countries: a publisher's world total and its rest of world.
@@ -131,7 +132,8 @@ def production_concentration(production: ir.Table, *, mineral: str | None = None
     return concentration(named, key, "value", "country", totals=world_totals(p, key))
 
 
-def of_family(t: ir.Table, family: str | None, sources: ir.Table | None = None) -> ir.Table:
+def of_family(t: ir.Table, family: str | None, sources: ir.Table | None = None, *,
+              table: str = "production") -> ir.Table:
     """Rows of ``t`` whose source belongs to ``family`` (all rows when ``family`` is None).
 
     ``sources`` defaults to the ``sources`` table of the backend ``t`` comes from; a table that
@@ -141,6 +143,7 @@ def of_family(t: ir.Table, family: str | None, sources: ir.Table | None = None) 
     sources = sources_of(t, sources)
     if sources is None:
         return t
+    provenance.record(table, family)
     return t.semi_join(sources.filter(sources.family == family).select("source_id"), "source_id")
 
 

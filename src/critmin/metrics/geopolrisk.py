@@ -63,7 +63,8 @@ from typing import Any
 
 import pandas as pd
 
-from critmin.errors import CritminError
+from critmin import provenance, reference
+from critmin.errors import ChoiceError, CritminError
 from critmin.metrics.formulas import GPV_SQL, calc_gpv
 
 COMPAT = "geopolrisk-py"
@@ -214,11 +215,20 @@ def geopolrisk(
     if compat not in (None, COMPAT):
         raise CritminError(f"unknown compat mode {compat!r}: use {COMPAT!r}")
     con = _backend(source)
+    for name in _TABLES:  # raw SQL over these tables: every row may count
+        provenance.record(name, provenance.ALL)
     regions = dict(regions or {})
     economies = None if economies is None else [e.strip() for e in economies]
     if economies is not None:
-        economies = [e.upper() if len(e) == 3 and e.isalpha() and e not in regions else e
+        economies = [e.upper() if e not in regions and e.upper() not in regions else e
                      for e in economies]
+        groups = _check_economies(con, economies, regions)
+        if compat:  # the tool computes a region for its EU; a group id is such a region here
+            regions.update({g: groups[g] for g in economies if g in groups and g not in regions})
+    if materials is not None:
+        materials = _check_materials(con, list(materials), compat)
+    if years is not None:
+        years = _check_years(con, [int(y) for y in years], compat)
     if compat:
         sql = _compat_sql(con, regions=regions, pv_unmatched=tuple(pv_unmatched))
     else:
@@ -238,6 +248,52 @@ def geopolrisk(
     for c in ("hhi", "import_risk", "score", "price", "cf"):
         df[c] = df[c].astype("float64")
     return df.reset_index(drop=True)
+
+
+def _column(con: Any, sql: str) -> list[Any]:
+    return list(con.raw_sql(sql).df().iloc[:, 0])
+
+
+def _check_economies(con: Any, economies: list[str], regions: Mapping[str, Sequence[str]]
+                     ) -> dict[str, list[str]]:
+    """Raise :class:`~critmin.errors.ChoiceError` for an economy that is neither a country of
+    the atlas, a group with memberships nor a user region; return the current members of each
+    group named (ordered by country name, as the tool lists its EU)."""
+    iso3 = set(_column(con, "SELECT iso3 FROM countries"))
+    groups: dict[str, list[str]] = {}
+    if _has_table(con, "country_groups"):
+        rows = con.raw_sql(
+            'SELECT cg.group_id, cg.iso3 FROM country_groups cg JOIN countries c '
+            'ON c.iso3 = cg.iso3 WHERE cg."left" IS NULL ORDER BY cg.group_id, c.name').df()
+        for g, m in zip(rows.iloc[:, 0], rows.iloc[:, 1], strict=True):
+            groups.setdefault(str(g), []).append(str(m))
+    for e in economies:
+        if e not in regions and e not in iso3 and e not in groups:
+            raise ChoiceError("economy", e, hint="use an ISO 3166 alpha-3 code such as JPN, a "
+                              "group id (" + ", ".join(sorted(groups)) + ") or a --region name")
+    return groups
+
+
+def _check_materials(con: Any, materials: list[str], compat: str | None) -> list[str]:
+    if compat:
+        known = sorted(set(_column(con, "SELECT DISTINCT material FROM material_hs_map")))
+        for m in materials:
+            if m not in known:
+                raise ChoiceError("material", m, known)
+        return materials
+    return [reference.require_mineral(m) for m in materials]
+
+
+def _check_years(con: Any, years: list[int], compat: str | None) -> list[int]:
+    """Years outside the span of the production and trade data raise a :class:`ChoiceError`
+    naming the span."""
+    where = " WHERE source_id LIKE 'wmd%'" if compat else ""
+    have = [int(y) for y in _column(con, f"SELECT DISTINCT year FROM production{where}")
+            + _column(con, "SELECT DISTINCT year FROM trade_flows") if y is not None]
+    span = range(min(have), max(have) + 1) if have else []
+    for y in years:
+        reference.require_year(y, span, what="the production and trade data")
+    return years
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import ibis
 import ibis.expr.types as ir
 from ibis import _
 
-from critmin import reference
+from critmin import provenance, reference
 from critmin.metrics.concentration import (
     NOT_COUNTRIES,
     REST_OF_WORLD,
@@ -40,6 +40,7 @@ def mineral_trade(trade_flows: ir.Table, hs_map: ir.Table, *, stage: str = "all"
     """
     t = trade_flows
     if family is not None and sources is not None:
+        provenance.record("trade_flows", family)
         fam = sources.filter(sources.family == family).select("source_id")
         t = t.semi_join(fam, "source_id")
     m = hs_map

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 from markupsafe import Markup, escape
+
+from critmin import output
 
 #: A column spec: (column, header, format) with format one of "", "int", "num", "pct", "kusd",
 #: "t", "hhi", "list".
@@ -15,30 +16,29 @@ Column = tuple[str, str, str]
 
 
 def fmt(value: Any, kind: str = "") -> str:
-    """``value`` formatted for a table cell; missing values show as an en dash (never 0)."""
-    if isinstance(value, list | tuple) or (hasattr(value, "tolist") and not isinstance(value, str)
-                                           and not hasattr(value, "item")):
-        seq = list(value.tolist() if hasattr(value, "tolist") else value)
-        return ", ".join(map(str, seq)) if seq else "–"
-    if value is None or value is pd.NA or value is pd.NaT:
-        return "–"
-    if isinstance(value, float) and math.isnan(value):
-        return "–"
-    if hasattr(value, "item") and not isinstance(value, str):
-        value = value.item()
+    """``value`` formatted for a table cell by the one number format of
+    :mod:`critmin.output`; missing and infinite values show as an en dash (never 0).
+
+    ``kind``: ``pct`` (a 0-1 share as a percentage), ``hhi`` (0-1 HHI on the 0-10,000 points
+    scale), ``int`` (a year or count, no separators), ``kusd``/``t``/``num`` (amounts), ``list``.
+    """
+    v = output.jsonable(value)
+    if isinstance(v, list):
+        return ", ".join(map(str, v)) if v else output.MISSING
+    if v is None:
+        return output.MISSING
     try:
         if kind == "pct":
-            return f"{float(value):.1%}"
-        if kind in ("kusd", "t", "num"):
-            v = float(value)
-            return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"
-        if kind == "int":
-            return f"{int(value)}"
+            return output.percent(float(v))
         if kind == "hhi":
-            return f"{float(value) * 10_000:,.0f}"
+            return output.number(round(float(v) * 10_000))
+        if kind == "int":
+            return output.number(int(v), column="year")
+        if kind in ("kusd", "t", "num"):
+            return output.number(float(v))
     except (TypeError, ValueError):
-        return str(value)
-    return str(value)
+        return str(v)
+    return str(v) if isinstance(v, int) else output.number(v)
 
 
 def table(df: pd.DataFrame, columns: Sequence[Column], *, cls: str = "data", limit: int | None

@@ -240,25 +240,34 @@ def risk_table(atlas: Atlas, country: str, year: int | None = None) -> pd.DataFr
     return df.assign(name=df.mineral.map(names).fillna(df.mineral))
 
 
-def risk_matrix(risk: pd.DataFrame) -> dict[str, Any]:
-    """Axes and points of the risk matrix from a :func:`risk_table`.
+#: The risk matrix's axes: (column, label). x is always import reliance; y is the GeoPolRisk
+#: score when the atlas can compute it (it has the GeoPolRisk material map), else the
+#: concentration of imports. The choice depends on the atlas, never on the country, so every
+#: country page has the same axes.
+MATRIX_X = ("import_reliance", "import reliance (share of apparent consumption)")
+MATRIX_Y = ("geopolrisk", "GeoPolRisk score")
+MATRIX_Y_FALLBACK = ("import_hhi", "import concentration (HHI; GeoPolRisk not in this atlas)")
 
-    x is import reliance and y the GeoPolRisk score; when the atlas has no value at all for one
-    of them (the starter atlas has no GeoPolRisk material map), the axis falls back to the
-    supplier concentration of imports (``top_supplier_share`` for x, ``import_hhi`` for y) and
-    says so in its label (also when fewer than three minerals have a value). Minerals missing
-    either value are listed in ``missing``, not plotted at zero.
-    """
-    def pick(first: str, label: str, fallback: str, fb_label: str) -> tuple[str, str]:
-        if first in risk and pd.to_numeric(risk[first], errors="coerce").notna().sum() >= 3:
-            return first, label
-        return fallback, fb_label + f" ({label.split(' (')[0]} not in this atlas)"
 
-    x, xl = pick("import_reliance", "import reliance (share of apparent consumption)",
-                 "top_supplier_share", "share of imports from the top supplier")
-    y, yl = pick("geopolrisk", "GeoPolRisk score", "import_hhi", "import concentration (HHI)")
-    xs = pd.to_numeric(risk[x], errors="coerce")
-    ys = pd.to_numeric(risk[y], errors="coerce")
+def matrix_axes(atlas: Atlas) -> tuple[tuple[str, str], tuple[str, str]]:
+    """The (x, y) axes of the risk matrix for ``atlas`` (the same for every country)."""
+    try:
+        has_map = int(atlas.table("material_hs_map").count().to_pandas()) > 0
+    except CritminError:
+        has_map = False
+    return MATRIX_X, (MATRIX_Y if has_map else MATRIX_Y_FALLBACK)
+
+
+def risk_matrix(risk: pd.DataFrame, axes: tuple[tuple[str, str], tuple[str, str]] = (
+        MATRIX_X, MATRIX_Y)) -> dict[str, Any]:
+    """Axes and points of the risk matrix from a :func:`risk_table`, on ``axes`` (see
+    :func:`matrix_axes`). Minerals missing either value are listed in ``missing`` with the
+    reason, not plotted at zero."""
+    (x, xl), (y, yl) = axes
+    xs = pd.to_numeric(risk[x], errors="coerce") if x in risk else pd.Series(float("nan"),
+                                                                            index=risk.index)
+    ys = pd.to_numeric(risk[y], errors="coerce") if y in risk else pd.Series(float("nan"),
+                                                                            index=risk.index)
     ok = xs.notna() & ys.notna()
     return {"x": x, "y": y, "x_label": xl, "y_label": yl,
             "points": [{"mineral": m, "name": n, "x": float(a), "y": float(b),
@@ -333,7 +342,7 @@ def country_page(atlas: Atlas, country: str, year: int | None = None,
         cov = pd.DataFrame({"note": [str(exc)]})
     return {"iso3": iso3, "name": country_name(atlas, iso3),
             "year": int(risk.year.max()) if len(risk) else year, "risk": risk,
-            "matrix": risk_matrix(risk), "suppliers": suppliers(atlas, iso3, year),
+            "matrix": risk_matrix(risk, matrix_axes(atlas)), "suppliers": suppliers(atlas, iso3, year),
             "group": g, "coverage": cov, "lists": critical_lists(atlas, risk)}
 
 

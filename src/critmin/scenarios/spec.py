@@ -19,7 +19,6 @@ Every problem is reported as one line naming the field, e.g.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
@@ -287,18 +286,18 @@ def parse_spec(data: dict[str, Any] | ScenarioSpec) -> ScenarioSpec:
 
 def load_spec(path: str | Path) -> ScenarioSpec:
     """Read and validate a YAML (``.yaml``/``.yml``) or JSON scenario file."""
+    from critmin import inputs
+    from critmin.errors import InputError
+
     path = Path(path)
     try:
-        text = path.read_text("utf-8")
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read: {exc.strerror}") from None
-    import yaml
-
-    try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise SpecError(f"{path}: not valid YAML/JSON: {first}") from None
+        text = inputs.read_text(path, "scenario")
+        if path.suffix.lower() == ".json":
+            data = inputs.parse_json(text, path)
+        else:
+            data = inputs.parse_yaml(text, path)
+    except InputError as exc:
+        raise SpecError(str(exc)) from None
     try:
         return parse_spec(data)
     except SpecError as exc:

@@ -3,7 +3,7 @@
 Each table is a CSV under ``critmin/schema/tables/`` listing its columns with type, unit, nullability,
 whether the column is part of the table's natural key, the values it allows, its bounds, its default
 and a description; ``tables.csv`` describes the tables. The same definitions drive the DDL
-(:func:`ddl`), validation (:func:`validate`), the parsers' output types (:func:`empty`), the registry
+(:func:`ddl`), validation (:func:`validate`), the parsers' output types (:func:`parser_schema`), the registry
 models (:mod:`critmin.cooperation.models`) and the generated schema reference (``docs/schema.md``,
 :func:`markdown`).
 
@@ -203,6 +203,27 @@ def parse_date(value: Any) -> dt.date | None:
         raise ValueError(f"not a date: {v!r} ({exc})") from None
 
 
+def check_value(c: Column, v: Any) -> str | None:
+    """What is wrong with one value of column ``c`` by the schema's rules (allowed values,
+    pattern, finite, bounds), or None. Used by record models, which validate one row at a time.
+
+    >>> check_value(table("projects").column("status"), "dreaming")
+    "unknown status 'dreaming'; use one of announced, feasibility, construction, operating"
+    """
+    if v is None:
+        return None
+    if c.allowed is not None and v not in c.allowed:
+        return f"unknown {c.name} {v!r}; use one of " + ", ".join(c.allowed)
+    if c.pattern is not None and not re.fullmatch(c.pattern, str(v)):
+        return f"invalid {c.name} {v!r} (must match {c.pattern})"
+    if isinstance(v, int | float) and not isinstance(v, bool):
+        if v != v or v in (float("inf"), float("-inf")):
+            return f"not a finite number: {v}"
+        if (c.min is not None and v < c.min) or (c.max is not None and v > c.max):
+            return f"{v} is out of range (allowed {c.rule()})"
+    return None
+
+
 def cast_text(c: Column, v: str | None) -> Any:
     """A value written as text (a CSV cell) as a Python value of column ``c``'s type; empty is
     None. Raises :class:`ValueError` for text that is not of the type."""
@@ -243,9 +264,11 @@ def from_text_rows(name: str, rows: list[dict[str, str]], *, file: str | None = 
     return pa.table(arrays)
 
 
-def empty(name: str) -> pa.Schema:
-    """The Arrow schema a parser emits for table ``name`` (the table's columns and ``_line``)."""
-    return pa.schema([*table(name).arrow_schema, pa.field("_line", pa.int64())])
+def parser_schema(name: str) -> pa.Schema:
+    """The Arrow schema a parser emits for table ``name``: the table's columns with their types
+    (nullable: missing values are :func:`validate`'s to report) and ``_line``."""
+    return pa.schema([*(pa.field(c.name, c.arrow_type) for c in table(name).columns),
+                      pa.field("_line", pa.int64())])
 
 
 def conform(name: str, data: pa.Table, *, file: str | None = None) -> pa.Table:

@@ -35,13 +35,13 @@ both 0 (DataWeb writes 0 where no trade was recorded), are skipped. ``quantity_t
 from __future__ import annotations
 
 import csv
-import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
 
+from critmin import inputs, schema
 from critmin.countries import CountryCodes
 from critmin.errors import InputError
 from critmin.sources.base import (
@@ -64,11 +64,8 @@ DATAWEB_REQUIRED = ["hts4", "flow", "partner", "partner_iso", "year", "ytd_flag"
 _AGGREGATE_DESC = re.compile(r"\bnes\b|^areas|free zones|bunkers|special categories|union|"
                              r"^world$", re.I)
 
-_SCHEMA = pa.schema([
-    ("year", pa.int16()), ("exporter", pa.string()), ("importer", pa.string()),
-    ("hs_code", pa.string()), ("hs_revision", pa.string()), ("value_kusd", pa.float64()),
-    ("quantity_t", pa.float64()), ("source_id", pa.string()), ("_line", pa.int64()),
-])
+#: Row tuples follow the trade_flows columns of the schema, then the line.
+_SCHEMA = schema.parser_schema("trade_flows")
 
 
 def _columns(header: str) -> list[str]:
@@ -119,22 +116,9 @@ def _rows(path: Path, text: str, required: list[str]
           ) -> tuple[dict[str, int], Iterator[tuple[int, list[str]]]]:
     if not text.strip():
         raise InputError(path, "empty file: expected a header", line=1)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in next(reader)]
+    header, rows = inputs.csv_table(text, path)
     expect_header(path, header, required)
-
-    def gen() -> Iterator[tuple[int, list[str]]]:
-        line = reader.line_num
-        for cells in reader:
-            start, line = line + 1, reader.line_num
-            if not any(c.strip() for c in cells):
-                continue
-            if len(cells) != len(header):
-                raise InputError(path, f"expected {len(header)} fields, found {len(cells)}",
-                                 line=start)
-            yield start, cells
-
-    return {h: i for i, h in enumerate(header)}, gen()
+    return {h: i for i, h in enumerate(header)}, rows
 
 
 def _number(path: Path, line: int, field: str, text: str, *, required: bool) -> float | None:

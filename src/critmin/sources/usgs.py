@@ -71,7 +71,6 @@ Canonical rows (tables ``production`` and ``reserves``):
 from __future__ import annotations
 
 import csv
-import io
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -80,7 +79,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from critmin import reference
+from critmin import inputs, reference, schema
 from critmin.countries import CountryCodes
 from critmin.errors import InputError
 from critmin.sources.base import Context, Parsed, SourceMeta, expect_header, read_text
@@ -232,22 +231,7 @@ def _rows(path: Path, text: str) -> tuple[list[str], Iterator[tuple[int, list[st
     """Header and (line, cells) of a CSV text; lines count physical lines (header = 1)."""
     if not text.strip():
         raise InputError(path, "empty file: expected a USGS MCS header", line=1)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in next(reader)]
-
-    def gen() -> Iterator[tuple[int, list[str]]]:
-        line = reader.line_num
-        for cells in reader:
-            start = line + 1
-            line = reader.line_num
-            if not any(c.strip() for c in cells):
-                continue
-            if len(cells) != len(header):
-                raise InputError(path, f"expected {len(header)} fields, found {len(cells)}",
-                                 line=start)
-            yield start, cells
-
-    return header, gen()
+    return inputs.csv_table(text, path)
 
 
 def _edition(path: Path, first: str | None) -> str:
@@ -635,17 +619,6 @@ def _merge(rows: list[_Row], notes: list[str]) -> list[_Row]:
     return list(out.values())
 
 
-_PROD_SCHEMA = pa.schema([
-    ("year", pa.int16()), ("country", pa.string()), ("mineral", pa.string()),
-    ("stage", pa.string()), ("value", pa.float64()), ("unit", pa.string()),
-    ("basis", pa.string()), ("estimated", pa.bool_()), ("flag", pa.string()),
-    ("source_id", pa.string()), ("_line", pa.int64()),
-])
-_RES_SCHEMA = pa.schema([
-    ("year", pa.int16()), ("country", pa.string()), ("mineral", pa.string()),
-    ("value", pa.float64()), ("unit", pa.string()), ("basis", pa.string()),
-    ("flag", pa.string()), ("source_id", pa.string()), ("_line", pa.int64()),
-])
 
 
 def _table(rows: list[_Row], source_id: str, reserves: bool) -> pa.Table:
@@ -664,7 +637,7 @@ def _table(rows: list[_Row], source_id: str, reserves: bool) -> pa.Table:
     data["flag"] = [r.flag for r in rows]
     data["source_id"] = [source_id] * len(rows)
     data["_line"] = [r.line for r in rows]
-    return pa.table(data, schema=_RES_SCHEMA if reserves else _PROD_SCHEMA)
+    return pa.table(data, schema=schema.parser_schema("reserves" if reserves else "production"))
 
 
 def source_meta(layout: str, edition: str, path: Path) -> SourceMeta:

@@ -59,6 +59,7 @@ def row_changes(old: Path, new: Path, *, old_release: str | None = None,
     """Per table and family: rows added, removed and changed, with a few examples of each."""
     con = duckdb.connect()
     try:
+        con.execute("SET enable_progress_bar = false")
         con.execute(f"ATTACH '{old}' AS o (READ_ONLY)")
         if new != old:
             con.execute(f"ATTACH '{new}' AS n (READ_ONLY)")

@@ -190,13 +190,16 @@ class _Events:
                               for p in reg.projects]
         return self._projects
 
+    def ctx(self) -> indicators.Context:
+        if self._ctx is None:
+            self._ctx = indicators.Context(self.atlas)
+        return self._ctx
+
     def covered_share(self, country: str, mineral: str, exporter: str, stage: str
                       ) -> tuple[float | None, int | None]:
         """Share of ``country``'s imports of ``mineral`` (value, latest BACI year) coming from
         ``exporter``: what a measure by ``exporter`` covers."""
-        if self._ctx is None:
-            self._ctx = indicators.Context(self.atlas)
-        ctx = self._ctx
+        ctx = self.ctx()
         year = ctx.trade_year
         if year is None:
             return None, None
@@ -204,10 +207,11 @@ class _Events:
         by_pair = indicators.supplier_values(ctx, chain, year, {mineral},
                                              ctx.expand(country, year))
         values = indicators.import_values(ctx, by_pair, country, mineral, year)
-        total = float(values.sum())
+        total = sum(values.values())
         if total <= 0:
             return None, year
-        return float(values[values.index.isin(ctx.expand(exporter, year))].sum()) / total, year
+        sup = ctx.expand(exporter, year)
+        return sum(v for e, v in values.items() if e in sup) / total, year
 
     def check(self, rule: WatchRule, spec: RuleSpec, st: WatchState | None
               ) -> tuple[list[_Fired], dict[str, Any]]:
@@ -260,9 +264,11 @@ class _Events:
         if spec.stage != "all" and stage not in ("all", chain):
             return False
         targets = {t.strip().upper() for t in (r.get("target") or "all").split(";")}
+        year = self.ctx().trade_year
+        watched = self.ctx().expand(spec.country, year) if year is not None else {spec.country}
         if "ALL" in targets:
-            return r.get("exporter") != spec.country
-        return spec.country in targets
+            return bool(watched - {r.get("exporter")})
+        return bool(watched & targets) or spec.country in targets
 
 
 def current_registry(atlas: Atlas, store: Store) -> Any:

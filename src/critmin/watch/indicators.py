@@ -111,6 +111,21 @@ class Context:
         """A country code as itself, a group id as its members in ``year``."""
         return self.members(year).get(code, {code} if len(code) == 3 else set())
 
+    @cached_property
+    def _production_sources(self) -> dict[tuple[int, str, str], list[str]]:
+        df = self.atlas.sql("SELECT DISTINCT year, mineral, stage, source_id FROM production")
+        out: dict[tuple[int, str, str], list[str]] = defaultdict(list)
+        for y, m, st, sid in zip(df.year, df.mineral, df.stage, df.source_id, strict=True):
+            out[(int(y), str(m), str(st))].append(str(sid))
+        return out
+
+    def production_sources(self, year: int, mineral: str, stage: str,
+                           family: str = "usgs-mcs") -> list[dict[str, Any]]:
+        """Source files of ``family`` with production rows for (year, mineral, stage)."""
+        ids = sorted(self._production_sources.get((year, mineral, stage), []))
+        return [{"source_id": i, "family": self.releases[i][0], "release": self.releases[i][1]}
+                for i in ids if i in self.releases and self.releases[i][0] == family]
+
     def sources_of(self, table: str, where: str, family: str) -> list[dict[str, Any]]:
         """Source files of ``family`` with rows in ``table`` matching ``where`` (SQL)."""
         ids = self.atlas.sql(f"SELECT DISTINCT source_id FROM {table} WHERE {where}").source_id
@@ -135,25 +150,29 @@ def compute(atlas: Atlas, specs: Iterable[RuleSpec]) -> dict[Key, Reading]:
 
 
 def supplier_values(ctx: Context, chain: str, year: int, minerals: set[str], importers: set[str]
-                    ) -> dict[tuple[str, str], pd.Series]:
-    """Import value (thousand USD) by exporter, per (mineral, importer), in ``year``."""
+                    ) -> dict[tuple[str, str], dict[str, float]]:
+    """Import value (thousand USD) by exporter, per (mineral, importer), in ``year``
+    (:func:`critmin.metrics.trade.mineral_trade` rows: one per exporter and importer)."""
     f = trade.mineral_trade(ctx.tf, ctx.hs, stage=chain, sources=ctx.src)
     f = f.filter((_.year == year) & _.mineral.isin(sorted(minerals))
                  & _.importer.isin(sorted(importers)) & (_.value_kusd > 0))
     df = f.select("mineral", "importer", "exporter", "value_kusd").to_pandas()
-    return {(str(m), str(i)): g.groupby("exporter").value_kusd.sum()
-            for (m, i), g in df.groupby(["mineral", "importer"])}
+    out: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+    for m, i, e, v in zip(df.mineral, df.importer, df.exporter, df.value_kusd, strict=True):
+        out[(m, i)][e] = out[(m, i)].get(e, 0.0) + float(v)
+    return out
 
 
-def import_values(ctx: Context, by_pair: dict[tuple[str, str], pd.Series], country: str,
-                  mineral: str, year: int) -> pd.Series:
+def import_values(ctx: Context, by_pair: dict[tuple[str, str], dict[str, float]], country: str,
+                  mineral: str, year: int) -> dict[str, float]:
     """Imports of ``country`` (or of a group's members from outside the group) by supplier."""
     importers = ctx.expand(country, year)
-    parts = [by_pair[(mineral, i)] for i in sorted(importers) if (mineral, i) in by_pair]
-    if not parts:
-        return pd.Series(dtype="float64")
-    s = pd.concat(parts).groupby(level=0).sum()
-    return s[~s.index.isin(importers) & (s > 0)]
+    out: dict[str, float] = defaultdict(float)
+    for i in importers:
+        for e, v in by_pair.get((mineral, i), {}).items():
+            if e not in importers:
+                out[e] += v
+    return {e: v for e, v in out.items() if v > 0}
 
 
 def _trade(ctx: Context, wanted: dict[Key, RuleSpec]) -> dict[Key, Reading]:
@@ -169,38 +188,45 @@ def _trade(ctx: Context, wanted: dict[Key, RuleSpec]) -> dict[Key, Reading]:
                                   importers)
         for k, s in specs.items():
             values = import_values(ctx, by_pair, s.country, s.mineral, year)
-            total = float(values.sum())
+            total = sum(values.values())
             detail: dict[str, Any] = {"imports_kusd": total}
             value: float | None = None
             if total > 0:
                 if s.indicator == "import_hhi":
-                    value = concentration.hhi(list(values))
+                    value = concentration.hhi(list(values.values()))
                 elif s.indicator == "top_supplier_share":
-                    value = float(values.max()) / total
-                    detail["top_supplier"] = str(values.idxmax())
+                    top = max(values, key=lambda e: (values[e], e))
+                    value = values[top] / total
+                    detail["top_supplier"] = top
                 else:
                     sup = ctx.expand(s.supplier or "", year)
-                    value = float(values[values.index.isin(sup)].sum()) / total
+                    value = sum(v for e, v in values.items() if e in sup) / total
             out[k] = Reading(value, year, "baci", sources, detail)
     return out
+
+
+def _latest(df: pd.DataFrame, size: str) -> dict[tuple[str, str], Any]:
+    """Per (mineral, stage): the row of the latest year with the largest ``size``."""
+    df = df.sort_values(["mineral", "stage", "year", size], ascending=[True, True, False, False])
+    return {(r.mineral, r.stage): r for r in df.drop_duplicates(["mineral", "stage"])
+            .itertuples()}
 
 
 def _production(ctx: Context, wanted: dict[Key, RuleSpec]) -> dict[Key, Reading]:
     minerals = sorted({s.mineral for s in wanted.values()})
     conc = concentration.production_concentration(ctx.prod, sources=ctx.src, family="usgs-mcs")
-    conc = conc.filter((_.unit == "t") & _.mineral.isin(minerals)).to_pandas()
+    latest = _latest(conc.filter((_.unit == "t") & _.mineral.isin(minerals)).to_pandas(),
+                     "total")
     out: dict[Key, Reading] = {}
     for k, s in wanted.items():
-        c = conc[(conc.mineral == s.mineral) & (conc.stage == s.stage)]
-        if c.empty:
+        c = latest.get((s.mineral, s.stage))
+        if c is None:
             out[k] = Reading(None, None, "usgs-mcs")
             continue
-        c = c[c.year == c.year.max()].sort_values("total", ascending=False).iloc[0]
         year = int(c.year)
         value = float(c.hhi if s.indicator == "production_hhi" else c.top1_share)
-        sources = ctx.sources_of("production", f"year = {year} AND mineral = '{s.mineral}' AND "
-                                 f"stage = '{s.stage}'", "usgs-mcs")
-        out[k] = Reading(value, year, "usgs-mcs", sources,
+        out[k] = Reading(value, year, "usgs-mcs",
+                         ctx.production_sources(year, s.mineral, s.stage),
                          {"top_producer": str(c.top_supplier), "basis": str(c.basis)})
     return out
 
@@ -250,26 +276,21 @@ def _geopolrisk(ctx: Context, wanted: dict[Key, RuleSpec]) -> dict[Key, Reading]
 def _n_minus_1(ctx: Context, wanted: dict[Key, RuleSpec]) -> dict[Key, Reading]:
     from critmin.scenarios.nminus1 import n_minus_1
 
+    stages = sorted({s.stage for s in wanted.values()})
+    t = n_minus_1(ctx.atlas, stage=stages[0] if len(stages) == 1 else None)
+    latest = _latest(t, "world_production_t")
     out: dict[Key, Reading] = {}
-    for stage in sorted({s.stage for s in wanted.values()}):
-        t = n_minus_1(ctx.atlas, stage=stage)
-        for k, s in wanted.items():
-            if s.stage != stage:
-                continue
-            c = t[t.mineral == s.mineral]
-            if c.empty:
-                out[k] = Reading(None, None, "usgs-mcs")
-                continue
-            c = c[c.year == c.year.max()].sort_values("world_production_t",
-                                                      ascending=False).iloc[0]
-            year = int(c.year)
-            sources = ctx.sources_of("production", f"year = {year} AND mineral = '{s.mineral}' "
-                                     f"AND stage = '{stage}'", "usgs-mcs")
-            value = None if pd.isna(c.coverage) else float(c.coverage)
-            out[k] = Reading(value, year, "usgs-mcs", sources,
-                             {"top_producer": str(c.top_producer),
-                              "content_flag": None if pd.isna(c.content_flag)
-                              else str(c.content_flag)})
+    for k, s in wanted.items():
+        c = latest.get((s.mineral, s.stage))
+        if c is None:
+            out[k] = Reading(None, None, "usgs-mcs")
+            continue
+        year = int(c.year)
+        out[k] = Reading(None if pd.isna(c.coverage) else float(c.coverage), year, "usgs-mcs",
+                         ctx.production_sources(year, s.mineral, s.stage),
+                         {"top_producer": str(c.top_producer),
+                          "content_flag": None if pd.isna(c.content_flag)
+                          else str(c.content_flag)})
     return out
 
 

@@ -48,9 +48,11 @@ def rule_dict(r: WatchRule) -> dict[str, Any]:
             "active": r.active, "created_at": r.created_at.isoformat() + "Z"}
 
 
-def add_rule(s: Session, user_id: int, spec: RuleSpec, atlas: Atlas) -> WatchRule:
-    """Validate ``spec`` against ``atlas`` and store it for ``user_id``."""
-    spec = validate(spec, **choices(atlas))
+def add_rule(s: Session, user_id: int, spec: RuleSpec, atlas: Atlas,
+             known: dict[str, set[str]] | None = None) -> WatchRule:
+    """Validate ``spec`` against ``atlas`` (or its :func:`choices`, when already read) and store
+    it for ``user_id``."""
+    spec = validate(spec, **(known or choices(atlas)))
     r = WatchRule(user_id=user_id, watchlist=spec.watchlist, country=spec.country,
                   mineral=spec.mineral, stage=spec.stage, indicator=spec.indicator,
                   supplier=spec.supplier, kind=spec.kind, op=spec.op, value=spec.value,
