@@ -366,7 +366,9 @@ def render(wt: pd.DataFrame, ts: pd.DataFrame, rel: pd.DataFrame, gpr: pd.DataFr
     for _, r in iea.iterrows():
         lines.append(f"| {r.mineral} | {pct(r.iea_top3)} | {pct(r.critmin_top3)} | "
                      f"{r.diff_pp:.1f} | {r.cause} |")
-    return "\n".join(lines) + "\n"
+    extra = ROOT / "docs" / "validation_valuechain.md"  # checks kept with the value-chain tests
+    tail = "\n" + extra.read_text(encoding="utf-8") if extra.exists() else ""
+    return "\n".join(lines) + "\n" + tail
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,6 +17,7 @@ from ibis import _
 from critmin.atlas import Atlas
 from critmin.errors import NoDataError
 from critmin.metrics import concentration, trade
+from critmin.metrics.supply import preferred_family
 from critmin.reference import require_mineral, require_year, resolve_country
 
 #: Column order of the ``assess`` table (a stable contract: new columns may be appended).
@@ -59,17 +60,21 @@ def assess(country: str, *, year: int | None = None, minerals: Sequence[str] | N
     im = trade.import_metrics(flows_y, atlas.table("country_groups"))
     im = im.filter(_.importer == iso3).to_pandas()
 
-    prod = atlas.table("production")
+    # one production source family per mineral and stage (USGS MCS; refining: else the IEA)
+    prod = preferred_family(atlas.table("production"), src).drop("family")
     rel = {}
     # mine: every traded form (content basis) against mine production, as USGS's net import
     # reliance; refinery: refined forms against refinery production
     for stage, chain in (("mine", "all"), ("refinery", "refined")):
         f = trade.mineral_trade(tf, hs, stage=chain, sources=src).filter(_.year == year)
-        r = trade.import_reliance(f, prod, stage=stage, sources=src)
+        # every family's rows: the preferred one serves production, World Mining Data's
+        # complete producer lists tell who produces nothing
+        r = trade.import_reliance(f, atlas.table("production"), stage=stage, sources=src,
+                                  family=None)
         rel[stage] = r.filter(_.country == iso3).to_pandas().set_index("mineral")
 
     cov = trade.hs_coverage(tf, hs, year=year).to_pandas().set_index("mineral")
-    conc = concentration.production_concentration(prod, sources=src, family="usgs-mcs")
+    conc = concentration.production_concentration(prod, sources=src, family=None)
     conc = conc.filter((_.year <= year) & (_.unit == "t")).to_pandas()
     lists = _lists(atlas)
     rows = []

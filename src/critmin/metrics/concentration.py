@@ -25,6 +25,9 @@ NOT_COUNTRIES: tuple[str, ...] = (WORLD, REST_OF_WORLD)
 #: The production source family analyses read unless told otherwise (USGS MCS).
 PRODUCTION_FAMILY = "usgs-mcs"
 
+#: A publisher's rest-of-world row (countries it does not name), a residual, not a country.
+REST_OF_WORLD = "XRW"
+
 
 def hhi(values: Sequence[float]) -> float:
     """HHI (0-1 scale) of non-negative amounts; NaN when they sum to zero

@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 from ibis import _
 
-from critmin.metrics.concentration import NOT_COUNTRIES, latest_release
+from critmin.metrics.concentration import NOT_COUNTRIES
+from critmin.metrics.supply import preferred_family
+from critmin.metrics.trade import one_hs_revision
 
 if TYPE_CHECKING:
     from critmin.atlas import Atlas
@@ -44,6 +46,7 @@ def trade(atlas: Atlas, year: int, stage: str = "all",
         m = m.filter(m.mineral.isin(list(minerals)))
     m = m.select("hs_code", "hs_revision", "mineral")
     j = tf.join(m, ["hs_code", "hs_revision"]).filter(_.exporter != _.importer)
+    j = one_hs_revision(j, ("year", "hs_code", "mineral"))
     df = j.select("mineral", "hs_code", "exporter", "importer", "value_kusd",
                   "quantity_t").to_pandas()
     return _impute(df)
@@ -71,7 +74,9 @@ def _impute(df: pd.DataFrame) -> pd.DataFrame:
 def production(atlas: Atlas, year: int, stage: str = "mine",
                minerals: Sequence[str] | None = None, *,
                aggregates: bool = False) -> pd.DataFrame:
-    """USGS production in tonnes per country and mineral for the latest year <= ``year``.
+    """Production in tonnes per country and mineral for the latest year <= ``year``: USGS MCS;
+    for refining, the first family that publishes the mineral's refining (USGS MCS, else the
+    IEA, else World Mining Data; :func:`critmin.metrics.supply.preferred_family`).
 
     ``stage`` is a production stage (``mine``, ``refinery``, ``smelter``). Columns:
     ``mineral, country, production_t, production_year, basis``. Only mass units (t); when a
@@ -85,7 +90,7 @@ def production(atlas: Atlas, year: int, stage: str = "mine",
         p = p.filter(p.mineral.isin(list(minerals)))
     if not aggregates:
         p = p.filter(~p.country.isin(NOT_COUNTRIES))
-    p = latest_release(p, atlas.table("sources"), "usgs-mcs")
+    p = preferred_family(p, atlas.table("sources"))
     df = p.select("mineral", "country", "year", "basis", "value").to_pandas()
     cols = ["mineral", "country", "production_t", "production_year", "basis"]
     if df.empty:
