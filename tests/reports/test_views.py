@@ -78,6 +78,9 @@ def test_pages_on_the_starter_atlas(starter_atlas: Path) -> None:
         page = views.mineral_page(atlas, "cobalt")
         assert page["producers"].country.iloc[0] == "COD"
         assert page["producers"].share.sum() == pytest.approx(1.0)
+        # MCS 2026 gives the latest year's figures as estimates ("e"): marked where shown
+        assert page["producers"].estimated.iloc[0]
+        assert fmt(True, "est") == "estimate" and fmt(False, "est") == ""
         assert len(page["flows"]) > 5 and (page["flows"].value_kusd > 0).all()
         main = views.main_concentration(atlas)
         assert main.hhi.is_monotonic_decreasing and "cobalt" in set(main.mineral)

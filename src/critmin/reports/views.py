@@ -135,24 +135,27 @@ def main_concentration(atlas: Atlas) -> pd.DataFrame:
 
 def producers(atlas: Atlas, mineral: str, stage: str | None = None) -> pd.DataFrame:
     """Producers of ``mineral`` in the latest USGS year of ``stage`` (default: ``mine`` when
-    present, else the first stage): ``country, name, stage, year, value, unit, basis, share``."""
+    present, else the first stage): ``country, name, stage, year, value, unit, basis, share,
+    estimated`` (``estimated``: the publisher marks the figure as an estimate, USGS ``E``)."""
     from critmin.cooperation.analytics import usgs_production
 
     p = usgs_production(atlas, mineral).to_pandas()
     if p.empty:
         return pd.DataFrame(columns=["country", "name", "stage", "year", "value", "unit", "basis",
-                                     "share"])
+                                     "share", "estimated"])
     if stage is None:
         stages = list(p.stage.unique())
         stage = "mine" if "mine" in stages else sorted(stages)[0]
     p = p[p.stage == stage]
     p = p[p.year == p.year.max()]
-    p = p.groupby(["country", "stage", "year", "unit", "basis"], as_index=False).value.sum()
+    p = p.assign(estimated=p.estimated.fillna(False).astype(bool)).groupby(
+        ["country", "stage", "year", "unit", "basis"], as_index=False).agg(
+        value=("value", "sum"), estimated=("estimated", "any"))
     p = p.assign(share=p.value / p.value.sum())
     names = countries(atlas).set_index("iso3").name
     p = p.assign(name=p.country.map(names).fillna(p.country))
     return p.sort_values("value", ascending=False, ignore_index=True)[
-        ["country", "name", "stage", "year", "value", "unit", "basis", "share"]]
+        ["country", "name", "stage", "year", "value", "unit", "basis", "share", "estimated"]]
 
 
 def _mineral_flows(atlas: Atlas, mineral: str, year: int | None = None) -> tuple[Any, int | None]:
