@@ -63,15 +63,25 @@ def _find_shared(*parts: str) -> Path | None:
 
 
 def baci_countries(path: str | Path | None = None) -> np.ndarray:
-    """BACI numeric country codes: from BACI's ``country_codes_V*.csv`` (``path``, else the one in
-    ``shared/data/baci``), else critmin's own BACI code table."""
+    """BACI numeric country codes, one per economy: from BACI's ``country_codes_V*.csv``
+    (``path``, else the one in ``shared/data/baci``), else critmin's own BACI code table.
+
+    Where several codes stand for one ISO3 economy over time (Sudan: 729, and 736 up to 2011),
+    the current one is kept, so no two synthetic flows share a key once codes become ISO3."""
     path = Path(path) if path else _find_shared("baci", f"country_codes_{RELEASE}.csv")
+    by_iso3: dict[str, int] = {}
     if path is not None and path.exists():
         with path.open(encoding="utf-8") as f:
-            return np.array(sorted(int(r["country_code"]) for r in csv.DictReader(f)), "int64")
+            for r in csv.DictReader(f):
+                code, iso3 = int(r["country_code"]), r.get("country_iso3") or r["country_code"]
+                if iso3 not in by_iso3 or "(..." not in r.get("country_name", ""):
+                    by_iso3[iso3] = code
+        return np.array(sorted(by_iso3.values()), "int64")
     from critmin.countries import country_codes
 
-    return np.array(sorted(country_codes().by_baci), "int64")
+    for code, iso3 in sorted(country_codes().by_baci.items()):
+        by_iso3.setdefault(str(iso3), code)
+    return np.array(sorted(by_iso3.values()), "int64")
 
 
 def hs6_codes(path: str | Path | None = None) -> np.ndarray:

@@ -89,7 +89,7 @@ def test_participant_profiles_are_never_served_from_a_cache(service: Any) -> Non
     if name not in service.tokens:
         service.add_user(name, "participant")
     me = service.as_(name)
-    body = {"display_name": "Cache Co", "public": {"kind": "buyer"},
+    body = {"display_name": "Cache Co", "public": {"kind": "company"},
             "private": {"contact": "secret@example.org"}}
     r = c.put("/api/v1/match/profile", json=body, headers=me)
     assert r.status_code in (200, 201), r.text

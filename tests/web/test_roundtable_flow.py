@@ -85,8 +85,7 @@ def test_roundtable_flow_in_the_browser(browser: Any, fresh_server: str, tmp_pat
         b.wait_for_url("**/roundtable/me")
         b.goto("/roundtable/requests")
         b.click("button.accept")
-        b.wait_for_function("document.querySelector('#requests td.status')"
-                            ".textContent.trim() === 'accepted'")
+        b.locator("#requests td.status", has_text="accepted").wait_for()  # no eval under CSP
 
         # the organiser sees demand, runs the scheduler, publishes and exports every agenda
         org.goto("/roundtable/organise")

@@ -111,33 +111,9 @@ def _after_build(before: Path | None, after: Path, database_url: str | None) -> 
             notes.append(f"what changed since the previous build: {out}")
     except Exception as exc:  # the build itself succeeded; say what was not done
         notes.append(f"what's-new diff not saved: {type(exc).__name__}: {exc}")
-    from critmin.storage import Store
-    from critmin.storage import database_url as default_url
+    from critmin.cli.watch import evaluate_after
 
-    url = database_url or default_url()
-    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
-        return notes  # no operational database yet: nobody watches anything
-    try:
-        from critmin.atlas import Atlas
-        from critmin.watch.delivery import deliver_due
-        from critmin.watch.evaluate import evaluate
-
-        store = Store(url)
-        try:
-            store.upgrade()
-            with Atlas(after) as a:
-                result = evaluate(store, a, trigger="atlas-build")
-            sent = deliver_due(store)
-        finally:
-            store.dispose()
-        if result.rules:
-            notes.append(f"watch: {result.rules} rules checked, {len(result.alerts)} new "
-                         f"alerts; {len(sent.sent)} notifications sent, {len(sent.retrying)} "
-                         "to retry")
-    except Exception as exc:
-        notes.append(f"watch rules not evaluated: {type(exc).__name__}: {exc} (run "
-                     "'critmin watch check')")
-    return notes
+    return notes + evaluate_after("atlas-build", after, database_url)
 
 
 @atlas_app.command("diff")

@@ -125,6 +125,7 @@ def add_cmd(
     added = [reg.add(table.value, row).record_id() for row in read_records(file)]
     reg.save_atlas(atlas.path)
     typer.echo(f"added {len(added)} {table.value} record(s) to {atlas.path}: {', '.join(added)}")
+    _watch(atlas.path)
 
 
 @coop_app.command("remove")
@@ -142,6 +143,7 @@ def remove_cmd(
     reg.remove(table.value, record_id)
     reg.save_atlas(atlas.path)
     typer.echo(f"removed {table.value} record {record_id} from {atlas.path}")
+    _watch(atlas.path)
 
 
 @coop_app.command("restore")
@@ -162,3 +164,12 @@ def restore_cmd(
         raise InputError(folder, problems[0])
     path = reg.save_atlas(target)
     typer.echo(f"registry of {path} replaced with the records in {folder}")
+    _watch(path)
+
+
+def _watch(atlas_path: Path) -> None:
+    """Evaluate the event watch rules after a registry change (see ``critmin watch``)."""
+    from critmin.cli.watch import evaluate_after
+
+    for note in evaluate_after("registry", atlas_path, events_only=True):
+        typer.echo(f"note: {note}", err=True)

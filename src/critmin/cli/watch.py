@@ -40,6 +40,40 @@ def _store(url: str | None) -> Iterator[Any]:
         store.dispose()
 
 
+def evaluate_after(trigger: str, atlas_path: Path, database_url: str | None = None, *,
+                   events_only: bool = False) -> list[str]:
+    """Evaluate the watch rules after a change made from the command line (an atlas build, a
+    registry edit) and send what they raise; returns notes for the user. Nothing happens when no
+    operational database exists yet; a failure is reported, never raised (the change itself
+    is done)."""
+    from critmin.storage import Store
+    from critmin.storage import database_url as default_url
+
+    url = database_url or default_url()
+    if url.startswith("sqlite:///") and not Path(url[len("sqlite:///"):]).exists():
+        return []  # no operational database yet: nobody watches anything
+    try:
+        from critmin.atlas import Atlas
+        from critmin.watch.delivery import deliver_due
+        from critmin.watch.evaluate import evaluate
+
+        store = Store(url)
+        try:
+            store.upgrade()
+            with Atlas(atlas_path) as a:
+                result = evaluate(store, a, trigger=trigger, events_only=events_only)
+            sent = deliver_due(store)
+        finally:
+            store.dispose()
+    except Exception as exc:
+        return [f"watch rules not evaluated: {type(exc).__name__}: {exc} (run "
+                "'critmin watch check')"]
+    if not result.rules:
+        return []
+    return [f"watch: {result.rules} rules checked, {len(result.alerts)} new alerts; "
+            f"{len(sent.sent)} notifications sent, {len(sent.retrying)} to retry"]
+
+
 def _user_id(s: Any, username: str) -> int:
     from critmin.watch.watchlists import user_by_name
 
@@ -171,15 +205,13 @@ def _read_restrictions(path: Path) -> Any:
     import pandas as pd
 
     from critmin.errors import InputError
+    from critmin.inputs import read_csv_records
 
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError) as exc:
-        raise InputError(path, f"cannot read the restriction registry: {exc}") from None
-    missing = {"id", "exporter", "target", "mineral"} - set(df.columns)
+    rows = read_csv_records(path, "registry")
+    missing = {"id", "exporter", "target", "mineral"} - set(rows[0] if rows else {})
     if missing:
         raise InputError(path, f"missing column(s) {', '.join(sorted(missing))}")
-    return df
+    return pd.DataFrame(rows)
 
 
 @watch_app.command("alerts")

@@ -68,6 +68,10 @@ def _render(request: Request, template: str, who: Principal, status: int = 200,
 
 def _fragment(request: Request, who: Principal, kind: str, message: str,
               status: int = 200) -> HTMLResponse:
+    """A message fragment; htmx requests get it with 200 (htmx swaps only 2xx answers), others
+    with ``status``."""
+    if request.headers.get("HX-Request") == "true":
+        status = 200
     return _render(request, "_message.html", who, status=status, kind=kind, message=message)
 
 
