@@ -233,11 +233,12 @@ def risk_table(atlas: Atlas, country: str, year: int | None = None) -> pd.DataFr
     return df.assign(name=df.mineral.map(names).fillna(df.mineral))
 
 
-#: The risk matrix's axes: (column, label). x is always import reliance; y is the GeoPolRisk
-#: score when the atlas can compute it (it has the GeoPolRisk material map), else the
-#: concentration of imports. The choice depends on the atlas, never on the country, so every
-#: country page has the same axes.
-MATRIX_X = ("import_reliance", "import reliance (share of apparent consumption)")
+#: The risk matrix's axes: (column, label). x is always the top supplier's share of imports
+#: (known wherever the country imports the mineral; import reliance stays in the table, where a
+#: blank carries its reason); y is the GeoPolRisk score when the atlas can compute it (it has the
+#: GeoPolRisk material map), else the concentration of imports. The choice depends on the atlas,
+#: never on the country, so every country page has the same axes.
+MATRIX_X = ("top_supplier_share", "share of imports from the top supplier")
 MATRIX_Y = ("geopolrisk", "GeoPolRisk score")
 MATRIX_Y_FALLBACK = ("import_hhi", "import concentration (HHI; GeoPolRisk not in this atlas)")
 
