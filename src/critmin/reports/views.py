@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 from ibis import _
 
+from critmin import provenance as cite
 from critmin import reference, schema
 from critmin.atlas import Atlas
 from critmin.errors import CritminError, NoDataError
@@ -354,14 +355,7 @@ def provenance(atlas: Atlas) -> pd.DataFrame:
 
 def atlas_version(atlas: Atlas) -> str:
     """``<critmin version>+<12 hex digits over the loaded files' checksums>`` (as the API)."""
-    import hashlib
-
-    from critmin import __version__
-
-    h = hashlib.sha256()
-    for r in provenance(atlas).sort_values(["family", "source_id"]).itertuples():
-        h.update(f"{r.source_id}={r.sha256};".encode())
-    return f"{__version__}+{h.hexdigest()[:12]}"
+    return cite.atlas_version(cite.atlas_sources(atlas))
 
 
 def citation(atlas: Atlas, name: str, prov: pd.DataFrame | None = None,
