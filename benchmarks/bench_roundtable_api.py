@@ -46,14 +46,15 @@ from critmin.storage import Store
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def make_event(target: int, cap: int) -> Event:
+def make_event(target: int, cap: int, tables: int = 24, morning: int = 9,
+               afternoon: int = 7) -> Event:
     """Rounds in which every organisation asks for its best recommended counterpart; the
     counterpart accepts while both have fewer than ``cap`` meetings (else declines), until
     ``target`` requests are accepted."""
     ev = read_event(ROOT / "examples" / "roundtable" / "event.json")
-    ev = Event.model_validate({**ev.model_dump(mode="json", by_alias=True), "n_tables": 24,
-                               "morning": {"start": "09:00", "slots": 9},
-                               "afternoon": {"start": "14:00", "slots": 7}})
+    ev = Event.model_validate({**ev.model_dump(mode="json", by_alias=True), "n_tables": tables,
+                               "morning": {"start": "09:00", "slots": morning},
+                               "afternoon": {"start": "14:00", "slots": afternoon}})
     matrix = score_matrix(recommendation_profiles(ev), ev.partner_countries)
     meetings = {p.id: 0 for p in ev.participants}
     accepted = 0
@@ -85,9 +86,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time-limit", type=float, default=300.0)
     ap.add_argument("--accepted", type=int, default=300, help="accepted requests to reach")
     ap.add_argument("--cap", type=int, default=10, help="most meetings a participant accepts")
+    ap.add_argument("--tables", type=int, default=24)
+    ap.add_argument("--morning", type=int, default=9, help="morning slots (from 09:00)")
+    ap.add_argument("--afternoon", type=int, default=7, help="afternoon slots (from 14:00)")
     args = ap.parse_args(argv)
     load0 = os.getloadavg()
-    ev = make_event(args.accepted, args.cap)
+    ev = make_event(args.accepted, args.cap, args.tables, args.morning, args.afternoon)
     cap = capacity_check(ev)
     n_acc = sum(r.status == "accepted" for r in ev.requests)
     print(f"event: {len(ev.participants)} participants, {n_acc} accepted requests, "

@@ -11,7 +11,9 @@ they are, so each area regenerates its own part (add a function and a ``SECTIONS
 real ``critmin serve`` processes on SQLite and PostgreSQL (``$CRITMIN_TEST_DATABASE_URL``), with
 one and two workers. ``http`` probes one real server: body limit, paging parameters, forged
 ``X-Forwarded-For``, cross-site sign-in, login timing for known and unknown users, security
-headers, and the peak memory and time of full exports.
+headers, and the peak memory and time of full exports. ``limits``, ``malformed``, ``fuzz`` and
+``kill`` (input limits, malformed source files, command-line fuzzing, killed builds) are in
+``scripts/reliability_inputs.py``.
 """
 
 from __future__ import annotations
@@ -207,6 +209,10 @@ def http() -> str:
 
 
 SECTIONS: dict[str, Callable[[], str]] = {"concurrency": concurrency, "http": http}
+# the loader and command-line sections live in their own module
+from reliability_inputs import SECTIONS as INPUT_SECTIONS  # noqa: E402
+
+SECTIONS.update(INPUT_SECTIONS)
 
 
 def replace_section(text: str, name: str, body: str) -> str:

@@ -31,6 +31,20 @@ def full_atlas(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def chain_atlas(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An atlas for the value chain, built once per session: BACI HS92 2022-2024 and BACI HS17
+    (2022, 2024) with their country tables, IEA, USGS and WGI."""
+    from critmin import atlas
+
+    baci = [shared("baci", f"BACI_HS92_Y{y}_V202401b.csv") for y in (2022, 2023, 2024)]
+    dirs = [*baci, shared("baci", "country_codes_V202401b.csv"), shared("baci_hs17"),
+            shared("iea"), shared("usgs"), shared("wgi")]
+    db = tmp_path_factory.mktemp("chain") / "atlas.duckdb"
+    atlas.build(dirs, db, fresh=True)
+    return db
+
+
+@pytest.fixture(scope="session")
 def starter_atlas(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The bundled starter atlas, installed into a temporary folder."""
     from critmin import starter
@@ -54,7 +68,7 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., str]:
 
 
 #: fixtures whose tests belong to the slow tier (full-data builds, Spark sessions)
-SLOW_FIXTURES = {"full_atlas", "spark"}
+SLOW_FIXTURES = {"full_atlas", "chain_atlas", "spark"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -17,6 +17,7 @@ from ibis import _
 from critmin.atlas import Atlas
 from critmin.errors import NoDataError
 from critmin.metrics import concentration, trade
+from critmin.metrics.supply import preferred_family
 from critmin.reference import require_mineral, require_year, resolve_country
 
 #: Column order of the ``assess`` table (a stable contract: new columns may be appended).
@@ -57,14 +58,15 @@ def assess(country: str, *, year: int | None = None, minerals: Sequence[str] | N
     im = trade.import_metrics(flows_y, atlas.table("country_groups"))
     im = im.filter(_.importer == iso3).to_pandas()
 
-    prod = atlas.table("production")
+    # one production source family per mineral and stage (USGS MCS; refining: else the IEA)
+    prod = preferred_family(atlas.table("production"), src).drop("family")
     rel = {}
     for stage, chain in (("mine", "mine"), ("refinery", "refined")):
         f = trade.mineral_trade(tf, hs, stage=chain, sources=src).filter(_.year == year)
-        r = trade.import_reliance(f, prod, stage=stage, sources=src)
+        r = trade.import_reliance(f, prod, stage=stage, sources=src, family=None)
         rel[stage] = r.filter(_.country == iso3).to_pandas().set_index("mineral")
 
-    conc = concentration.production_concentration(prod, sources=src, family="usgs-mcs")
+    conc = concentration.production_concentration(prod, sources=src, family=None)
     conc = conc.filter((_.year <= year) & (_.unit == "t")).to_pandas()
     lists = _lists(atlas)
     rows = []

@@ -433,7 +433,7 @@ def _unchanged(db: Path, plan: list[tuple[Path, Any]], codes: CountryCodes) -> b
             return False
         for name, data in reference_tables(codes).items():
             cols = ", ".join(f'"{c}"' for c in data.column_names)
-            have = con.execute(f'SELECT {cols} FROM "{name}"').to_arrow_table()
+            have = con.sql(f'SELECT {cols} FROM "{name}"').to_arrow_table()
             if _rows_of(have) != _rows_of(data.cast(have.schema)):
                 return False
     finally:

@@ -118,6 +118,9 @@ MALFORMED = [
          r"line 2, field 'estimate': 1e\+308 above the maximum"),
     Case("wgi-year-minus-5", WGI, lambda: _set(WGI, 2, "year", "-5"),
          r"line 2, field 'year': year -5 in a file for 1996-2024"),
+    Case("wgi-duplicate-key", WGI, lambda: _lines(WGI, lambda ls: [*ls[:2], ls[1], *ls[2:]]),
+         r"line 3, field 'year': duplicate key \(year=1996, country=AFG, indicator=cc\), "
+         r"first at line 2"),
     Case("wgi-header-only", WGI, lambda: _lines(WGI, lambda ls: ls[:1]),
          r"no data rows: refusing to load an empty file over [\d,]+ rows"),
     Case("wgi-empty-file", WGI, lambda: "", r"line 1: empty file"),

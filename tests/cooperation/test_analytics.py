@@ -133,7 +133,9 @@ def test_whatif_lithium_lce_conversion(atlas: Atlas) -> None:
 
 
 def test_whatif_refuses_unknown_bases(atlas: Atlas) -> None:
-    with pytest.raises(SpecError, match="no USGS production data for rare_earths at stage refinery"):
+    # the atlas holds no IEA refining figures, and USGS publishes no rare-earth refining
+    with pytest.raises(SpecError, match=r"no production data \(USGS MCS, IEA or World Mining "
+                       r"Data\) for rare_earths at stage refinery"):
         analytics.whatif(["TTC-TREI-AP-REE"], atlas=atlas)
     with pytest.raises(SpecError, match="downstream manufacturing capacity"):
         analytics.whatif(["IREL-REPM-VIZAG"], atlas=atlas)

@@ -46,3 +46,44 @@ def test_build_saves_registry_edits_and_restore_puts_them_back(
 
     assert "replaced" in run("coop", "restore", str(saved))
     assert "NEW-CO" in project_ids()
+
+
+def test_registry_backups_are_named_and_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               cli: Callable[..., str],
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """Each build over an edited registry names its backup in the report; only the last
+    KEEP_BACKUPS are kept, and a build that fails removes the backup it made (the atlas, and so
+    its registry, is untouched)."""
+    from critmin.cli import main
+    from critmin.cli.atlas import KEEP_BACKUPS
+
+    db = starter.install(tmp_path / "atlas.duckdb", quiet=True)
+    monkeypatch.setenv("CRITMIN_ATLAS", str(db))
+    f = tmp_path / "in" / "g.json"
+    f.parent.mkdir()
+    made = []
+
+    def add(i: int) -> None:
+        f.write_text(json.dumps({"id": f"NEW-{i}", "name": f"Mine {i}", "country": "AUS",
+                                 "mineral": "cobalt", "stage": "mine", "status": "feasibility",
+                                 "source_url": "https://example.org/new"}), encoding="utf-8")
+        cli("coop", "add", "projects", str(f))
+
+    for i in range(KEEP_BACKUPS + 2):
+        add(i)
+        report = json.loads(cli("atlas", "build", str(f.parent), "--format", "json",
+                                "--no-watch"))
+        assert report["registry_backup"] and Path(report["registry_backup"]).is_dir()
+        made.append(report["registry_backup"])
+    kept = sorted(str(p) for p in tmp_path.glob("atlas.registry-*"))
+    assert kept == made[-KEEP_BACKUPS:]
+
+    add(99)  # an edit, then a build that fails
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "wgidataset.csv").write_text("code;year;indicator;estimate\n")
+    with pytest.raises(SystemExit) as exit_:
+        main(["atlas", "build", str(bad), "--silent", "--no-watch"])
+    assert exit_.value.code == 1
+    assert "missing column" in capsys.readouterr().err
+    assert sorted(str(p) for p in tmp_path.glob("atlas.registry-*")) == kept

@@ -272,3 +272,35 @@ def test_the_service_retries_due_deliveries_on_its_own(
         assert len(rx.got) == 1 and rx.got[0]["verified"]
     finally:
         rx.close()
+
+
+def test_two_evaluations_at_once_raise_each_alert_once(store: Store, db_url: str,
+                                                       starter_atlas: Path) -> None:
+    from critmin.atlas import Atlas
+    from critmin.watch.evaluate import evaluate
+    from critmin.watch.rules import RuleSpec
+
+    uid = add_user(db_url, "hal")
+    with Atlas(starter_atlas) as a, store.session() as s:
+        for sup in ("CHN", "MSP", "EU27", "AUS"):
+            watchlists.add_rule(s, uid, RuleSpec("JPN", "graphite", "import_share", "threshold",
+                                                 supplier=sup, op=">=", value=0.0), a)
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with Atlas(starter_atlas) as a:
+                results.append(evaluate(store, a))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(Alert)) == 4
+    assert sum(len(r.alerts) for r in results) == 4  # each alert raised by one of them

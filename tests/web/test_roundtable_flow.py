@@ -44,9 +44,15 @@ def fresh_server(starter_atlas: Path, tmp_path_factory: pytest.TempPathFactory,
 @pytest.mark.slow
 def test_roundtable_flow_in_the_browser(browser: Any, fresh_server: str, tmp_path: Path) -> None:
     pages = []
+
+    def opened() -> Any:
+        ctx, pg = open_page(browser, fresh_server)
+        pg.set_default_timeout(120_000)  # a loaded CI machine, not a speed test
+        pages.append((ctx, pg))
+        return pg
+
     try:
-        ctx, org = open_page(browser, fresh_server)
-        pages.append((ctx, org))
+        org = opened()
         login(org, "olga", "/roundtable/organise")
         # import the 75 organisations: accounts and one-time links, exported as CSV
         org.set_input_files("#import-file", str(EVENT))
@@ -61,8 +67,7 @@ def test_roundtable_flow_in_the_browser(browser: Any, fresh_server: str, tmp_pat
         name = {r["ref"]: r["name"] for r in rows}
 
         # participant A signs in with its link, edits its profile, requests its top match
-        ctx_a, a = open_page(browser, fresh_server)
-        pages.append((ctx_a, a))
+        a = opened()
         a.goto(link["ind-01"])
         a.click("#signin-button")
         a.wait_for_url("**/roundtable/me")
@@ -78,8 +83,7 @@ def test_roundtable_flow_in_the_browser(browser: Any, fresh_server: str, tmp_pat
         target = next(ref for ref, n in name.items() if n == target_name)
 
         # participant B accepts with one click
-        ctx_b, b = open_page(browser, fresh_server)
-        pages.append((ctx_b, b))
+        b = opened()
         b.goto(link[target])
         b.click("#signin-button")
         b.wait_for_url("**/roundtable/me")

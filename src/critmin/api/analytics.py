@@ -182,6 +182,35 @@ def coop_whatif(request: Request,
     return run(project, year=year, atlas=_atlas(request))
 
 
+@data_route("/trace/{country}", tags=["analytics"])
+def trace(request: Request,
+          country: Annotated[str, Path(max_length=80, description="Importer: ISO3, ISO2 or name.")],
+          mineral: Annotated[str, Query(max_length=60, description="Mineral id.")],
+          year: Year = None) -> pd.DataFrame:
+    """Where a country's supply really comes from: direct (by exporter) and traced (by mine
+    origin, one step upstream, proportional sourcing) shares with HHI and GeoPolRisk-style
+    risk of both views (as `critmin trace`)."""
+    from critmin.valuechain import trace_country
+
+    t = trace_country(_atlas(request), country, mineral, year)
+    return t.views.merge(t.metrics, on=["mineral", "importer"]).assign(year=t.year)
+
+
+@data_route("/outlook", tags=["analytics"])
+def outlook(request: Request,
+            mineral: Annotated[str, Query(max_length=60, description="Mineral id.")],
+            scenario: Annotated[str, Query(max_length=8, description="STEPS, APS or NZE.")]
+            = "STEPS",
+            with_projects: Annotated[bool, Query(description="Add registry projects not yet "
+                                                 "operating from their start year.")] = False,
+            ) -> pd.DataFrame:
+    """Projected demand against base-case supply for mining and refining, 2030-2040, with the
+    balance, top-3 share and HHI of supply (as `critmin outlook`; IEA, CC BY 4.0)."""
+    from critmin.valuechain import outlook as run
+
+    return run(_atlas(request), mineral, scenario.upper(), with_projects=with_projects).balance
+
+
 # ------------------------------------------------------------------------------ scenarios
 
 

@@ -173,5 +173,6 @@ from critmin.cli import (  # noqa: E402, F401
     scenario,
     serve,
     user,
+    valuechain,
     watch,
 )

@@ -89,6 +89,9 @@ def concentration_cmd(
     mineral: Annotated[str, typer.Option("--mineral", help="Mineral id, e.g. cobalt.")],
     stage: Annotated[str | None, typer.Option(help="mine, refinery, smelter or capacity.")] = None,
     year: Annotated[int | None, typer.Option(help="Year (default: all).")] = None,
+    source: Annotated[str, typer.Option(
+        "--source", help="Production source family: auto (USGS MCS; for refining, else IEA, "
+        "else World Mining Data), usgs-mcs, iea or wmd.")] = "auto",
     fmt: Annotated[Format, typer.Option("--format", help="table, csv, json, parquet or xlsx")
                    ] = Format.table,
     db: DbOption = None,
@@ -97,8 +100,11 @@ def concentration_cmd(
     master: MasterOption = None,
 ) -> None:
     """Production concentration of a mineral: HHI, top-1/top-3 shares, largest producer."""
+    from critmin.metrics.supply import check_family
     from critmin.reports import views
 
+    check_family(source)
     df, ann = run_analytic(lambda atlas: views.concentration_view(
-        views.concentration(atlas, mineral), mineral, stage, year), db, engine, parquet, master)
+        views.concentration(atlas, mineral, family=source), mineral, stage, year),
+        db, engine, parquet, master)
     emit(df, fmt, title=f"Production concentration: {mineral}", ann=ann)

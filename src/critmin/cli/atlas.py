@@ -158,9 +158,18 @@ def info_cmd(
 ) -> None:
     """List the atlas tables, their row counts and the provenance of every loaded file."""
     from critmin.atlas import Atlas
+    from critmin.metrics.trade import revision_precedence
 
     with Atlas.open(db) as a:
         info = a.info()
+        if info["tables"].get("trade_flows"):
+            df = revision_precedence(a.table("trade_flows")).to_pandas()
+            info["trade_precedence"] = [
+                {"source_id": r.source_id, "hs_revision": r.hs_revision,
+                 "years": [int(r.first_year), int(r.last_year)],
+                 "codes_served": int(r.codes_served),
+                 "codes_superseded": sorted(r.codes_superseded if r.codes_superseded is not None else [])}
+                for r in df.itertuples()]
     if fmt == "json":
         typer.echo(json.dumps(info, indent=2, default=str))
         return
@@ -179,6 +188,15 @@ def info_cmd(
         s.add_row(x["source_id"], x["publisher"], x["file"], f"{x['rows']:,}", years,
                   x["licence"], x["sha256"][:12])
     console.print(s)
+    if info.get("trade_precedence"):
+        p = Table(title="Trade: which source serves which years and HS codes (a later HS "
+                        "revision wins where two carry the same year and code)")
+        for col in ("source_id", "revision", "years", "codes served", "codes superseded"):
+            p.add_column(col, overflow="fold")
+        for x in info["trade_precedence"]:
+            p.add_row(x["source_id"], x["hs_revision"], "–".join(map(str, x["years"])),
+                      str(x["codes_served"]), ", ".join(x["codes_superseded"]) or "none")
+        console.print(p)
 
 
 @atlas_app.command("starter")

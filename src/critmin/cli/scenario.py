@@ -103,6 +103,10 @@ def montecarlo_cmd(
     year: Annotated[int | None, typer.Option(help="Base year (default: latest trade).")] = None,
     mineral: Annotated[list[str] | None, typer.Option("--mineral", help="Mineral id(s).")]
     = None,
+    stage: Annotated[ProductionStage | None, typer.Option(
+        "--stage", help="mine (ores, against mine production) or refinery (processed goods, "
+        "against refinery production); default: all traded forms against mine production.")]
+    = None,
     fmt: FormatOption = Format.table,
     db: DbOption = None,
 ) -> None:
@@ -114,8 +118,9 @@ def montecarlo_cmd(
         importer = reference.resolve_country(importer)
     mineral = [reference.require_mineral(m) for m in mineral or ()]
     with duckdb_atlas(db, "scenario montecarlo") as atlas:
+        chain = {"mine": "mine", "refinery": "refined"}[stage.value] if stage else "all"
         df = montecarlo(atlas, year=year, runs=runs, seed=seed, importer=importer,
-                        minerals=mineral or None)
+                        minerals=mineral or None, stage=chain)
     emit(df, fmt, title=f"Monte Carlo, {runs:,} runs, seed {seed}: shortfall share of supply")
 
 

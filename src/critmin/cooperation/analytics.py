@@ -29,7 +29,8 @@ from critmin import reference
 from critmin.atlas import Atlas
 from critmin.cooperation.models import Context, Project, rate_unit
 from critmin.errors import SpecError
-from critmin.metrics.concentration import concentration, latest_release
+from critmin.metrics.concentration import concentration
+from critmin.metrics.supply import preferred_family
 from critmin.metrics.trade import members_in_year, mineral_trade, net_trade
 
 #: Default spare capacity of partners' producers, as a fraction of their production (10 %: a
@@ -42,13 +43,16 @@ SPARE_CAPACITY = 0.10
 
 def usgs_production(atlas: Atlas, mineral: str | None = None, stage: str | None = None
                     ) -> ir.Table:
-    """Country production rows of USGS MCS (latest release per key), optionally filtered."""
+    """Country production rows, optionally filtered: USGS MCS (latest release per key) for
+    mining; for refining the first family that publishes the mineral's refining
+    (:func:`critmin.metrics.supply.preferred_family`: USGS MCS, else the IEA, else World Mining
+    Data)."""
     p = atlas.table("production")
     if mineral is not None:
         p = p.filter(_.mineral == mineral)
     if stage is not None:
         p = p.filter(_.stage == stage)
-    p = latest_release(p, atlas.table("sources"), "usgs-mcs")
+    p = preferred_family(p, atlas.table("sources")).drop("family")
     return p.filter(p.value.notnull())
 
 
@@ -280,12 +284,15 @@ def coverage(country: str, group: str, mineral: str | None = None, year: int | N
 
 
 @cache
-def capacity_basis() -> dict[str, tuple[str, float]]:
-    """project id -> (production basis, factor): converts a project's capacity to the basis of
-    the production table (``cooperation/capacity_basis.csv``, one cited line per project)."""
+def capacity_basis() -> dict[str, dict[str, float]]:
+    """project id -> {production basis: factor}: converts a project's capacity to a basis of
+    the production table (``cooperation/capacity_basis.csv``, one cited line per project and
+    basis: e.g. REO for USGS and magnet rare-earth oxides for the IEA's refining figures)."""
     text = resources.files("critmin.cooperation").joinpath("capacity_basis.csv").read_text("utf-8")
-    return {r["project_id"]: (r["production_basis"], float(r["factor"]))
-            for r in csv.DictReader(text.splitlines())}
+    out: dict[str, dict[str, float]] = {}
+    for r in csv.DictReader(text.splitlines()):
+        out.setdefault(r["project_id"], {})[r["production_basis"]] = float(r["factor"])
+    return out
 
 
 def converted_capacity(project: Project, unit: str, basis: str, ctx: Context) -> float:
@@ -302,13 +309,13 @@ def converted_capacity(project: Project, unit: str, basis: str, ctx: Context) ->
     if ru is None or ru[0] != unit:
         raise SpecError(f"project {project.id!r}: capacity unit {project.unit!r} cannot be "
                         f"converted to the production table's unit {unit!r} per year")
-    conv = capacity_basis().get(project.id)
-    if conv is None or conv[0] != basis:
+    factor = capacity_basis().get(project.id, {}).get(basis)
+    if factor is None:
         raise SpecError(
             f"project {project.id!r}: capacity basis {project.basis!r} differs from the production "
             f"basis {basis!r} of {project.mineral} {project.stage} and no conversion factor is known; "
             "add one to critmin/cooperation/capacity_basis.csv")
-    return project.capacity * ru[1] * conv[1]
+    return project.capacity * ru[1] * factor
 
 
 def whatif(project_ids: Iterable[str], year: int | None = None, *, atlas: Atlas | None = None,
@@ -362,15 +369,17 @@ def _whatif_one(atlas: Atlas, ctx: Context, mineral: str, stage: str, projects: 
     y = year if year is not None else _latest_year(p)
     names = ", ".join(pr.id for pr in projects)
     if y is None:
-        raise SpecError(f"no USGS production data for {mineral} at stage {stage} in the atlas: "
+        raise SpecError(f"no production data (USGS MCS, IEA or World Mining Data) for {mineral} "
+                        f"at stage {stage} in the atlas: "
                         f"cannot place project(s) {names}")
     p = p.filter(p.year == y)
     bases = p.select("unit", "basis").distinct().to_pandas()
     if bases.empty:
-        raise SpecError(f"no USGS production data for {mineral} at stage {stage} in {y}: "
+        raise SpecError(f"no production data (USGS MCS, IEA or World Mining Data) for {mineral} "
+                        f"at stage {stage} in {y}: "
                         f"cannot place project(s) {names}")
     conv = capacity_basis()
-    wanted = {conv[pr.id][0] for pr in projects if pr.id in conv}
+    wanted = {b for pr in projects for b in conv.get(pr.id, {})}
     pick = bases[bases.basis.isin(wanted)] if wanted else bases
     if len(pick) != 1:
         pick = bases.iloc[:1]

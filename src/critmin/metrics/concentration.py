@@ -17,6 +17,9 @@ from ibis import _
 
 from critmin import provenance
 
+#: A publisher's rest-of-world row (countries it does not name), a residual, not a country.
+REST_OF_WORLD = "XRW"
+
 
 def hhi(values: Sequence[float]) -> float:
     """HHI (0-1 scale) of non-negative amounts; NaN when they sum to zero.
@@ -83,7 +86,16 @@ def production_concentration(production: ir.Table, *, mineral: str | None = None
     if year is not None:
         p = p.filter(_.year == year)
     p = latest_release(p, sources, family)
-    return concentration(p, ["mineral", "stage", "year", "unit", "basis"], "value", "country")
+    key = ["mineral", "stage", "year", "unit", "basis"]
+    # a publisher's rest-of-world row (XRW) counts in the world total, never as a supplier
+    c = concentration(p.filter(p.country != REST_OF_WORLD), key, "value", "country")
+    rest = p.filter((p.country == REST_OF_WORLD) & p.value.notnull()).group_by(key).aggregate(
+        rest_t=_.value.sum())
+    j = c.left_join(rest, key).select(c, rest.rest_t)
+    scale = j.total / (j.total + j.rest_t.fill_null(0.0))
+    return j.mutate(total=j.total + j.rest_t.fill_null(0.0), hhi=j.hhi * scale * scale,
+                    hhi_points=j.hhi_points * scale * scale, top1_share=j.top1_share * scale,
+                    top3_share=j.top3_share * scale).drop("rest_t")
 
 
 def latest_release(t: ir.Table, sources: ir.Table | None, family: str | None) -> ir.Table:

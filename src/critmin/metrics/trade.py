@@ -20,6 +20,7 @@ from ibis import _
 
 from critmin import provenance, reference
 from critmin.metrics.concentration import latest_release, shares
+from critmin.sources.baci import HS_REVISIONS
 
 
 def mineral_trade(trade_flows: ir.Table, hs_map: ir.Table, *, stage: str = "all",
@@ -30,6 +31,8 @@ def mineral_trade(trade_flows: ir.Table, hs_map: ir.Table, *, stage: str = "all"
     Output: ``year, exporter, importer, mineral, value_kusd, quantity_t, content_t, n_flows,
     n_content`` where ``content_t`` = sum(quantity_t x content_factor) over flows whose quantity and
     content factor are known (``n_content`` of ``n_flows``). Self-trade (re-imports) is dropped.
+    Where two HS revisions carry the same code in a year, only the later one counts
+    (:func:`one_hs_revision`).
     """
     t = trade_flows
     if family is not None and sources is not None:
@@ -41,6 +44,7 @@ def mineral_trade(trade_flows: ir.Table, hs_map: ir.Table, *, stage: str = "all"
         m = m.filter(m.chain_stage == stage)
     m = m.select("hs_code", "hs_revision", "mineral", "content_factor")
     j = t.join(m, ["hs_code", "hs_revision"]).filter(_.exporter != _.importer)
+    j = one_hs_revision(j, ("year", "hs_code", "mineral"))
     content = j.quantity_t * j.content_factor
     return j.group_by(["year", "exporter", "importer", "mineral"]).aggregate(
         value_kusd=j.value_kusd.sum(),
@@ -49,6 +53,44 @@ def mineral_trade(trade_flows: ir.Table, hs_map: ir.Table, *, stage: str = "all"
         n_flows=j.count(),
         n_content=content.count(),
     )
+
+
+def one_hs_revision(t: ir.Table, by: Sequence[str] = ("year", "hs_code")) -> ir.Table:
+    """Keep, for each ``by`` group (default: year and HS6 code), only the rows of one HS
+    revision, so figures of two nomenclatures for the same product are never added up.
+
+    Precedence: a revision whose rows carry quantities beats one without (BACI HS17 V202601 for
+    2022 is value only, so HS92 serves 2022); among those, the later nomenclature wins (HS22 >
+    HS17 > HS12 > HS07 > HS02 > HS96 > HS92). Example: cobalt oxides 282200 in 2024 come from
+    BACI HS17 V202601 when that file is loaded, else from BACI HS92; a code only one revision
+    carries keeps its rows. Rows of an unknown revision rank below HS92.
+    """
+    order = t.hs_revision.substitute({r: i for i, r in enumerate(HS_REVISIONS)}, else_=-1)
+    t = t.mutate(_rev_rank=order)
+    has_q = t.quantity_t.count().over(ibis.window(group_by=[*by, "hs_revision"])) > 0
+    t = t.mutate(_rev_rank=t._rev_rank + ibis.ifelse(has_q, 100, 0))
+    t = t.mutate(_rev_max=t._rev_rank.max().over(ibis.window(group_by=list(by))))
+    return t.filter(t._rev_rank == t._rev_max).drop("_rev_rank", "_rev_max")
+
+
+def revision_precedence(trade_flows: ir.Table) -> ir.Table:
+    """Which trade source serves which years and HS codes under :func:`one_hs_revision`.
+
+    One row per source id: ``source_id, hs_revision, first_year, last_year, codes_served``
+    (distinct codes it serves in some year) and ``codes_superseded`` (the codes another
+    revision serves instead, in some year of this source).
+    """
+    t = trade_flows
+    keys = ["year", "hs_code", "hs_revision", "source_id"]
+    per = t.group_by(keys).aggregate(quantity_t=t.quantity_t.max())
+    kept = one_hs_revision(per).select(*keys).mutate(served=True)
+    j = per.left_join(kept, keys).select(per, kept.served)
+    j = j.mutate(served=j.served.fill_null(False))
+    return j.group_by("source_id").aggregate(
+        hs_revision=j.hs_revision.arbitrary(), first_year=j.year.min(), last_year=j.year.max(),
+        codes_served=j.hs_code.nunique(where=j.served),
+        codes_superseded=j.hs_code.collect(where=~j.served, distinct=True),
+    ).order_by("source_id")
 
 
 def members_in_year(country_groups: ir.Table, years: ir.Table) -> ir.Table:

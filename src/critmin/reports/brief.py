@@ -64,6 +64,7 @@ def brief_data(country: str, *, year: int | None = None, atlas: Atlas | None = N
                                            f"Where {page['name']}'s mineral imports come from "
                                            "(share of value)", "share"),
     }
+    page["outlook"] = views.outlook_summary(atlas, list(page["risk"].mineral))
     today = today or dt.date.today()
     return {"page": page, "figs": figs, "provenance": prov, "today": today,
             "atlas_version": views.atlas_version(atlas),

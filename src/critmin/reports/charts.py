@@ -160,3 +160,60 @@ def scenario_bars(importers: pd.DataFrame, top: int = 15) -> dict[str, Any]:
                     "marker": {"color": COLOURS[1]}}],
                   _layout("Lost supply per importer: re-routed vs shortfall (t)", barmode="stack",
                           yaxis={"title": {"text": "tonnes"}}))
+
+
+def chain_sankey(flows: pd.DataFrame, title: str, top: int = 40) -> dict[str, Any]:
+    """Mine origin -> refiner (exporter) -> importer, contained tonnes, from traced flows
+    (:func:`critmin.valuechain.trace_all` ``flows``: ``origin, exporter, importer, amount_t``).
+    The ``top`` largest links of each step are drawn; ore bought at origin goes straight from
+    the mine column to the importer."""
+    f = flows[flows.amount_t > 0]
+    up = f.groupby(["origin", "exporter"], as_index=False).amount_t.sum().nlargest(top, "amount_t")
+    down = f.groupby(["exporter", "importer"], as_index=False).amount_t.sum().nlargest(
+        top, "amount_t")
+    mines = list(dict.fromkeys(up.origin))
+    refiners = list(dict.fromkeys([*up.exporter, *down.exporter]))
+    buyers = list(dict.fromkeys(down.importer))
+    labels = ([f"{c} (mine)" for c in mines] + [f"{c} (refine/export)" for c in refiners]
+              + [f"{c} (import)" for c in buyers])
+    src = [mines.index(o) for o in up.origin] + \
+        [len(mines) + refiners.index(e) for e in down.exporter]
+    dst = [len(mines) + refiners.index(e) for e in up.exporter] + \
+        [len(mines) + len(refiners) + buyers.index(i) for i in down.importer]
+    colours = ([COLOURS[3]] * len(mines) + [COLOURS[0]] * len(refiners)
+               + [COLOURS[1]] * len(buyers))
+    return figure([{"type": "sankey", "arrangement": "snap",
+                    "node": {"label": labels, "pad": 10, "thickness": 14, "color": colours},
+                    "link": {"source": src, "target": dst,
+                             "value": [*up.amount_t, *down.amount_t],
+                             "hovertemplate": "%{source.label} → %{target.label}: "
+                             "%{value:,.0f} t contained<extra></extra>"}}],
+                  _layout(title, height=520))
+
+
+def outlook_chart(demand: pd.DataFrame, supply: pd.DataFrame, title: str,
+                  top: int = 6) -> dict[str, Any]:
+    """Demand fan by scenario (lines: total demand per scenario, t) over supply stacked by
+    country (bars: refining base case, the ``top`` largest countries, the rest grouped)."""
+    data: list[dict[str, Any]] = []
+    s = supply.copy()
+    keep = list(s.groupby("country").value.sum().nlargest(top).index)
+    s["who"] = s.country.where(s.country.isin(keep), "other")
+    s = s.groupby(["who", "year"], as_index=False).value.sum()
+    for i, who in enumerate([*keep, "other"]):
+        g = s[s.who == who].sort_values("year")
+        if len(g):
+            data.append({"type": "bar", "name": f"{who} (supply)", "x": list(g.year),
+                         "y": list(g.value), "marker": {"color": COLOURS[(i + 3) % len(COLOURS)]},
+                         "hovertemplate": f"{who} %{{x}}: %{{y:,.0f}} t<extra></extra>"})
+    dash = {"historical": "solid", "STEPS": "solid", "APS": "dash", "NZE": "dot"}
+    for scen, g in demand.groupby("scenario"):
+        if scen == "historical":
+            continue
+        g = pd.concat([demand[demand.scenario == "historical"], g]).sort_values("year")
+        data.append({"type": "scatter", "mode": "lines+markers", "name": f"demand {scen}",
+                     "x": list(g.year), "y": list(g.demand_t),
+                     "line": {"color": COLOURS[1], "dash": dash.get(str(scen), "solid")},
+                     "hovertemplate": f"{scen} %{{x}}: %{{y:,.0f}} t<extra></extra>"})
+    return figure(data, _layout(title, barmode="stack", height=420,
+                                yaxis={"title": {"text": "t"}}, xaxis={"dtick": 5}))

@@ -73,16 +73,24 @@ def search(atlas: Atlas, query: str, limit: int = 20) -> list[dict[str, str]]:
 # ------------------------------------------------------------------------------------ minerals
 
 
-def concentration(atlas: Atlas, mineral: str | None = None) -> pd.DataFrame:
-    """Production concentration (USGS MCS, latest release) per mineral, stage and year:
-    ``mineral, stage, year, unit, basis, total, n_suppliers, hhi, top1_share, top3_share,
+def concentration(atlas: Atlas, mineral: str | None = None, *, family: str = "auto"
+                  ) -> pd.DataFrame:
+    """Production concentration per mineral, stage and year from one source family per mineral
+    and stage (``auto``: USGS MCS; for refining, else the IEA, else World Mining Data; see
+    :func:`critmin.metrics.supply.preferred_family`; or the pinned ``family``): ``mineral,
+    stage, year, unit, basis, total, n_suppliers, hhi, top1_share, top3_share,
     top_supplier``."""
     from critmin.metrics.concentration import production_concentration
+    from critmin.metrics.supply import check_family, preferred_family
 
     if mineral is not None:
         mineral = reference.require_mineral(mineral)
-    df = production_concentration(atlas.table("production"), mineral=mineral,
-                                  sources=atlas.table("sources"), family="usgs-mcs").to_pandas()
+    check_family(family)
+    prod = atlas.table("production")
+    if mineral is not None:
+        prod = prod.filter(prod.mineral == mineral)
+    prod = preferred_family(prod, atlas.table("sources"), family).drop("family")
+    df = production_concentration(prod, family=None).to_pandas()
     return df.sort_values(["mineral", "stage", "year"], ignore_index=True)
 
 
@@ -213,11 +221,87 @@ def n_minus_1(atlas: Atlas, mineral: str) -> pd.DataFrame:
     return calc(atlas, mineral=mineral)
 
 
+def layers(atlas: Atlas, mineral: str) -> pd.DataFrame:
+    """The three layers of a mineral, latest year of each: mined and refined (production, one
+    source family per stage) and traded (exports of processed goods by value, BACI): ``layer,
+    rank, country, name, year, amount, unit, share, source``. The refiner is shown apart from
+    the source of its ore."""
+    from critmin.cooperation.analytics import usgs_production
+    from critmin.metrics.trade import mineral_trade
+
+    out = []
+    p = usgs_production(atlas, mineral).to_pandas()
+    for stage, layer in (("mine", "mined"), ("refinery", "refined")):
+        q = p[(p.stage == stage) & (p.unit == "t")]
+        if q.empty:
+            continue
+        q = q[q.year == q.year.max()]
+        q = q[q.basis == q.groupby("basis").value.sum().idxmax()]
+        g = q.groupby("country", as_index=False).value.sum()
+        total = g.value.sum()  # incl. a publisher's rest of world
+        g = g[g.country != "XRW"].nlargest(5, "value")
+        src = ", ".join(sorted(set(q.source_id)))
+        out += [{"layer": layer, "rank": i + 1, "country": r.country, "year": int(q.year.max()),
+                 "amount": r.value, "unit": f"t ({q.basis.iloc[0]})", "share": r.value / total,
+                 "source": src} for i, r in enumerate(g.itertuples())]
+    hs = atlas.table("hs_map")
+    f = mineral_trade(atlas.table("trade_flows"), hs.filter(hs.chain_stage == "refined"),
+                      sources=atlas.table("sources")).filter(_.mineral == mineral)
+    y = f.year.max().to_pandas()
+    if y is not None and not pd.isna(y):
+        g = f.filter(_.year == int(y)).group_by("exporter").aggregate(
+            v=_.value_kusd.sum()).to_pandas()
+        tot = g.v.sum()
+        g = g.nlargest(5, "v")
+        out += [{"layer": "traded (processed goods)", "rank": i + 1, "country": r.exporter,
+                 "year": int(y), "amount": r.v, "unit": "kUSD", "share": r.v / tot,
+                 "source": "CEPII BACI"} for i, r in enumerate(g.itertuples())]
+    cols = ["layer", "rank", "country", "name", "year", "amount", "unit", "share", "source"]
+    df = pd.DataFrame(out, columns=[c for c in cols if c != "name"])
+    names = countries(atlas).set_index("iso3").name
+    return df.assign(name=df.country.map(names).fillna(df.country))[cols]
+
+
+def chain_flows(atlas: Atlas, mineral: str, importer: str | None = None) -> pd.DataFrame:
+    """Traced flows (mine origin -> exporter -> importer, contained t) of ``mineral`` in the
+    latest trade year, for every importer or one (:func:`critmin.valuechain.trace_all`)."""
+    from critmin.valuechain import trace_all
+
+    years = trade_years(atlas)
+    if not years:
+        return pd.DataFrame(columns=["mineral", "importer", "exporter", "origin", "amount_t",
+                                     "how"])
+    f = trace_all(atlas, max(years), [mineral]).flows
+    return f if importer is None else f[f.importer == importer]
+
+
+def outlook_page(atlas: Atlas, mineral: str) -> dict[str, Any] | None:
+    """Demand by scenario and refining supply by country for the mineral page's outlook chart,
+    or None when the atlas has no IEA outlook for ``mineral``."""
+    from critmin.valuechain import SCENARIOS, TOTAL_SECTORS, outlook_minerals, outlooks
+
+    if mineral not in outlook_minerals(atlas):
+        return None
+    every = outlooks(atlas, [mineral], SCENARIOS)
+    frames = []
+    for scen in SCENARIOS:
+        d = every[(mineral, scen)].demand
+        d = d[d.sector.isin(TOTAL_SECTORS)]
+        frames.append(d.groupby(["scenario", "year"], as_index=False).demand_t.sum())
+    demand = pd.concat(frames).drop_duplicates(["scenario", "year"])
+    first = every[(mineral, SCENARIOS[0])]
+    return {"demand": demand, "supply": first.supply[first.supply.stage == "refinery"],
+            "balance": first.balance, "notes": first.notes}
+
+
 def mineral_page(atlas: Atlas, mineral: str) -> dict[str, Any]:
-    """Everything the mineral page shows: name, producers, concentration over time, exporters,
-    flows and the N-1 table."""
+    """Everything the mineral page shows: name, producers, concentration over time, the three
+    layers (mined, refined, traded), exporters, flows, the traced chain, the outlook and the N-1
+    table."""
     return {"mineral": mineral, "name": mineral_name(atlas, mineral),
             "producers": producers(atlas, mineral), "concentration": concentration(atlas, mineral),
+            "layers": layers(atlas, mineral), "chain": chain_flows(atlas, mineral),
+            "outlook": outlook_page(atlas, mineral),
             "exporters": exporters(atlas, mineral), "flows": flows(atlas, mineral),
             "n_minus_1": n_minus_1(atlas, mineral)}
 
@@ -332,8 +416,72 @@ def country_page(atlas: Atlas, country: str, year: int | None = None,
         cov = pd.DataFrame({"note": [str(exc)]})
     return {"iso3": iso3, "name": country_name(atlas, iso3),
             "year": int(risk.year.max()) if len(risk) else year, "risk": risk,
+            "by_stage": imports_by_stage(atlas, iso3, year),
             "matrix": risk_matrix(risk, matrix_axes(atlas)), "suppliers": suppliers(atlas, iso3, year),
             "group": g, "coverage": cov, "lists": critical_lists(atlas, risk)}
+
+
+def outlook_summary(atlas: Atlas, minerals: list[str], scenario: str = "STEPS") -> pd.DataFrame:
+    """The outlook (IEA) of each of ``minerals`` that has one, refining stage: ``mineral, year,
+    demand_t, supply_t, balance_t, top_producer, top3_share, hhi`` for 2024-2040."""
+    from critmin.valuechain import outlook_minerals, outlooks
+
+    have = [m for m in outlook_minerals(atlas) if m in set(minerals)]
+    frames = [o.balance for o in outlooks(atlas, have, [scenario]).values()] if have else []
+    cols = ["mineral", "year", "demand_t", "supply_t", "balance_t", "top_producer",
+            "top3_share", "hhi"]
+    if not frames:
+        return pd.DataFrame(columns=cols)
+    df = pd.concat(frames, ignore_index=True)
+    return df[df.stage == "refinery"][cols].reset_index(drop=True)
+
+
+#: Import stages shown to users: hs_map ``stage`` -> ore, refined or chemical, component.
+IMPORT_STAGES = {"ore": "ore", "intermediate": "refined or chemical",
+                 "chemical": "refined or chemical", "metal": "refined or chemical",
+                 "alloy": "refined or chemical", "scrap": "refined or chemical"}
+#: HS codes that are components (manufactured parts), not materials.
+COMPONENT_CODES = frozenset({"850511"})
+
+
+def imports_by_stage(atlas: Atlas, country: str, year: int | None = None) -> pd.DataFrame:
+    """A country's imports per mineral and stage (ore; refined or chemical; component) in
+    ``year`` (default: latest): ``mineral, stage, year, imports_kusd, content_t, share,
+    hs_codes`` (the HS codes counted, with their revision)."""
+    from critmin.metrics.trade import mineral_trade
+    from critmin.reference import resolve_country
+
+    iso3 = resolve_country(country)
+    cols = ["mineral", "stage", "year", "imports_kusd", "content_t", "share", "hs_codes"]
+    hs = atlas.table("hs_map").to_pandas()
+    tf, src = atlas.table("trade_flows"), atlas.table("sources")
+    frames = []
+    hs["kind"] = hs.stage.map(IMPORT_STAGES).where(~hs.hs_code.isin(COMPONENT_CODES),
+                                                   "component")
+    for kind, g in hs.groupby("kind"):
+        m = atlas.table("hs_map").filter(_.hs_code.isin(list(g.hs_code.unique())))
+        f = mineral_trade(tf, m, sources=src).filter(_.importer == iso3)
+        if year is not None:
+            f = f.filter(_.year == year)
+        d = f.to_pandas()
+        if d.empty:
+            continue
+        y = year or int(d.year.max())
+        d = d[d.year == y].groupby("mineral", as_index=False).agg(
+            imports_kusd=("value_kusd", "sum"),
+            content_t=("content_t", lambda c: c.sum(min_count=1)))
+        frames.append(d.assign(stage=kind, year=y))
+    if not frames:
+        return pd.DataFrame(columns=cols)
+    out = pd.concat(frames, ignore_index=True)
+    out = out[out.year == out.year.max()]
+    out["share"] = out.imports_kusd / out.groupby("mineral").imports_kusd.transform("sum")
+    codes = hs.groupby(["mineral", "kind"]).apply(
+        lambda g: ", ".join(sorted(f"{c} ({r})" for c, r in zip(g.hs_code, g.hs_revision,
+                                                                strict=True))),
+        include_groups=False)
+    out["hs_codes"] = [codes.get((m, k), "") for m, k in zip(out.mineral, out.stage, strict=True)]
+    return out.sort_values(["mineral", "stage"], ignore_index=True)[cols]
 
 
 def critical_lists(atlas: Atlas, risk: pd.DataFrame) -> pd.DataFrame:

@@ -18,7 +18,8 @@ import numpy as np
 import pandas as pd
 from ibis import _
 
-from critmin.metrics.concentration import latest_release
+from critmin.metrics.supply import preferred_family
+from critmin.metrics.trade import one_hs_revision
 
 if TYPE_CHECKING:
     from critmin.atlas import Atlas
@@ -44,6 +45,7 @@ def trade(atlas: Atlas, year: int, stage: str = "all",
         m = m.filter(m.mineral.isin(list(minerals)))
     m = m.select("hs_code", "hs_revision", "mineral")
     j = tf.join(m, ["hs_code", "hs_revision"]).filter(_.exporter != _.importer)
+    j = one_hs_revision(j, ("year", "hs_code", "mineral"))
     df = j.select("mineral", "hs_code", "exporter", "importer", "value_kusd",
                   "quantity_t").to_pandas()
     return _impute(df)
@@ -70,7 +72,9 @@ def _impute(df: pd.DataFrame) -> pd.DataFrame:
 
 def production(atlas: Atlas, year: int, stage: str = "mine",
                minerals: Sequence[str] | None = None) -> pd.DataFrame:
-    """USGS production in tonnes per country and mineral for the latest year <= ``year``.
+    """Production in tonnes per country and mineral for the latest year <= ``year``: USGS MCS;
+    for refining, the first family that publishes the mineral's refining (USGS MCS, else the
+    IEA, else World Mining Data; :func:`critmin.metrics.supply.preferred_family`).
 
     ``stage`` is a production stage (``mine``, ``refinery``, ``smelter``). Columns:
     ``mineral, country, production_t, production_year, basis``. Only mass units (t); when a
@@ -80,7 +84,7 @@ def production(atlas: Atlas, year: int, stage: str = "mine",
     p = p.filter((p.stage == stage) & (p.unit == "t") & (p.year <= year) & p.value.notnull())
     if minerals is not None:
         p = p.filter(p.mineral.isin(list(minerals)))
-    p = latest_release(p, atlas.table("sources"), "usgs-mcs")
+    p = preferred_family(p, atlas.table("sources"))
     df = p.select("mineral", "country", "year", "basis", "value").to_pandas()
     cols = ["mineral", "country", "production_t", "production_year", "basis"]
     if df.empty:

@@ -386,11 +386,13 @@ def validate(
 
 def _check_unique(t: Table, data: pa.Table, fail: Any) -> None:
     """Fail on the second row whose key (the schema's key columns) repeats an earlier row's."""
+    import pyarrow.compute as pc
+
     if not t.key or data.num_rows < 2:
         return
     keyed = data.select(t.key).append_column("_i", pa.array(range(data.num_rows), pa.int64()))
     counts = keyed.group_by(t.key, use_threads=False).aggregate([("_i", "count"), ("_i", "min")])
-    dup = counts.filter(pa.compute.greater(counts.column("_i_count"), 1))
+    dup = counts.filter(pc.greater(counts.column("_i_count"), 1))
     if dup.num_rows == 0:
         return
     row = dup.slice(0, 1).to_pylist()[0]

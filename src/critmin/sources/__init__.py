@@ -8,13 +8,13 @@ from __future__ import annotations
 from pathlib import Path
 from types import ModuleType
 
-from critmin.sources import baci, comtrade, usgs, wgi, wmd
+from critmin.sources import baci, comtrade, iea, usgs, wgi, wmd
 from critmin.sources.base import first_line
 
 
 def loaders() -> list[ModuleType]:
     """The loader modules, in detection order."""
-    return [baci, usgs, wgi, wmd, comtrade]
+    return [baci, usgs, wgi, wmd, comtrade, iea]
 
 
 def detect(path: Path) -> ModuleType | None:

@@ -30,6 +30,8 @@ NAME = "CEPII BACI"
 _FILE = re.compile(r"BACI_(HS\d\d)_Y(\d{4})_V(\w+)\.csv$", re.IGNORECASE)
 _COUNTRY_FILE = re.compile(r"country_codes_V(\w+)\.csv$", re.IGNORECASE)
 COLUMNS = ["t", "i", "j", "k", "v", "q"]
+#: HS revisions BACI publishes, oldest first (the order of precedence: a later one wins).
+HS_REVISIONS = ("HS92", "HS96", "HS02", "HS07", "HS12", "HS17", "HS22")
 #: The BACI field each trade_flows column comes from.
 FIELDS = {"year": "t", "exporter": "i", "importer": "j", "hs_code": "k", "value_kusd": "v",
           "quantity_t": "q"}
@@ -44,6 +46,9 @@ def detect(path: Path, header: str) -> bool:
 def meta_for(path: Path) -> SourceMeta:
     m = _FILE.search(path.name)
     rev, year, release = (m.group(1).upper(), m.group(2), m.group(3)) if m else ("HS92", "", "")
+    if m and rev not in HS_REVISIONS:
+        raise InputError(path, f"unknown HS revision {rev} in the file name; "
+                         f"expected one of {', '.join(HS_REVISIONS)}", field="file name")
     sid = f"baci-{rev.lower()}-v{release.lower()}-y{year}" if m else f"baci-{path.stem.lower()}"
     return SourceMeta(
         source_id=sid,
@@ -57,24 +62,36 @@ def meta_for(path: Path) -> SourceMeta:
     )
 
 
+def revision_release(path: Path) -> tuple[str, str | None]:
+    """(HS revision, release) a BACI file names itself with: ``BACI_HS17_Y2024_V202601.csv`` ->
+    ``("HS17", "V202601")``; a file without BACI's name is taken as HS92 of unknown release."""
+    m = _FILE.search(path.name)
+    return (m.group(1).upper(), f"V{m.group(3)}") if m else ("HS92", None)
+
+
 #: Files of a BACI release that are reference tables (used to translate codes), not data.
 REFERENCE_FILES = re.compile(r"(country|product)_codes_.*\.csv$", re.IGNORECASE)
 
 
 def prepare(files: list[Path], codes: CountryCodes) -> None:
     """Add the country tables of the BACI releases of ``files`` to ``codes`` (a release may be
-    newer than the one critmin ships). Part of the loader interface: called before parsing."""
-    for d in sorted({Path(f).parent for f in files}):
-        cfile = country_file_beside(d / "x")
-        if cfile is not None:
-            codes.load_baci_table(list(_read_country_file(cfile)))
+    newer than the one critmin ships): each file's own release's table. Part of the loader
+    interface: called before parsing."""
+    tables = {country_file_beside(Path(f)) for f in files}
+    for cfile in sorted(t for t in tables if t is not None):
+        codes.load_baci_table(list(_read_country_file(cfile)))
 
 
 def country_file_beside(path: Path) -> Path | None:
-    """The release's country code file in the same folder, if any."""
-    for p in sorted(path.parent.glob("country_codes_V*.csv")):
-        return p
-    return None
+    """The country code file of the file's own release in the same folder
+    (``country_codes_V202601.csv`` for ``..._V202601.csv``); failing that, the latest one there."""
+    _rev, release = revision_release(path)
+    found = sorted(path.parent.glob("country_codes_V*.csv"))
+    for p in found:
+        m = _COUNTRY_FILE.search(p.name)
+        if release and m and f"V{m.group(1)}".lower() == release.lower():
+            return p
+    return found[-1] if found else None
 
 
 @cache
@@ -128,7 +145,7 @@ def parse(path: Path, ctx: Context) -> Parsed:
     path = Path(path)
     meta = meta_for(path)
     header = _check_header(path)
-    rev = meta.source_id.split("-")[1].upper() if meta.source_id.startswith("baci-hs") else "HS92"
+    rev, _release = revision_release(path)
     codes = baci_code_map(ctx, path)
     con = _duck().cursor()
     con.register("baci_codes", pa.table({

@@ -92,7 +92,7 @@ def parse(path: Path, ctx: Context) -> Parsed:
         indicators.append(indicator)
         estimates.append(estimate)
         lines.append(lineno)
-    notes = _drop_duplicates(years, countries, indicators, estimates, lines)
+    notes = _relabel_errata(years, countries, indicators, estimates, lines)
     table = pa.table({
         "year": pa.array(years, pa.int16()), "country": countries, "indicator": indicators,
         "estimate": pa.array(estimates, pa.float64()),
@@ -109,9 +109,9 @@ def parse(path: Path, ctx: Context) -> Parsed:
 ERRATA: dict[str, str] = {"GUY": "GUF"}
 
 
-def _drop_duplicates(*cols: list) -> list[str]:
-    """Resolve repeated (year, country, indicator) rows: relabel known errata (:data:`ERRATA`),
-    then keep the last row of any remaining duplicate, with a note."""
+def _relabel_errata(*cols: list) -> list[str]:
+    """Relabel the repeated (year, country, indicator) rows of known errata (:data:`ERRATA`);
+    any other duplicate stays, and the atlas's key check refuses the file naming its line."""
     years, countries, indicators, _estimates, lines = cols
     notes: list[str] = []
     last: dict[tuple, int] = {}
@@ -127,18 +127,7 @@ def _drop_duplicates(*cols: list) -> list[str]:
             relabelled.append(i)
     if relabelled:
         notes.append(f"{len(relabelled)} rows in {_errata_note(relabelled, lines)}")
-        last = {}
-        for i, key in enumerate(zip(years, countries, indicators, strict=True)):
-            last[key] = i
-    if len(last) == len(years):
-        return notes
-    keep = sorted(last.values())
-    dropped = sorted(set(range(len(years))) - set(keep))
-    dup = sorted({countries[i] for i in dropped})
-    notes.append(f"{len(dropped)} duplicate rows for {', '.join(dup)} (first at line "
-                 f"{lines[dropped[0]]}): the later rows are kept")
-    for col in cols:
-        col[:] = [col[i] for i in keep]
+    # any other repeated (year, country, indicator) is left for validation to refuse
     return notes
 
 

@@ -114,6 +114,21 @@ def evaluate(store: Store, atlas: Atlas | None = None, *, trigger: str = "on-dem
     ev = _Events(atlas, store, restrictions) if any(x.kind == "event" for x in specs.values()) \
         else None
     now = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    for attempt in range(3):  # a concurrent evaluation may create the same states first
+        try:
+            out.alerts = _write(store, rules, specs, readings, ev, trigger, now)
+            break
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    return out
+
+
+def _write(store: Store, rules: list[WatchRule], specs: dict[int, RuleSpec],
+           readings: dict[indicators.Key, indicators.Reading], ev: _Events | None, trigger: str,
+           now: dt.datetime) -> list[int]:
+    """Compare, then write states, alerts and deliveries in one transaction; new alert ids."""
+    alerts: list[int] = []
     with store.session() as s:
         states = {st.rule_id: st for st in s.scalars(
             select(WatchState).where(WatchState.rule_id.in_(list(specs))).with_for_update())}
@@ -137,8 +152,8 @@ def evaluate(store: Store, atlas: Atlas | None = None, *, trigger: str = "on-dem
         for f in fired:
             alert_id = _store_alert(s, f, trigger, now, channels.get(f.rule.user_id, []))
             if alert_id is not None:
-                out.alerts.append(alert_id)
-    return out
+                alerts.append(alert_id)
+    return alerts
 
 
 def _check_metric(rule: WatchRule, spec: RuleSpec, reading: indicators.Reading,

@@ -111,7 +111,13 @@ def build_router() -> APIRouter:
                                      f"Top exporters ({ex.year.iloc[0] if len(ex) else ''}, "
                                      "thousand USD)", "thousand USD"),
             "sankey": charts.sankey(page["flows"], "Largest trade flows (thousand USD)"),
+            "chain": charts.chain_sankey(page["chain"], f"{page['name']}: mine → refine → "
+                                         "importer (traced, contained t)"),
         }
+        if page["outlook"] is not None:
+            figs["outlook"] = charts.outlook_chart(
+                page["outlook"]["demand"], page["outlook"]["supply"],
+                f"{page['name']}: demand by scenario against refining supply by country (IEA)")
         return render(request, "mineral.html", who, title=page["name"], page=page, figs=figs)
 
     @r.get("/countries", response_class=HTMLResponse)
@@ -135,6 +141,15 @@ def build_router() -> APIRouter:
                                      "Largest suppliers, all mapped minerals (thousand USD)",
                                      "thousand USD"),
         }
+        top = page["risk"].mineral.iloc[0] if len(page["risk"]) else None
+        if top is not None:
+            chain = _cached(request, ("chain", top),
+                            lambda a: views.chain_flows(a, top))
+            mine = chain[chain.importer == page["iso3"]]
+            if len(mine):
+                figs["chain"] = charts.chain_sankey(
+                    mine, f"{page['name']}: where its {top} comes from (mine → refine → "
+                    f"{page['iso3']}, contained t)")
         return render(request, "country.html", who, title=page["name"], page=page, figs=figs,
                       groups=reference.groups())
 
