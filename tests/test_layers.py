@@ -22,9 +22,10 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
 LAYERS: dict[str, int] = {
     "errors": 0,
     "schema": 1,
+    "inputs": 1,
+    "output": 1,
     "countries": 2,
     "data": 2,
-    "output": 2,
     "provenance": 2,
     "reference": 3,
     "sources": 4,
@@ -52,10 +53,12 @@ LAYERS: dict[str, int] = {
 #: the only imports allowed between two surfaces (importer, imported)
 SURFACE_EDGES: set[tuple[str, str]] = {
     ("cli", "api"),      # critmin serve starts the HTTP app
-    ("cli", "reports"),  # critmin brief writes a report; commands show the shared views
-    ("api", "reports"),  # routes serve the views the dashboard shows (one concentration view)
+    ("cli", "reports"),  # critmin brief writes a report
     ("api", "web"),      # the app mounts the dashboard pages
+    ("api", "reports"),  # the API serves the same report views as JSON
+    ("web", "api"),      # pages share the server's atlas pool, principal and roundtable store
     ("web", "reports"),  # pages reuse the report views and charts
+    ("reports", "web"),  # a self-contained brief inlines the dashboard's bundled plotly.js
 }
 
 #: analysis packages that may use each other (the cooperation what-if runs scenarios, the watch
@@ -69,6 +72,8 @@ ANALYSIS_EDGES: set[tuple[str, str]] = {
     ("watch", "cooperation"),
     ("watch", "valuechain"),
     ("valuechain", "assessment"),
+    ("valuechain", "scenarios"),
+    ("valuechain", "cooperation"),
 }
 
 
