@@ -143,3 +143,23 @@ def test_default_path_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert a.table("trade_flows").count().to_pyarrow().as_py() > 100_000
     a.close()
     assert os.path.exists(tmp_path / "x.duckdb")
+
+
+def test_atlas_is_a_clean_boundary() -> None:
+    """The atlas imports neither the starter nor any loader by name, and no public function of
+    it takes a test hook (a parameter whose name starts with an underscore)."""
+    import ast
+    import inspect
+
+    tree = ast.parse(Path(atlas.__file__).read_text())
+    imported = {f"{n.module}.{a.name}" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+                for a in n.names}  # "critmin.starter", "critmin.sources.base.Context", ...
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    from critmin.sources import loaders
+
+    forbidden = ("critmin.starter", *(m.__name__ for m in loaders()))
+    assert not {m for m in imported if m.startswith(forbidden)}
+    assert ".baci" not in Path(atlas.__file__).read_text()
+    for name, fn in inspect.getmembers(atlas, inspect.isfunction):
+        if not name.startswith("_") and fn.__module__ == "critmin.atlas":
+            assert not [p for p in inspect.signature(fn).parameters if p.startswith("_")], name
