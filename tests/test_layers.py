@@ -17,34 +17,37 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "critmin"
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
 
 #: layer rank of each top-level module or package of critmin; a module may import only modules of a
-#: strictly lower rank, or modules of its own package. Surfaces (rank 8) may import each other only
+#: strictly lower rank, or modules of its own package. Surfaces (rank 9) may import each other only
 #: along the edges listed in SURFACE_EDGES.
 LAYERS: dict[str, int] = {
     "errors": 0,
     "schema": 1,
-    "reference": 2,
+    "inputs": 1,
+    "output": 1,
     "countries": 2,
     "data": 2,
-    "sources": 3,
-    "atlas": 4,
-    "storage": 4,
-    "starter": 5,
-    "engine": 5,
-    "synthetic": 5,
-    "metrics": 6,
-    "auth": 6,
-    "assessment": 7,
-    "scenarios": 7,
-    "cooperation": 7,
-    "matchmaking": 7,
-    "valuechain": 7,
-    "watch": 7,
-    "reports": 8,
-    "api": 8,
-    "web": 8,
-    "cli": 8,
-    "__init__": 9,
-    "__main__": 9,
+    "provenance": 2,
+    "reference": 3,
+    "sources": 4,
+    "atlas": 5,
+    "storage": 5,
+    "starter": 6,
+    "engine": 6,
+    "synthetic": 6,
+    "metrics": 7,
+    "auth": 7,
+    "assessment": 8,
+    "scenarios": 8,
+    "cooperation": 8,
+    "matchmaking": 8,
+    "valuechain": 8,
+    "watch": 8,
+    "reports": 9,
+    "api": 9,
+    "web": 9,
+    "cli": 9,
+    "__init__": 10,
+    "__main__": 10,
 }
 
 #: the only imports allowed between two surfaces (importer, imported)
@@ -52,7 +55,10 @@ SURFACE_EDGES: set[tuple[str, str]] = {
     ("cli", "api"),      # critmin serve starts the HTTP app
     ("cli", "reports"),  # critmin brief writes a report
     ("api", "web"),      # the app mounts the dashboard pages
+    ("api", "reports"),  # the API serves the same report views as JSON
+    ("web", "api"),      # pages share the server's atlas pool, principal and roundtable store
     ("web", "reports"),  # pages reuse the report views and charts
+    ("reports", "web"),  # a self-contained brief inlines the dashboard's bundled plotly.js
 }
 
 #: analysis packages that may use each other (the cooperation what-if runs scenarios, the watch
@@ -66,6 +72,8 @@ ANALYSIS_EDGES: set[tuple[str, str]] = {
     ("watch", "cooperation"),
     ("watch", "valuechain"),
     ("valuechain", "assessment"),
+    ("valuechain", "scenarios"),
+    ("valuechain", "cooperation"),
 }
 
 

@@ -35,7 +35,7 @@ def test_valid_rule_is_normalised() -> None:
     ({"kind": "maybe"}, "kind: must be one of threshold, change, event"),
     ({"stage": "smelter"}, "stage: import_share takes stage all or mine or refinery"),
     ({"supplier": "XXX"}, "supplier: unknown country or group 'XXX'"),
-    ({"indicator": "import_hhi"}, "supplier: only import_share takes a supplier"),
+    ({"indicator": "import_hhi"}, "supplier: only import_share and traced_origin_share take a supplier"),
     ({"indicator": "import_reliance", "supplier": None, "stage": "mine", "country": "EU27"},
      "country: import_reliance is computed for countries, not groups"),
     ({"kind": "change", "op": ">"}, "op: a change rule takes one of up, down, move"),

@@ -7,8 +7,9 @@ out through :func:`emit` (the shared output layer :mod:`critmin.output`).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -21,7 +22,9 @@ if TYPE_CHECKING:
     from critmin.atlas import Atlas
     from critmin.engine import ParquetAtlas
 
-__all__ = ["Format", "analytic_atlas", "app", "duckdb_atlas", "emit", "main"]
+__all__ = ["Format", "analytic_atlas", "app", "duckdb_atlas", "emit", "main", "run_analytic"]
+
+T = TypeVar("T")
 
 EngineOption = Annotated[str | None, typer.Option(
     "--engine", help="duckdb or spark (default: $CRITMIN_ENGINE, else duckdb).")]
@@ -97,6 +100,19 @@ def analytic_atlas(db: Path | None, engine: str | None = None, parquet: str | No
     from critmin.engine import open_atlas
 
     return open_atlas(engine, parquet=parquet, path=db, master=master)
+
+
+def run_analytic(fn: Callable[[Any], T], db: Path | None, engine: str | None = None,
+                 parquet: str | None = None, master: str | None = None
+                 ) -> tuple[T, dict[str, Any]]:
+    """``fn(atlas)`` on the chosen engine, and the annotations (sources, licence, atlas
+    version) of the tables and source families it read (:mod:`critmin.provenance`)."""
+    from critmin import provenance
+
+    with analytic_atlas(db, engine, parquet, master) as handle:
+        with provenance.recording() as reads:
+            result = fn(handle)
+        return result, provenance.atlas_annotations(handle, reads)
 
 
 def duckdb_atlas(db: Path | None, command: str) -> Atlas:

@@ -12,9 +12,9 @@ from critmin.cli import (
     Format,
     MasterOption,
     ParquetOption,
-    analytic_atlas,
     app,
     emit,
+    run_analytic,
 )
 
 DbOption = Annotated[Path | None, typer.Option("--db", help="Atlas file (default: $CRITMIN_ATLAS "
@@ -35,13 +35,10 @@ def assess_cmd(
     master: MasterOption = None,
 ) -> None:
     """Supply risk of COUNTRY per mineral: import reliance, suppliers, concentration, lists."""
-    from critmin import provenance
     from critmin.assessment import assess
 
-    with analytic_atlas(db, engine, parquet, master) as atlas:
-        with provenance.recording() as reads:
-            df = assess(country, year=year, minerals=mineral, atlas=atlas)
-        ann = provenance.atlas_annotations(atlas, reads)
+    df, ann = run_analytic(lambda atlas: assess(country, year=year, minerals=mineral,
+                                                atlas=atlas), db, engine, parquet, master)
     notes = list(df.attrs.get("notes", []))
     if fmt is Format.table:
         notes += [*_reliance_notes(df), *_coverage_notes(df)]
@@ -150,14 +147,11 @@ def concentration_cmd(
     master: MasterOption = None,
 ) -> None:
     """Production concentration of a mineral: HHI, top-1/top-3 shares, largest producer."""
-    from critmin import provenance
     from critmin.metrics.supply import check_family
     from critmin.reports import views
 
     check_family(source)
-    with analytic_atlas(db, engine, parquet, master) as atlas:
-        with provenance.recording() as reads:
-            df = views.concentration_view(views.concentration(atlas, mineral, family=source),
-                                          mineral, stage, year)
-        ann = provenance.atlas_annotations(atlas, reads)
+    df, ann = run_analytic(lambda atlas: views.concentration_view(
+        views.concentration(atlas, mineral, family=source), mineral, stage, year),
+        db, engine, parquet, master)
     emit(df, fmt, title=f"Production concentration: {mineral}", ann=ann)

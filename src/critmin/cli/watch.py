@@ -87,12 +87,14 @@ def add_cmd(
     user: UserOption,
     indicator: Annotated[str | None, typer.Option(
         "--indicator", help="import_share, import_hhi, top_supplier_share, production_hhi, "
-        "production_top_share, import_reliance, geopolrisk or n_minus_1.")] = None,
+        "production_top_share, import_reliance, geopolrisk, n_minus_1 or traced_origin_share.")]
+    = None,
     event: Annotated[str | None, typer.Option(
         "--event", help="restriction or project_status (instead of an indicator).")] = None,
     stage: Annotated[str, typer.Option("--stage", help="all, mine or refinery.")] = "all",
     supplier: Annotated[str | None, typer.Option(
-        "--supplier", help="Supplier country or bloc (import_share).")] = None,
+        "--supplier", help="Supplier country or bloc (import_share, traced_origin_share).")]
+    = None,
     above: Annotated[float | None, typer.Option("--above", help="Fire when value > this.")] = None,
     below: Annotated[float | None, typer.Option("--below", help="Fire when value < this.")] = None,
     up: Annotated[float | None, typer.Option(

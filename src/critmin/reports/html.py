@@ -20,9 +20,12 @@ def fmt(value: Any, kind: str = "") -> str:
     :mod:`critmin.output`; missing and infinite values show as an en dash (never 0).
 
     ``kind``: ``pct`` (a 0-1 share as a percentage), ``hhi`` (0-1 HHI on the 0-10,000 points
-    scale), ``int`` (a year or count, no separators), ``kusd``/``t``/``num`` (amounts), ``list``.
+    scale), ``int`` (a year or count, no separators), ``kusd``/``t``/``num`` (amounts), ``list``,
+    ``est`` (a publisher's estimate flag: "estimate" or nothing).
     """
     v = output.jsonable(value)
+    if kind == "est":
+        return output.ESTIMATE if v is True else ""
     if isinstance(v, list):
         return ", ".join(map(str, v)) if v else output.MISSING
     if v is None:

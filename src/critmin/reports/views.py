@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 from ibis import _
 
+from critmin import provenance as cite
 from critmin import reference, schema
 from critmin.atlas import Atlas
 from critmin.errors import CritminError, NoDataError
@@ -144,7 +145,8 @@ def main_concentration(atlas: Atlas) -> pd.DataFrame:
 
 def producers(atlas: Atlas, mineral: str, stage: str | None = None) -> pd.DataFrame:
     """Producers of ``mineral`` in the latest USGS year of ``stage`` (default: ``mine`` when
-    present, else the first stage): ``country, name, stage, year, value, unit, basis, share``."""
+    present, else the first stage): ``country, name, stage, year, value, unit, basis, share,
+    estimated`` (``estimated``: the publisher marks the figure as an estimate, USGS ``E``)."""
     from critmin.cooperation.analytics import usgs_production
     from critmin.metrics.concentration import NOT_COUNTRIES, REST_OF_WORLD, WORLD
     from critmin.metrics.formulas import calc_shares, calc_world_total
@@ -152,13 +154,15 @@ def producers(atlas: Atlas, mineral: str, stage: str | None = None) -> pd.DataFr
     p = usgs_production(atlas, mineral, aggregates=True).to_pandas()
     if p.empty:
         return pd.DataFrame(columns=["country", "name", "stage", "year", "value", "unit", "basis",
-                                     "share"])
+                                     "share", "estimated"])
     if stage is None:
         stages = list(p.stage.unique())
         stage = "mine" if "mine" in stages else sorted(stages)[0]
     p = p[p.stage == stage]
     p = p[p.year == p.year.max()]
-    p = p.groupby(["country", "stage", "year", "unit", "basis"], as_index=False).value.sum()
+    p = p.assign(estimated=p.estimated.fillna(False).astype(bool)).groupby(
+        ["country", "stage", "year", "unit", "basis"], as_index=False).agg(
+        value=("value", "sum"), estimated=("estimated", "any"))
     world = {}  # shares are of the world total (named countries plus the rest of world)
     for key, g in p.groupby(["unit", "basis"]):
         v = g.set_index("country").value
@@ -170,7 +174,7 @@ def producers(atlas: Atlas, mineral: str, stage: str | None = None) -> pd.DataFr
     names = countries(atlas).set_index("iso3").name
     p = p.assign(name=p.country.map(names).fillna(p.country))
     return p.sort_values("value", ascending=False, ignore_index=True)[
-        ["country", "name", "stage", "year", "value", "unit", "basis", "share"]]
+        ["country", "name", "stage", "year", "value", "unit", "basis", "share", "estimated"]]
 
 
 def _mineral_flows(atlas: Atlas, mineral: str, year: int | None = None) -> tuple[Any, int | None]:
@@ -324,11 +328,12 @@ def risk_table(atlas: Atlas, country: str, year: int | None = None) -> pd.DataFr
     return df.assign(name=df.mineral.map(names).fillna(df.mineral))
 
 
-#: The risk matrix's axes: (column, label). x is always import reliance; y is the GeoPolRisk
-#: score when the atlas can compute it (it has the GeoPolRisk material map), else the
-#: concentration of imports. The choice depends on the atlas, never on the country, so every
-#: country page has the same axes.
-MATRIX_X = ("import_reliance", "import reliance (share of apparent consumption)")
+#: The risk matrix's axes: (column, label). x is always the top supplier's share of imports
+#: (known wherever the country imports the mineral; import reliance stays in the table, where a
+#: blank carries its reason); y is the GeoPolRisk score when the atlas can compute it (it has the
+#: GeoPolRisk material map), else the concentration of imports. The choice depends on the atlas,
+#: never on the country, so every country page has the same axes.
+MATRIX_X = ("top_supplier_share", "share of imports from the top supplier")
 MATRIX_Y = ("geopolrisk", "GeoPolRisk score")
 MATRIX_Y_FALLBACK = ("import_hhi", "import concentration (HHI; GeoPolRisk not in this atlas)")
 
@@ -513,14 +518,7 @@ def provenance(atlas: Atlas) -> pd.DataFrame:
 
 def atlas_version(atlas: Atlas) -> str:
     """``<critmin version>+<12 hex digits over the loaded files' checksums>`` (as the API)."""
-    import hashlib
-
-    from critmin import __version__
-
-    h = hashlib.sha256()
-    for r in provenance(atlas).sort_values(["family", "source_id"]).itertuples():
-        h.update(f"{r.source_id}={r.sha256};".encode())
-    return f"{__version__}+{h.hexdigest()[:12]}"
+    return cite.atlas_version(cite.atlas_sources(atlas))
 
 
 def citation(atlas: Atlas, name: str, prov: pd.DataFrame | None = None,

@@ -9,8 +9,13 @@ Each indicator comes from critmin's metric functions, for the latest data in the
   (:func:`critmin.metrics.concentration.hhi`); a bloc's share is the sum of its members' shares
   (membership in that year);
 - ``production_hhi``, ``production_top_share``: :func:`critmin.metrics.concentration.
-  production_concentration` on USGS MCS production (latest release per year, mass units) in the
-  latest year with data, the basis with the largest total;
+  production_concentration` on one production source family per mineral and stage
+  (:func:`critmin.metrics.supply.preferred_family`: USGS MCS; for refining else the IEA, else
+  World Mining Data; latest release per year, mass units) in the latest year with data, the
+  basis with the largest total;
+- ``traced_origin_share``: the share of the importer's imports (contained tonnes) traced one
+  step upstream to mines of the supplier country or bloc (:func:`critmin.valuechain.trace_all`,
+  proportional sourcing), latest BACI year;
 - ``import_reliance``: :func:`critmin.metrics.trade.import_reliance` in the latest BACI year;
 - ``geopolrisk``: :func:`critmin.metrics.geopolrisk.geopolrisk` (default mode) in that year;
 - ``n_minus_1``: coverage from :func:`critmin.scenarios.nminus1.n_minus_1`, latest year.
@@ -213,20 +218,26 @@ def _latest(df: pd.DataFrame, size: str) -> dict[tuple[str, str], Any]:
 
 
 def _production(ctx: Context, wanted: dict[Key, RuleSpec]) -> dict[Key, Reading]:
+    from critmin.metrics.supply import preferred_family
+
     minerals = sorted({s.mineral for s in wanted.values()})
-    conc = concentration.production_concentration(ctx.prod, sources=ctx.src, family="usgs-mcs")
-    latest = _latest(conc.filter((_.unit == "t") & _.mineral.isin(minerals)).to_pandas(),
-                     "total")
+    p = ctx.prod.filter(_.mineral.isin(minerals) & _.stage.isin(["mine", "refinery"])
+                        & (_.unit == "t"))
+    p = preferred_family(p, ctx.src)  # one family per mineral and stage (refining: USGS, IEA, WMD)
+    family = {(r.mineral, r.stage): str(r.family) for r in
+              p.select("mineral", "stage", "family").distinct().to_pandas().itertuples()}
+    conc = concentration.production_concentration(p.drop("family"), sources=ctx.src)
+    latest = _latest(conc.to_pandas(), "total")
     out: dict[Key, Reading] = {}
     for k, s in wanted.items():
         c = latest.get((s.mineral, s.stage))
+        fam = family.get((s.mineral, s.stage), "usgs-mcs")
         if c is None:
-            out[k] = Reading(None, None, "usgs-mcs")
+            out[k] = Reading(None, None, fam)
             continue
         year = int(c.year)
         value = float(c.hhi if s.indicator == "production_hhi" else c.top1_share)
-        out[k] = Reading(value, year, "usgs-mcs",
-                         ctx.production_sources(year, s.mineral, s.stage),
+        out[k] = Reading(value, year, fam, ctx.production_sources(year, s.mineral, s.stage, fam),
                          {"top_producer": str(c.top_supplier), "basis": str(c.basis)})
     return out
 
@@ -294,5 +305,31 @@ def _n_minus_1(ctx: Context, wanted: dict[Key, RuleSpec]) -> dict[Key, Reading]:
     return out
 
 
+def _traced_origin(ctx: Context, wanted: dict[Key, RuleSpec]) -> dict[Key, Reading]:
+    """Share of the importer's imports (contained tonnes) traced one step upstream to mines in
+    the supplier country or bloc (:func:`critmin.valuechain.trace_all`, proportional
+    sourcing)."""
+    from critmin.valuechain import trace_all
+
+    year = ctx.trade_year
+    if year is None:
+        return {k: Reading(None, None, "baci") for k in wanted}
+    views = trace_all(ctx.atlas, year, sorted({s.mineral for s in wanted.values()})).views
+    by_pair: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
+    for m, i, c, v in zip(views.mineral, views.importer, views.country, views.traced_share,
+                          strict=True):
+        by_pair[(str(m), str(i))][str(c)] = float(v)
+    sources = (ctx.sources_of("trade_flows", f"year = {year}", "baci")
+               + ctx.sources_of("production", f"year = {year}", "usgs-mcs"))
+    out: dict[Key, Reading] = {}
+    for k, s in wanted.items():
+        shares = by_pair.get((s.mineral, s.country))
+        sup = ctx.expand(s.supplier or "", year)
+        value = None if not shares else sum(v for c, v in shares.items() if c in sup)
+        out[k] = Reading(value, year, "baci", sources)
+    return out
+
+
 _FAMILIES = {"trade": _trade, "production": _production, "import_reliance": _import_reliance,
-             "geopolrisk": _geopolrisk, "n_minus_1": _n_minus_1}
+             "geopolrisk": _geopolrisk, "n_minus_1": _n_minus_1,
+             "traced_origin_share": _traced_origin}

@@ -63,6 +63,9 @@ INDICATORS: dict[str, Indicator] = {i.name: i for i in (
               "share (negative: net exporter)", ("mine", "refinery"), groups=False),
     Indicator("geopolrisk", "GeoPolRisk supply-risk score (default mode)", "score",
               ("all",)),
+    Indicator("traced_origin_share", "share of the country's imports (contained tonnes) traced "
+              "one step upstream to mines in a supplier country or bloc (critmin trace)",
+              "share 0-1", ("all",), supplier=True, groups=False),
     Indicator("n_minus_1", "N-1 coverage: can the rest of the world cover its demand without the "
               "largest producer", "ratio (>= 1 covered)", ("mine", "refinery"), world=True),
 )}
@@ -177,7 +180,8 @@ def validate(spec: RuleSpec, *, countries: set[str], groups: set[str], minerals:
             raise SpecError(f"supplier: unknown country or group {spec.supplier!r}; use an ISO3 "
                              f"code or one of the groups {', '.join(sorted(groups))}")
     elif supplier is not None:
-        raise SpecError(f"supplier: only import_share takes a supplier, not {ind.name}")
+        raise SpecError(f"supplier: only import_share and traced_origin_share take a "
+                        f"supplier, not {ind.name}")
     ops = THRESHOLD_OPS if spec.kind == "threshold" else CHANGE_OPS
     if spec.op not in ops:
         raise SpecError(f"op: a {spec.kind} rule takes one of {', '.join(ops)}, got {spec.op!r}")
