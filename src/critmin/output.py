@@ -20,9 +20,10 @@ import io
 import json
 import math
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas loads on first use: `critmin --help` must not pay for it
+    import pandas as pd
 
 
 class Format(str, Enum):
@@ -46,6 +47,9 @@ MEDIA: dict[Format, str] = {
 }
 #: What a missing (or infinite) value shows as in text.
 MISSING = "–"
+#: How a figure the publisher marks as an estimate (USGS ``E``, World Mining Data ``e``/``p``)
+#: is labelled where it is shown.
+ESTIMATE = "estimate"
 
 
 def jsonable(value: Any) -> Any:
@@ -55,6 +59,8 @@ def jsonable(value: Any) -> Any:
     >>> jsonable(float("inf")), jsonable(float("nan")), jsonable((1, 2.5))
     (None, None, [1, 2.5])
     """
+    import pandas as pd
+
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, bool | int | str):
@@ -173,6 +179,8 @@ def cell(value: Any, column: str | None = None) -> str:
 
 def flat(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with lists (and sets) joined by ``;`` and dicts as JSON text, for CSV and Excel."""
+    import pandas as pd
+
     out = df.copy()
     for col in out.columns:
         if out[col].dtype == object and out[col].map(
@@ -232,6 +240,8 @@ def to_parquet(df: pd.DataFrame, ann: dict[str, Any] | None = None) -> bytes:
 
 def to_xlsx(df: pd.DataFrame, ann: dict[str, Any] | None = None) -> bytes:
     """An Excel workbook: sheet ``data`` and, with annotations, sheet ``annotations``."""
+    import pandas as pd
+
     buf = io.BytesIO()
     out = flat(df)
     for col in out.columns:  # Excel has no timezone-aware datetimes

@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from critmin.cli import app
 
@@ -39,7 +37,9 @@ def build_cmd(
         "$CRITMIN_DATABASE_URL or a SQLite file in the user data dir).")] = None,
 ) -> None:
     """Recognise the source files in DIRS (by name and header) and load them into the atlas."""
+    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
 
     from critmin import atlas
     from critmin.watch import diff
@@ -127,6 +127,9 @@ def diff_cmd(
 ) -> None:
     """What changed between two atlas files, or two releases in one atlas (--db): rows added,
     removed and changed per source family, and the indicators that moved most."""
+    from rich.console import Console
+    from rich.table import Table
+
     from critmin.watch.diff import diff
 
     d = diff(old, new, atlas=db, top=top)
@@ -157,6 +160,9 @@ def info_cmd(
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
     """List the atlas tables, their row counts and the provenance of every loaded file."""
+    from rich.console import Console
+    from rich.table import Table
+
     from critmin.atlas import Atlas
     from critmin.metrics.trade import revision_precedence
 

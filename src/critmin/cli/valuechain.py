@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import pandas as pd
 import typer
 
 from critmin.cli import Format, app, emit
@@ -34,6 +33,8 @@ def trace_cmd(
         m = t.metrics.iloc[0]
         emit(t.views, fmt, title=f"{m.importer} {mineral} {t.year}: direct (by exporter) and "
                                  "traced (by mine origin) shares of contained tonnes")
+        import pandas as pd
+
         from critmin.output import number
 
         row = t.metrics.iloc[0]
