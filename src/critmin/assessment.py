@@ -26,6 +26,8 @@ COLUMNS = [
     "top_supplier", "top_supplier_share", "import_hhi", "production_hhi_mine", "top3_share_mine",
     "top_producer_mine", "production_hhi_refinery", "top3_share_refinery", "top_producer_refinery",
     "production_year", "geopolrisk", "share_msp", "share_ipef", "share_quad", "lists",
+    "top_producer_share_mine", "top_producer_share_refinery",
+    "import_reliance_basis", "import_reliance_flag", "hs_codes", "hs_codes_missing",
 ]
 
 
@@ -61,11 +63,17 @@ def assess(country: str, *, year: int | None = None, minerals: Sequence[str] | N
     # one production source family per mineral and stage (USGS MCS; refining: else the IEA)
     prod = preferred_family(atlas.table("production"), src).drop("family")
     rel = {}
-    for stage, chain in (("mine", "mine"), ("refinery", "refined")):
+    # mine: every traded form (content basis) against mine production, as USGS's net import
+    # reliance; refinery: refined forms against refinery production
+    for stage, chain in (("mine", "all"), ("refinery", "refined")):
         f = trade.mineral_trade(tf, hs, stage=chain, sources=src).filter(_.year == year)
-        r = trade.import_reliance(f, prod, stage=stage, sources=src, family=None)
+        # every family's rows: the preferred one serves production, World Mining Data's
+        # complete producer lists tell who produces nothing
+        r = trade.import_reliance(f, atlas.table("production"), stage=stage, sources=src,
+                                  family=None)
         rel[stage] = r.filter(_.country == iso3).to_pandas().set_index("mineral")
 
+    cov = trade.hs_coverage(tf, hs, year=year).to_pandas().set_index("mineral")
     conc = concentration.production_concentration(prod, sources=src, family=None)
     conc = conc.filter((_.year <= year) & (_.unit == "t")).to_pandas()
     lists = _lists(atlas)
@@ -77,6 +85,12 @@ def assess(country: str, *, year: int | None = None, minerals: Sequence[str] | N
                "import_hhi": r.import_hhi, "share_msp": r.share_msp, "share_ipef": r.share_ipef,
                "share_quad": r.share_quad, "lists": lists.get(m, [])}
         row["import_reliance"] = _get(rel["mine"], m, "import_reliance")
+        for c in ("hs_codes", "hs_codes_missing"):
+            codes = cov.loc[m, c] if m in cov.index else None
+            row[c] = [] if codes is None else list(codes)
+        row["import_reliance_basis"] = _get_text(rel["mine"], m, "reliance_basis")
+        row["import_reliance_flag"] = (_get_text(rel["mine"], m, "reliance_flag")
+                                       or _get_text(rel["mine"], m, "production_flag"))
         row["import_reliance_refined"] = _get(rel["refinery"], m, "import_reliance")
         years = []
         for stage in ("mine", "refinery"):
@@ -86,6 +100,7 @@ def assess(country: str, *, year: int | None = None, minerals: Sequence[str] | N
                 row[f"production_hhi_{stage}"] = c.hhi
                 row[f"top3_share_{stage}"] = c.top3_share
                 row[f"top_producer_{stage}"] = c.top_supplier
+                row[f"top_producer_share_{stage}"] = c.top1_share
                 years.append(int(c.year))
         row["production_year"] = max(years) if years else None
         rows.append(row)
@@ -117,6 +132,13 @@ def _get(df: pd.DataFrame, mineral: str, col: str) -> float | None:
     if mineral in df.index:
         v = df.loc[mineral, col]
         return None if pd.isna(v) else float(v)
+    return None
+
+
+def _get_text(df: pd.DataFrame, mineral: str, col: str) -> str | None:
+    if mineral in df.index:
+        v = df.loc[mineral, col]
+        return None if v is None or pd.isna(v) else str(v)
     return None
 
 

@@ -20,7 +20,7 @@ import contextlib
 import datetime as dt
 import os
 import shutil
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,44 +58,149 @@ def default_path() -> Path:
 # reading
 
 
+# --------------------------------------------------------------------------------------------
+# one release per source family
+
+#: What one file of a data table covers besides the year: a later release of the same family
+#: replaces an earlier one for each (year, part) it covers. Production and reserves: the mineral
+#: (MCS 2022 covers 12 minerals, MCS 2024 all of them); trade: the HS nomenclature (HS92 and HS17
+#: files are different products; :func:`critmin.metrics.trade.mineral_trade` picks one
+#: nomenclature per mineral so that they never add up); governance: the WGI indicator (the 2025
+#: release carries only ``pv``).
+RELEASE_PART: dict[str, str] = {"production": "mineral", "reserves": "mineral",
+                                "trade_flows": "hs_revision", "governance": "indicator",
+                                "reported_reliance": "mineral"}
+#: Environment variable pinning releases (comma-separated labels) when none is given.
+RELEASE_ENV = "CRITMIN_RELEASE"
+#: Name under which the atlas file is attached to a reading connection.
+_FILE_DB = "atlas_file"
+
+
+def release_rule_sql(pins: Sequence[str] = (), tables: Iterable[str] | None = None) -> str:
+    """SQL selecting ``(tbl, source_id, year, part)``: the one source that counts for each data
+    table, family, year and part (:data:`RELEASE_PART`).
+
+    The rule: within a source family, the latest release (``sources.release``, compared as text:
+    ``MCS2026`` > ``MCS2024``, ``V202601`` > ``V202401b``) wins for every year and part it covers;
+    a family pinned in ``pins`` (release labels) uses only that release. Two files of one release
+    covering the same year and part (the wide and the long CSV of an MCS edition carry the same
+    facts) never add up: the first source id counts.
+    """
+    names = RELEASE_PART if tables is None else [t for t in RELEASE_PART if t in set(tables)]
+    cov = " UNION ALL ".join(
+        f"SELECT '{t}' AS tbl, source_id, year, CAST({RELEASE_PART[t]} AS VARCHAR) AS part "
+        f'FROM {_FILE_DB}.main."{t}" GROUP BY ALL' for t in names)
+    pin_list = ", ".join("'" + p.replace("'", "''").lower() + "'" for p in pins)
+    pinned = (f"lower(coalesce(s.release, '')) IN ({pin_list})" if pins else "false")
+    return f"""
+        WITH cov AS ({cov}),
+        src AS (
+            SELECT s.source_id, s.family, coalesce(s.release, '') AS release,
+                   bool_or({pinned}) OVER (PARTITION BY s.family) AS family_pinned,
+                   {pinned} AS is_pin
+            FROM {_FILE_DB}.main.sources s)
+        SELECT tbl, source_id, year, part FROM cov JOIN src USING (source_id)
+        WHERE NOT family_pinned OR is_pin
+        QUALIFY row_number() OVER (PARTITION BY tbl, family, year, part
+                                   ORDER BY release DESC, source_id) = 1"""
+
+
+def connect(path: str | Path, *, release: str | Sequence[str] | None = None
+            ) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection on which every atlas table reads one release per source family.
+
+    The atlas file is attached read-only as ``atlas_file``; each data table is a view of the rows
+    of the sources :func:`release_rule_sql` selects (``release`` pins families to a release
+    label, e.g. ``"MCS2024"``, default ``$CRITMIN_RELEASE``; an unknown label is a
+    :class:`CritminError` naming the releases
+    the atlas holds); the other tables are plain views. Cursors of the connection see the same
+    views. All releases stay in the file: :meth:`Atlas.table` with ``all_releases=True``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise AtlasError(f"no atlas at {path}: run 'critmin atlas build DIR...'")
+    if release is None:  # critmin --release ID (the CLI), or the environment
+        release = [r.strip() for r in os.environ.get(RELEASE_ENV, "").split(",") if r.strip()]
+    pins = [release] if isinstance(release, str) else list(release or ())
+    try:
+        con = duckdb.connect()
+        con.execute("SET enable_progress_bar = false")
+        quoted = str(path).replace("'", "''")
+        con.execute(f"ATTACH '{quoted}' AS {_FILE_DB} (READ_ONLY)")
+    except duckdb.Error as exc:
+        raise AtlasError(f"cannot open atlas {path}: {exc}") from None
+    present = {r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_catalog = ?",
+        [_FILE_DB]).fetchall()}
+    if pins:
+        known = sorted({r[0] for r in con.execute(
+            f"SELECT DISTINCT release FROM {_FILE_DB}.main.sources WHERE release IS NOT NULL"
+        ).fetchall()}) if "sources" in present else []
+        bad = [p for p in pins if p.lower() not in {k.lower() for k in known}]
+        if bad:
+            raise CritminError(f"unknown release {bad[0]!r}: the atlas holds "
+                               + (", ".join(known) or "no releases"))
+    rule = "sources" in present and any(t in present for t in RELEASE_PART)
+    if rule:
+        con.execute(f"CREATE TABLE _release_active AS {release_rule_sql(pins, present)}")
+    for name in schema.tables():
+        if name not in present:
+            continue
+        part = RELEASE_PART.get(name)
+        if part and rule:  # (a table of a newer schema missing in an older atlas: no view)
+            body = (f'SELECT t.* FROM {_FILE_DB}.main."{name}" t SEMI JOIN _release_active a '
+                    f"ON a.tbl = '{name}' AND a.source_id = t.source_id AND a.year = t.year "
+                    f"AND a.part = CAST(t.{part} AS VARCHAR)")
+        else:
+            body = f'SELECT * FROM {_FILE_DB}.main."{name}"'
+        con.execute(f'CREATE VIEW "{name}" AS {body}')
+    return con
+
+
 class Atlas:
-    """A read-only handle on an atlas file, with Ibis tables.
+    """A read-only handle on an atlas file, with Ibis tables reading one release per source
+    family (the latest, or the ones pinned by ``release``; see :func:`connect`).
 
     >>> atlas = Atlas.open()            # doctest: +SKIP
     >>> atlas.table("production").filter(_.mineral == "cobalt")  # doctest: +SKIP
+    >>> Atlas.open(release="MCS2024")   # doctest: +SKIP
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, release: str | Sequence[str] | None = None) -> None:
         self.path = Path(path)
         check_file(self.path)
+        self.release = release
         self._con: ibis.BaseBackend | None = None
 
     @classmethod
-    def open(cls, path: str | Path | None = None) -> Atlas:
+    def open(cls, path: str | Path | None = None, *,
+             release: str | Sequence[str] | None = None) -> Atlas:
         """Open the atlas at ``path`` (default :func:`default_path`). Writes nothing: when there is
-        no atlas, this raises :class:`AtlasError` saying how to install or build one."""
-        return cls(path if path is not None else default_path())
+        no atlas, this raises :class:`AtlasError` saying how to install or build one.
+        ``release`` pins source families to a release (e.g. ``"MCS2024"``); by default each
+        family's latest release counts."""
+        return cls(path if path is not None else default_path(), release=release)
 
     @property
     def con(self) -> ibis.BaseBackend:
-        """The Ibis DuckDB backend (read-only)."""
+        """The Ibis DuckDB backend over the one-release views (read-only data)."""
         if self._con is None:
             import ibis
 
-            try:
-                self._con = ibis.duckdb.connect(str(self.path), read_only=True)
-                self._con.raw_sql("SET enable_progress_bar = false")
-            except duckdb.Error as exc:
-                raise AtlasError(f"cannot open atlas {self.path}: {exc}") from None
+            self._con = ibis.duckdb.from_connection(connect(self.path, release=self.release))
         return self._con
 
-    def table(self, name: str) -> ir.Table:
-        """An Ibis table expression for atlas table ``name`` (the read is recorded for
-        provenance, see :mod:`critmin.provenance`)."""
+    def table(self, name: str, *, all_releases: bool = False) -> ir.Table:
+        """An Ibis table expression for atlas table ``name``: one release per source family, or
+        every release loaded when ``all_releases`` is true (the read is recorded for provenance,
+        see :mod:`critmin.provenance`)."""
         schema.table(name)  # raises for unknown names
         provenance.record(name)
+        con = self.con
         try:
-            return self.con.table(name)
+            if all_releases:
+                return con.table(name, database=(_FILE_DB, "main"))
+            return con.table(name)
         except Exception as exc:
             raise AtlasError(f"atlas {self.path} has no table {name!r}: rebuild it") from exc
 
@@ -243,10 +348,16 @@ def reference_tables(codes: CountryCodes) -> dict[str, pa.Table]:
     out: dict[str, pa.Table] = {"countries": schema.validate("countries", codes.to_arrow(),
                                                              file="country codes")}
     minerals = frozenset(reference.minerals())
+    factors = {(r["hs_code"], r["hs_revision"], r["mineral"]): r["content_factor"]
+               for r in reference.rows("content_factors") or []}
     for name in REFERENCE_TABLES:
         if name == "countries":
             continue
         rows = reference.rows(name)
+        if rows is not None and name == "hs_map":  # the cited factor is the one that counts
+            rows = [{**r, "content_factor": factors.get(
+                (r["hs_code"], r["hs_revision"], r["mineral"]), r["content_factor"])}
+                for r in rows]
         if rows is not None:
             out[name] = _to_arrow(name, rows, file=f"{name}.csv (critmin reference data)",
                                   codes=codes, minerals=minerals)
@@ -403,7 +514,49 @@ def build(
         if progress:
             progress("reference tables", len(plan), len(plan))
         _refresh_reference(con, codes)
+    report.notes.extend(superseded(db))
     return report
+
+
+def superseded(path: str | Path) -> list[str]:
+    """One line per (table, family, earlier release, later release): the years for which the
+    later release replaces the earlier one (see :func:`release_rule_sql`)."""
+    con = connect(path)
+    try:
+        if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = "
+                           "'_release_active'").fetchall()[0][0]:
+            return []
+        present = {r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = ?",
+            [_FILE_DB]).fetchall()}
+        cov = " UNION ALL ".join(
+            f"SELECT DISTINCT '{t}' AS tbl, source_id, year, CAST({c} AS VARCHAR) AS part "
+            f'FROM {_FILE_DB}.main."{t}"' for t, c in RELEASE_PART.items() if t in present)
+        rows = con.execute(f"""
+            WITH cov AS ({cov}),
+            s AS (SELECT source_id, family, coalesce(release, '') AS release
+                  FROM {_FILE_DB}.main.sources),
+            c AS (SELECT cov.*, family, release FROM cov JOIN s USING (source_id)),
+            a AS (SELECT a.*, family, release FROM _release_active a JOIN s USING (source_id))
+            SELECT c.tbl, c.family, c.release, a.release, list(DISTINCT c.year ORDER BY c.year)
+            FROM c JOIN a ON a.tbl = c.tbl AND a.family = c.family AND a.year = c.year
+                          AND a.part = c.part AND a.release <> c.release
+            GROUP BY ALL ORDER BY ALL""").fetchall()
+    finally:
+        con.close()
+    return [f"{tbl}: {fam} release {new} replaces {old or '(none)'} for {_years_text(ys)}"
+            for tbl, fam, old, new, ys in rows]
+
+
+def _years_text(years: list[int]) -> str:
+    """``2018-2021, 2023`` for [2018, 2019, 2020, 2021, 2023]."""
+    out: list[str] = []
+    for y in years:
+        if out and out[-1].split("-")[-1] == str(y - 1):
+            out[-1] = f"{out[-1].split('-')[0]}-{y}"
+        else:
+            out.append(str(y))
+    return ", ".join(out)
 
 
 def _loaded_ids(db: Path, plan: list[tuple[Path, Any]]) -> list[str]:

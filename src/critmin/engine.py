@@ -94,9 +94,7 @@ def export_parquet(out: str | Path, *, atlas: str | Path | Atlas | None = None,
     local folder or an object-store URL DuckDB can write (``s3://`` with the httpfs extension).
     An existing non-empty local folder is refused unless ``overwrite``.
     """
-    import duckdb
-
-    from critmin.atlas import Atlas, default_path
+    from critmin.atlas import Atlas, connect, default_path
 
     if atlas is None:
         path = default_path()
@@ -117,7 +115,7 @@ def export_parquet(out: str | Path, *, atlas: str | Path | Atlas | None = None,
             for n in names:
                 shutil.rmtree(outp / n, ignore_errors=True)
         outp.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=True)
+    con = connect(path)  # one release per source family, as every analysis reads
     rows: dict[str, int] = {}
     try:
         con.execute("SET enable_progress_bar = false")

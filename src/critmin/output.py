@@ -47,6 +47,9 @@ MEDIA: dict[Format, str] = {
 }
 #: What a missing (or infinite) value shows as in text.
 MISSING = "–"
+#: How a figure the publisher marks as an estimate (USGS ``E``, World Mining Data ``e``/``p``)
+#: is labelled where it is shown.
+ESTIMATE = "estimate"
 
 
 def jsonable(value: Any) -> Any:

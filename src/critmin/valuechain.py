@@ -92,11 +92,14 @@ def trace_inputs(atlas: Atlas, year: int, minerals: Sequence[str] | None = None
     return imports, feed, cov
 
 
-def world_hhi(atlas: Atlas, year: int) -> dict[tuple[str, str], float]:
+def world_hhi(atlas: Atlas, year: int, minerals: Sequence[str] | None = None
+              ) -> dict[tuple[str, str], float]:
     """{(mineral, stage): HHI of world production} for mine and refinery, latest year <=
     ``year``, one source family per mineral and stage (:func:`preferred_family`)."""
     p = atlas.table("production")
     p = p.filter(p.stage.isin(["mine", "refinery"]) & (p.unit == "t") & (p.year <= year))
+    if minerals is not None:
+        p = p.filter(p.mineral.isin(list(minerals)))
     p = preferred_family(p, atlas.table("sources")).drop("family")
     c = production_concentration(p, family=None).to_pandas()
     if c.empty:
@@ -114,7 +117,7 @@ def trace_all(atlas: Atlas, year: int, minerals: Sequence[str] | None = None) ->
     flows = tr.trace(imports, feed)
     views = tr.compare_views(flows)
     metrics = tr.view_metrics(views, flows, pv=data.governance_pv(atlas, year),
-                              hhi_world=world_hhi(atlas, year))
+                              hhi_world=world_hhi(atlas, year, minerals))
     metrics = metrics.merge(cov, on=["mineral", "importer"], how="left")
     return Traced(year=year, flows=flows, views=views, metrics=metrics)
 

@@ -44,6 +44,19 @@ def raw_mine_production(commodity: str, year: int) -> dict[str, float]:
     return out
 
 
+def rest_of_world(commodity: str, year: int) -> float:
+    """USGS's "Other countries" mine production (the rest of the world total)."""
+    with MCS2026.open(encoding="latin-1", newline="") as fh:
+        for r in csv.DictReader(fh):
+            if (r["Commodity"] == commodity and r["Country"] == "Other countries"
+                    and r["Statistics_detail"] == "Mine production" and r["Year"] == str(year)):
+                try:
+                    return float(r["Value"].replace(",", ""))
+                except ValueError:  # "—": none
+                    return 0.0
+    return 0.0
+
+
 def members(group: str, year: int) -> set[str]:
     with (DATA / "country_groups.csv").open(encoding="utf-8") as fh:
         return {r["iso3"] for r in csv.DictReader(fh) if r["group_id"] == group and r["iso3"]
@@ -70,8 +83,8 @@ def cobalt() -> dict[str, float]:
 
 def test_blocs_cobalt_2024_matches_hand(atlas: Atlas, cobalt: dict[str, float]) -> None:
     df = analytics.blocs("cobalt", stage="mine", year=2024, atlas=atlas).set_index("group_id")
-    world = sum(cobalt.values())
-    assert world == 293_810
+    world = sum(cobalt.values()) + rest_of_world("Cobalt", 2024)  # the USGS world total
+    assert world == 301_590
     for g in ("MSP", "QUAD", "IPEF", "G7"):
         m = members(g, 2024)
         expected = sum(v for c, v in cobalt.items() if c in m) / world
@@ -98,11 +111,12 @@ def test_whatif_cobalt_jervois_matches_hand(atlas: Atlas, cobalt: dict[str, floa
     before = dict(cobalt)
     after = dict(cobalt)
     after["USA"] += 1_915  # Jervois Idaho: 1,915 t/y contained Co (factor 1 to "Co content")
-    s0, s1 = sum(before.values()), sum(after.values())
-    assert df.loc["world_production", "after"] == s1 == 295_725
+    rest = rest_of_world("Cobalt", 2024)  # 7,780 t: in the world total, not a producer
+    s0, s1 = sum(before.values()) + rest, sum(after.values()) + rest
+    assert df.loc["world_production", "after"] == s1 == 303_505
 
     def hhi(x: dict[str, float]) -> float:
-        t = sum(x.values())
+        t = sum(x.values()) + rest
         return sum((v / t) ** 2 for v in x.values())
 
     assert df.loc["hhi", "before"] == pytest.approx(hhi(before))
@@ -112,17 +126,22 @@ def test_whatif_cobalt_jervois_matches_hand(atlas: Atlas, cobalt: dict[str, floa
     msp = members("MSP", 2024)
     assert df.loc["share_msp", "before"] == pytest.approx(8_330 / s0)
     assert df.loc["share_msp", "after"] == pytest.approx((8_330 + 1_915) / s1)
-    # N-1: the DRC exports more contained cobalt than it mines, so its apparent consumption is
-    # clipped to 0; demand held at the before level: (S - P_COD) / (S0 - 0)
-    assert df.loc["n1_coverage", "before"] == pytest.approx((s0 - 226_000) / s0)
-    assert df.loc["n1_coverage", "after"] == pytest.approx((s1 - 226_000) / s0)
+    # N-1 with the DRC's apparent consumption as computed (never clipped, never assumed 0):
+    # demand held at the before level, (S - P_COD) / (S0 - D_COD)
+    d = analytics._apparent_consumption(atlas, "cobalt", 2024).get("COD")
+    if d is None:  # its content is unknown: unknown coverage, said in the note
+        assert df.loc["n1_coverage", "before"] != df.loc["n1_coverage", "before"]
+        assert "unknown" in df.loc["n1_coverage", "note"]
+    else:
+        assert df.loc["n1_coverage", "before"] == pytest.approx((s0 - 226_000) / (s0 - d))
+        assert df.loc["n1_coverage", "after"] == pytest.approx((s1 - 226_000) / (s0 - d))
     assert {"USA", "AUS", "CAN"} <= msp
 
 
 def test_whatif_lithium_lce_conversion(atlas: Atlas) -> None:
     raw = raw_mine_production("Lithium", 2024)
     arg = raw["Argentina"]
-    world = sum(raw.values())
+    world = sum(raw.values()) + rest_of_world("Lithium", 2024)  # the USGS world total
     df = analytics.whatif(["OLAROZ"], 2024, atlas=atlas).set_index("metric")
     added = 42_500 * 0.1879  # LCE -> Li content
     assert df.loc["added_capacity", "after"] == pytest.approx(added)

@@ -92,23 +92,45 @@ def test_import_reliance_hand_case() -> None:
     # (10 - 2) / (4 + 10 - 2) = 8 / 12
     assert r.loc["JPN", "import_reliance"] == pytest.approx(8 / 12)
     assert r.loc["JPN", "reliance_flag"] is None or pd.isna(r.loc["JPN", "reliance_flag"])
-    # no production data for AUS and KOR: NA with a flag, never a silent 0
-    assert pd.isna(r.loc["AUS", "import_reliance"]) and r.loc["AUS", "reliance_flag"] == "no_production_data"
+    # the list (JPN, no "Other countries" row) is complete: AUS and KOR produce 0, flagged;
+    # AUS only exports, so nothing is consumed: NA with the reason, never a silent 0
+    assert r.loc["AUS", "production_flag"] == "not_a_listed_producer"
+    assert pd.isna(r.loc["AUS", "import_reliance"])
+    assert r.loc["AUS", "reliance_flag"] == "no_apparent_consumption"
+    # KOR imports 2 t and produces nothing: 100 %
+    assert r.loc["KOR", "import_reliance"] == 1.0
+    # with a rest-of-world row the list is not complete: KOR may be inside "Other countries"
+    p2 = ibis.memtable(pd.DataFrame({
+        "year": [2024, 2024], "country": ["JPN", "XRW"], "mineral": ["li", "li"],
+        "stage": ["mine", "mine"], "value": [4.0, 1.0], "unit": ["t", "t"],
+        "basis": ["Li content", "Li content"], "source_id": ["s", "s"]}))
+    r2 = trade.import_reliance(f, p2, stage="mine").to_pandas().set_index("country")
+    assert pd.isna(r2.loc["KOR", "import_reliance"])
+    assert r2.loc["KOR", "reliance_flag"] == "in_rest_of_world"
 
 
 def test_usgs_cobalt_concentration(full_atlas: Path) -> None:
-    """Cobalt mine 2024 from MCS 2026, checked against the raw file computed by hand."""
+    """Cobalt mine 2024 from MCS 2026, checked against the raw file computed by hand: shares are
+    of the world total, the named countries plus USGS's "Other countries" (226,000 of 301,590 t
+    = 74.9 %), and the published rounded world total is kept beside it."""
     raw = pd.read_csv(shared("usgs", "MCS2026_Commodities_Data.csv"), encoding="cp1252", dtype=str)
-    rows = raw[(raw.Commodity == "Cobalt") & (raw.Year == "2024") & (raw.Statistics_detail == "Mine production")
-               & ~raw.Country.isin(["World total", "Other countries"])]
-    vals = rows.Value.str.replace(",", "").astype(float)
+    rows = raw[(raw.Commodity == "Cobalt") & (raw.Year == "2024")
+               & raw.Statistics_detail.str.startswith("Mine production")]
+    val = rows.set_index("Country").Value.str.replace(",", "").astype(float)
+    named = val.drop(["World total", "Other countries"])
+    world = named.sum() + val["Other countries"]
+    assert world == 301_590
     with Atlas(full_atlas) as a:
         r = concentration.production_concentration(
             a.table("production"), mineral="cobalt", stage="mine", year=2024,
             sources=a.table("sources"), family="usgs-mcs").to_pandas()
     r = r[r.unit == "t"].iloc[0]
     assert r.top_supplier == "COD"
-    assert r.total == pytest.approx(vals.sum())
-    assert r.hhi == pytest.approx(hhi(list(vals)), rel=1e-12)
-    assert r.top1_share == pytest.approx(226_000 / vals.sum())
+    assert r.total == pytest.approx(world)
+    assert r.published_total == val["World total"] == 302_000
+    assert r.rest_of_world == val["Other countries"]
+    assert pd.isna(r.total_flag)  # 302,000 is 301,590 rounded
+    assert r.hhi == pytest.approx(float(((named / world) ** 2).sum()), rel=1e-12)
+    assert round(r.top1_share * 100, 1) == 74.9
+    assert r.n_suppliers == len(named)
     assert not math.isnan(r.top3_share)

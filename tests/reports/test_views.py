@@ -40,15 +40,15 @@ def test_risk_matrix_lists_missing_and_keeps_its_axes() -> None:
         "top_supplier_share": [0.5, 0.6, None, 0.9], "import_hhi": [0.3, 0.4, 0.5, 0.2],
         "imports_kusd": [10.0, 20.0, 30.0, 40.0]})
     m = views.risk_matrix(risk)
-    assert (m["x"], m["y"]) == ("import_reliance", "geopolrisk")
+    assert (m["x"], m["y"]) == ("top_supplier_share", "geopolrisk")
     assert [p["mineral"] for p in m["points"]] == ["a", "b"]
     assert m["missing"] == ["C", "D"]  # listed, not plotted at zero
-    # a country with one reliance figure keeps the axes (no fallback per country)
-    sparse = risk.assign(import_reliance=[1.0, None, None, None])
+    # a country with few GeoPolRisk figures keeps the axes (no fallback per country)
+    sparse = risk.assign(geopolrisk=[0.1, None, None, None])
     assert (views.risk_matrix(sparse)["x"], views.risk_matrix(sparse)["y"]) == (
-        "import_reliance", "geopolrisk")
+        "top_supplier_share", "geopolrisk")
     fig = charts.risk_matrix(m, "t")
-    assert fig["data"][0]["x"] == [1.0, 0.5]
+    assert fig["data"][0]["x"] == [0.5, 0.6]
 
 
 def test_risk_matrix_same_axes_for_every_country(starter_atlas: Path) -> None:
@@ -78,6 +78,9 @@ def test_pages_on_the_starter_atlas(starter_atlas: Path) -> None:
         page = views.mineral_page(atlas, "cobalt")
         assert page["producers"].country.iloc[0] == "COD"
         assert page["producers"].share.sum() == pytest.approx(1.0)
+        # MCS 2026 gives the latest year's figures as estimates ("e"): marked where shown
+        assert page["producers"].estimated.iloc[0]
+        assert fmt(True, "est") == "estimate" and fmt(False, "est") == ""
         assert len(page["flows"]) > 5 and (page["flows"].value_kusd > 0).all()
         main = views.main_concentration(atlas)
         assert main.hhi.is_monotonic_decreasing and "cobalt" in set(main.mineral)

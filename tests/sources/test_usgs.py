@@ -109,11 +109,13 @@ def test_wide_and_long_give_identical_rows(wide: Path, long: Path, ctx: Context)
 def test_cobalt_2024_congo_is_largest(ctx: Context) -> None:
     cobalt = [r for r in rows(MCS2026, ctx, "production")
               if r["mineral"] == "cobalt" and r["stage"] == "mine" and r["year"] == 2024]
-    top = max(cobalt, key=lambda r: r["value"] or 0)
+    top = max((r for r in cobalt if r["country"] not in {"WLD", "XRW"}),
+              key=lambda r: r["value"] or 0)
     assert (top["country"], top["value"], top["unit"], top["basis"]) == (
         "COD", 226_000.0, "t", "Co content")
     assert top["estimated"] is True  # "Estimated." note
-    assert all(r["country"] not in {"WLD", None} for r in cobalt)
+    agg = {r["country"]: (r["value"], r["flag"]) for r in cobalt if r["country"] in {"WLD", "XRW"}}
+    assert agg == {"WLD": (302_000.0, "rounded_total"), "XRW": (7_780.0, None)}
 
 
 @needs_data
@@ -156,7 +158,7 @@ def test_country_rows_add_up_to_world_totals(path: Path, ctx: Context) -> None:
             "tungsten", "platinum", "palladium", "gallium", "antimony", "tin", "zinc"}
     sums: dict[tuple[object, ...], float] = defaultdict(float)
     for r in rows(path, ctx, "production"):
-        if r["mineral"] in main and r["value"] is not None:
+        if r["mineral"] in main and r["value"] is not None and r["country"] not in {"WLD", "XRW"}:
             sums[(r["year"], r["mineral"], r["stage"], r["unit"], r["basis"])] += r["value"]
     totals = {}
     for r in usgs.aggregates(path).to_pylist():
@@ -282,9 +284,12 @@ def test_small_combined_file(tmp_path: Path, ctx: Context) -> None:
                   _row("World total", "50,000"), _row("Other countries", ">1,000"))
     out = usgs.parse(p, ctx)
     got = out.tables["production"].to_pylist()
+    # the world total and "Other countries" are kept, as rows that are not countries
     assert [(r["country"], r["value"], r["flag"], r["estimated"], r["basis"], r["_line"])
             for r in got] == [("CHL", 49000.0, None, True, "Li content", 2),
-                              ("CIV", None, "withheld", True, "Li content", 3)]
+                              ("CIV", None, "withheld", True, "Li content", 3),
+                              ("WLD", 50000.0, None, True, "Li content", 4),
+                              ("XRW", 1000.0, "lower_bound", True, "Li content", 5)]
     validate("production", out.tables["production"], file=str(p), iso3=ctx.codes.iso3,
              minerals=ctx.minerals)
 

@@ -82,10 +82,9 @@ class AtlasPool:
         if cur is None:
             with self._lock:
                 if self._base is None:
-                    import duckdb
+                    from critmin.atlas import connect
 
-                    self._base = duckdb.connect(str(self.path), read_only=True)
-                    self._base.execute("SET enable_progress_bar = false")
+                    self._base = connect(self.path)  # one release per source family
                 cur = self._base.cursor()
             self._local.cursor = cur
         return cur

@@ -7,8 +7,9 @@ out through :func:`emit` (the shared output layer :mod:`critmin.output`).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -21,7 +22,9 @@ if TYPE_CHECKING:
     from critmin.atlas import Atlas
     from critmin.engine import ParquetAtlas
 
-__all__ = ["Format", "analytic_atlas", "app", "duckdb_atlas", "emit", "main"]
+__all__ = ["Format", "analytic_atlas", "app", "duckdb_atlas", "emit", "main", "run_analytic"]
+
+T = TypeVar("T")
 
 EngineOption = Annotated[str | None, typer.Option(
     "--engine", help="duckdb or spark (default: $CRITMIN_ENGINE, else duckdb).")]
@@ -39,6 +42,18 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+@app.callback()
+def _root(release: Annotated[list[str] | None, typer.Option(
+        "--release", help="Pin a source family to a release (e.g. MCS2024; repeatable). By "
+        "default every analysis reads each family's latest release.")] = None) -> None:
+    if release:
+        import os
+
+        from critmin.atlas import RELEASE_ENV
+
+        os.environ[RELEASE_ENV] = ",".join(release)
 
 
 def emit(df: pd.DataFrame, fmt: Format | str, *, title: str | None = None,
@@ -87,6 +102,19 @@ def analytic_atlas(db: Path | None, engine: str | None = None, parquet: str | No
     return open_atlas(engine, parquet=parquet, path=db, master=master)
 
 
+def run_analytic(fn: Callable[[Any], T], db: Path | None, engine: str | None = None,
+                 parquet: str | None = None, master: str | None = None
+                 ) -> tuple[T, dict[str, Any]]:
+    """``fn(atlas)`` on the chosen engine, and the annotations (sources, licence, atlas
+    version) of the tables and source families it read (:mod:`critmin.provenance`)."""
+    from critmin import provenance
+
+    with analytic_atlas(db, engine, parquet, master) as handle:
+        with provenance.recording() as reads:
+            result = fn(handle)
+        return result, provenance.atlas_annotations(handle, reads)
+
+
 def duckdb_atlas(db: Path | None, command: str) -> Atlas:
     """The DuckDB atlas for a command that runs on DuckDB only; with ``$CRITMIN_ENGINE=spark``
     it refuses (one line) rather than run silently on DuckDB."""
@@ -109,6 +137,8 @@ _READS_ATLAS = {"assess", "concentration", "geopolrisk", "scenario", "coop", "se
 def install_starter_if_missing(args: list[str]) -> None:
     """Install the starter atlas at the default path when ``args`` run an atlas-reading command
     without ``--db`` and no atlas is there yet."""
+    while args[:1] == ["--release"]:  # the global option comes before the command
+        args = args[2:]
     if not args or any(a in ("--help", "-h") for a in args):
         return
     reads = args[0] in _READS_ATLAS or args[:2] == ["atlas", "info"]

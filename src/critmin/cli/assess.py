@@ -12,9 +12,9 @@ from critmin.cli import (
     Format,
     MasterOption,
     ParquetOption,
-    analytic_atlas,
     app,
     emit,
+    run_analytic,
 )
 
 DbOption = Annotated[Path | None, typer.Option("--db", help="Atlas file (default: $CRITMIN_ATLAS "
@@ -35,18 +35,61 @@ def assess_cmd(
     master: MasterOption = None,
 ) -> None:
     """Supply risk of COUNTRY per mineral: import reliance, suppliers, concentration, lists."""
-    from critmin import provenance
     from critmin.assessment import assess
 
-    with analytic_atlas(db, engine, parquet, master) as atlas:
-        with provenance.recording() as reads:
-            df = assess(country, year=year, minerals=mineral, atlas=atlas)
-        ann = provenance.atlas_annotations(atlas, reads)
+    df, ann = run_analytic(lambda atlas: assess(country, year=year, minerals=mineral,
+                                                atlas=atlas), db, engine, parquet, master)
     notes = list(df.attrs.get("notes", []))
     if fmt is Format.table:
+        notes += [*_reliance_notes(df), *_coverage_notes(df)]
         emit(_table_view(df), fmt, title=_title(df, country, year), notes=notes, ann=ann)
     else:
         emit(df, fmt, ann=ann)
+
+
+def _reliance_notes(df: object) -> list[str]:
+    """Footnotes for the reliance column: the basis and the reason of every blank."""
+    import pandas as pd
+
+    from critmin.metrics.trade import RELIANCE_FLAGS
+
+    assert isinstance(df, pd.DataFrame)
+    flags = sorted({f for f in df.import_reliance_flag.dropna()})
+    if not flags:
+        return []
+    out = ["Reliance notes:"]
+    for f in flags:
+        minerals = ", ".join(df.mineral[df.import_reliance_flag == f])
+        out.append(f"  [{_MARK.get(f, f)}] {RELIANCE_FLAGS.get(f, f)}: {minerals}")
+    return out
+
+
+def _coverage_notes(df: object) -> list[str]:
+    """Which mapped HS codes had no trade data: trade values count only the others."""
+    import pandas as pd
+
+    assert isinstance(df, pd.DataFrame)
+    gaps = [(m, c) for m, c in zip(df.mineral, df.hs_codes_missing, strict=True)
+            if isinstance(c, list) and c]
+    if not gaps:
+        return []
+    out = ["Trade coverage: imports count only the HS codes with data in the atlas; mapped codes "
+           "without data (--format json: hs_codes, hs_codes_missing):"]
+    out += [f"  {m}: {', '.join(c)}" for m, c in gaps]
+    return out
+
+
+#: Short footnote marks of the reliance flags (CLI table).
+_MARK = {"not_a_listed_producer": "0", "value_basis": "v", "production_wmd": "w",
+         "production_withheld": "W", "in_rest_of_world": "r", "no_production_data": "p",
+         "content_factor_unknown": "c", "no_apparent_consumption": "n"}
+
+
+def _reliance_cell(v: object, flag: object) -> str:
+    text = _pct(v)
+    if isinstance(flag, str):
+        return f"{text} [{_MARK.get(flag, flag)}]"
+    return text
 
 
 def _pct(v: object) -> str:
@@ -73,7 +116,8 @@ def _table_view(df: object) -> object:
     view = pd.DataFrame({
         "mineral": df.mineral,
         "imports k$": df.imports_kusd,
-        "reliance": df.import_reliance.map(_pct),
+        "reliance": [_reliance_cell(v, f) for v, f in zip(df.import_reliance,
+                                                          df.import_reliance_flag, strict=True)],
         "top supplier": df.top_supplier + " " + df.top_supplier_share.map(_pct).fillna(""),
         "import HHI": df.import_hhi,
         "prod. HHI mine": df.production_hhi_mine,
@@ -103,14 +147,11 @@ def concentration_cmd(
     master: MasterOption = None,
 ) -> None:
     """Production concentration of a mineral: HHI, top-1/top-3 shares, largest producer."""
-    from critmin import provenance
     from critmin.metrics.supply import check_family
     from critmin.reports import views
 
     check_family(source)
-    with analytic_atlas(db, engine, parquet, master) as atlas:
-        with provenance.recording() as reads:
-            df = views.concentration_view(views.concentration(atlas, mineral, family=source),
-                                          mineral, stage, year)
-        ann = provenance.atlas_annotations(atlas, reads)
+    df, ann = run_analytic(lambda atlas: views.concentration_view(
+        views.concentration(atlas, mineral, family=source), mineral, stage, year),
+        db, engine, parquet, master)
     emit(df, fmt, title=f"Production concentration: {mineral}", ann=ann)

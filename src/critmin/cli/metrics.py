@@ -12,9 +12,9 @@ from critmin.cli import (
     Format,
     MasterOption,
     ParquetOption,
-    analytic_atlas,
     app,
     emit,
+    run_analytic,
 )
 
 
@@ -42,7 +42,6 @@ def geopolrisk_cmd(
 ) -> None:
     """GeoPolRisk HHI, import risk, score, price (USD/kg) and CF (kg Cu-eq/kg) per economy,
     material and year; the ``flags`` column says where data is missing or was adjusted."""
-    from critmin import provenance
     from critmin.engine import engine_name
     from critmin.errors import CritminError
     from critmin.metrics.geopolrisk import geopolrisk, parse_region
@@ -51,9 +50,7 @@ def geopolrisk_cmd(
     if compat and engine_name(engine) != "duckdb":
         raise CritminError("--compat runs on DuckDB only (exact 128-bit integer and ordered "
                            "sums): use --engine duckdb")
-    with analytic_atlas(db, engine, parquet, master) as atlas:
-        with provenance.recording() as reads:
-            df = geopolrisk(atlas, economies=economy or None, materials=material or None,
-                            years=year or None, regions=regions, compat=compat)
-        ann = provenance.atlas_annotations(atlas, reads)
+    df, ann = run_analytic(lambda atlas: geopolrisk(
+        atlas, economies=economy or None, materials=material or None, years=year or None,
+        regions=regions, compat=compat), db, engine, parquet, master)
     emit(df, fmt, title="GeoPolRisk", output=str(output) if output else None, ann=ann)

@@ -9,7 +9,15 @@ from typing import Annotated
 
 import typer
 
-from critmin.cli import EngineOption, Format, MasterOption, ParquetOption, app, emit
+from critmin.cli import (
+    EngineOption,
+    Format,
+    MasterOption,
+    ParquetOption,
+    app,
+    emit,
+    run_analytic,
+)
 from critmin.cli.atlas import atlas_app
 
 DbOption = Annotated[Path | None, typer.Option("--db", help="Atlas file (default: $CRITMIN_ATLAS "
@@ -37,16 +45,11 @@ def scan_cmd(
 ) -> None:
     """Strategic dependencies of COUNTRY over every HS6 product (European Commission 2021 method:
     HHI > 0.4, outside imports > own exports, outside share of imports > 0.5)."""
-    from critmin import provenance
-    from critmin.engine import open_atlas
     from critmin.metrics.scan import dependency_scan
 
-    with open_atlas(engine, parquet=parquet, path=db, master=master) as atlas:
-        with provenance.recording() as reads:
-            df = dependency_scan(country, year=year, atlas=atlas,
-                                 dependent_only=not all_products, hhi_min=hhi_min,
-                                 import_export_ratio_min=ratio_min, extra_share_min=share_min)
-        ann = provenance.atlas_annotations(atlas, reads)
+    df, ann = run_analytic(lambda atlas: dependency_scan(
+        country, year=year, atlas=atlas, dependent_only=not all_products, hhi_min=hhi_min,
+        import_export_ratio_min=ratio_min, extra_share_min=share_min), db, engine, parquet, master)
     attrs = dict(df.attrs)
     if fmt is Format.table:
         n_crit = int(df.loc[df.dependent, "critical_mineral"].sum())

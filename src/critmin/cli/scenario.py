@@ -15,10 +15,10 @@ from critmin.cli import (
     Format,
     MasterOption,
     ParquetOption,
-    analytic_atlas,
     app,
     duckdb_atlas,
     emit,
+    run_analytic,
 )
 from critmin.output import records
 
@@ -82,14 +82,11 @@ def n_minus_1_cmd(
     master: MasterOption = None,
 ) -> None:
     """N-1 test: the largest producer, its share, and how far the rest covers world demand."""
-    from critmin import provenance
     from critmin.scenarios.nminus1 import n_minus_1
 
-    with analytic_atlas(db, engine, parquet, master) as atlas:
-        with provenance.recording() as reads:
-            df = n_minus_1(atlas, mineral=mineral, stage=stage.value if stage else None,
-                           year=year)
-        ann = provenance.atlas_annotations(atlas, reads)
+    df, ann = run_analytic(lambda atlas: n_minus_1(
+        atlas, mineral=mineral, stage=stage.value if stage else None, year=year),
+        db, engine, parquet, master)
     if fmt is Format.table:
         df = df[["mineral", "stage", "year", "basis", "world_production_t", "top_producer",
                  "top_share", "top_demand_t", "coverage", "content_flag"]]

@@ -29,7 +29,12 @@ from critmin import reference
 from critmin.atlas import Atlas
 from critmin.cooperation.models import Context, Project, rate_unit
 from critmin.errors import SpecError
-from critmin.metrics.concentration import concentration
+from critmin.metrics.concentration import (
+    NOT_COUNTRIES,
+    concentration,
+    world_totals,
+)
+from critmin.metrics.formulas import calc_apparent_consumption, calc_n_minus_1_coverage
 from critmin.metrics.supply import preferred_family
 from critmin.metrics.trade import members_in_year, mineral_trade, net_trade
 
@@ -41,17 +46,20 @@ SPARE_CAPACITY = 0.10
 # ----------------------------------------------------------------------------------------- inputs
 
 
-def usgs_production(atlas: Atlas, mineral: str | None = None, stage: str | None = None
-                    ) -> ir.Table:
-    """Country production rows, optionally filtered: USGS MCS (latest release per key) for
-    mining; for refining the first family that publishes the mineral's refining
-    (:func:`critmin.metrics.supply.preferred_family`: USGS MCS, else the IEA, else World Mining
-    Data)."""
+def usgs_production(atlas: Atlas, mineral: str | None = None, stage: str | None = None, *,
+                    aggregates: bool = False) -> ir.Table:
+    """Country production rows, optionally filtered: USGS MCS (one release, see
+    :class:`Atlas`) for mining; for refining the first family that publishes the mineral's
+    refining (:func:`critmin.metrics.supply.preferred_family`: USGS MCS, else the IEA, else World
+    Mining Data); with ``aggregates`` also the publisher's world total (WLD) and rest-of-world
+    (XRW) rows."""
     p = atlas.table("production")
     if mineral is not None:
         p = p.filter(_.mineral == mineral)
     if stage is not None:
         p = p.filter(_.stage == stage)
+    if not aggregates:
+        p = p.filter(~p.country.isin(NOT_COUNTRIES))
     p = preferred_family(p, atlas.table("sources")).drop("family")
     return p.filter(p.value.notnull())
 
@@ -118,7 +126,8 @@ def blocs(mineral: str, stage: str | None = None, year: int | None = None, *,
     # production shares
     mem = members_in_year(cg, _years(prod_year))
     keys = ["stage", "unit", "basis"]
-    world = p.group_by(keys).aggregate(world_production=p.value.sum())
+    pa = usgs_production(atlas, mineral, stage, aggregates=True).filter(_.year == prod_year)
+    world = world_totals(pa, keys).select(*keys, world_production="world_t")
     gp = p.join(mem, [p.country == mem.iso3, p.year == mem.year])
     gp = gp.group_by(["group_id", *keys]).aggregate(group_production=gp.value.sum(),
                                                     n_producers=gp.country.nunique())
@@ -272,6 +281,8 @@ def coverage(country: str, group: str, mineral: str | None = None, year: int | N
     df["coverage_value"] = (df.partner_exports_outside_kusd / df.imports_outside_kusd).where(
         df.imports_outside_kusd > 0)
     df["flag"] = None
+    # a ratio above 1 is not a share: the partners could send more than the country imports
+    df.loc[complete & (df.coverage_ratio > 1), "flag"] = "partners_exceed_imports"
     df.loc[~complete, "flag"] = "content_factor_unknown"
     cols = ["country", "group_id", "mineral", "year", "imports_outside_kusd", "imports_outside_t",
             "partner_exports_outside_kusd", "partner_exports_outside_t", "production_year",
@@ -395,7 +406,20 @@ def _whatif_one(atlas: Atlas, ctx: Context, mineral: str, stage: str, projects: 
     after = base.mutate(scenario=ibis.literal("after")).union(
         extra.mutate(scenario=ibis.literal("after")).cast(base.schema()))
     both = base.union(after).mutate(year=ibis.literal(y, "int16"))
-    conc = concentration(both, ["scenario"], "value", "country")
+    # shares of the world total (named countries plus USGS's rest of world), before and after
+    pa = usgs_production(atlas, mineral, stage, aggregates=True).filter(
+        (_.year == y) & (_.unit == unit) & (_.basis == basis))
+    wt = world_totals(pa, ["unit", "basis"]).to_pandas()
+    if wt.empty:
+        raise SpecError(f"no USGS world total for {mineral} at stage {stage} in {y}")
+    w0 = wt.iloc[0]
+    totals = ibis.memtable(pd.DataFrame({
+        "scenario": ["before", "after"],
+        "world_t": [float(w0.world_t), float(w0.world_t) + total_added],
+        "named_t": [float(w0.named_t), float(w0.named_t) + total_added],
+        "rest_t": [w0.rest_t, w0.rest_t], "published_t": [w0.published_t, w0.published_t],
+        "total_flag": [w0.total_flag, w0.total_flag]}))
+    conc = concentration(both, ["scenario"], "value", "country", totals=totals)
     mem = members_in_year(atlas.table("country_groups").filter(_.group_id.isin(list(groups))),
                           _years(y))
     gs = both.group_by(["scenario", "country"]).aggregate(value=_.value.sum())
@@ -429,11 +453,11 @@ def _whatif_one(atlas: Atlas, ctx: Context, mineral: str, stage: str, projects: 
         s_total = float(c.loc[sc, "total"])
         s_top = float(per_country[(per_country.scenario == sc)
                                   & (per_country.country == top)].value.sum())
-        d_top = demand.get(top)
-        basis_note = "apparent_consumption" if d_top is not None else "zero_top_demand_bound"
-        d_top = max(d_top or 0.0, 0.0)
-        n1[sc] = (s_total - s_top) / (world_demand - d_top) if world_demand > d_top else float("nan")
-        notes.append(f"{sc}: d_top={basis_note}")
+        d_top = demand.get(top)  # unknown when the top producer's trade lacks content
+        cov = calc_n_minus_1_coverage(s_total, s_top, d_top, world_demand)
+        n1[sc] = float("nan") if cov is None else float(cov)
+        notes.append(f"{sc}: " + ("d_top=apparent_consumption" if d_top is not None
+                                  else "top producer's demand unknown (content factor)"))
     add("n1_coverage", n1["before"], n1["after"], "; ".join(notes))
     for g in groups:
         vals = {sc: float(gshare[(gshare.scenario == sc) & (gshare.group_id == g)].group_value.sum())
@@ -458,6 +482,7 @@ def _apparent_consumption(atlas: Atlas, mineral: str, year: int) -> dict[str, fl
     p = usgs_production(atlas, mineral, "mine").filter((_.year == year) & (_.unit == "t"))
     p = p.group_by("country").aggregate(production_t=p.value.sum())
     j = nt.join(p, "country")
-    j = j.select("country", d=j.production_t + j.imports_content_t - j.exports_content_t)
+    j = j.select("country", d=calc_apparent_consumption(j.production_t, j.imports_content_t,
+                                                         j.exports_content_t))
     df = j.to_pandas()
     return dict(zip(df.country, df.d.astype(float), strict=True))

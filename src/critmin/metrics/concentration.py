@@ -14,49 +14,63 @@ from collections.abc import Sequence
 import ibis
 import ibis.expr.types as ir
 from ibis import _
+from ibis.common.exceptions import IbisError
 
 from critmin import provenance
+from critmin.metrics.formulas import calc_hhi_of_amounts, calc_shares, calc_world_total
+
+#: Production rows that are not countries: a publisher's world total and its rest of world.
+WORLD, REST_OF_WORLD = "WLD", "XRW"
+NOT_COUNTRIES: tuple[str, ...] = (WORLD, REST_OF_WORLD)
+#: The production source family analyses read unless told otherwise (USGS MCS).
+PRODUCTION_FAMILY = "usgs-mcs"
 
 #: A publisher's rest-of-world row (countries it does not name), a residual, not a country.
 REST_OF_WORLD = "XRW"
 
 
 def hhi(values: Sequence[float]) -> float:
-    """HHI (0-1 scale) of non-negative amounts; NaN when they sum to zero.
-
-    HHI = sum(x_i^2) / (sum x_i)^2.
+    """HHI (0-1 scale) of non-negative amounts; NaN when they sum to zero
+    (:func:`critmin.metrics.formulas.calc_hhi_of_amounts`).
 
     >>> hhi([1, 1, 1, 1])
     0.25
     >>> hhi([5, 0])
     1.0
     """
-    total = float(sum(values))
-    if total <= 0:
-        return float("nan")
-    return float(sum(float(v) ** 2 for v in values)) / total**2
+    return calc_hhi_of_amounts(values)
 
 
-def shares(t: ir.Table, by: Sequence[str], amount: str, supplier: str) -> ir.Table:
-    """Add ``share`` (amount / total within ``by``, dimensionless) and ``rank`` (1 = largest)."""
+def shares(t: ir.Table, by: Sequence[str], amount: str, supplier: str,
+           total: ir.Value | None = None) -> ir.Table:
+    """Add ``share`` (amount / ``total``, by default the sum within ``by``; dimensionless,
+    :func:`calc_shares`) and ``rank`` (1 = largest)."""
     w = ibis.window(group_by=list(by))
     wr = ibis.window(group_by=list(by), order_by=[ibis.desc(amount), ibis.asc(supplier)])
     return t.mutate(
-        share=t[amount] / t[amount].sum().over(w),
+        share=calc_shares(t[amount], t[amount].sum().over(w) if total is None else total),
         rank=ibis.row_number().over(wr) + 1,  # ibis numbers rows from 0
     )
 
 
-def concentration(t: ir.Table, by: Sequence[str], amount: str, supplier: str) -> ir.Table:
+def concentration(t: ir.Table, by: Sequence[str], amount: str, supplier: str,
+                  totals: ir.Table | None = None) -> ir.Table:
     """HHI, top-1 and top-3 shares and the largest supplier of ``amount`` within groups ``by``.
 
-    Rows with a null or non-positive amount are ignored. Output columns: ``by...``, ``total``,
-    ``n_suppliers``, ``hhi`` (0-1), ``hhi_points`` (0-10,000), ``top1_share``, ``top3_share``,
-    ``top_supplier``.
+    Rows with a null or non-positive amount are ignored. Shares are of ``totals.world_t`` (a
+    table keyed by ``by``, from :func:`world_totals`) when given, else of the suppliers' sum.
+    Output columns: ``by...``, ``total``, ``n_suppliers``, ``hhi`` (0-1, :func:`calc_hhi`),
+    ``hhi_points`` (0-10,000), ``top1_share``, ``top3_share``, ``top_supplier`` (and
+    ``named_total``, ``rest_of_world``, ``published_total``, ``total_flag`` with ``totals``).
     """
     t = t.filter(t[amount].notnull() & (t[amount] > 0))
     t = t.group_by([*by, supplier]).aggregate(**{amount: t[amount].sum()})
-    s = shares(t, by, amount, supplier)
+    if totals is not None:
+        tt = totals.select(*by, "world_t")
+        t = t.join(tt, list(by))
+        s = shares(t, by, amount, supplier, total=t.world_t)
+    else:
+        s = shares(t, by, amount, supplier)
     agg = s.group_by(list(by)).aggregate(
         total=s[amount].sum(),
         n_suppliers=s[supplier].nunique(),
@@ -65,18 +79,48 @@ def concentration(t: ir.Table, by: Sequence[str], amount: str, supplier: str) ->
         top3_share=ibis.ifelse(s["rank"] <= 3, s.share, 0.0).sum(),
         top_supplier=s[supplier].min(where=s["rank"] == 1),
     )
-    return agg.mutate(hhi_points=agg.hhi * 10_000)
+    agg = agg.mutate(hhi_points=agg.hhi * 10_000)
+    if totals is None:
+        return agg
+    tt = totals.select(*by, "world_t", "named_t", "rest_t", "published_t", "total_flag")
+    j = agg.join(tt, list(by))
+    return j.mutate(total=j.world_t).rename(
+        named_total="named_t", rest_of_world="rest_t", published_total="published_t"
+    ).drop("world_t")
+
+
+def world_totals(production: ir.Table,
+                 by: Sequence[str] = ("mineral", "stage", "year", "unit", "basis")) -> ir.Table:
+    """World total per group ``by`` of production rows (:func:`calc_world_total`).
+
+    Columns ``by..., named_t`` (sum of the country rows), ``rest_t`` (the rest-of-world row
+    XRW, null when none), ``published_t`` (the publisher's world total WLD, null when none),
+    ``world_t`` and ``total_flag``. Amounts in the rows' unit (tonnes for masses).
+    """
+    p = production.filter(production.value.notnull())
+    named = p.filter(~p.country.isin(NOT_COUNTRIES)).group_by(list(by)).aggregate(
+        named_t=_.value.sum())
+    rest = p.filter(p.country == REST_OF_WORLD).group_by(list(by)).aggregate(
+        rest_t=_.value.sum())
+    pub = p.filter(p.country == WORLD).group_by(list(by)).aggregate(published_t=_.value.max())
+    j = named.left_join(rest, list(by)).select(named, rest.rest_t)
+    j = j.left_join(pub, list(by)).select(j, pub.published_t)
+    world, flag = calc_world_total(j.named_t, j.rest_t, j.published_t)
+    return j.mutate(world_t=world, total_flag=flag)
 
 
 def production_concentration(production: ir.Table, *, mineral: str | None = None,
                              stage: str | None = None, year: int | None = None,
-                             family: str | None = None, sources: ir.Table | None = None
-                             ) -> ir.Table:
-    """Concentration of production per mineral, stage, unit, basis and year.
+                             family: str | None = PRODUCTION_FAMILY,
+                             sources: ir.Table | None = None) -> ir.Table:
+    """Concentration of production per mineral, stage, unit, basis and year, with shares of the
+    world total (:func:`world_totals`: the named countries plus the publisher's rest of world,
+    or its published world total).
 
-    Uses the production table's country rows (world totals are never country rows). When
-    ``family`` is given (e.g. ``"usgs-mcs"``), only sources of that family count, and within a
-    family the latest release wins for each (year, country, mineral, stage, basis).
+    ``production`` is an atlas table read through :class:`critmin.atlas.Atlas` (one release per
+    source family); only sources of ``family`` count (default USGS MCS; ``None``: every family,
+    which mixes publishers). ``sources`` defaults to the sources table of the same atlas.
+    Output: :func:`concentration` with ``total`` = the world total.
     """
     p = production
     if mineral is not None:
@@ -85,29 +129,41 @@ def production_concentration(production: ir.Table, *, mineral: str | None = None
         p = p.filter(_.stage == stage)
     if year is not None:
         p = p.filter(_.year == year)
-    p = latest_release(p, sources, family)
+    p = of_family(p, family, sources)
     key = ["mineral", "stage", "year", "unit", "basis"]
-    # a publisher's rest-of-world row (XRW) counts in the world total, never as a supplier
-    c = concentration(p.filter(p.country != REST_OF_WORLD), key, "value", "country")
-    rest = p.filter((p.country == REST_OF_WORLD) & p.value.notnull()).group_by(key).aggregate(
-        rest_t=_.value.sum())
-    j = c.left_join(rest, key).select(c, rest.rest_t)
-    scale = j.total / (j.total + j.rest_t.fill_null(0.0))
-    return j.mutate(total=j.total + j.rest_t.fill_null(0.0), hhi=j.hhi * scale * scale,
-                    hhi_points=j.hhi_points * scale * scale, top1_share=j.top1_share * scale,
-                    top3_share=j.top3_share * scale).drop("rest_t")
+    named = p.filter(~p.country.isin(NOT_COUNTRIES))
+    return concentration(named, key, "value", "country", totals=world_totals(p, key))
+
+
+def of_family(t: ir.Table, family: str | None, sources: ir.Table | None = None, *,
+              table: str = "production") -> ir.Table:
+    """Rows of ``t`` whose source belongs to ``family`` (all rows when ``family`` is None).
+
+    ``sources`` defaults to the ``sources`` table of the backend ``t`` comes from; a table that
+    comes from no atlas (an in-memory table) has no families and is returned whole."""
+    if family is None:
+        return t
+    sources = sources_of(t, sources)
+    if sources is None:
+        return t
+    provenance.record(table, family)
+    return t.semi_join(sources.filter(sources.family == family).select("source_id"), "source_id")
+
+
+def sources_of(t: ir.Table, sources: ir.Table | None = None) -> ir.Table | None:
+    """``sources``, else the ``sources`` table of the atlas ``t`` comes from; None for a table
+    that comes from no atlas (an in-memory table)."""
+    if sources is not None:
+        return sources
+    try:
+        backend = t._find_backend()
+    except IbisError:  # a memtable: no backend, no sources
+        return None
+    return backend.table("sources")
 
 
 def latest_release(t: ir.Table, sources: ir.Table | None, family: str | None) -> ir.Table:
-    """Keep rows of source ``family`` and, per natural key, only those of the latest release."""
-    if sources is None:
-        return t
-    provenance.record("production", family)
-    src = sources.select("source_id", "family", "release").view()
-    if family is not None:
-        src = src.filter(src.family == family)
-    j = t.join(src, "source_id")
-    key = [c for c in ("year", "country", "mineral", "stage", "unit", "basis") if c in t.columns]
-    w = ibis.window(group_by=[*key, "family"], order_by=[ibis.desc(j.release)])
-    j = j.mutate(_r=ibis.row_number().over(w)).filter(_._r == 0)
-    return j.select(*t.columns)
+    """Rows of source ``family``. The one-release rule itself is applied by the atlas
+    (:func:`critmin.atlas.connect`) to every table an analysis reads; this only selects the
+    family."""
+    return of_family(t, family, sources)

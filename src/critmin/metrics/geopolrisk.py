@@ -65,6 +65,7 @@ import pandas as pd
 
 from critmin import provenance, reference
 from critmin.errors import ChoiceError, CritminError
+from critmin.metrics.formulas import GPV_SQL, calc_gpv
 
 COMPAT = "geopolrisk-py"
 CF_CU = 0.409412948
@@ -77,12 +78,12 @@ COMPAT_ALIASES = (("XKX", "XEF"), ("GUF", "GUY"))
 
 
 def g_from_pv(pv: float) -> float:
-    """Political-stability weight in [0, 1] from a WGI PV estimate: clip((2.5 - PV) / 5, 0, 1).
+    """Political-stability weight in [0, 1] from a WGI PV estimate: :func:`calc_gpv`.
 
     >>> g_from_pv(2.5), g_from_pv(-2.5), g_from_pv(0.0), g_from_pv(3.1)
     (0.0, 1.0, 0.5, 0.0)
     """
-    return min(max((2.5 - pv) / 5, 0.0), 1.0)
+    return calc_gpv(pv)
 
 
 def import_risk(g: Sequence[float], f: Sequence[float], p: float = 0.0) -> float:
@@ -317,7 +318,7 @@ prod AS (
     SELECT p.year, COALESCE(a.as_iso3, p.country) AS iso3, p.mineral, p.value, p.unit,
            a.iso3 IS NOT NULL AS folded
     FROM production p LEFT JOIN alias a ON a.iso3 = p.country
-    WHERE p.source_id LIKE 'wmd%'
+    WHERE p.source_id LIKE 'wmd%' AND p.country NOT IN ('WLD', 'XRW')  -- countries only
 ),
 hhi AS (  -- exact integer arithmetic on the truncated figures, as the tool's int columns
     SELECT material, year, SUM(n * n) AS num, SUM(n) AS tot
@@ -449,6 +450,7 @@ prod AS (
            p.value IS NULL AS missing
     FROM production p LEFT JOIN {units} u ON u.unit = p.unit
     WHERE {prod_filter} AND p.mineral IN (SELECT mineral FROM materials)
+          AND p.country NOT IN ('WLD', 'XRW')  -- the method's HHI is over named producers
 ),
 years AS (SELECT DISTINCT year FROM prod),
 hhi AS (
@@ -486,7 +488,7 @@ partner AS (
         CASE WHEN f.exporter IN (SELECT member FROM members x
                                  WHERE x.economy = e.economy AND x.year = f.year) THEN 0.0
              WHEN pv.pv IS NULL THEN NULL  -- GREATEST/LEAST would skip the NULL
-             ELSE GREATEST(LEAST((2.5 - pv.pv) / 5, 1.0), 0.0) END AS g,
+             ELSE {GPV_SQL.format(pv="pv.pv")} END AS g,
         pv.pv_2dp
     FROM members e JOIN flows f ON f.importer = e.member AND f.year = e.year
     LEFT JOIN pv ON pv.country = f.exporter AND pv.year = f.year
@@ -547,11 +549,11 @@ FROM res2
 """
 
 
-def _count(con: Any, sql: str) -> int:
-    try:
-        return int(con.raw_sql(sql).fetchall()[0][0])
-    except Exception:  # a table that does not exist counts as empty
+def _count(con: Any, sql: str, table: str) -> int:
+    """``sql``'s count, 0 when ``table`` does not exist (any other error is raised)."""
+    if not _has_table(con, table):
         return 0
+    return int(con.raw_sql(sql).fetchall()[0][0])
 
 
 def _default_inputs(con: Any) -> tuple[str, str, str]:
@@ -563,18 +565,18 @@ def _default_inputs(con: Any) -> tuple[str, str, str]:
     what makes GeoPolRisk available on the bundled starter atlas, which ships neither WMD nor
     the published map."""
     flags = ""
-    if _count(con, "SELECT count(*) FROM material_hs_map WHERE mineral IS NOT NULL"):
+    if _count(con, "SELECT count(*) FROM material_hs_map WHERE mineral IS NOT NULL",
+              "material_hs_map"):
         mat = "SELECT DISTINCT mineral, hs_code FROM material_hs_map WHERE mineral IS NOT NULL"
     else:
         mat = "SELECT DISTINCT mineral, hs_code FROM hs_map WHERE hs_revision = 'HS92'"
         flags += ", 'hs_map_critmin'"
-    if _count(con, "SELECT count(*) FROM production WHERE source_id LIKE 'wmd%'") or not _has_table(
-            con, "sources"):
+    if _count(con, "SELECT count(*) FROM production WHERE source_id LIKE 'wmd%'",
+              "production") or not _has_table(con, "sources"):
         prod = "p.source_id LIKE 'wmd%'"
     else:
         prod = """p.stage = 'mine' AND p.source_id IN (
-                      SELECT source_id FROM sources WHERE family = 'usgs-mcs' AND release = (
-                          SELECT max(release) FROM sources WHERE family = 'usgs-mcs'))"""
+                      SELECT source_id FROM sources WHERE family = 'usgs-mcs')"""
         flags += ", 'production_usgs'"
     return mat, prod, flags
 

@@ -43,11 +43,14 @@ def preferred_family(production: ir.Table, sources: ir.Table, family: str = "aut
     """Rows of ``production`` from one source family per (mineral, stage).
 
     ``family="auto"``: per mineral and stage, the first family of ``preference[stage]`` that has
-    rows (stages not listed: USGS MCS). Any other value keeps that family's rows only. Adds a
-    ``family`` column.
+    rows (stages not listed: USGS MCS). Any other value keeps that family's rows only. Within
+    the family, per natural key, only the latest release's rows count
+    (:func:`critmin.metrics.concentration.latest_release`). Adds a ``family`` column.
     """
+    from critmin.metrics.concentration import latest_release
+
     src = sources.select("source_id", "family")
-    j = production.join(src, "source_id")
+    j = latest_release(production, sources, None).join(src, "source_id")
     if family != "auto":
         return j.filter(j.family == family)
     ranks = [(st, fam, i) for st, fams in preference.items() for i, fam in enumerate(fams)]

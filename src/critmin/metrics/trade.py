@@ -19,7 +19,15 @@ import ibis.expr.types as ir
 from ibis import _
 
 from critmin import provenance, reference
-from critmin.metrics.concentration import latest_release, shares
+from critmin.metrics.concentration import (
+    NOT_COUNTRIES,
+    REST_OF_WORLD,
+    of_family,
+    shares,
+    sources_of,
+)
+from critmin.metrics.formulas import calc_apparent_consumption, calc_import_reliance
+from critmin.metrics.supply import preferred_family
 from critmin.sources.baci import HS_REVISIONS
 
 
@@ -52,7 +60,26 @@ def mineral_trade(trade_flows: ir.Table, hs_map: ir.Table, *, stage: str = "all"
         content_t=content.sum(),
         n_flows=j.count(),
         n_content=content.count(),
+        value_content_kusd=j.value_kusd.sum(where=content.notnull()),
     )
+
+
+def hs_coverage(trade_flows: ir.Table, hs_map: ir.Table, *, year: int, stage: str = "all"
+                ) -> ir.Table:
+    """Which HS codes a mineral's trade figures count in ``year``, and which mapped codes had no
+    data in the atlas: ``mineral, hs_codes`` (codes with flows, ``HS92:260500`` form) and
+    ``hs_codes_missing`` (mapped codes of the nomenclatures loaded for that year without any
+    flow). The trade value of a mineral is the sum over ``hs_codes`` only."""
+    m = hs_map if stage == "all" else hs_map.filter(hs_map.chain_stage == stage)
+    t = trade_flows.filter(trade_flows.year == year)
+    revs = t.select("hs_revision").distinct()
+    m = m.semi_join(revs, "hs_revision").select("mineral", "hs_code", "hs_revision").distinct()
+    have = t.select("hs_code", "hs_revision").distinct().mutate(present=ibis.literal(True))
+    j = m.left_join(have, ["hs_code", "hs_revision"]).select(m, have.present)
+    label = j.hs_revision.concat(":", j.hs_code)
+    return j.group_by("mineral").aggregate(
+        hs_codes=label.collect(where=j.present.notnull(), order_by=label),
+        hs_codes_missing=label.collect(where=j.present.isnull(), order_by=label))
 
 
 def one_hs_revision(t: ir.Table, by: Sequence[str] = ("year", "hs_code")) -> ir.Table:
@@ -157,47 +184,159 @@ def net_trade(flows: ir.Table) -> ir.Table:
     zero = ibis.literal(0, "int64")
     zf = ibis.literal(0.0, "float64")
     f = flows
+    vc = (f.value_content_kusd if "value_content_kusd" in f.columns
+          else ibis.ifelse(f.n_content == f.n_flows, f.value_kusd, zf)).fill_null(0.0)
     imp = f.select(country=f.importer, mineral=f.mineral, year=f.year,
                    imports_kusd=f.value_kusd, exports_kusd=zf,
                    imports_content_t=f.content_t.fill_null(0.0), exports_content_t=zf,
-                   missing=f.n_flows - f.n_content)
+                   missing=f.n_flows - f.n_content, vc=vc)
     exp = f.select(country=f.exporter, mineral=f.mineral, year=f.year,
                    imports_kusd=zf, exports_kusd=f.value_kusd,
                    imports_content_t=zf, exports_content_t=f.content_t.fill_null(0.0),
-                   missing=f.n_flows - f.n_content)
+                   missing=f.n_flows - f.n_content, vc=vc)
     u = imp.union(exp.cast(imp.schema()))
     agg = u.group_by(["country", "mineral", "year"]).aggregate(
         imports_kusd=u.imports_kusd.sum(), exports_kusd=u.exports_kusd.sum(),
         imports_content_t=u.imports_content_t.sum(), exports_content_t=u.exports_content_t.sum(),
-        missing=u.missing.sum(),
+        missing=u.missing.sum(), vc=u.vc.sum(),
     )
-    return agg.mutate(content_complete=agg.missing == zero).drop("missing")
+    traded = agg.imports_kusd + agg.exports_kusd
+    return agg.mutate(
+        content_complete=agg.missing == zero,
+        content_value_share=ibis.ifelse(traded > 0, agg.vc / traded, ibis.null("float64")),
+    ).drop("missing", "vc")
+
+
+#: Why a production figure is what it is (``production_flag``) or why reliance is blank
+#: (``reliance_flag``); shown as a footnote (CLI), a flag column (API) and a tooltip (web).
+RELIANCE_FLAGS: dict[str, str] = {
+    "not_a_listed_producer": "not among the producers a complete country list names for this "
+                             "mineral and stage (USGS without an 'Other countries' row, or World "
+                             "Mining Data): production 0",
+    "production_wmd": "production from World Mining Data (USGS counts the country in 'Other "
+                      "countries')",
+    "production_withheld": "the publisher withholds the country's production (USGS 'W')",
+    "in_rest_of_world": "the country's production is inside the publisher's 'Other countries' "
+                        "and no complete country list gives it",
+    "no_production_data": "no production source covers this mineral, stage and year",
+    "content_factor_unknown": "a traded form has no content factor or quantity, and the country "
+                              "produces: reliance cannot be put on one basis",
+    "no_apparent_consumption": "production plus net imports is not positive (nothing consumed)",
+    "value_basis": "computed on trade value (the country produces nothing, so the basis does "
+                   "not change the result)",
+    "partial_content": "on a content basis from the traded forms with a content factor, which "
+                       "carry at least 90 % of the trade value; the rest is left out",
+}
+
+#: Share of a country's trade value (imports plus exports) that must have a known content for
+#: a content-basis reliance when some traded forms lack a content factor.
+CONTENT_MIN_SHARE = 0.9
+
+
+#: Mass units of the production table and their factor to tonnes (see reference/units.csv).
+MASS_UNITS: dict[str, float] = {"t": 1.0, "kg": 0.001}
+
+
+def production_status(production: ir.Table, *, stage: str, sources: ir.Table | None = None,
+                      family: str | None = "usgs-mcs", complete_family: str | None = "wmd"
+                      ) -> ir.Table:
+    """Production per (mineral, year, country) with the rule that turns a gap into a number.
+
+    Columns ``mineral, year, country, production_t, production_flag`` for every country a
+    publisher lists, and a ``lists`` table (``mineral, year, complete``) telling whether some
+    publisher's country list is complete: USGS without a positive "Other countries" row (XRW),
+    or World Mining Data (``complete_family``: every producing country, stage ``mine`` for the
+    minerals it covers). A country absent from a complete list has production 0, flagged
+    ``not_a_listed_producer`` (applied by :func:`import_reliance`).
+    """
+    p = production.filter((production.stage == stage) & production.unit.isin(list(MASS_UNITS)))
+    factor = ibis.cases(*[(p.unit == u, f) for u, f in MASS_UNITS.items()],
+                        else_=ibis.null("float64"))
+    p = p.mutate(value=p.value * factor, unit=ibis.literal("t"))
+    srcs = sources_of(production, sources)
+    if family is None and srcs is not None:  # the preferred family of each mineral and stage
+        u = preferred_family(p, srcs).drop("family")
+    else:
+        u = of_family(p, family, sources)
+    listed = u.filter(~u.country.isin(NOT_COUNTRIES)).group_by(
+        ["mineral", "year", "country"]).aggregate(
+        production_t=_.value.sum(), n_null=_.value.isnull().sum())
+    listed = listed.mutate(
+        production_t=ibis.ifelse(listed.n_null > 0, ibis.null("float64"), listed.production_t),
+        production_flag=ibis.ifelse(listed.n_null > 0, "production_withheld",
+                                    ibis.null("string"))).drop("n_null")
+    rest = u.filter(u.country == REST_OF_WORLD).group_by(["mineral", "year"]).aggregate(
+        rest_t=_.value.max())
+    usgs_lists = u.group_by(["mineral", "year"]).aggregate(n=_.count())
+    usgs_lists = usgs_lists.left_join(rest, ["mineral", "year"]).select(
+        usgs_lists.mineral, usgs_lists.year,
+        complete=rest.rest_t.isnull() | (rest.rest_t <= 0))
+    out = listed.mutate(source=ibis.literal("usgs"))
+    if complete_family is None or sources_of(production, sources) is None:
+        return out, usgs_lists  # (a table from no atlas has no families to tell WMD by)
+    w = of_family(p, complete_family, sources)
+    wl = w.filter(~w.country.isin(NOT_COUNTRIES)).group_by(
+        ["mineral", "year", "country"]).aggregate(production_t=_.value.sum())
+    wlists = w.select("mineral", "year").distinct().mutate(complete=ibis.literal(True))
+    lists = usgs_lists.union(wlists.cast(usgs_lists.schema())).group_by(
+        ["mineral", "year"]).aggregate(complete=_.complete.any())
+    # countries WMD lists that USGS does not name (inside USGS's "Other countries")
+    extra = wl.anti_join(listed, ["mineral", "year", "country"]).mutate(
+        production_flag=ibis.literal("production_wmd"), source=ibis.literal("wmd"))
+    return out.union(extra.select(*out.columns).cast(out.schema())), lists
 
 
 def import_reliance(flows: ir.Table, production: ir.Table, *, stage: str,
                     sources: ir.Table | None = None, family: str | None = "usgs-mcs") -> ir.Table:
-    """Net import reliance per country, mineral and year on a metal-content basis.
+    """Net import reliance per country, mineral and year (:func:`calc_import_reliance`).
 
-    reliance = (imports - exports) / (production + imports - exports), with imports and exports
-    in tonnes of contained mineral (quantity x content factor) and production in tonnes from the
-    production table at ``stage`` (``mine`` or ``refinery``; mass units only). Null, with
-    ``reliance_flag``, when production is missing, a flow's content is unknown, or apparent
-    consumption is not positive. Negative values mean a net exporter.
+    reliance = (M - X) / (P + M - X), on a metal-content basis: imports M and exports X in
+    tonnes of contained mineral (quantity x content factor) and production P in tonnes of the
+    mineral at ``stage`` (``mine`` or ``refinery``) from USGS MCS. Production of a country no
+    publisher lists is 0 where some publisher's country list is complete
+    (``not_a_listed_producer``, :func:`production_status`). Where a traded form's content is
+    unknown and P = 0, the reliance is computed on trade value (``reliance_basis = 'value'``;
+    with no production the basis does not change the result); where it is unknown for forms
+    carrying less than 10 % of the country's trade value (:data:`CONTENT_MIN_SHARE`), on the
+    content of the other forms (``partial_content``). Columns: ``country, mineral,
+    year, imports_kusd, exports_kusd, imports_content_t, exports_content_t, content_complete,
+    production_t, production_flag, apparent_consumption_t, import_reliance, reliance_basis,
+    reliance_flag`` (the reason of a blank, :data:`RELIANCE_FLAGS`). Negative: a net exporter.
     """
     nt = net_trade(flows)
-    p = latest_release(production.filter((_.stage == stage) & (_.unit == "t")), sources, family)
-    p = p.group_by(["country", "mineral", "year"]).aggregate(production_t=_.value.sum()).view()
-    j = nt.left_join(p, ["country", "mineral", "year"]).select(nt, p.production_t)
-    net = j.imports_content_t - j.exports_content_t
-    consumption = j.production_t + net
+    status, lists = production_status(production, stage=stage, sources=sources, family=family)
+    status = status.view()
+    j = nt.left_join(status, ["country", "mineral", "year"]).select(
+        nt, status.production_t, status.production_flag)
+    j = j.left_join(lists, ["mineral", "year"]).select(j, lists.complete)
+    unlisted = j.production_flag.isnull() & j.production_t.isnull()
+    p_flag = ibis.cases(
+        (unlisted & j.complete.fill_null(False), "not_a_listed_producer"),
+        (unlisted & j.complete.notnull(), "in_rest_of_world"),
+        (unlisted, "no_production_data"),
+        else_=j.production_flag)
+    p = ibis.ifelse(p_flag == "not_a_listed_producer", 0.0, j.production_t)
+    j = j.mutate(production_t=p, production_flag=p_flag)
+    content = calc_import_reliance(j.production_t, j.imports_content_t, j.exports_content_t)
+    value = calc_import_reliance(j.production_t, j.imports_kusd, j.exports_kusd)
+    enough = j.content_complete | (j.content_value_share >= CONTENT_MIN_SHARE)
+    use_content = enough & j.production_t.notnull() & ~(
+        ~j.content_complete & (j.production_t == 0))
+    use_value = ~j.content_complete & (j.production_t == 0)
+    reliance = ibis.cases((use_content, content), (use_value, value),
+                          else_=ibis.null("float64"))
+    basis = ibis.cases((reliance.isnull(), ibis.null("string")), (use_content, "content"),
+                       (use_value, "value"), else_=ibis.null("string"))
     flag = ibis.cases(
-        (j.production_t.isnull(), "no_production_data"),
-        (~j.content_complete, "content_factor_unknown"),
-        (consumption <= 0, "no_apparent_consumption"),
-        else_=ibis.null("string"),
-    )
+        (j.production_t.isnull(), j.production_flag),
+        (~enough & (j.production_t > 0), "content_factor_unknown"),
+        (reliance.isnull(), "no_apparent_consumption"),
+        (use_value, "value_basis"),
+        (~j.content_complete, "partial_content"),
+        else_=ibis.null("string"))
     return j.mutate(
-        apparent_consumption_t=consumption,
-        import_reliance=ibis.ifelse(flag.isnull(), net / consumption, ibis.null("float64")),
-        reliance_flag=flag,
-    )
+        apparent_consumption_t=ibis.ifelse(
+            use_content, calc_apparent_consumption(j.production_t, j.imports_content_t,
+                                                   j.exports_content_t), ibis.null("float64")),
+        import_reliance=reliance, reliance_basis=basis, reliance_flag=flag,
+    ).drop("complete")

@@ -18,6 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from critmin import provenance
 from critmin.atlas import Atlas
 from critmin.reports import charts, views
 
@@ -47,9 +48,13 @@ def brief_data(country: str, *, year: int | None = None, atlas: Atlas | None = N
                group: str | None = None, today: dt.date | None = None) -> dict[str, Any]:
     """What a brief shows: the country page's tables and figures, provenance and citation."""
     atlas = atlas or Atlas.open()
-    page = views.country_page(atlas, country, year, group)
+    with provenance.recording() as reads:
+        page = views.country_page(atlas, country, year, group)
     sup = page["suppliers"]
+    # cite the files the brief's figures were computed from (recorded, not typed)
+    cited = {s["source_id"] for s in provenance.atlas_annotations(atlas, reads)["sources"]}
     prov = views.provenance(atlas)
+    prov = prov[prov.source_id.isin(cited)].reset_index(drop=True)
     figs = {
         "matrix": charts.risk_matrix(page["matrix"], f"Risk matrix: {page['name']}"),
         "suppliers": charts.hbar(list(sup.name), list(sup.value_kusd),

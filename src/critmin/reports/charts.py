@@ -12,6 +12,8 @@ from typing import Any
 
 import pandas as pd
 
+from critmin import output
+
 FONT = {"family": "system-ui, -apple-system, Segoe UI, Roboto, sans-serif", "size": 12}
 COLOURS = ["#1f6f8b", "#e07a5f", "#3d405b", "#81b29a", "#f2cc8f", "#9c6644", "#6d597a",
            "#b56576", "#355070", "#43aa8b"]
@@ -67,8 +69,10 @@ def concentration_bars(df: pd.DataFrame) -> dict[str, Any]:
 
 def producer_map(df: pd.DataFrame, title: str) -> dict[str, Any]:
     """Choropleth of production shares (ISO3 locations; bundled topology)."""
-    text = [f"{n}: {v:,.0f} {u} ({s:.1%})" for n, v, u, s in
-            zip(df.name, df.value, df.unit, df.share, strict=True)]
+    est = df["estimated"] if "estimated" in df else [False] * len(df)
+    text = [f"{n}: {output.number(v)} {u}{' (' + output.ESTIMATE + ')' if e is True else ''} "
+            f"({output.percent(s)})"
+            for n, v, u, s, e in zip(df.name, df.value, df.unit, df.share, est, strict=True)]
     return figure([{"type": "choropleth", "locationmode": "ISO-3", "locations": list(df.country),
                     "z": list(df.share), "text": text, "hoverinfo": "text",
                     "colorscale": "YlOrRd", "reversescale": True, "zmin": 0,

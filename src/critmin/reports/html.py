@@ -20,9 +20,12 @@ def fmt(value: Any, kind: str = "") -> str:
     :mod:`critmin.output`; missing and infinite values show as an en dash (never 0).
 
     ``kind``: ``pct`` (a 0-1 share as a percentage), ``hhi`` (0-1 HHI on the 0-10,000 points
-    scale), ``int`` (a year or count, no separators), ``kusd``/``t``/``num`` (amounts), ``list``.
+    scale), ``int`` (a year or count, no separators), ``kusd``/``t``/``num`` (amounts), ``list``,
+    ``est`` (a publisher's estimate flag: "estimate" or nothing).
     """
     v = output.jsonable(value)
+    if kind == "est":
+        return output.ESTIMATE if v is True else ""
     if isinstance(v, list):
         return ", ".join(map(str, v)) if v else output.MISSING
     if v is None:
@@ -42,9 +45,12 @@ def fmt(value: Any, kind: str = "") -> str:
 
 
 def table(df: pd.DataFrame, columns: Sequence[Column], *, cls: str = "data", limit: int | None
-          = None, links: dict[str, str] | None = None, table_id: str | None = None) -> Markup:
+          = None, links: dict[str, str] | None = None, table_id: str | None = None,
+          titles: dict[str, str] | None = None) -> Markup:
     """``df`` as an HTML table with the given columns (missing columns are skipped).
-    ``links`` maps a column to a URL pattern with ``{value}`` (the cell) or ``{other_column}``."""
+    ``links`` maps a column to a URL pattern with ``{value}`` (the cell) or ``{other_column}``;
+    ``titles`` maps a column to the column whose text is the cell's tooltip (``title``)."""
+    titles = titles or {}
     cols = [c for c in columns if c[0] in df.columns]
     links = links or {}
     head = "".join(f"<th>{escape(h)}</th>" for _, h, _k in cols)
@@ -59,6 +65,10 @@ def table(df: pd.DataFrame, columns: Sequence[Column], *, cls: str = "data", lim
                                          "value": rec[c]})
                 text = Markup(f'<a href="{escape(url)}">{text}</a>')
             num = " class=\"num\"" if k in ("pct", "kusd", "t", "num", "int", "hhi") else ""
+            tip = rec.get(titles[c]) if c in titles else None
+            if isinstance(tip, str) and tip:
+                num += f' title="{escape(tip)}"'
+                text = Markup(f"{text}&thinsp;*")
             cells.append(f"<td{num}>{text}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     ident = f' id="{escape(table_id)}"' if table_id else ""

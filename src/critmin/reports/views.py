@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 from ibis import _
 
+from critmin import provenance as cite
 from critmin import reference, schema
 from critmin.atlas import Atlas
 from critmin.errors import CritminError, NoDataError
@@ -95,7 +96,8 @@ def concentration(atlas: Atlas, mineral: str | None = None, *, family: str = "au
 
 #: Columns of the concentration view (``critmin concentration`` and ``/api/v1/concentration``).
 CONCENTRATION_COLUMNS = ["mineral", "stage", "year", "unit", "basis", "total", "n_suppliers",
-                         "hhi", "hhi_points", "top1_share", "top3_share", "top_producer"]
+                         "hhi", "hhi_points", "top1_share", "top3_share", "top_producer",
+                         "published_total", "total_flag"]
 
 
 def concentration_view(full: pd.DataFrame, mineral: str, stage: str | None = None,
@@ -143,24 +145,36 @@ def main_concentration(atlas: Atlas) -> pd.DataFrame:
 
 def producers(atlas: Atlas, mineral: str, stage: str | None = None) -> pd.DataFrame:
     """Producers of ``mineral`` in the latest USGS year of ``stage`` (default: ``mine`` when
-    present, else the first stage): ``country, name, stage, year, value, unit, basis, share``."""
+    present, else the first stage): ``country, name, stage, year, value, unit, basis, share,
+    estimated`` (``estimated``: the publisher marks the figure as an estimate, USGS ``E``)."""
     from critmin.cooperation.analytics import usgs_production
+    from critmin.metrics.concentration import NOT_COUNTRIES, REST_OF_WORLD, WORLD
+    from critmin.metrics.formulas import calc_shares, calc_world_total
 
-    p = usgs_production(atlas, mineral).to_pandas()
+    p = usgs_production(atlas, mineral, aggregates=True).to_pandas()
     if p.empty:
         return pd.DataFrame(columns=["country", "name", "stage", "year", "value", "unit", "basis",
-                                     "share"])
+                                     "share", "estimated"])
     if stage is None:
         stages = list(p.stage.unique())
         stage = "mine" if "mine" in stages else sorted(stages)[0]
     p = p[p.stage == stage]
     p = p[p.year == p.year.max()]
-    p = p.groupby(["country", "stage", "year", "unit", "basis"], as_index=False).value.sum()
-    p = p.assign(share=p.value / p.value.sum())
+    p = p.assign(estimated=p.estimated.fillna(False).astype(bool)).groupby(
+        ["country", "stage", "year", "unit", "basis"], as_index=False).agg(
+        value=("value", "sum"), estimated=("estimated", "any"))
+    world = {}  # shares are of the world total (named countries plus the rest of world)
+    for key, g in p.groupby(["unit", "basis"]):
+        v = g.set_index("country").value
+        world[key] = calc_world_total(float(v.drop(list(NOT_COUNTRIES), errors="ignore").sum()),
+                                      v.get(REST_OF_WORLD), v.get(WORLD))[0]
+    p = p[~p.country.isin(NOT_COUNTRIES)]
+    p = p.assign(share=[calc_shares(v, world[(u, b)])
+                        for v, u, b in zip(p.value, p.unit, p.basis, strict=True)])
     names = countries(atlas).set_index("iso3").name
     p = p.assign(name=p.country.map(names).fillna(p.country))
     return p.sort_values("value", ascending=False, ignore_index=True)[
-        ["country", "name", "stage", "year", "value", "unit", "basis", "share"]]
+        ["country", "name", "stage", "year", "value", "unit", "basis", "share", "estimated"]]
 
 
 def _mineral_flows(atlas: Atlas, mineral: str, year: int | None = None) -> tuple[Any, int | None]:
@@ -314,11 +328,12 @@ def risk_table(atlas: Atlas, country: str, year: int | None = None) -> pd.DataFr
     return df.assign(name=df.mineral.map(names).fillna(df.mineral))
 
 
-#: The risk matrix's axes: (column, label). x is always import reliance; y is the GeoPolRisk
-#: score when the atlas can compute it (it has the GeoPolRisk material map), else the
-#: concentration of imports. The choice depends on the atlas, never on the country, so every
-#: country page has the same axes.
-MATRIX_X = ("import_reliance", "import reliance (share of apparent consumption)")
+#: The risk matrix's axes: (column, label). x is always the top supplier's share of imports
+#: (known wherever the country imports the mineral; import reliance stays in the table, where a
+#: blank carries its reason); y is the GeoPolRisk score when the atlas can compute it (it has the
+#: GeoPolRisk material map), else the concentration of imports. The choice depends on the atlas,
+#: never on the country, so every country page has the same axes.
+MATRIX_X = ("top_supplier_share", "share of imports from the top supplier")
 MATRIX_Y = ("geopolrisk", "GeoPolRisk score")
 MATRIX_Y_FALLBACK = ("import_hhi", "import concentration (HHI; GeoPolRisk not in this atlas)")
 
@@ -400,10 +415,15 @@ def partner_coverage(atlas: Atlas, iso3: str, group: str | None = None,
 def country_page(atlas: Atlas, country: str, year: int | None = None,
                  group: str | None = None) -> dict[str, Any]:
     """Everything the country page shows."""
+    from critmin.metrics.trade import RELIANCE_FLAGS
     from critmin.reference import resolve_country
 
     iso3 = resolve_country(country)
     risk = risk_table(atlas, iso3, year)
+    if "import_reliance_flag" in risk.columns:  # the reason of a blank, as a tooltip
+        risk = risk.assign(import_reliance_note=[
+            RELIANCE_FLAGS.get(f, f) if isinstance(f, str) else None
+            for f in risk.import_reliance_flag])
     g = coverage_group(atlas, iso3, group)
     try:
         cov = partner_coverage(atlas, iso3, g, year)
@@ -498,14 +518,7 @@ def provenance(atlas: Atlas) -> pd.DataFrame:
 
 def atlas_version(atlas: Atlas) -> str:
     """``<critmin version>+<12 hex digits over the loaded files' checksums>`` (as the API)."""
-    import hashlib
-
-    from critmin import __version__
-
-    h = hashlib.sha256()
-    for r in provenance(atlas).sort_values(["family", "source_id"]).itertuples():
-        h.update(f"{r.source_id}={r.sha256};".encode())
-    return f"{__version__}+{h.hexdigest()[:12]}"
+    return cite.atlas_version(cite.atlas_sources(atlas))
 
 
 def citation(atlas: Atlas, name: str, prov: pd.DataFrame | None = None,

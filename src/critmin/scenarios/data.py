@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from ibis import _
 
+from critmin.metrics.concentration import NOT_COUNTRIES
 from critmin.metrics.supply import preferred_family
 from critmin.metrics.trade import one_hs_revision
 
@@ -71,7 +72,8 @@ def _impute(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def production(atlas: Atlas, year: int, stage: str = "mine",
-               minerals: Sequence[str] | None = None) -> pd.DataFrame:
+               minerals: Sequence[str] | None = None, *,
+               aggregates: bool = False) -> pd.DataFrame:
     """Production in tonnes per country and mineral for the latest year <= ``year``: USGS MCS;
     for refining, the first family that publishes the mineral's refining (USGS MCS, else the
     IEA, else World Mining Data; :func:`critmin.metrics.supply.preferred_family`).
@@ -79,11 +81,15 @@ def production(atlas: Atlas, year: int, stage: str = "mine",
     ``stage`` is a production stage (``mine``, ``refinery``, ``smelter``). Columns:
     ``mineral, country, production_t, production_year, basis``. Only mass units (t); when a
     mineral has several bases (e.g. gross and content), the one with most countries is kept.
+    Country rows only, unless ``aggregates``: then also the publisher's rest of world (``XRW``)
+    and world total (``WLD``) rows, for :func:`critmin.metrics.formulas.calc_world_total`.
     """
     p = atlas.table("production")
     p = p.filter((p.stage == stage) & (p.unit == "t") & (p.year <= year) & p.value.notnull())
     if minerals is not None:
         p = p.filter(p.mineral.isin(list(minerals)))
+    if not aggregates:
+        p = p.filter(~p.country.isin(NOT_COUNTRIES))
     p = preferred_family(p, atlas.table("sources"))
     df = p.select("mineral", "country", "year", "basis", "value").to_pandas()
     cols = ["mineral", "country", "production_t", "production_year", "basis"]
@@ -92,7 +98,7 @@ def production(atlas: Atlas, year: int, stage: str = "mine",
     df = df.groupby(["mineral", "basis", "year", "country"], as_index=False).value.sum()
     latest = df.groupby(["mineral", "basis"]).year.transform("max")
     df = df[df.year == latest]
-    n = df.groupby(["mineral", "basis"]).country.transform("size")
+    n = (~df.country.isin(NOT_COUNTRIES)).groupby([df.mineral, df.basis]).transform("sum")
     best = df.assign(n=n).sort_values(["mineral", "n", "basis"], ascending=[True, False, True])
     keep = best.drop_duplicates("mineral")[["mineral", "basis"]]
     df = df.merge(keep, on=["mineral", "basis"])

@@ -5,7 +5,8 @@ For a mineral at a production stage (``mine`` or ``refinery``) in year t, with p
 content factor; M_c imports, X_c exports, tonnes of contained mineral):
 
     apparent demand D_c = P_c + M_c - X_c
-    world supply W = sum_c P_c = world demand (imports and exports cancel world-wide)
+    world supply W = the publisher's world total (named countries plus its "Other countries";
+        calc_world_total) = world demand (imports and exports cancel world-wide)
     top = argmax_c P_c, top_share = P_top / W
     coverage = (W - P_top) / (W - D_top)
 
@@ -34,6 +35,13 @@ import pandas as pd
 from ibis import _
 
 from critmin import reference
+from critmin.metrics.concentration import NOT_COUNTRIES, REST_OF_WORLD, WORLD
+from critmin.metrics.formulas import (
+    calc_apparent_consumption,
+    calc_n_minus_1_coverage,
+    calc_shares,
+    calc_world_total,
+)
 from critmin.scenarios import data
 
 if TYPE_CHECKING:
@@ -44,25 +52,29 @@ CHAIN_STAGE = {"mine": "mine", "refinery": "refined"}
 
 COLUMNS = ["mineral", "stage", "year", "basis", "n_producers", "world_production_t",
            "top_producer", "top_share", "top_production_t", "top_imports_t", "top_exports_t",
-           "top_demand_t", "coverage", "trade_year", "content_flag"]
+           "top_demand_t", "coverage", "trade_year", "content_flag", "total_flag"]
 
 
 def calc_n_minus_1(production_t: pd.Series, imports_t: pd.Series,
                    exports_t: pd.Series) -> dict[str, Any]:
     """N-1 figures from production, imports and exports (tonnes, Series indexed by country).
 
-    Returns ``top_producer, top_share, world_production_t, top_demand_t, coverage`` (coverage
-    null when the rest of the world has no positive demand).
+    ``production_t`` may hold the publisher's rest of world (``XRW``) and world total (``WLD``):
+    the world is then :func:`calc_world_total` of them, and the top producer a named country.
+    Returns ``top_producer, top_share, world_production_t, top_demand_t, coverage, total_flag``
+    (:func:`calc_n_minus_1_coverage`: null when the rest of the world has no positive demand).
     """
-    p = production_t[production_t > 0].sort_index()
-    world = float(p.sum())
+    named = production_t[~production_t.index.isin(NOT_COUNTRIES)]
+    p = named[named > 0].sort_index()
+    world, flag = calc_world_total(float(p.sum()), production_t.get(REST_OF_WORLD),
+                                   production_t.get(WORLD))
     top = str(p.sort_values(ascending=False, kind="stable").index[0])
     p_top = float(p[top])
-    d_top = p_top + float(imports_t.get(top, 0.0)) - float(exports_t.get(top, 0.0))
-    rest_demand = world - d_top
-    cov = (world - p_top) / rest_demand if rest_demand > 0 else None
-    return {"top_producer": top, "top_share": p_top / world, "world_production_t": world,
-            "top_demand_t": d_top, "coverage": cov}
+    d_top = calc_apparent_consumption(p_top, float(imports_t.get(top, 0.0)),
+                                      float(exports_t.get(top, 0.0)))
+    return {"top_producer": top, "top_share": calc_shares(p_top, world),
+            "world_production_t": world, "top_demand_t": d_top,
+            "coverage": calc_n_minus_1_coverage(world, p_top, d_top), "total_flag": flag}
 
 
 def n_minus_1(atlas: Atlas, *, mineral: str | None = None, stage: str | None = None,
@@ -81,7 +93,8 @@ def n_minus_1(atlas: Atlas, *, mineral: str | None = None, stage: str | None = N
     last_trade = int(trade_years) if trade_years is not None and pd.notna(trade_years) else None
     rows = []
     for s in stages:
-        prod = data.production(atlas, year if year is not None else 9999, s, minerals)
+        prod = data.production(atlas, year if year is not None else 9999, s, minerals,
+                               aggregates=True)
         if year is not None:
             prod = prod[prod.production_year == year]
         if prod.empty:
@@ -96,23 +109,27 @@ def n_minus_1(atlas: Atlas, *, mineral: str | None = None, stage: str | None = N
                 ft = ft.filter(_.mineral.isin(minerals))
             flows = ft.to_pandas()
         for (m, py, basis), g in prod.groupby(["mineral", "production_year", "basis"]):
-            if (g.production_t > 0).sum() == 0:
+            named = g[~g.country.isin(NOT_COUNTRIES)]
+            if (named.production_t > 0).sum() == 0:
                 continue
             ty = min(int(py), last_trade) if last_trade is not None else None
             f = flows[(flows.mineral == m) & (flows.year == ty)] if flows is not None else None
             p = g.set_index("country").production_t
-            imp, exp, flag = _content_trade(f, str(p.idxmax()))
+            top_named = str(named.set_index("country").production_t.idxmax())
+            imp, exp, flag = _content_trade(f, top_named)
             r = calc_n_minus_1(p, imp, exp)
             if flag in ("no_content_factor", "no_trade_data"):
                 r["coverage"] = None
             top = r["top_producer"]
             rows.append({
                 "mineral": m, "stage": s, "year": int(py), "basis": basis,
-                "n_producers": int((p > 0).sum()), "world_production_t": r["world_production_t"],
+                "n_producers": int((named.production_t > 0).sum()),
+                "world_production_t": r["world_production_t"],
                 "top_producer": top, "top_share": r["top_share"],
                 "top_production_t": float(p[top]), "top_imports_t": float(imp.get(top, 0.0)),
                 "top_exports_t": float(exp.get(top, 0.0)), "top_demand_t": r["top_demand_t"],
                 "coverage": r["coverage"], "trade_year": ty, "content_flag": flag,
+                "total_flag": r["total_flag"],
             })
     out = pd.DataFrame(rows, columns=COLUMNS)
     return out.sort_values(["mineral", "stage"], ignore_index=True)

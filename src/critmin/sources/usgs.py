@@ -31,8 +31,11 @@ Canonical rows (tables ``production`` and ``reserves``):
 - ``country``: ISO3 from the USGS name (``CountryCodes.from_name``; USGS spellings are in
   ``reference/country_aliases.csv``). Footnote marks glued to names in the wide files
   (``New Caledonia11``, ``Russiae``) are stripped. ``World total ...`` and ``Other countries``
-  rows are aggregates: they never become country rows (see :func:`aggregates` for a consistency
-  check). An unknown name fails with ``InputError(..., field="Country")``.
+  rows are aggregates, kept as rows that are not countries: ``WLD`` (the published world
+  total, flag ``rounded_total`` when USGS says it is rounded) and ``XRW`` ("Other countries": the
+  production of the countries USGS does not name), so that shares can use the world total as
+  denominator (:func:`critmin.metrics.formulas.calc_world_total`). An unknown name fails with
+  ``InputError(..., field="Country")``.
 - ``mineral``: the critmin id whose ``usgs_commodities`` (reference/minerals.csv) lists the
   commodity; the wide/long files name commodities by file code (``mcs2024-cobal_world.csv``),
   translated by :data:`FILE_CODES`. Commodities mapping to no mineral are skipped with a note.
@@ -58,9 +61,11 @@ Canonical rows (tables ``production`` and ``reserves``):
   ``E``/``e`` mark, the column name says ``est``, the long form's ``estimated`` is True, or
   the combined file's note starts with "Estimated".
 - Duplicates (same year, country, mineral, stage/—, unit, basis): rows without a value give way
-  to rows with one; sub-statistics that USGS documents as additive are summed (ilmenite +
+  to rows with one; of several world totals (ilmenite, rutile, "ilmenite and rutile") the largest,
+  the total of the whole, is kept; sub-statistics that USGS documents as additive are summed (ilmenite +
   rutile in TiO2 content; ferrosilicon + silicon metal in Si content); any other clash keeps the
-  first row and says so in ``Parsed.notes``. ``: rounded`` rows are World totals and are dropped.
+  first row and says so in ``Parsed.notes``. ``: rounded`` duplicates of a country row are
+  dropped.
 """
 
 from __future__ import annotations
@@ -88,6 +93,9 @@ LICENCE = "Public domain (U.S. Government work)"
 FAMILY = "usgs-mcs"
 #: Data release pages (the MCS 2026 data release DOI; earlier editions: the MCS report DOI).
 URLS = {"MCS2026": "https://doi.org/10.5066/P1WKQ63T"}
+
+#: The US salient statistic loaded as a reported figure (table ``reported_reliance``).
+NIR_STATISTIC = "Net import reliance"
 
 COMBINED_HEADER = ["MCS chapter", "Section", "Commodity", "Country", "Statistics",
                    "Statistics_detail", "Unit", "Year", "Value"]
@@ -249,11 +257,12 @@ def _combined_facts(path: Path, text: str) -> tuple[str, list[Fact]]:
     facts: list[Fact] = []
     for line, c in rows:
         section = c[ix["Section"]].strip()
-        if not section.lower().startswith("world"):
-            continue  # US salient statistics and import sources
+        if (not section.lower().startswith("world")
+                and c[ix["Statistics"]].strip().lower() != NIR_STATISTIC.lower()):
+            continue  # US salient statistics (but net import reliance) and import sources
         stat = c[ix["Statistics"]].strip().lower()
         measure = {"production": "production", "capacity": "capacity",
-                   "reserves": "reserves"}.get(stat)
+                   "reserves": "reserves", NIR_STATISTIC.lower(): "reliance"}.get(stat)
         if measure is None:
             continue
         note = c[ix["Notes"]].strip() if "Notes" in ix else ""
@@ -528,6 +537,19 @@ def is_aggregate(name: str) -> bool:
     return bool(_AGGREGATE.match(_clean_name(name)))
 
 
+#: Codes of the rows that are not countries (see ``reference/country_aliases.csv``).
+WORLD, REST_OF_WORLD = "WLD", "XRW"
+
+
+def aggregate_code(name: str) -> str:
+    """``WLD`` for a ``World total ...`` row, ``XRW`` for ``Other countries``.
+
+    >>> aggregate_code("World total (rounded)"), aggregate_code("Other countries4")
+    ('WLD', 'XRW')
+    """
+    return WORLD if _clean_name(name).lower().startswith("world") else REST_OF_WORLD
+
+
 def _normalise(path: Path, f: Fact, codes: CountryCodes | None) -> _Row | str:
     """The canonical row for a fact, or the reason (a note) why it is skipped."""
     mineral, commodity = _resolve_mineral(f)
@@ -552,7 +574,9 @@ def _normalise(path: Path, f: Fact, codes: CountryCodes | None) -> _Row | str:
     if codes is None:
         country = f.country
     elif is_aggregate(f.country):
-        return "aggregate"
+        country = aggregate_code(f.country)
+        if country == WORLD and flag is None and "rounded" in f"{f.country} {f.detail}".lower():
+            flag = "rounded_total"
     else:
         hit = country_of(codes, f.country)
         if hit is None:
@@ -580,6 +604,9 @@ def _merge(rows: list[_Row], notes: list[str]) -> list[_Row]:
             out[r.key] = r
         elif r.value is None:
             continue
+        elif r.country == WORLD:  # totals of parts and of the whole (ilmenite, rutile, both)
+            if r.value > old.value:
+                out[r.key] = r
         elif (r.mineral, r.stage) in ADDITIVE and old.detail != r.detail:
             flag = old.flag if old.flag == r.flag else (old.flag or r.flag)
             out[r.key] = replace(old, value=old.value + r.value, flag=flag,
@@ -637,13 +664,17 @@ def parse(path: Path, ctx: Context) -> Parsed:
     prod: list[_Row] = []
     res: list[_Row] = []
     aggregates = 0
+    reliance = [f for f in facts if f.measure == "reliance"]
+    facts = [f for f in facts if f.measure != "reliance"]
     for f in facts:
         r = _normalise(path, f, ctx.codes)
         if isinstance(r, str):
-            if r == "aggregate":
-                aggregates += 1
-            else:
-                skipped[r] = skipped.get(r, 0) + 1
+            skipped[r] = skipped.get(r, 0) + 1
+            continue
+        aggregates += is_aggregate(f.country)
+        if r.value is None and r.country in (WORLD, REST_OF_WORLD):
+            skipped["aggregate without a value: skipped"] = skipped.get(
+                "aggregate without a value: skipped", 0) + 1
             continue
         if r.mineral not in ctx.minerals:
             skipped[f"mineral {r.mineral!r} not in the catalogue: skipped"] = 1
@@ -651,12 +682,64 @@ def parse(path: Path, ctx: Context) -> Parsed:
         (res if r.stage == "reserves" else prod).append(r)
     notes += [f"{n} ({k} value(s))" for n, k in sorted(skipped.items())]
     if aggregates:
-        notes.append(f"{aggregates} 'World total'/'Other countries' values kept out of country rows")
+        notes.append(f"{aggregates} 'World total'/'Other countries' values kept as rows WLD/XRW "
+                     "(not countries)")
     prod = _merge(prod, notes)
     res = _merge(res, notes)
-    return Parsed(meta=meta, tables={"production": _table(prod, meta.source_id, False),
-                                     "reserves": _table(res, meta.source_id, True)},
-                  notes=notes)
+    tables = {"production": _table(prod, meta.source_id, False),
+              "reserves": _table(res, meta.source_id, True)}
+    if reliance:
+        tables["reported_reliance"] = _reliance_table(path, reliance, ctx, meta.source_id, notes)
+    return Parsed(meta=meta, tables=tables, notes=notes)
+
+
+def _reliance_table(path: Path, facts: list[Fact], ctx: Context, source_id: str,
+                    notes: list[str]) -> pa.Table:
+    """The United States' net import reliance as USGS reports it (percent of apparent
+    consumption): ``>95`` -> 95, ``lower_bound``; ``<25`` -> 25, ``upper_bound``; ``E`` (net
+    exporter) -> null, ``net_exporter``; ``NA``/``W`` -> null with that flag."""
+    cols: dict[str, list[object]] = {k: [] for k in (
+        "year", "country", "mineral", "detail", "value", "flag", "estimated", "note",
+        "source_id", "_line")}
+    seen: set[tuple[object, ...]] = set()
+    skipped: dict[str, int] = {}
+    for f in facts:
+        mineral, commodity = _resolve_mineral(f)
+        if mineral is None or mineral not in ctx.minerals:
+            skipped[commodity] = skipped.get(commodity, 0) + 1
+            continue
+        iso3 = country_of(ctx.codes, f.country) if ctx.codes is not None else None
+        if iso3 is None:
+            raise InputError(path, f"unknown country name {f.country!r}", line=f.line,
+                             field="Country")
+        raw = f.raw.strip()
+        if raw.upper() == "E":
+            value, flag, est = None, "net_exporter", False
+        else:
+            parsed = parse_value(raw, f.note)
+            if isinstance(parsed, str):
+                raise InputError(path, parsed, line=f.line, field="Value")
+            value, flag, est = parsed
+        detail = f"{f.commodity}: {f.detail or NIR_STATISTIC}"
+        key = (f.year, iso3[0], mineral, detail)
+        if key in seen:
+            notes.append(f"line {f.line}: second net import reliance for {mineral} {f.year} "
+                         f"'{detail}': kept the first")
+            continue
+        seen.add(key)
+        for k, v in (("year", f.year), ("country", iso3[0]), ("mineral", mineral),
+                     ("detail", detail), ("value", value), ("flag", flag),
+                     ("estimated", est or f.estimated), ("note", f.note or None),
+                     ("source_id", source_id), ("_line", f.line)):
+            cols[k].append(v)
+    if skipped:
+        notes.append(f"net import reliance of {len(skipped)} commodities that map to no critmin "
+                     f"mineral skipped ({sum(skipped.values())} value(s))")
+    return pa.table(cols, schema=pa.schema([
+        ("year", pa.int16()), ("country", pa.string()), ("mineral", pa.string()),
+        ("detail", pa.string()), ("value", pa.float64()), ("flag", pa.string()),
+        ("estimated", pa.bool_()), ("note", pa.string()), ("source_id", pa.string()),
+        ("_line", pa.int64())]))
 
 
 def aggregates(path: Path) -> pa.Table:

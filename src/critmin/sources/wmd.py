@@ -9,7 +9,8 @@ Two layouts are recognised:
 
     - ``country``: ISO3 from the ``iso3`` column through the World Bank code aliases
       (``CountryCodes.from_wb``: WMD's ``S19`` -> TWN, ``R20`` -> XKX). World totals (``DELETE``)
-      are dropped. When two countries of one commodity carry the same code (WMD codes French
+      are kept as rows of ``WLD``, which is not a country (``countries.kind = 'world'``).
+      When two countries of one commodity carry the same code (WMD codes French
       Guiana's gold as ``GUY``, Guyana's code), the row whose name resolves to another country
       takes that country's code (GUF) and a note says so.
     - ``mineral``: the critmin id whose ``wmd_commodities`` (reference/minerals.csv) lists the
@@ -199,8 +200,8 @@ def _parse_production(path: Path, header: list[str], rows: Iterator[tuple[int, l
         if len(row) != len(header):
             raise InputError(path, f"expected {len(header)} fields, found {len(row)}", line=lineno)
         code = row[ix["iso3"]].strip()
-        if code.upper() == "DELETE":
-            continue
+        if code.upper() == "DELETE":  # the world total: kept as a row that is not a country
+            code = "WLD"
         commodity = row[ix["commodity"]].strip()
         if commodity not in COMMODITIES or commodity not in minerals:
             raise InputError(path, f"unknown World Mining Data commodity {commodity!r}: add it to "
