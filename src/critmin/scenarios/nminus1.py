@@ -100,6 +100,7 @@ def n_minus_1(atlas: Atlas, *, mineral: str | None = None, stage: str | None = N
         if prod.empty:
             continue
         flows = None
+        by_key: dict[tuple[str, int], pd.DataFrame] = {}
         if last_trade is not None:
             years = sorted({min(int(y), last_trade) for y in prod.production_year})
             ft = mineral_trade(atlas.table("trade_flows"), atlas.table("hs_map"),
@@ -108,12 +109,17 @@ def n_minus_1(atlas: Atlas, *, mineral: str | None = None, stage: str | None = N
             if minerals:
                 ft = ft.filter(_.mineral.isin(minerals))
             flows = ft.to_pandas()
+            # split once: a boolean mask over all flows per (mineral, year) group was the loop's
+            # largest cost (docs/benchmarks.md, interactive commands)
+            by_key = {(str(k[0]), int(k[1])): g
+                      for k, g in flows.groupby(["mineral", "year"], sort=False)}
         for (m, py, basis), g in prod.groupby(["mineral", "production_year", "basis"]):
             named = g[~g.country.isin(NOT_COUNTRIES)]
             if (named.production_t > 0).sum() == 0:
                 continue
             ty = min(int(py), last_trade) if last_trade is not None else None
-            f = flows[(flows.mineral == m) & (flows.year == ty)] if flows is not None else None
+            f = (by_key.get((str(m), int(ty)), flows.iloc[:0])
+                 if flows is not None and ty is not None else None)
             p = g.set_index("country").production_t
             top_named = str(named.set_index("country").production_t.idxmax())
             imp, exp, flag = _content_trade(f, top_named)
