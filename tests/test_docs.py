@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from critmin import schema
-from critmin.cli.docs import commands
+from critmin.cli.docs import commands, markdown
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -14,6 +14,12 @@ def test_every_command_documented() -> None:
     page = (DOCS / "cli.md").read_text()
     missing = [name for name, _cmd in commands() if f"## `critmin {name}`" not in page]
     assert not missing, f"undocumented commands (run python -m critmin.cli.docs > docs/cli.md): {missing}"
+
+
+def test_cli_page_is_generated() -> None:
+    """docs/cli.md is byte for byte what the generator writes (options and help included)."""
+    assert (DOCS / "cli.md").read_text() == markdown() + "\n", \
+        "docs/cli.md is stale: run python -m critmin.cli.docs > docs/cli.md"
 
 
 def test_every_command_has_help() -> None:

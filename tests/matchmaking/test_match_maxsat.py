@@ -18,9 +18,8 @@ from critmin.matchmaking.model import Problem
 from critmin.matchmaking.scheduler import (
     solve_schedule,
 )
+from tests.conftest import shared
 from tests.matchmaking.test_match_scheduler import brute_force, dealt
-
-B2B = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "b2b"
 
 
 class Sink:
@@ -119,7 +118,7 @@ def test_general_fairness_without_idle_participants() -> None:
 
 @pytest.mark.parametrize("name", ["tic-12", "forumt-14crafd"])
 def test_portfolio_processes_prove_benchmark_optimum(name: str) -> None:
-    inst = read_dzn(B2B / f"{name}.original.dzn")
+    inst = read_dzn(shared("b2b", f"{name}.original.dzn"))
     res = solve_maxsat(Problem.of(inst, 2), time_limit_s=60, workers=2)
     assert res.status == "OPTIMAL" and res.slots is not None
     assert _valid(inst, res.slots, 2) == res.total_breaks == res.lower_bound
@@ -129,7 +128,7 @@ def test_portfolio_processes_prove_benchmark_optimum(name: str) -> None:
 
 def test_portfolio_time_limit_reports_unknown_with_a_bound() -> None:
     # forum-14 cannot be proved in 0.5 s: the portfolio stops on time with its proven bound
-    problem = Problem.of(read_dzn(B2B / "forum-14.original.dzn"), 2)
+    problem = Problem.of(read_dzn(shared("b2b", "forum-14.original.dzn")), 2)
     res = solve_maxsat(problem, time_limit_s=0.5, workers=2)
     assert res.status == "UNKNOWN" and res.slots is None
     assert problem.trivial_bound <= res.lower_bound <= 2
@@ -138,7 +137,7 @@ def test_portfolio_time_limit_reports_unknown_with_a_bound() -> None:
 def test_auto_falls_back_to_cpsat_and_keeps_the_proven_bound() -> None:
     # 3 s is too short to prove forum-14 (optimum 2): the portfolio's bound is kept, and any
     # schedule CP-SAT finds in the remaining time passes the checker
-    inst = read_dzn(B2B / "forum-14.original.dzn")
+    inst = read_dzn(shared("b2b", "forum-14.original.dzn"))
     trivial = Problem.of(inst, 2).trivial_bound
     res = solve_schedule(inst, fairness=2, time_limit_s=3, method="auto")
     assert res.status in ("OPTIMAL", "FEASIBLE", "UNKNOWN")
@@ -175,7 +174,7 @@ def test_solver_processes_die_with_a_killed_parent() -> None:
 
     code = ("from critmin.matchmaking.dzn import read_dzn\n"
             "from critmin.matchmaking.scheduler import solve_schedule\n"
-            f"solve_schedule(read_dzn({str(B2B / 'forum-13crafb.original.dzn')!r}), "
+            f"solve_schedule(read_dzn({str(shared('b2b', 'forum-13crafb.original.dzn'))!r}), "
             "time_limit_s=120)\n")
     parent = subprocess.Popen([sys.executable, "-c", code])
     try:
