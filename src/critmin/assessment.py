@@ -87,7 +87,7 @@ def assess(country: str, *, year: int | None = None, minerals: Sequence[str] | N
         row["import_reliance"] = _get(rel["mine"], m, "import_reliance")
         for c in ("hs_codes", "hs_codes_missing"):
             codes = cov.loc[m, c] if m in cov.index else None
-            row[c] = [] if codes is None else list(codes)
+            row[c] = [] if codes is None else sorted(codes)
         row["import_reliance_basis"] = _get_text(rel["mine"], m, "reliance_basis")
         row["import_reliance_flag"] = (_get_text(rel["mine"], m, "reliance_flag")
                                        or _get_text(rel["mine"], m, "production_flag"))

@@ -23,6 +23,7 @@ engine fails with the install hint ``pip install 'critmin[spark]'``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -289,6 +290,15 @@ class ParquetAtlas:
         """An Ibis table expression for atlas table ``name`` on this engine."""
         schema.table(name)  # raises for unknown names
         provenance.record(name)
+        t = self._load(name)
+        if name != "sources" and "sources" not in self._tables:
+            # metrics pick a source family through the backend's 'sources' table
+            with contextlib.suppress(AtlasError):  # an export without it: no family filter
+                self._load("sources")
+        return t
+
+    def _load(self, name: str) -> ir.Table:
+        """Register atlas table ``name`` as a view of the same name (once) and return it."""
         if name in self._tables:
             return self._tables[name]
         if self.tables_available is not None and name not in self.tables_available:

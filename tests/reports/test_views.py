@@ -77,7 +77,9 @@ def test_pages_on_the_starter_atlas(starter_atlas: Path) -> None:
                 "url": "/minerals/cobalt"} in hits
         page = views.mineral_page(atlas, "cobalt")
         assert page["producers"].country.iloc[0] == "COD"
-        assert page["producers"].share.sum() == pytest.approx(1.0)
+        # shares are of the USGS world total: the named producers leave out USGS's
+        # "Other countries" (about 3 % of cobalt mining in MCS 2026), so they sum below 1
+        assert 0.95 < page["producers"].share.sum() < 1.0
         # MCS 2026 gives the latest year's figures as estimates ("e"): marked where shown
         assert page["producers"].estimated.iloc[0]
         assert fmt(True, "est") == "estimate" and fmt(False, "est") == ""

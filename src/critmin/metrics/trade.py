@@ -69,7 +69,8 @@ def hs_coverage(trade_flows: ir.Table, hs_map: ir.Table, *, year: int, stage: st
     """Which HS codes a mineral's trade figures count in ``year``, and which mapped codes had no
     data in the atlas: ``mineral, hs_codes`` (codes with flows, ``HS92:260500`` form) and
     ``hs_codes_missing`` (mapped codes of the nomenclatures loaded for that year without any
-    flow). The trade value of a mineral is the sum over ``hs_codes`` only."""
+    flow). The trade value of a mineral is the sum over ``hs_codes`` only. The lists come
+    unordered (Spark has no ordered aggregation): sort them for display."""
     m = hs_map if stage == "all" else hs_map.filter(hs_map.chain_stage == stage)
     t = trade_flows.filter(trade_flows.year == year)
     revs = t.select("hs_revision").distinct()
@@ -78,8 +79,8 @@ def hs_coverage(trade_flows: ir.Table, hs_map: ir.Table, *, year: int, stage: st
     j = m.left_join(have, ["hs_code", "hs_revision"]).select(m, have.present)
     label = j.hs_revision.concat(":", j.hs_code)
     return j.group_by("mineral").aggregate(
-        hs_codes=label.collect(where=j.present.notnull(), order_by=label),
-        hs_codes_missing=label.collect(where=j.present.isnull(), order_by=label))
+        hs_codes=label.collect(where=j.present.notnull()),
+        hs_codes_missing=label.collect(where=j.present.isnull()))
 
 
 def one_hs_revision(t: ir.Table, by: Sequence[str] = ("year", "hs_code")) -> ir.Table:
