@@ -94,6 +94,7 @@ def test_bad_input_is_one_line_error(
     assert err.count("\n") == 1 and "Traceback" not in err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", QUICK)
 def test_quick_benchmark_instances_are_proved_optimal(name: str) -> None:
     ref = reference()
@@ -107,6 +108,7 @@ def test_quick_benchmark_instances_are_proved_optimal(name: str) -> None:
     assert report.total_breaks == res.total_breaks
 
 
+@pytest.mark.slow
 def test_roundtable_example_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     spec = importlib.util.spec_from_file_location("roundtable_run",
                                                   ROOT / "examples" / "roundtable" / "run.py")
