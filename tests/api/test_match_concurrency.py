@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,11 +18,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 
 from critmin import auth
-from critmin.storage import Store, normalise_url
+from critmin.storage import Store
 from critmin.storage.models import MeetingRequest, Participant
+from tests import stress
 
 PG_URL = os.environ.get("CRITMIN_TEST_DATABASE_URL")
 N_PEOPLE = 24
@@ -37,22 +37,10 @@ def _free_port() -> int:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ops.db'}"
-        return
-    if not PG_URL:
+    if request.param == "postgresql" and not PG_URL:
         pytest.skip("PostgreSQL tests need CRITMIN_TEST_DATABASE_URL")
-    schema = f"c_{uuid.uuid4().hex[:12]}"
-    eng = create_engine(normalise_url(PG_URL))
-    with eng.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in PG_URL else "?"
-    try:
-        yield f"{PG_URL}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with eng.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        eng.dispose()
+    with stress.database(request.param, tmp_path) as url:
+        yield url
 
 
 def _seed(url: str) -> dict[str, str]:
