@@ -28,6 +28,8 @@ COLUMNS = [
     "production_year", "geopolrisk", "share_msp", "share_ipef", "share_quad", "lists",
     "top_producer_share_mine", "top_producer_share_refinery",
     "import_reliance_basis", "import_reliance_flag", "hs_codes", "hs_codes_missing",
+    "top_producer_estimated_mine", "estimated_share_mine", "top_producer_estimated_refinery",
+    "estimated_share_refinery",
 ]
 
 
@@ -38,7 +40,13 @@ def assess(country: str, *, year: int | None = None, minerals: Sequence[str] | N
     ``year`` defaults to the latest year with trade data for the country. Shares are of import
     value (thousand USD); import reliance is on a metal-content basis (see
     :func:`critmin.metrics.trade.import_reliance`); production concentration uses the USGS MCS
-    data of ``year`` or the latest earlier year (``production_year``).
+    data of ``year`` or the latest earlier year (``production_year``). ``hs_codes`` lists the
+    HS codes the import figures count (codes with import rows for the country in ``year`` in the
+    atlas release read, ``HS17:282200`` form) and ``hs_codes_missing`` the mapped codes without
+    any (:func:`critmin.metrics.trade.hs_coverage`). ``top_producer_estimated_<stage>`` is true
+    when the publisher marks the top producer's figure as an estimate (USGS ``E``, World Mining
+    Data ``e``/``p``) and ``estimated_share_<stage>`` is the part of world production resting on
+    estimates (:func:`critmin.metrics.concentration.production_concentration`).
     """
     atlas = atlas or Atlas.open()
     iso3 = resolve_country(country)
@@ -73,7 +81,9 @@ def assess(country: str, *, year: int | None = None, minerals: Sequence[str] | N
                                   family=None)
         rel[stage] = r.filter(_.country == iso3).to_pandas().set_index("mineral")
 
-    cov = trade.hs_coverage(tf, hs, year=year).to_pandas().set_index("mineral")
+    # the HS codes each import figure counts for this country (and the mapped ones without data)
+    cov = trade.hs_coverage(tf, hs, year=year, importer=iso3, sources=src).to_pandas()
+    cov = cov.set_index("mineral")
     conc = concentration.production_concentration(prod, sources=src, family=None)
     conc = conc.filter((_.year <= year) & (_.unit == "t")).to_pandas()
     lists = _lists(atlas)
@@ -87,7 +97,7 @@ def assess(country: str, *, year: int | None = None, minerals: Sequence[str] | N
         row["import_reliance"] = _get(rel["mine"], m, "import_reliance")
         for c in ("hs_codes", "hs_codes_missing"):
             codes = cov.loc[m, c] if m in cov.index else None
-            row[c] = [] if codes is None else sorted(codes)
+            row[c] = sorted(codes) if codes is not None and len(codes) else []
         row["import_reliance_basis"] = _get_text(rel["mine"], m, "reliance_basis")
         row["import_reliance_flag"] = (_get_text(rel["mine"], m, "reliance_flag")
                                        or _get_text(rel["mine"], m, "production_flag"))
@@ -101,6 +111,8 @@ def assess(country: str, *, year: int | None = None, minerals: Sequence[str] | N
                 row[f"top3_share_{stage}"] = c.top3_share
                 row[f"top_producer_{stage}"] = c.top_supplier
                 row[f"top_producer_share_{stage}"] = c.top1_share
+                row[f"top_producer_estimated_{stage}"] = bool(c.top_estimated)
+                row[f"estimated_share_{stage}"] = c.estimated_share
                 years.append(int(c.year))
         row["production_year"] = max(years) if years else None
         rows.append(row)

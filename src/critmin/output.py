@@ -275,13 +275,15 @@ def text_table(df: pd.DataFrame, *, title: str | None = None, notes: list[str] |
     """``df`` as a terminal table (rich), numbers by :func:`number`, then ``notes`` lines."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=title, show_lines=False)
     cols = [str(c) for c in df.columns]
     for col in cols:
         table.add_column(col, overflow="fold")
     for row in df.itertuples(index=False, name=None):
-        table.add_row(*(cell(v, c) for v, c in zip(row, cols, strict=True)))
+        # cells are plain text: a footnote mark such as "[pc]" is not rich markup
+        table.add_row(*(Text(cell(v, c)) for v, c in zip(row, cols, strict=True)))
     console = Console(width=max(width, Console().width), file=io.StringIO(), record=True)
     console.print(table)
     for line in notes or []:

@@ -41,7 +41,12 @@ def assess_cmd(
                                                 atlas=atlas), db, engine, parquet, master)
     notes = list(df.attrs.get("notes", []))
     if fmt is Format.table:
-        notes += [*_reliance_notes(df), *_coverage_notes(df)]
+        from critmin.cli.notes import estimate_notes
+
+        notes += [*_reliance_notes(df),
+                  *estimate_notes(df, "top_producer_estimated_mine", "top-3 mine",
+                                  "top_producer_estimated_mine, estimated_share_mine"),
+                  *_coverage_notes(df)]
         emit(_table_view(df), fmt, title=_title(df, country, year), notes=notes, ann=ann)
     else:
         emit(df, fmt, ann=ann)
@@ -65,24 +70,27 @@ def _reliance_notes(df: object) -> list[str]:
 
 
 def _coverage_notes(df: object) -> list[str]:
-    """Which mapped HS codes had no trade data: trade values count only the others."""
+    """Which HS codes each import figure counts, and which mapped codes had no data."""
     import pandas as pd
 
     assert isinstance(df, pd.DataFrame)
-    gaps = [(m, c) for m, c in zip(df.mineral, df.hs_codes_missing, strict=True)
-            if isinstance(c, list) and c]
-    if not gaps:
+    if not len(df):
         return []
-    out = ["Trade coverage: imports count only the HS codes with data in the atlas; mapped codes "
-           "without data (--format json: hs_codes, hs_codes_missing):"]
-    out += [f"  {m}: {', '.join(c)}" for m, c in gaps]
+    out = ["HS codes counted (codes with import rows in the atlas; --format json: hs_codes) "
+           "and mapped codes without data (hs_codes_missing):"]
+    for m, have, miss in zip(df.mineral, df.hs_codes, df.hs_codes_missing, strict=True):
+        line = f"  {m}: {', '.join(have) if len(have) else 'none'}"
+        if len(miss):
+            line += f"; no data: {', '.join(miss)}"
+        out.append(line)
     return out
 
 
 #: Short footnote marks of the reliance flags (CLI table).
 _MARK = {"not_a_listed_producer": "0", "value_basis": "v", "production_wmd": "w",
          "production_withheld": "W", "in_rest_of_world": "r", "no_production_data": "p",
-         "content_factor_unknown": "c", "no_apparent_consumption": "n"}
+         "content_factor_unknown": "c", "no_apparent_consumption": "n",
+         "partial_content": "pc"}
 
 
 def _reliance_cell(v: object, flag: object) -> str:
@@ -121,7 +129,8 @@ def _table_view(df: object) -> object:
         "top supplier": df.top_supplier + " " + df.top_supplier_share.map(_pct).fillna(""),
         "import HHI": df.import_hhi,
         "prod. HHI mine": df.production_hhi_mine,
-        "top-3 mine": df.top3_share_mine.map(_pct),
+        "top-3 mine": [_pct(v) + (" (e)" if e is True else "") for v, e in
+                       zip(df.top3_share_mine, df.top_producer_estimated_mine, strict=True)],
         "prod. HHI ref.": df.production_hhi_refinery,
         "GeoPolRisk": df.geopolrisk,
         "MSP": df.share_msp.map(_pct), "IPEF": df.share_ipef.map(_pct),
@@ -154,4 +163,11 @@ def concentration_cmd(
     df, ann = run_analytic(lambda atlas: views.concentration_view(
         views.concentration(atlas, mineral, family=source), mineral, stage, year),
         db, engine, parquet, master)
-    emit(df, fmt, title=f"Production concentration: {mineral}", ann=ann)
+    notes: list[str] = []
+    if fmt is Format.table:
+        from critmin.cli.notes import estimate_notes
+
+        notes = estimate_notes(df, "top_estimated", "top1_share")
+        df = df.assign(top_producer=[f"{p} (e)" if e is True else p for p, e in
+                                     zip(df.top_producer, df.top_estimated, strict=True)])
+    emit(df, fmt, title=f"Production concentration: {mineral}", notes=notes, ann=ann)

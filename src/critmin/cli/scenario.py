@@ -87,11 +87,27 @@ def n_minus_1_cmd(
     df, ann = run_analytic(lambda atlas: n_minus_1(
         atlas, mineral=mineral, stage=stage.value if stage else None, year=year),
         db, engine, parquet, master)
+    notes: list[str] = []
     if fmt is Format.table:
+        from critmin.cli.notes import estimate_notes, flag_notes
+
+        notes = [*flag_notes(df, "coverage_flag", "coverage"),
+                 *estimate_notes(df, "top_estimated", "top_share")]
+        df = df.assign(top_producer=[f"{p} (e)" if e else p for p, e in
+                                     zip(df.top_producer, df.top_estimated, strict=True)],
+                       coverage=[_flagged(v, f) for v, f in zip(df.coverage, df.coverage_flag,
+                                                                strict=True)])
         df = df[["mineral", "stage", "year", "basis", "world_production_t", "top_producer",
                  "top_share", "top_demand_t", "coverage", "content_flag"]]
     emit(df, fmt, title="N-1: largest producer removed (coverage = rest-of-world supply / "
-                        "rest-of-world demand)", ann=ann)
+                        "rest-of-world demand)", notes=notes, ann=ann)
+
+
+def _flagged(value: object, flag: object) -> object:
+    """A number with a footnote mark when it carries a flag (a ratio above 1)."""
+    from critmin.output import number
+
+    return f"{number(value)} ({flag})" if isinstance(flag, str) else value
 
 
 @scenario_app.command("montecarlo")

@@ -34,7 +34,11 @@ from critmin.metrics.concentration import (
     concentration,
     world_totals,
 )
-from critmin.metrics.formulas import calc_apparent_consumption, calc_n_minus_1_coverage
+from critmin.metrics.formulas import (
+    ABOVE_100_FLAGS,
+    calc_apparent_consumption,
+    calc_n_minus_1_coverage,
+)
 from critmin.metrics.supply import preferred_family
 from critmin.metrics.trade import members_in_year, mineral_trade, net_trade
 
@@ -224,8 +228,11 @@ def coverage(country: str, group: str, mineral: str | None = None, year: int | N
     - coverage = min(1, (partner_exports_outside_t + spare_t) / imports_outside_t).
 
     ``coverage`` is null (``flag`` = ``content_factor_unknown``) when a flow's content is unknown;
-    ``coverage_value`` = partner exports outside / imports outside in thousand USD (without spare
-    capacity, which has no price) is given either way. ``year`` defaults to the latest year
+    ``coverage_value`` = min(1, partner exports outside / imports outside) in thousand USD
+    (without spare capacity, which has no price) is given either way. A ratio above 1 is not a
+    share: both coverages are capped at 1, the uncapped ratios are ``coverage_ratio`` and
+    ``coverage_value_ratio``, and ``flag`` / ``coverage_value_flag`` say
+    ``partners_exceed_imports`` (:data:`~critmin.metrics.formulas.ABOVE_100_FLAGS`). ``year`` defaults to the latest year
     with trade data for the country.
     """
     from critmin.reference import resolve_country
@@ -278,8 +285,11 @@ def coverage(country: str, group: str, mineral: str | None = None, year: int | N
     ratio = (df.partner_exports_outside_t + df.spare_t) / df.imports_outside_t
     df["coverage_ratio"] = ratio.where(complete & (df.imports_outside_t > 0))
     df["coverage"] = df.coverage_ratio.clip(upper=1.0)
-    df["coverage_value"] = (df.partner_exports_outside_kusd / df.imports_outside_kusd).where(
-        df.imports_outside_kusd > 0)
+    df["coverage_value_ratio"] = (df.partner_exports_outside_kusd
+                                  / df.imports_outside_kusd).where(df.imports_outside_kusd > 0)
+    df["coverage_value"] = df.coverage_value_ratio.clip(upper=1.0)
+    df["coverage_value_flag"] = [("partners_exceed_imports" if pd.notna(r) and r > 1 else None)
+                                 for r in df.coverage_value_ratio]
     df["flag"] = None
     # a ratio above 1 is not a share: the partners could send more than the country imports
     df.loc[complete & (df.coverage_ratio > 1), "flag"] = "partners_exceed_imports"
@@ -287,7 +297,7 @@ def coverage(country: str, group: str, mineral: str | None = None, year: int | N
     cols = ["country", "group_id", "mineral", "year", "imports_outside_kusd", "imports_outside_t",
             "partner_exports_outside_kusd", "partner_exports_outside_t", "production_year",
             "partner_production_t", "spare_capacity", "spare_t", "coverage", "coverage_ratio",
-            "coverage_value", "flag"]
+            "coverage_value", "flag", "coverage_value_ratio", "coverage_value_flag"]
     return df[cols].sort_values("imports_outside_kusd", ascending=False, ignore_index=True)
 
 
@@ -458,6 +468,8 @@ def _whatif_one(atlas: Atlas, ctx: Context, mineral: str, stage: str, projects: 
         n1[sc] = float("nan") if cov is None else float(cov)
         notes.append(f"{sc}: " + ("d_top=apparent_consumption" if d_top is not None
                                   else "top producer's demand unknown (content factor)"))
+        if cov is not None and cov > 1:
+            notes.append(f"{sc} above 1: {ABOVE_100_FLAGS['surplus']}")
     add("n1_coverage", n1["before"], n1["after"], "; ".join(notes))
     for g in groups:
         vals = {sc: float(gshare[(gshare.scenario == sc) & (gshare.group_id == g)].group_value.sum())

@@ -120,7 +120,10 @@ def production_concentration(production: ir.Table, *, mineral: str | None = None
     ``production`` is an atlas table read through :class:`critmin.atlas.Atlas` (one release per
     source family); only sources of ``family`` count (default USGS MCS; ``None``: every family,
     which mixes publishers). ``sources`` defaults to the sources table of the same atlas.
-    Output: :func:`concentration` with ``total`` = the world total.
+    Output: :func:`concentration` with ``total`` = the world total, plus ``top_estimated`` (the
+    publisher marks the largest producer's figure as an estimate, :func:`is_estimate`) and
+    ``estimated_share`` (the part of the world total, rest of world included, whose figures are
+    estimates; 0-1).
     """
     p = production
     if mineral is not None:
@@ -132,7 +135,30 @@ def production_concentration(production: ir.Table, *, mineral: str | None = None
     p = of_family(p, family, sources)
     key = ["mineral", "stage", "year", "unit", "basis"]
     named = p.filter(~p.country.isin(NOT_COUNTRIES))
-    return concentration(named, key, "value", "country", totals=world_totals(p, key))
+    conc = concentration(named, key, "value", "country", totals=world_totals(p, key))
+    if "estimated" not in p.columns:
+        return conc
+    pos = p.filter(p.value.notnull() & (p.value > 0) & (p.country != WORLD))
+    e = pos.group_by([*key, "country"]).aggregate(value=pos.value.sum(),
+                                                  est=is_estimate(pos).any())
+    es = e.group_by(key).aggregate(estimated_t=e.value.sum(where=e.est))
+    j = conc.left_join(es, key).select(conc, es.estimated_t)
+    top = e.rename(top_supplier="country").select(*key, "top_supplier", "est")
+    j = j.left_join(top, [*key, "top_supplier"]).select(j, top.est)
+    return j.mutate(top_estimated=j.est.fill_null(False),
+                    estimated_share=calc_shares(j.estimated_t.fill_null(0.0), j.total)
+                    ).drop("est", "estimated_t")
+
+
+def is_estimate(production: ir.Table) -> ir.BooleanValue:
+    """True where the publisher marks a production figure as an estimate: USGS ``E`` and World
+    Mining Data ``e`` (``estimated``), and World Mining Data ``p`` (provisional,
+    ``flag = 'provisional'``), shown as "estimate" wherever the figure or a metric built on it is
+    shown."""
+    est = production.estimated.fill_null(False)
+    if "flag" in production.columns:
+        est = est | (production.flag == "provisional").fill_null(False)
+    return est
 
 
 def of_family(t: ir.Table, family: str | None, sources: ir.Table | None = None, *,

@@ -33,6 +33,17 @@ TOTAL_FLAGS = {
                       "shares are of the named countries only",
 }
 
+#: Why a ratio shown as a percentage may exceed 100 % (it is not a share): the flag a value
+#: above 1 carries, with the reason shown as a footnote (CLI), a flag column (API) and a
+#: tooltip (web, brief).
+ABOVE_100_FLAGS = {
+    "surplus": "surplus: without the largest producer the rest of the world still produces "
+               "more than it consumes (a ratio of supply to demand, not a share)",
+    "partners_exceed_imports": "surplus: the partners could send more than the country imports "
+                               "from outside the group (capped at 100 %; the uncapped ratio is "
+                               "in the *_ratio column)",
+}
+
 
 def _is_ibis(x: Any) -> bool:
     return type(x).__module__.startswith("ibis.")

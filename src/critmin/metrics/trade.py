@@ -64,23 +64,55 @@ def mineral_trade(trade_flows: ir.Table, hs_map: ir.Table, *, stage: str = "all"
     )
 
 
-def hs_coverage(trade_flows: ir.Table, hs_map: ir.Table, *, year: int, stage: str = "all"
-                ) -> ir.Table:
-    """Which HS codes a mineral's trade figures count in ``year``, and which mapped codes had no
-    data in the atlas: ``mineral, hs_codes`` (codes with flows, ``HS92:260500`` form) and
-    ``hs_codes_missing`` (mapped codes of the nomenclatures loaded for that year without any
-    flow). The trade value of a mineral is the sum over ``hs_codes`` only. The lists come
-    unordered (Spark has no ordered aggregation): sort them for display."""
-    m = hs_map if stage == "all" else hs_map.filter(hs_map.chain_stage == stage)
+def hs_coverage(trade_flows: ir.Table, hs_map: ir.Table, *, year: int, stage: str = "all",
+                importer: str | None = None, by_importer: bool = True,
+                sources: ir.Table | None = None, family: str | None = "baci") -> ir.Table:
+    """Which HS codes a trade figure counts in ``year``, and which mapped codes had no data.
+
+    One row per ``importer, mineral`` (every importer, or only ``importer``) that imports the
+    mineral in ``year``: ``hs_codes`` are the codes with at least one import row for that
+    importer in the atlas release read (the rows :func:`mineral_trade` sums, after
+    :func:`one_hs_revision`), ``hs_codes_missing`` the other mapped codes of the nomenclatures
+    loaded for that year (with the revision that serves the code that year, or every mapped
+    revision when no revision has a row). With ``by_importer=False`` the rows are per mineral
+    (``importer`` is null): the codes with any flow in ``year``. Codes are labelled
+    ``HS92:260500``. ``stage``: ``mine``, ``refined`` or ``all`` (as :func:`mineral_trade`).
+    The lists come unordered (Spark has no ordered aggregation): sort them for display.
+    """
     t = trade_flows.filter(trade_flows.year == year)
-    revs = t.select("hs_revision").distinct()
-    m = m.semi_join(revs, "hs_revision").select("mineral", "hs_code", "hs_revision").distinct()
-    have = t.select("hs_code", "hs_revision").distinct().mutate(present=ibis.literal(True))
-    j = m.left_join(have, ["hs_code", "hs_revision"]).select(m, have.present)
-    label = j.hs_revision.concat(":", j.hs_code)
-    return j.group_by("mineral").aggregate(
-        hs_codes=label.collect(where=j.present.notnull()),
-        hs_codes_missing=label.collect(where=j.present.isnull()))
+    if family is not None and sources is not None:
+        t = t.semi_join(sources.filter(sources.family == family).select("source_id"),
+                        "source_id")
+    m = hs_map if stage == "all" else hs_map.filter(hs_map.chain_stage == stage)
+    m = m.select("hs_code", "hs_revision", "mineral").distinct()
+    j = t.join(m, ["hs_code", "hs_revision"]).filter(_.exporter != _.importer)
+    j = one_hs_revision(j, ("year", "hs_code", "mineral"))
+    keys = ["mineral", "hs_code", "hs_revision"]
+    served = j.select(*keys).distinct()
+    # mapped codes of the revisions loaded that year; a code some revision serves shows as that
+    # revision only (the other revision's rows are never counted for it)
+    mapped = m.semi_join(t.select("hs_revision").distinct(), "hs_revision")
+    s = served.rename(served_revision="hs_revision")
+    mapped = mapped.left_join(s, ["mineral", "hs_code"]).select(mapped, s.served_revision)
+    mapped = mapped.filter(mapped.served_revision.isnull()
+                           | (mapped.hs_revision == mapped.served_revision)).select(*keys)
+    if by_importer:
+        if importer is not None:
+            j = j.filter(j.importer == importer)
+        counted = j.select("importer", *keys).distinct()
+    else:
+        counted = served.mutate(importer=ibis.null("string")).select("importer", *keys)
+    pairs = counted.select("importer", "mineral").distinct()
+    grid = pairs.join(mapped, "mineral").select(pairs.importer, *[mapped[k] for k in keys])
+    have = counted.mutate(present=ibis.literal(True))
+    g = grid.left_join(have, [grid.mineral == have.mineral, grid.hs_code == have.hs_code,
+                              grid.hs_revision == have.hs_revision,
+                              grid.importer.identical_to(have.importer)]).select(
+        grid, have.present)
+    label = g.hs_revision.concat(":", g.hs_code)
+    return g.group_by(["importer", "mineral"]).aggregate(
+        hs_codes=label.collect(where=g.present.notnull()),
+        hs_codes_missing=label.collect(where=g.present.isnull()))
 
 
 def one_hs_revision(t: ir.Table, by: Sequence[str] = ("year", "hs_code")) -> ir.Table:

@@ -28,6 +28,30 @@ CITATION = ("critmin contributors ({year}). critmin country brief: {name}. Atlas
             "Data: {publishers}.")
 
 
+#: Tooltip of a figure the publisher marks as an estimate.
+ESTIMATE_NOTE = ("estimate: the publisher marks the figure as an estimate (USGS 'E', World "
+                 "Mining Data 'e'/'p')")
+
+
+def flag_notes(flags: Any, texts: dict[str, str]) -> list[str | None]:
+    """The reason of each flag of ``flags`` (``texts``), for a tooltip; None where no flag."""
+    return [texts[f] if isinstance(f, str) and f in texts else None for f in flags]
+
+
+def estimate_notes(estimated: Any, what: str = "") -> list[str | None]:
+    """:data:`ESTIMATE_NOTE` (with ``what`` rests on it) where ``estimated`` is true."""
+    return [(ESTIMATE_NOTE + (f"; {what}" if what else "")) if e is True or e == 1 else None
+            for e in (pd.Series(estimated, dtype=object).where(pd.notna(estimated), None))]
+
+
+def codes_note(have: Any, missing: Any) -> str:
+    """Tooltip text of the HS codes a trade figure counts and the mapped codes without data."""
+    have = list(have) if have is not None else []
+    missing = list(missing) if missing is not None else []
+    text = "HS codes counted: " + (", ".join(have) if have else "none")
+    return text + (f"; mapped without data: {', '.join(missing)}" if missing else "")
+
+
 def minerals(atlas: Atlas) -> pd.DataFrame:
     """The mineral catalogue: ``mineral, name, family, basis`` (sorted by name)."""
     return (atlas.table("minerals").select("mineral", "name", "family", "basis").to_pandas()
@@ -97,7 +121,7 @@ def concentration(atlas: Atlas, mineral: str | None = None, *, family: str = "au
 #: Columns of the concentration view (``critmin concentration`` and ``/api/v1/concentration``).
 CONCENTRATION_COLUMNS = ["mineral", "stage", "year", "unit", "basis", "total", "n_suppliers",
                          "hhi", "hhi_points", "top1_share", "top3_share", "top_producer",
-                         "published_total", "total_flag"]
+                         "published_total", "total_flag", "top_estimated", "estimated_share"]
 
 
 def concentration_view(full: pd.DataFrame, mineral: str, stage: str | None = None,
@@ -139,7 +163,10 @@ def main_concentration(atlas: Atlas) -> pd.DataFrame:
     latest = latest.assign(_mine=(latest.stage != "mine").astype(int)).sort_values(
         ["mineral", "_mine"]).groupby("mineral").head(1).drop(columns="_mine")
     names = minerals(atlas).set_index("mineral").name
-    latest = latest.assign(name=latest.mineral.map(names))
+    latest = latest.assign(name=latest.mineral.map(names),
+                           top_supplier_note=estimate_notes(
+                               latest.get("top_estimated", pd.Series(False, index=latest.index)),
+                               "the shares and HHI rest on it"))
     return latest.sort_values("hhi", ascending=False, ignore_index=True)
 
 
@@ -225,17 +252,23 @@ def ibis_desc(col: str) -> Any:
 
 
 def n_minus_1(atlas: Atlas, mineral: str) -> pd.DataFrame:
-    """The N-1 test for ``mineral`` (:func:`critmin.scenarios.nminus1.n_minus_1`)."""
+    """The N-1 test for ``mineral`` (:func:`critmin.scenarios.nminus1.n_minus_1`), with the
+    tooltips ``coverage_note`` (why a coverage is above 100 %) and ``top_producer_note`` (the
+    top producer's figure is an estimate)."""
+    from critmin.metrics.formulas import ABOVE_100_FLAGS
     from critmin.scenarios.nminus1 import n_minus_1 as calc
 
-    return calc(atlas, mineral=mineral)
+    df = calc(atlas, mineral=mineral)
+    return df.assign(coverage_note=flag_notes(df.coverage_flag, ABOVE_100_FLAGS),
+                     top_producer_note=estimate_notes(df.top_estimated,
+                                                      "its share and the coverage rest on it"))
 
 
 def layers(atlas: Atlas, mineral: str) -> pd.DataFrame:
     """The three layers of a mineral, latest year of each: mined and refined (production, one
     source family per stage) and traded (exports of processed goods by value, BACI): ``layer,
-    rank, country, name, year, amount, unit, share, source``. The refiner is shown apart from
-    the source of its ore."""
+    rank, country, name, year, amount, unit, share, source, estimated`` (the publisher marks the
+    production figure as an estimate). The refiner is shown apart from the source of its ore."""
     from critmin.cooperation.analytics import usgs_production
     from critmin.metrics.trade import mineral_trade
 
@@ -247,13 +280,15 @@ def layers(atlas: Atlas, mineral: str) -> pd.DataFrame:
             continue
         q = q[q.year == q.year.max()]
         q = q[q.basis == q.groupby("basis").value.sum().idxmax()]
-        g = q.groupby("country", as_index=False).value.sum()
+        q = q.assign(est=q.estimated.fillna(False).astype(bool)
+                     | (q.flag == "provisional").fillna(False))
+        g = q.groupby("country", as_index=False).agg(value=("value", "sum"), est=("est", "any"))
         total = g.value.sum()  # incl. a publisher's rest of world
         g = g[g.country != "XRW"].nlargest(5, "value")
         src = ", ".join(sorted(set(q.source_id)))
         out += [{"layer": layer, "rank": i + 1, "country": r.country, "year": int(q.year.max()),
                  "amount": r.value, "unit": f"t ({q.basis.iloc[0]})", "share": r.value / total,
-                 "source": src} for i, r in enumerate(g.itertuples())]
+                 "source": src, "estimated": bool(r.est)} for i, r in enumerate(g.itertuples())]
     hs = atlas.table("hs_map")
     f = mineral_trade(atlas.table("trade_flows"), hs.filter(hs.chain_stage == "refined"),
                       sources=atlas.table("sources")).filter(_.mineral == mineral)
@@ -265,8 +300,9 @@ def layers(atlas: Atlas, mineral: str) -> pd.DataFrame:
         g = g.nlargest(5, "v")
         out += [{"layer": "traded (processed goods)", "rank": i + 1, "country": r.exporter,
                  "year": int(y), "amount": r.v, "unit": "kUSD", "share": r.v / tot,
-                 "source": "CEPII BACI"} for i, r in enumerate(g.itertuples())]
-    cols = ["layer", "rank", "country", "name", "year", "amount", "unit", "share", "source"]
+                 "source": "CEPII BACI", "estimated": False} for i, r in enumerate(g.itertuples())]
+    cols = ["layer", "rank", "country", "name", "year", "amount", "unit", "share", "source",
+            "estimated"]
     df = pd.DataFrame(out, columns=[c for c in cols if c != "name"])
     names = countries(atlas).set_index("iso3").name
     return df.assign(name=df.country.map(names).fillna(df.country))[cols]
@@ -313,7 +349,26 @@ def mineral_page(atlas: Atlas, mineral: str) -> dict[str, Any]:
             "layers": layers(atlas, mineral), "chain": chain_flows(atlas, mineral),
             "outlook": outlook_page(atlas, mineral),
             "exporters": exporters(atlas, mineral), "flows": flows(atlas, mineral),
-            "n_minus_1": n_minus_1(atlas, mineral)}
+            "trade_codes": trade_codes(atlas, mineral), "n_minus_1": n_minus_1(atlas, mineral)}
+
+
+def trade_codes(atlas: Atlas, mineral: str, year: int | None = None) -> dict[str, Any]:
+    """The HS codes the mineral's world trade figures (exporters, flows) count in ``year``
+    (default: the latest trade year of the mineral) and the mapped codes without any flow:
+    ``{"year", "hs_codes", "hs_codes_missing", "note"}``
+    (:func:`critmin.metrics.trade.hs_coverage`)."""
+    from critmin.metrics.trade import hs_coverage
+
+    _f, year = _mineral_flows(atlas, mineral, year)
+    if year is None:
+        return {"year": None, "hs_codes": [], "hs_codes_missing": [], "note": ""}
+    hs = atlas.table("hs_map")
+    cov = hs_coverage(atlas.table("trade_flows"), hs.filter(hs.mineral == mineral), year=year,
+                      by_importer=False, sources=atlas.table("sources")).to_pandas()
+    have = sorted(cov.hs_codes.iloc[0] or []) if len(cov) else []
+    missing = sorted(cov.hs_codes_missing.iloc[0] or []) if len(cov) else []
+    return {"year": year, "hs_codes": have, "hs_codes_missing": missing,
+            "note": codes_note(have, missing)}
 
 
 # ------------------------------------------------------------------------------------ countries
@@ -414,7 +469,10 @@ def partner_coverage(atlas: Atlas, iso3: str, group: str | None = None,
 
 def country_page(atlas: Atlas, country: str, year: int | None = None,
                  group: str | None = None) -> dict[str, Any]:
-    """Everything the country page shows."""
+    """Everything the country page shows, with tooltips: ``imports_note`` (the HS codes each
+    import figure counts), the reasons of blank reliances, of coverages above 100 % and of
+    estimates."""
+    from critmin.metrics.formulas import ABOVE_100_FLAGS
     from critmin.metrics.trade import RELIANCE_FLAGS
     from critmin.reference import resolve_country
 
@@ -424,9 +482,19 @@ def country_page(atlas: Atlas, country: str, year: int | None = None,
         risk = risk.assign(import_reliance_note=[
             RELIANCE_FLAGS.get(f, f) if isinstance(f, str) else None
             for f in risk.import_reliance_flag])
+    risk = risk.assign(
+        imports_note=[codes_note(h, m) for h, m in zip(risk.hs_codes, risk.hs_codes_missing,
+                                                       strict=True)],
+        top_producer_mine_note=estimate_notes(risk.top_producer_estimated_mine,
+                                              "the mine HHI and top-3 share rest on it"),
+        top_producer_refinery_note=estimate_notes(
+            risk.top_producer_estimated_refinery, "the refining HHI and top-3 share rest on it"))
     g = coverage_group(atlas, iso3, group)
     try:
         cov = partner_coverage(atlas, iso3, g, year)
+        cov = cov.assign(coverage_note=flag_notes(cov.flag, ABOVE_100_FLAGS),
+                         coverage_value_note=flag_notes(cov.coverage_value_flag,
+                                                        ABOVE_100_FLAGS))
     except CritminError as exc:
         cov = pd.DataFrame({"note": [str(exc)]})
     return {"iso3": iso3, "name": country_name(atlas, iso3),
@@ -462,12 +530,17 @@ COMPONENT_CODES = frozenset({"850511"})
 def imports_by_stage(atlas: Atlas, country: str, year: int | None = None) -> pd.DataFrame:
     """A country's imports per mineral and stage (ore; refined or chemical; component) in
     ``year`` (default: latest): ``mineral, stage, year, imports_kusd, content_t, share,
-    hs_codes`` (the HS codes counted, with their revision)."""
-    from critmin.metrics.trade import mineral_trade
+    hs_codes, hs_codes_missing``: the HS codes counted (codes with import rows for the country
+    in the atlas release read, with their revision) and the mapped codes of that stage without
+    any (:func:`critmin.metrics.trade.hs_coverage`). A stage of an imported mineral whose mapped
+    codes have no import row is a row without figures (imports unknown, not zero) listing
+    them."""
+    from critmin.metrics.trade import hs_coverage, mineral_trade
     from critmin.reference import resolve_country
 
     iso3 = resolve_country(country)
-    cols = ["mineral", "stage", "year", "imports_kusd", "content_t", "share", "hs_codes"]
+    cols = ["mineral", "stage", "year", "imports_kusd", "content_t", "share", "hs_codes",
+            "hs_codes_missing"]
     hs = atlas.table("hs_map").to_pandas()
     tf, src = atlas.table("trade_flows"), atlas.table("sources")
     frames = []
@@ -491,11 +564,26 @@ def imports_by_stage(atlas: Atlas, country: str, year: int | None = None) -> pd.
     out = pd.concat(frames, ignore_index=True)
     out = out[out.year == out.year.max()]
     out["share"] = out.imports_kusd / out.groupby("mineral").imports_kusd.transform("sum")
-    codes = hs.groupby(["mineral", "kind"]).apply(
-        lambda g: ", ".join(sorted(f"{c} ({r})" for c, r in zip(g.hs_code, g.hs_revision,
-                                                                strict=True))),
-        include_groups=False)
-    out["hs_codes"] = [codes.get((m, k), "") for m, k in zip(out.mineral, out.stage, strict=True)]
+    cov = hs_coverage(tf, atlas.table("hs_map"), year=int(out.year.max()), importer=iso3,
+                      sources=src).to_pandas()
+    kind_of = {(f"{r}:{c}", m): k for c, r, m, k in zip(hs.hs_code, hs.hs_revision, hs.mineral,
+                                                       hs.kind, strict=True)}
+    lists: dict[tuple[str, str, str], list[str]] = {}
+    for m, have, miss in zip(cov.mineral, cov.hs_codes, cov.hs_codes_missing, strict=True):
+        for col, codes in (("hs_codes", have), ("hs_codes_missing", miss)):
+            for label in codes if codes is not None else ():
+                lists.setdefault((m, kind_of.get((label, m), ""), col), []).append(label)
+    # a stage whose mapped codes have no import row shows as a row without figures, listing them
+    shown = set(zip(out.mineral, out.stage, strict=True))
+    empty = sorted({(m, k) for m, k, col in lists if col == "hs_codes_missing"
+                    and (m, k) not in shown and m in set(out.mineral)})
+    if empty:
+        out = pd.concat([out, pd.DataFrame({"mineral": [m for m, _k in empty],
+                                            "stage": [k for _m, k in empty],
+                                            "year": int(out.year.max())})], ignore_index=True)
+    for col in ("hs_codes", "hs_codes_missing"):
+        out[col] = [sorted(lists.get((m, k, col), []))
+                    for m, k in zip(out.mineral, out.stage, strict=True)]
     return out.sort_values(["mineral", "stage"], ignore_index=True)[cols]
 
 

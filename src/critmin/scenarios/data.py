@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from ibis import _
 
-from critmin.metrics.concentration import NOT_COUNTRIES
+from critmin.metrics.concentration import NOT_COUNTRIES, is_estimate
 from critmin.metrics.supply import preferred_family
 from critmin.metrics.trade import one_hs_revision
 
@@ -79,7 +79,9 @@ def production(atlas: Atlas, year: int, stage: str = "mine",
     IEA, else World Mining Data; :func:`critmin.metrics.supply.preferred_family`).
 
     ``stage`` is a production stage (``mine``, ``refinery``, ``smelter``). Columns:
-    ``mineral, country, production_t, production_year, basis``. Only mass units (t); when a
+    ``mineral, country, production_t, production_year, basis, estimated`` (``estimated``: the
+    publisher marks the figure as an estimate, :func:`~critmin.metrics.concentration.is_estimate`).
+    Only mass units (t); when a
     mineral has several bases (e.g. gross and content), the one with most countries is kept.
     Country rows only, unless ``aggregates``: then also the publisher's rest of world (``XRW``)
     and world total (``WLD``) rows, for :func:`critmin.metrics.formulas.calc_world_total`.
@@ -91,11 +93,13 @@ def production(atlas: Atlas, year: int, stage: str = "mine",
     if not aggregates:
         p = p.filter(~p.country.isin(NOT_COUNTRIES))
     p = preferred_family(p, atlas.table("sources"))
-    df = p.select("mineral", "country", "year", "basis", "value").to_pandas()
-    cols = ["mineral", "country", "production_t", "production_year", "basis"]
+    df = p.select("mineral", "country", "year", "basis", "value",
+                  estimated=is_estimate(p)).to_pandas()
+    cols = ["mineral", "country", "production_t", "production_year", "basis", "estimated"]
     if df.empty:
         return pd.DataFrame(columns=cols)
-    df = df.groupby(["mineral", "basis", "year", "country"], as_index=False).value.sum()
+    df = df.groupby(["mineral", "basis", "year", "country"], as_index=False).agg(
+        value=("value", "sum"), estimated=("estimated", "any"))
     latest = df.groupby(["mineral", "basis"]).year.transform("max")
     df = df[df.year == latest]
     n = (~df.country.isin(NOT_COUNTRIES)).groupby([df.mineral, df.basis]).transform("sum")

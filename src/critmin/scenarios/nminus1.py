@@ -11,14 +11,20 @@ content factor; M_c imports, X_c exports, tonnes of contained mineral):
     coverage = (W - P_top) / (W - D_top)
 
 coverage >= 1 means the rest of the world produces at least what it consumes without the largest
-producer; a net-exporting top producer (D_top < P_top) gives coverage < 1. This is the N-1 test
+producer (above 1, ``coverage_flag`` = ``surplus``: a ratio, not a share, see
+:data:`~critmin.metrics.formulas.ABOVE_100_FLAGS`); a net-exporting top producer (D_top < P_top)
+gives coverage < 1. This is the N-1 test
 of the IEA Global Critical Minerals Outlook 2025.
 
 Content factors: flows whose HS code has no content factor (or no quantity) are left out of M and
 X; ``content_flag`` is ``partial_content`` when some of the top producer's trade value was left out
 and ``no_content_factor`` when none of it could be converted, in which case ``coverage`` is null
 (never silently computed as if the top producer did not trade); ``no_trade_data`` when the atlas
-holds no BACI flow for the mineral at that stage (coverage null too). Trade is BACI of the production
+holds no BACI flow for the mineral at that stage (coverage null too).
+
+Estimates: ``top_estimated`` is true when the publisher marks the top producer's figure as an
+estimate (USGS ``E``, World Mining Data ``e``/``p``), ``estimated_share`` is the part of world
+production (rest of world included) whose figures are estimates. Trade is BACI of the production
 year, or the latest earlier year BACI covers (``trade_year``).
 
 >>> r = calc_n_minus_1(pd.Series({"A": 80.0, "B": 20.0}), pd.Series({"A": 0.0, "B": 70.0}),
@@ -52,7 +58,8 @@ CHAIN_STAGE = {"mine": "mine", "refinery": "refined"}
 
 COLUMNS = ["mineral", "stage", "year", "basis", "n_producers", "world_production_t",
            "top_producer", "top_share", "top_production_t", "top_imports_t", "top_exports_t",
-           "top_demand_t", "coverage", "trade_year", "content_flag", "total_flag"]
+           "top_demand_t", "coverage", "trade_year", "content_flag", "total_flag", "coverage_flag",
+           "top_estimated", "estimated_share"]
 
 
 def calc_n_minus_1(production_t: pd.Series, imports_t: pd.Series,
@@ -121,6 +128,10 @@ def n_minus_1(atlas: Atlas, *, mineral: str | None = None, stage: str | None = N
             f = (by_key.get((str(m), int(ty)), flows.iloc[:0])
                  if flows is not None and ty is not None else None)
             p = g.set_index("country").production_t
+            # figures the publisher marks as estimates (the world total WLD is not a figure
+            # of its own); rest of world included
+            est_rows = g.estimated.astype(bool) & (g.country != WORLD)
+            est = g.set_index("country").estimated.astype(bool)
             top_named = str(named.set_index("country").production_t.idxmax())
             imp, exp, flag = _content_trade(f, top_named)
             r = calc_n_minus_1(p, imp, exp)
@@ -136,6 +147,12 @@ def n_minus_1(atlas: Atlas, *, mineral: str | None = None, stage: str | None = N
                 "top_exports_t": float(exp.get(top, 0.0)), "top_demand_t": r["top_demand_t"],
                 "coverage": r["coverage"], "trade_year": ty, "content_flag": flag,
                 "total_flag": r["total_flag"],
+                "coverage_flag": ("surplus" if r["coverage"] is not None
+                                  and r["coverage"] > 1 else None),
+                "top_estimated": bool(est.get(top, False)),
+                "estimated_share": calc_shares(
+                    float(g.production_t[est_rows & (g.production_t > 0)].sum()),
+                    r["world_production_t"]),
             })
     out = pd.DataFrame(rows, columns=COLUMNS)
     return out.sort_values(["mineral", "stage"], ignore_index=True)
