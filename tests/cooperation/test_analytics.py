@@ -187,7 +187,8 @@ def test_coverage_value_basis_matches_sql(atlas: Atlas) -> None:
         con.close()
     row = df.iloc[0]
     assert row.imports_outside_kusd == pytest.approx(imp)
-    assert row.coverage_value == pytest.approx(exp / imp)
+    assert row.coverage_value_ratio == pytest.approx(exp / imp)
+    assert row.coverage_value == pytest.approx(min(1.0, exp / imp))
     raw = raw_mine_production("Cobalt", 2024)
     assert row.partner_production_t == pytest.approx(raw["Australia"] + raw["United States"])
     assert row.spare_t == pytest.approx(0.1 * row.partner_production_t)

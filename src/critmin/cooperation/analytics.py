@@ -232,8 +232,8 @@ def coverage(country: str, group: str, mineral: str | None = None, year: int | N
     (without spare capacity, which has no price) is given either way. A ratio above 1 is not a
     share: both coverages are capped at 1, the uncapped ratios are ``coverage_ratio`` and
     ``coverage_value_ratio``, and ``flag`` / ``coverage_value_flag`` say
-    ``partners_exceed_imports`` (:data:`~critmin.metrics.formulas.ABOVE_100_FLAGS`). ``year`` defaults to the latest year
-    with trade data for the country.
+    ``partners_exceed_imports`` (:data:`~critmin.metrics.formulas.ABOVE_100_FLAGS`). ``year``
+    defaults to the latest year with trade data for the country.
     """
     from critmin.reference import resolve_country
 

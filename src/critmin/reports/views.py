@@ -321,6 +321,11 @@ def chain_flows(atlas: Atlas, mineral: str, importer: str | None = None) -> pd.D
     return f if importer is None else f[f.importer == importer]
 
 
+#: How many of a country's largest imports the country page tries for its traced-chain Sankey
+#: (the first with traced flows is drawn; coking coal, for one, has no mine data to trace to).
+CHAIN_TRIES = 5
+
+
 def outlook_page(atlas: Atlas, mineral: str) -> dict[str, Any] | None:
     """Demand by scenario and refining supply by country for the mineral page's outlook chart,
     or None when the atlas has no IEA outlook for ``mineral``."""

@@ -141,15 +141,15 @@ def build_router() -> APIRouter:
                                      "Largest suppliers, all mapped minerals (thousand USD)",
                                      "thousand USD"),
         }
-        top = page["risk"].mineral.iloc[0] if len(page["risk"]) else None
-        if top is not None:
-            chain = _cached(request, ("chain", top),
-                            lambda a: views.chain_flows(a, top))
+        # the largest import that can be traced (a mineral with mine production data)
+        for top in list(page["risk"].mineral[:views.CHAIN_TRIES]):
+            chain = _cached(request, ("chain", top), lambda a, m=top: views.chain_flows(a, m))
             mine = chain[chain.importer == page["iso3"]]
             if len(mine):
                 figs["chain"] = charts.chain_sankey(
                     mine, f"{page['name']}: where its {top} comes from (mine → refine → "
                     f"{page['iso3']}, contained t)")
+                break
         return render(request, "country.html", who, title=page["name"], page=page, figs=figs,
                       groups=reference.groups())
 
