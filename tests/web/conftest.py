@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -135,6 +136,16 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@contextmanager
+def serving(atlas: Path, db_url: str, log_path: Path) -> Iterator[str]:
+    """:func:`start_server` for the duration of a ``with`` block (yields the base URL)."""
+    proc, url = start_server(atlas, db_url, log_path)
+    try:
+        yield url
+    finally:
+        stop_server(proc)
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.web.conftest import PASSWORD, SHOTS, login, open_page, start_server, stop_server
+from tests.web.conftest import PASSWORD, SHOTS, login, open_page, serving
 
 EVENT = Path(__file__).resolve().parents[2] / "examples" / "roundtable" / "event.json"
 
@@ -34,11 +34,8 @@ def fresh_server(starter_atlas: Path, tmp_path_factory: pytest.TempPathFactory,
     with store.session() as s:
         auth.add_user(s, "olga", "organiser", PASSWORD)
     store.dispose()
-    proc, base = start_server(starter_atlas, url, tmp / "server.log")
-    try:
+    with serving(starter_atlas, url, tmp / "server.log") as base:
         yield base
-    finally:
-        stop_server(proc)
 
 
 @pytest.mark.slow

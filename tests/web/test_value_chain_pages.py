@@ -24,7 +24,7 @@ import duckdb
 import pytest
 
 from tests.conftest import shared
-from tests.web.conftest import SHOTS, chart_rendered, open_page, start_server, stop_server
+from tests.web.conftest import SHOTS, chart_rendered, open_page, serving
 
 pytestmark = pytest.mark.slow
 
@@ -44,11 +44,8 @@ def chain_server(chain_atlas: Path, tmp_path_factory: pytest.TempPathFactory) ->
     store = Store(url)
     store.upgrade()
     store.dispose()
-    proc, base = start_server(chain_atlas, url, tmp / "server.log")
-    try:
+    with serving(chain_atlas, url, tmp / "server.log") as base:
         yield base
-    finally:
-        stop_server(proc)
 
 
 def get(base: str, path: str) -> str:
