@@ -14,7 +14,6 @@ token in ``X-CSRF-Token``; no inline script (the page script is ``/static/roundt
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -385,19 +384,11 @@ def _run_routes(r: APIRouter) -> None:
                   time_limit_s: Annotated[float, Form(gt=0, le=600)] = 30.0) -> Response:
         if not who.is_staff:
             return _fragment(request, who, "error", "organisers only", 403)
-        from critmin.api.match import begin_run, run_scheduler
+        from critmin.api.match import begin_run, start_background_run
 
         app_store = request.app.state.store
         run_id, event = begin_run(app_store, who.user_id)
-
-        def work() -> None:
-            try:
-                run_scheduler(app_store, run_id, event, time_limit_s=time_limit_s,
-                              publish=False)
-            except Exception:  # stored as the run's ERROR status
-                return
-
-        threading.Thread(target=work, name=f"schedule-{run_id}", daemon=True).start()
+        start_background_run(app_store, run_id, event, time_limit_s=time_limit_s, publish=False)
         return _render(request, "roundtable/_run.html", who, run=None, run_id=run_id,
                        pending=True, limit=time_limit_s, elapsed=0.0, published=None,
                        can_publish=False, published_total=None)
