@@ -77,7 +77,7 @@ def baci_hs17_top(code: str, side: str) -> str:
 
 def traces(page: Any, chart_id: str) -> list[dict[str, Any]]:
     """The Plotly traces drawn in ``chart_id`` (the graph div's ``data``)."""
-    chart_rendered(page, chart_id)
+    chart_rendered(page, chart_id, timeout=300_000)  # a loaded machine, not a speed test
     return page.evaluate("id => JSON.parse(JSON.stringify(document.getElementById(id).data))",
                          chart_id)
 
