@@ -91,7 +91,13 @@ def coverage_cmd(
 
     with duckdb_atlas(db, "coop coverage") as atlas:
         df = coverage(country, group, mineral=mineral, year=year, spare_capacity=spare, atlas=atlas)
-    emit(df, fmt, title=f"Partner coverage: {country} in {group} (tonnes contained; kUSD)")
+    from critmin.cli.notes import flag_notes
+
+    notes = ([*flag_notes(df, "flag", "coverage_ratio"),
+              *flag_notes(df, "coverage_value_flag", "coverage_value_ratio")]
+             if fmt is Format.table else [])
+    emit(df, fmt, title=f"Partner coverage: {country} in {group} (tonnes contained; kUSD)",
+         notes=notes)
 
 
 @coop_app.command("whatif")

@@ -12,7 +12,7 @@ def flag_notes(df: Any, flag_column: str, value_column: str) -> list[str]:
 
     if flag_column not in df.columns:
         return []
-    flags = sorted({f for f in df[flag_column] if isinstance(f, str)})
+    flags = sorted({f for f in df[flag_column] if isinstance(f, str) and f in ABOVE_100_FLAGS})
     return [f"({f}) {value_column} above 100 %: {ABOVE_100_FLAGS.get(f, f)}" for f in flags]
 
 
