@@ -210,12 +210,12 @@ def test_pages_explain_every_percentage_above_100(chain_server: str, chain_atlas
 
     with Atlas.open(chain_atlas) as atlas:
         n1 = n_minus_1(atlas)
-    surplus = sorted(set(n1[n1.coverage > 1].mineral))
-    assert surplus  # minerals whose N-1 coverage by the rest is above 100 %
-    for path in [*PAGES, f"/minerals/{surplus[0]}"]:
+    assert (n1.coverage > 1).any()  # minerals whose N-1 coverage by the rest is above 100 %
+    top = str(n1.sort_values("coverage").dropna(subset=["coverage"]).mineral.iloc[-1])
+    for path in [*PAGES, f"/minerals/{top}"]:
         check_cells(get(chain_server, path), path)
-    # such a coverage is shown with its reason
-    html = get(chain_server, f"/minerals/{surplus[0]}")
+    # the largest such coverage is shown with its reason
+    html = get(chain_server, f"/minerals/{top}")
     n1 = next(t for t in tables(html) if t["id"] == "n-minus-1")
     col = n1["head"].index("Coverage by the rest")
     cells = [row[col] for row in n1["rows"]]
