@@ -201,6 +201,7 @@ def geopolrisk(
     regions: Mapping[str, Sequence[str]] | None = None,
     compat: str | None = None,
     pv_unmatched: Iterable[str] = COMPAT_PV_UNMATCHED,
+    every: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """GeoPolRisk HHI, import risk, score, price (USD/kg) and CF for economies x materials x years.
 
@@ -210,7 +211,12 @@ def geopolrisk(
     when None); ``regions`` maps user region names to member ISO3 codes. ``compat`` is None or
     ``"geopolrisk-py"`` (see the module docstring). ``pv_unmatched`` (compat only) lists the
     economies whose PV rows the tool cannot join because its PV input gives them no numeric code
-    (default: those of the WGI 2025 full-precision file the tool bundles).
+    (default: those of the WGI 2025 full-precision file the tool bundles). ``every`` is this
+    function's answer for every economy, material and year (``geopolrisk(source)``), kept by a
+    caller that asks many questions of one atlas: the inputs are checked as always, then its
+    rows are filtered instead of running the query again (the same rows: one query computes all
+    of them and filters at the end; not with ``compat`` or ``regions``, whose query depends on
+    the economies asked).
     """
     if compat not in (None, COMPAT):
         raise CritminError(f"unknown compat mode {compat!r}: use {COMPAT!r}")
@@ -229,6 +235,12 @@ def geopolrisk(
         materials = _check_materials(con, list(materials), compat)
     if years is not None:
         years = _check_years(con, [int(y) for y in years], compat)
+    if every is not None and not compat and not regions:
+        keep = pd.Series(True, index=every.index)
+        for col, vals in (("economy", economies), ("material", materials), ("year", years)):
+            if vals is not None:
+                keep &= every[col].isin(vals)
+        return every[keep].reset_index(drop=True)
     if compat:
         sql = _compat_sql(con, regions=regions, pv_unmatched=tuple(pv_unmatched))
     else:
