@@ -19,6 +19,7 @@ from critmin.api._cache import cached
 from critmin.api._core import (
     AtlasPool,
     FmtPath,
+    atlas_pool,
     fail,
     json_response,
     principal,
@@ -46,7 +47,7 @@ def data_route(path: str, *, tags: list[str] | None = None, summary: str | None 
         name = fn.__name__
 
         def respond(request: Request, fmt: Format, kwargs: dict[str, Any]) -> Response:
-            pool: AtlasPool = request.app.state.atlas
+            pool = atlas_pool(request)
             key = (name, tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
 
             def render() -> Response:
@@ -84,7 +85,7 @@ def data_route(path: str, *, tags: list[str] | None = None, summary: str | None 
 
 
 def _atlas(request: Request) -> Any:
-    return request.app.state.atlas.atlas()
+    return atlas_pool(request).atlas()
 
 
 Year = Annotated[int | None, Query(ge=1900, le=2100, description="Year (default: latest).")]
@@ -100,7 +101,7 @@ def assess(request: Request,
     """Supply risk of a country per mineral (as `critmin assess`)."""
     from critmin.assessment import assess as run
 
-    pool: AtlasPool = request.app.state.atlas
+    pool = atlas_pool(request)
     # each year's figures for every country are computed once per process (pool.shared)
     return run(country, year=year, minerals=mineral, atlas=_atlas(request), cache=pool.shared)
 
@@ -113,7 +114,7 @@ def concentration(request: Request,
     """Production concentration of a mineral: HHI, top-1/top-3 shares (as `critmin concentration`)."""
     from critmin.reports import views
 
-    full = concentration_every(request.app.state.atlas)  # every mineral, stage and year
+    full = concentration_every(atlas_pool(request))  # every mineral, stage and year
     return views.concentration_view(full, mineral, stage, year)
 
 
@@ -131,7 +132,7 @@ def geopolrisk(request: Request,
 
     if year is not None and any(not 1900 <= y <= 2100 for y in year):
         raise fail(400, "year must be between 1900 and 2100")
-    pool: AtlasPool = request.app.state.atlas
+    pool = atlas_pool(request)
     # one query gives every economy, material and year: computed once per process, filtered
     every = None if compat else geopolrisk_every(pool)
     return run(_atlas(request), economies=economy, materials=material, years=year, compat=compat,
@@ -145,7 +146,7 @@ def n_minus_1(request: Request, mineral: Mineral = None,
     """N-1 test: the largest producer removed (as `critmin scenario n-minus-1`)."""
     from critmin.scenarios.nminus1 import n_minus_1 as run
 
-    pool: AtlasPool = request.app.state.atlas
+    pool = atlas_pool(request)
     # every mineral and stage of the year at once, once per process and year, then filtered
     every = n_minus_1_every(pool, year)
     return run(_atlas(request), mineral=mineral, stage=stage, year=year, every=every)
@@ -293,7 +294,7 @@ def run_scenario(request: Request,
     from critmin.scenarios import parse_spec, run
 
     s = parse_spec(spec)  # SpecError -> 422 before any work
-    pool: AtlasPool = request.app.state.atlas
+    pool = atlas_pool(request)
     with provenance.recording() as reads:
         res = run(s, pool.atlas())
     out = {"ok": True, "scenario": s.name, "base_year": s.base_year, "notes": res.notes,
