@@ -151,8 +151,9 @@ def year_tables(atlas: Atlas, year: int) -> YearTables:
     for r in im[["importer", "mineral", *IMPORT_COLUMNS]].to_dict("records"):
         imports.setdefault(str(r.pop("importer")), []).append(r)
 
-    # mine: every traded form (content basis) against mine production, as USGS's net import
-    # reliance; refinery: refined forms against refinery production
+    # mine: every traded form (content basis) against mine production, the whole chain;
+    # refinery: refined forms against refinery production. A publisher's own basis (USGS's
+    # refined copper, say) is trade.reliance_on_basis: see docs/validation.md
     reliance = {}
     for stage, chain in (("mine", "all"), ("refinery", "refined")):
         f = trade.mineral_trade(tf, hs, stage=chain, sources=src).filter(_.year == year)
