@@ -167,3 +167,34 @@ def test_warm_up_fills_the_shared_tables(starter_atlas: Path) -> None:
     assert keys("concentration") and keys("geopolrisk")
     assert len(keys("n-minus-1")) == 3  # each one's latest year, and the two latest trade years
     assert len(keys("assess")) == 3  # the trade years of every importer, and two years
+
+
+def test_filtered_tables_are_the_librarys_answers(starter_atlas: Path) -> None:
+    """In-process, each question of :data:`QUESTIONS` about GeoPolRisk and N-1: filtering the
+    table of every economy (mineral) gives the rows, order and types of the direct query, and
+    bad input is refused the same way."""
+    from critmin.errors import ChoiceError
+    from critmin.metrics.geopolrisk import geopolrisk
+    from critmin.scenarios.nminus1 import n_minus_1
+
+    def listed(v: Any) -> list[Any] | None:
+        return None if v is None else v if isinstance(v, list) else [v]
+
+    with Atlas(starter_atlas) as atlas:
+        every = geopolrisk(atlas)
+        n1 = {y: n_minus_1(atlas, year=y) for y in (None, 2022, 2023)}
+        for route, p in QUESTIONS:
+            if route == "geopolrisk":
+                args = {"economies": listed(p.get("economy")),
+                        "materials": listed(p.get("material")), "years": listed(p.get("year"))}
+                for _ in range(2):  # the second answer reads the kept lookups
+                    pd.testing.assert_frame_equal(geopolrisk(atlas, **args, every=every),
+                                                  geopolrisk(atlas, **args))
+            elif route == "n-minus-1":
+                pd.testing.assert_frame_equal(
+                    n_minus_1(atlas, **p, every=n1[p.get("year")]), n_minus_1(atlas, **p))
+        for bad in ({"economies": ["XXX"]}, {"years": [1800]}, {"materials": ["unobtainium"]}):
+            with pytest.raises(ChoiceError):
+                geopolrisk(atlas, every=every, **bad)
+        with pytest.raises(ChoiceError):
+            n_minus_1(atlas, stage="moon", every=n1[None])
