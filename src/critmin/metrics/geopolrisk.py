@@ -244,7 +244,11 @@ def geopolrisk(
         for col, vals in (("economy", economies), ("material", materials), ("year", years)):
             if vals is not None:
                 keep &= every[col].isin(vals)
-        return every[keep].reset_index(drop=True)
+        out = every[keep].reset_index(drop=True)
+        if out.empty:  # as the query's empty answer: text columns of dtype object, then _finish
+            out = _finish(out.astype({c: object for c in out.columns
+                                      if isinstance(out[c].dtype, pd.StringDtype)}))
+        return out
     if compat:
         sql = _compat_sql(con, regions=regions, pv_unmatched=tuple(pv_unmatched))
     else:
@@ -257,7 +261,12 @@ def geopolrisk(
     # DuckDB SQL run through the Ibis backend's connection (set-based: one query for all rows)
     df = con.raw_sql(
         f"SELECT * FROM ({sql}) AS r WHERE {filt} ORDER BY economy, material, year").df()
-    df = df[COLUMNS]
+    return _finish(df[COLUMNS])
+
+
+def _finish(df: pd.DataFrame) -> pd.DataFrame:
+    """The query's rows with the column types every engine gives."""
+    df = df.copy()
     df["year"] = df["year"].astype("int64")
     # the same flags text on every engine (Spark's CONCAT_WS keeps empty pieces)
     df["flags"] = [",".join(f for f in str(x or "").split(",") if f) for x in df["flags"]]
