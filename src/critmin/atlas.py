@@ -356,9 +356,9 @@ def reference_tables(codes: CountryCodes) -> dict[str, pa.Table]:
         if name == "countries":
             continue
         rows = reference.rows(name)
-        if rows is not None and name == "hs_map":  # the cited factor is the one that counts
+        if rows is not None and name == "hs_map":  # only a cited factor counts
             rows = [{**r, "content_factor": factors.get(
-                (r["hs_code"], r["hs_revision"], r["mineral"]), r["content_factor"])}
+                (r["hs_code"], r["hs_revision"], r["mineral"]), "")}
                 for r in rows]
         if rows is not None:
             out[name] = _to_arrow(name, rows, file=f"{name}.csv (critmin reference data)",

@@ -11,7 +11,8 @@ SQL store, :mod:`critmin.matchmaking.store`) are adapters: they turn their data 
   once in auto-accept mode) and :func:`respond` (only the participant asked, or the organiser,
   answers a pending request);
 - **the solver instance**: :func:`build_instance` from the accepted requests, with each
-  participant's unavailable slots, the sessions it attends, fixed slots and precedences;
+  participant's unavailable slots, the sessions it attends, fixed slots, precedences and
+  locations (hosts' booth tables; the other tables form the shared pool);
 - **capacity before solving**: :func:`capacity_check` (necessary conditions, with the numbers and
   what to drop or add) and :func:`demand` (per participant, with warnings);
 - **recommendation input**: :func:`recommendation_profiles` (public fields only, the same for
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -147,7 +149,8 @@ def build_instance(event: Event, file: str | Path | None = None) -> B2BInstance:
 
     Participants are numbered in the order of ``event.participants``; meeting ``m`` is the
     ``m``-th accepted request. Forbidden slots: :func:`forbidden_slots`; fixed slots and
-    precedences (``after``) from the requests.
+    precedences (``after``) from the requests; each host's booth table from ``event.booths``
+    (its meetings are held there, the others share the remaining tables).
     """
     index = {p.id: i for i, p in enumerate(event.participants, start=1)}
     reqs = accepted_requests(event)
@@ -176,6 +179,7 @@ def build_instance(event: Event, file: str | Path | None = None) -> B2BInstance:
         forbidden=tuple(forbidden), fixed=tuple(r.fixed_slot for r in reqs),
         precedences=tuple(precedences), names=tuple(p.name for p in event.participants),
         source=str(file) if file is not None else None,
+        booths=tuple(event.booths.get(p.id) for p in event.participants),
     )
     try:
         return validate_instance(inst, file)
@@ -232,7 +236,8 @@ def _allowed_slots(event: Event, r: MeetingRequest, forbidden: dict[str, frozens
 
 
 def capacity_check(event: Event) -> CapacityReport:
-    """Check ``meetings <= tables x slots`` and, per participant, ``meetings <= usable slots``.
+    """Check ``meetings <= tables x slots``, ``meetings without a host <= pool tables x slots``
+    (when participants host at booths) and, per participant, ``meetings <= usable slots``.
 
     A participant's usable slots are the slots in which at least one of its accepted meetings may
     be held (session, both sides' unavailability, fixed slot). Advice names the latest accepted
@@ -267,6 +272,17 @@ def capacity_check(event: Event) -> CapacityReport:
         need = math.ceil(len(reqs) / event.n_slots)
         advice.append(f"add {need - event.n_tables} tables (to {need}) or drop "
                       f"{len(reqs) - places} accepted requests")
+    shared = [r for r in reqs if r.requester not in event.booths and r.target not in event.booths]
+    pool_places = event.pool_tables * event.n_slots
+    if event.booths and len(shared) > pool_places:
+        reasons.append(f"{len(shared)} accepted meetings without a host for "
+                       f"{event.pool_tables} pool tables ({event.n_tables} tables, "
+                       f"{len(event.booths)} booths) x {event.n_slots} slots = {pool_places} "
+                       "places")
+        need = math.ceil(len(shared) / event.n_slots)
+        advice.append(f"add {need - event.pool_tables} pool tables, free booths, or drop "
+                      f"{len(shared) - pool_places} accepted requests between participants "
+                      "without a booth")
     return CapacityReport(len(reqs), event.n_tables, event.n_slots, tuple(reasons),
                           tuple(advice), tuple(dict.fromkeys(drop)))
 
@@ -397,11 +413,13 @@ class RunOutcome:
 
 
 def schedule_event(event: Event, *, time_limit_s: float | None = None, workers: int = 2,
-                   method: str = "auto") -> RunOutcome:
+                   method: str = "auto",
+                   progress: Callable[[int | None, int], None] | None = None) -> RunOutcome:
     """Check capacity, then minimise breaks with :func:`~critmin.matchmaking.scheduler.solve_schedule`.
 
     A violated necessary condition answers INFEASIBLE at once with the reasons and advice (no
-    solver call); so does a schedule the solver proves impossible.
+    solver call); so does a schedule the solver proves impossible. ``progress`` receives
+    ``(best total breaks so far or None, proved lower bound)`` while the solver runs.
     """
     import time
 
@@ -417,7 +435,8 @@ def schedule_event(event: Event, *, time_limit_s: float | None = None, workers: 
 
     inst = build_instance(event)
     res = solve_schedule(inst, fairness=event.fairness, time_limit_s=time_limit_s,
-                         workers=workers, method=method)  # type: ignore[arg-type]
+                         workers=workers, method=method,  # type: ignore[arg-type]
+                         progress=progress)
     reasons: tuple[str, ...] = ()
     if res.status == "INFEASIBLE":
         reasons = tuple(explain_infeasibility(inst, event.fairness)) or (
@@ -454,12 +473,14 @@ def slot_times(event: Event, slot: int) -> tuple[datetime, datetime]:
 
 @dataclass(frozen=True)
 class AgendaRow:
-    """One meeting in a participant's agenda (times are naive local times of the event)."""
+    """One meeting in a participant's agenda (times are naive local times of the event;
+    ``location`` is the name of the table's location, ``""`` when the event names none)."""
 
     slot: int
     start: datetime
     end: datetime
     table: int
+    location: str
     counterpart_id: str
     counterpart_name: str
     counterpart_summary: str
@@ -485,8 +506,8 @@ def agenda_rows(event: Event, schedule: list[ScheduleEntry] | tuple[ScheduleEntr
         other = r.target if r.requester == participant else r.requester
         view = profile_view(event.profile(other), participant)
         start, end = slot_times(event, e.slot)
-        rows.append(AgendaRow(e.slot, start, end, e.table, other, view["name"],
-                              profile_summary(view), r.id))
+        rows.append(AgendaRow(e.slot, start, end, e.table, event.location_of(e.table), other,
+                              view["name"], profile_summary(view), r.id))
     return sorted(rows, key=lambda r: r.slot)
 
 
