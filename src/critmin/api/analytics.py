@@ -243,11 +243,11 @@ def n_minus_1_every(pool: AtlasPool, year: int | None) -> pd.DataFrame:
 
 def warm(pool: AtlasPool, years: int) -> None:
     """Compute what the analytic routes share (:meth:`AtlasPool.shared`) before anyone asks:
-    the concentration and GeoPolRisk tables of every mineral, economy and year, and for each of
-    the ``years`` latest trade years the assess figures of every country and the N-1 table of
-    every mineral and stage (and the N-1 table of each one's latest year). A request for another
-    year computes that year's tables once, the first time it is asked. Failures are logged, not
-    raised: a route that cannot answer says why when it is asked."""
+    the concentration and GeoPolRisk tables of every mineral, economy and year; for each of the
+    ``years`` latest trade years the assess figures of every country; the N-1 table of every
+    mineral and stage for those years and any later production year, and of each one's latest
+    year. A request for another year computes that year's tables once, the first time it is
+    asked. Failures are logged, not raised: a route that cannot answer says why when asked."""
     import logging
 
     from critmin.assessment import assess as run_assess
@@ -266,11 +266,17 @@ def warm(pool: AtlasPool, years: int) -> None:
         log.warning("warm-up: assess: %s", exc)
         spans = {}
     last = max((hi for _, hi in spans.values()), default=None)
-    for year in range(last - years + 1, last + 1) if last is not None else ():
+    first = last - years + 1 if last is not None else None
+    for year in range(first, last + 1) if last is not None else ():
         who = next((c for c, (lo, hi) in sorted(spans.items()) if lo <= year <= hi), None)
         if who is not None:
             steps.append((f"assess {year}", lambda w=who, y=year: run_assess(
                 w, year=y, atlas=atlas, cache=pool.shared)))
+    # N-1 of every production year from the first of those on (production runs a year ahead
+    # of trade: USGS publishes estimates for the year just ended)
+    produced = pool.cursor().execute("SELECT max(year) FROM production").fetchone()[0] \
+        if first is not None else None
+    for year in range(first, max(last, produced or last) + 1) if first is not None else ():
         steps.append((f"n-minus-1 {year}", lambda y=year: n_minus_1_every(pool, y)))
     for name, step in steps:
         try:
