@@ -111,10 +111,11 @@ def hs_coverage(trade_flows: ir.Table, hs_map: ir.Table, *, year: int, stage: st
     pairs = counted.select("importer", "mineral").distinct()
     grid = pairs.join(mapped, "mineral").select(pairs.importer, *[mapped[k] for k in keys])
     have = counted.mutate(present=ibis.literal(True))
-    g = grid.left_join(have, [grid.mineral == have.mineral, grid.hs_code == have.hs_code,
-                              grid.hs_revision == have.hs_revision,
-                              grid.importer.identical_to(have.importer)]).select(
-        grid, have.present)
+    on = [grid.mineral == have.mineral, grid.hs_code == have.hs_code,
+          grid.hs_revision == have.hs_revision]
+    if by_importer:  # (per mineral the importer is null on both sides: not a join key)
+        on.append(grid.importer == have.importer)
+    g = grid.left_join(have, on).select(grid, have.present)
     label = g.hs_revision.concat(":", g.hs_code)
     return g.group_by(["importer", "mineral"]).aggregate(
         hs_codes=label.collect(where=g.present.notnull()),
