@@ -10,13 +10,12 @@ from typing import Annotated, Any
 import typer
 
 from critmin.cli import app
+from critmin.cli.options import DbOption
 
 atlas_app = typer.Typer(help="Build and inspect the atlas (the embedded DuckDB database).",
                         no_args_is_help=True)
 app.add_typer(atlas_app, name="atlas")
 
-DbOption = Annotated[Path | None, typer.Option("--db", help="Atlas file (default: $CRITMIN_ATLAS "
-                                                "or the user data dir).")]
 
 
 @atlas_app.command("build")

@@ -10,25 +10,14 @@ from typing import Annotated
 
 import typer
 
-from critmin.cli import (
-    EngineOption,
-    Format,
-    MasterOption,
-    ParquetOption,
-    app,
-    duckdb_atlas,
-    emit,
-    run_analytic,
-)
+from critmin.cli import Format, app, duckdb_atlas, emit, run_analytic
+from critmin.cli.options import DbOption, EngineOption, FormatOption, MasterOption, ParquetOption
 from critmin.output import records
 
 scenario_app = typer.Typer(help="Disruption scenarios: export bans, N-1, re-routing, stockpiles.",
                            no_args_is_help=True)
 app.add_typer(scenario_app, name="scenario")
 
-DbOption = Annotated[Path | None, typer.Option("--db", help="Atlas file (default: $CRITMIN_ATLAS "
-                                                "or the user data dir).")]
-FormatOption = Annotated[Format, typer.Option("--format", help="table, csv or json")]
 
 
 class RunFormat(str, Enum):
