@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from critmin.output import Format
+
+
+class TableOrJson(str, Enum):
+    """``--format`` of the commands that print a table or JSON only."""
+
+    table = "table"
+    json = "json"
+
 
 DbOption = Annotated[Path | None, typer.Option(
     "--db", help="Atlas file (default: $CRITMIN_ATLAS or the user data dir; a command that reads "
@@ -23,4 +32,5 @@ ParquetOption = Annotated[str | None, typer.Option(
 MasterOption = Annotated[str | None, typer.Option(
     "--master", help="Spark master (default: $CRITMIN_SPARK_MASTER, else local[*]).")]
 
-__all__ = ["DbOption", "EngineOption", "FormatOption", "MasterOption", "ParquetOption"]
+__all__ = ["DbOption", "EngineOption", "FormatOption", "MasterOption", "ParquetOption",
+           "TableOrJson"]
