@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -397,11 +398,13 @@ class RunOutcome:
 
 
 def schedule_event(event: Event, *, time_limit_s: float | None = None, workers: int = 2,
-                   method: str = "auto") -> RunOutcome:
+                   method: str = "auto",
+                   progress: Callable[[int | None, int], None] | None = None) -> RunOutcome:
     """Check capacity, then minimise breaks with :func:`~critmin.matchmaking.scheduler.solve_schedule`.
 
     A violated necessary condition answers INFEASIBLE at once with the reasons and advice (no
-    solver call); so does a schedule the solver proves impossible.
+    solver call); so does a schedule the solver proves impossible. ``progress`` receives
+    ``(best total breaks so far or None, proved lower bound)`` while the solver runs.
     """
     import time
 
@@ -417,7 +420,8 @@ def schedule_event(event: Event, *, time_limit_s: float | None = None, workers: 
 
     inst = build_instance(event)
     res = solve_schedule(inst, fairness=event.fairness, time_limit_s=time_limit_s,
-                         workers=workers, method=method)  # type: ignore[arg-type]
+                         workers=workers, method=method,  # type: ignore[arg-type]
+                         progress=progress)
     reasons: tuple[str, ...] = ()
     if res.status == "INFEASIBLE":
         reasons = tuple(explain_infeasibility(inst, event.fairness)) or (

@@ -34,18 +34,19 @@ from typing import Literal
 
 from critmin.matchmaking.cpsat import solve_cpsat
 from critmin.matchmaking.instance import B2BInstance
-from critmin.matchmaking.maxsat import solve_maxsat
+from critmin.matchmaking.maxsat import Progress, solve_maxsat
 from critmin.matchmaking.model import (
     Problem,
     breaks_of_slots,
+    greedy_slots,
     meeting_domains,
     participant_break_bounds,
 )
 
 __all__ = [
     "Assignment", "ScheduleResult", "assign_tables", "breaks_by_participant", "breaks_of_slots",
-    "explain_infeasibility", "meeting_domains", "participant_break_bounds", "schedule_of",
-    "solve_schedule",
+    "explain_infeasibility", "greedy_schedule", "meeting_domains", "participant_break_bounds",
+    "schedule_of", "solve_schedule",
 ]
 
 Status = Literal["OPTIMAL", "FEASIBLE", "INFEASIBLE", "UNKNOWN"]
@@ -161,6 +162,29 @@ def schedule_of(inst: B2BInstance, slots: Sequence[int]) -> tuple[Assignment, ..
 Method = Literal["auto", "maxsat", "cpsat"]
 
 
+def greedy_schedule(problem: Problem) -> list[int] | None:
+    """The greedy first slots (:func:`~critmin.matchmaking.model.greedy_slots`, index
+    ``m - 1``) when they are a valid schedule (precedences and fairness hold), else ``None``.
+
+    Fairness over every participant: ``max_p breaks(p) - min_q breaks(q) <= d``.
+
+    >>> from critmin.matchmaking.instance import Meeting
+    >>> greedy_schedule(Problem.of(B2BInstance(3, 1, 3, 3, (Meeting(1, 2), Meeting(1, 3))), 2))
+    [1, 2]
+    """
+    inst = problem.inst
+    slots = greedy_slots(inst, problem.domains)
+    if slots is None:
+        return None
+    for m, before in enumerate(inst.precedences):
+        if any(slots[b - 1] >= slots[m] for b in before):
+            return None
+    per_p = breaks_by_participant(inst, slots)
+    if problem.fairness is not None and per_p and max(per_p) - min(per_p) > problem.fairness:
+        return None
+    return slots
+
+
 def solve_schedule(
     inst: B2BInstance,
     *,
@@ -168,6 +192,7 @@ def solve_schedule(
     time_limit_s: float | None = None,
     workers: int = 2,
     method: Method = "auto",
+    progress: Progress | None = None,
 ) -> ScheduleResult:
     """Minimise the total number of breaks of ``inst``; return a proven status.
 
@@ -182,6 +207,11 @@ def solve_schedule(
     stopped the proof (``lower_bound`` is then the best bound), ``"INFEASIBLE"`` when no schedule
     exists, ``"UNKNOWN"`` otherwise.
 
+    The greedy schedule (:func:`greedy_schedule`), when valid, is the first "best so far": a run
+    whose solvers find nothing better in time returns it as ``FEASIBLE``. ``progress`` is called
+    with ``(best total breaks so far or None, proved lower bound)`` at the start and whenever
+    the portfolio improves either.
+
     >>> from critmin.matchmaking.instance import Meeting
     >>> inst = B2BInstance(3, 1, 3, 3, (Meeting(1, 2), Meeting(1, 3)))
     >>> res = solve_schedule(inst)
@@ -189,9 +219,14 @@ def solve_schedule(
     ('OPTIMAL', 0, [1])
     """
     started = time.perf_counter()
+    greedy: list[int] | None = None
+    greedy_total: int | None = None
 
     def result(status: Status, slots: Sequence[int] | None, lower_bound: int) -> ScheduleResult:
         elapsed = time.perf_counter() - started
+        if greedy is not None and status in ("FEASIBLE", "UNKNOWN") and (
+                slots is None or sum(breaks_by_participant(inst, slots)) > (greedy_total or 0)):
+            status, slots = "FEASIBLE", greedy  # nothing better than the greedy schedule
         if slots is None:
             return ScheduleResult(status, None, lower_bound, (), fairness, elapsed)
         per_p = breaks_by_participant(inst, slots)
@@ -203,11 +238,25 @@ def solve_schedule(
     problem = Problem.of(inst, fairness)
     if any(not dom for dom in problem.domains):
         return result("INFEASIBLE", None, 0)
+    greedy = greedy_schedule(problem)
+    greedy_total = None if greedy is None else sum(breaks_by_participant(inst, greedy))
+
+    reported: list[tuple[int | None, int]] = []
+
+    def report(best: int | None, bound: int) -> None:
+        known = [b for b in (best, greedy_total) if b is not None]
+        state = (min(known) if known else None, bound)
+        if progress is not None and (not reported or reported[-1] != state):
+            reported.append(state)
+            progress(*state)
+
+    report(None, problem.trivial_bound)
     if method != "cpsat":
         share = 1.0 if method == "maxsat" or time_limit_s is None else 0.9
         out = solve_maxsat(
             problem, workers=workers,
             time_limit_s=None if time_limit_s is None else share * float(time_limit_s),
+            progress=report,
         )
         if out.status == "INFEASIBLE":
             return result("INFEASIBLE", None, 0)

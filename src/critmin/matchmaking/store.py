@@ -229,6 +229,18 @@ def start_run(s: Session, run_id: str, event: Event, user_id: int | None) -> Sch
     return run
 
 
+def record_progress(s: Session, run_id: str, seconds: float, best: int | None,
+                    bound: int) -> None:
+    """Append a live progress report (best total breaks so far or None, proved lower bound) to
+    run ``run_id`` while it is RUNNING; reports after the run ended are dropped."""
+    run = s.scalar(select(ScheduleRun).where(ScheduleRun.run_id == run_id))
+    if run is None or run.status != "RUNNING":
+        return
+    run.progress = [*(run.progress or []), {"seconds": round(seconds, 3), "best": best,
+                                            "bound": bound}]
+    s.flush()
+
+
 def finish_run(s: Session, run_id: str, out: core.RunOutcome, *, publish: bool) -> bool:
     """Store the outcome of run ``run_id``; publish it when ``publish`` and it replaces the
     published schedule (:func:`critmin.matchmaking.roundtable.replaces`). Returns whether it was
