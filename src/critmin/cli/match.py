@@ -57,7 +57,7 @@ def schedule_cmd(
     time_limit: float | None = typer.Option(None, "--time-limit", min=0.0,
                                             help="Solver time limit in seconds."),
     fmt: TableOrJson = typer.Option(TableOrJson.table, "--format",
-                                       help="table (readable) or json (stable contract)."),
+                                    help="table (readable) or json (stable contract)."),
     workers: int = typer.Option(2, "--workers", min=1,
                                 help="Solver processes (MaxSAT) or threads (CP-SAT)."),
     method: SolveMethod = typer.Option(SolveMethod.auto, "--method",

@@ -18,6 +18,7 @@ class TableOrJson(str, Enum):
     json = "json"
 
 
+TableOrJsonOption = Annotated[TableOrJson, typer.Option("--format", help="table or json")]
 DbOption = Annotated[Path | None, typer.Option(
     "--db", help="Atlas file (default: $CRITMIN_ATLAS or the user data dir; a command that reads "
     "the atlas installs the bundled starter atlas there when there is none).")]
@@ -33,4 +34,5 @@ MasterOption = Annotated[str | None, typer.Option(
     "--master", help="Spark master (default: $CRITMIN_SPARK_MASTER, else local[*]).")]
 
 __all__ = ["DbOption", "EngineOption", "FormatOption", "MasterOption", "ParquetOption",
-           "TableOrJson"]
+           "TableOrJson",
+           "TableOrJsonOption"]

@@ -18,6 +18,7 @@ from critmin.cli.options import (
     MasterOption,
     ParquetOption,
     TableOrJson,
+    TableOrJsonOption,
 )
 from critmin.output import records
 
@@ -34,7 +35,7 @@ class ProductionStage(str, Enum):
 @scenario_app.command("run")
 def run_cmd(
     spec: Annotated[Path, typer.Argument(help="Scenario file (YAML or JSON).")],
-    fmt: Annotated[TableOrJson, typer.Option("--format", help="table or json")] = TableOrJson.table,
+    fmt: TableOrJsonOption = TableOrJson.table,
     db: DbOption = None,
 ) -> None:
     """Run the scenario in SPEC: direct losses, re-routing, shortfalls and stockpile cover."""

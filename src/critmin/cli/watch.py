@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from critmin.cli import Format, app, emit
-from critmin.cli.options import FormatOption
+from critmin.cli.options import FormatOption, TableOrJson, TableOrJsonOption
 from critmin.cli.user import DbUrlOption
 
 watch_app = typer.Typer(help="Watchlists and alerts: rules on indicators and events, checked "
@@ -175,7 +175,7 @@ def check_cmd(
         "critmin's).")] = None,
     deliver: Annotated[bool, typer.Option("--deliver/--no-deliver",
                                           help="Send the notifications now.")] = True,
-    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    fmt: TableOrJsonOption = TableOrJson.table,
     db: AtlasOption = None,
     database_url: DbUrlOption = None,
 ) -> None:
