@@ -6,16 +6,12 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
-from critmin import auth
 from critmin.matchmaking.event import Event, read_event
-from critmin.storage import Store
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "roundtable" / "event.json"
 
@@ -44,20 +40,6 @@ def hard_event(n_requests: int = 240, cap: int = 8, seed: int = 3) -> Event:
         **base.model_dump(mode="json", by_alias=True), "n_tables": 24, "fairness": None,
         "morning": {"start": "09:00", "slots": 9}, "afternoon": {"start": "14:00", "slots": 7},
         "requests": reqs})
-
-
-@pytest.fixture(scope="module")
-def org_client(starter_atlas: Path, tmp_path_factory: pytest.TempPathFactory
-               ) -> Iterator[tuple[TestClient, dict[str, str]]]:
-    from critmin.api import create_app
-
-    store = Store(f"sqlite:///{tmp_path_factory.mktemp('progress') / 'ops.db'}")
-    app = create_app(starter_atlas, store=store, web=False)
-    with store.session() as s:
-        token = auth.issue_token(s, auth.add_user(s, "olga", "organiser", None), "t")
-    with TestClient(app, base_url="http://127.0.0.1") as c:
-        yield c, {"Authorization": f"Bearer {token}"}
-    store.dispose()
 
 
 def _follow(c: TestClient, org: dict[str, str], run_id: str) -> tuple[list[dict[str, Any]],

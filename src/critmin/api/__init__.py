@@ -31,6 +31,7 @@ from critmin.api._core import (
 from critmin.errors import (
     AtlasError,
     ChoiceError,
+    ConflictError,
     CritminError,
     InputError,
     NoDataError,
@@ -148,6 +149,10 @@ def _handlers(app: FastAPI) -> None:
                 f".{f.value}" for f in FILE_FORMATS))
         status = 422 if any(e.get("loc", ("",))[0] == "body" for e in errors) else 400
         return error_response(status, _message(errors))
+
+    @app.exception_handler(ConflictError)
+    async def conflict(_request: Request, exc: ConflictError) -> Response:
+        return error_response(409, str(exc))
 
     @app.exception_handler(ChoiceError)
     @app.exception_handler(SpecError)

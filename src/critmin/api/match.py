@@ -469,6 +469,14 @@ class EventIn(BaseModel):
     auto_accept: bool | None = None
     request_deadline: dt.datetime | None = None
     fairness: int | None = Field(default=None, ge=0, le=200)
+    locations: list[dict[str, Any]] | None = Field(
+        default=None, max_length=1000,
+        description='Rooms or areas in order: [{"name": "Hall A", "tables": 12}, ...]; their '
+                    "tables must sum to n_tables.")
+    booths: dict[str, int] | None = Field(
+        default=None, max_length=1000,
+        description="Participant profile id (its ref, or its database id as text) -> the table "
+                    "it hosts at (all its meetings there); the other tables form the pool.")
 
 
 @router.get("/event", summary="The roundtable's settings")
@@ -580,7 +588,8 @@ def agenda_rows(store_: Any, pid: int) -> tuple[str | None, list[dict[str, Any]]
     if pub is None:
         return me.display_name, []
     event, entries, se = pub
-    rows = [{"slot": r.slot, "table": r.table, "start": r.start, "end": r.end,
+    rows = [{"slot": r.slot, "table": r.table, "location": r.location, "start": r.start,
+             "end": r.end,
              "with_id": se.db_id[r.counterpart_id], "with": r.counterpart_name,
              "organisation": orgs.get(se.db_id[r.counterpart_id], ""),
              "summary": r.counterpart_summary}

@@ -9,7 +9,8 @@ fixed slot) and participants ``p`` with ``n_p`` meetings:
 
 - ``x[m, t]``: meeting ``m`` is held in slot ``t``; exactly one per meeting;
 - ``busy[p, t] <-> OR_{m in M(p)} x[m, t]`` with at most one ``x[m, t]`` per participant and slot;
-- tables: ``sum_m x[m, t] <= n_tables`` per slot;
+- tables: ``sum_m x[m, t] <= n_tables`` per slot and, when participants host at booths,
+  ``sum_{m without a host} x[m, t] <= pool_tables`` (the tables that are nobody's booth);
 - precedences through order literals ``le[m, t]`` ("``m`` is held at slot ``<= t``");
 - ``after[p, t]`` ("``p`` meets at some slot ``>= t``") and the break literal
   ``brk[p, t] <-> busy[p, t-1] & ~busy[p, t] & after[p, t+1]`` (a break starts at the idle
@@ -185,6 +186,9 @@ def encode(
         at = [x[m, t] for m in range(n_m) if (m, t) in x]
         if len(at) > inst.n_tables:
             _card(cl, pool, at, inst.n_tables, "atmost")
+        shared = [x[m, t] for m in range(n_m) if (m, t) in x and inst.needs_pool(m + 1)]
+        if len(shared) > inst.pool_tables:  # meetings without a host share the pool tables
+            _card(cl, pool, shared, inst.pool_tables, "atmost")
     # precedences: m only after each of its predecessors
     le: dict[int, list[int | None]] = {}
 

@@ -92,8 +92,11 @@ class ScheduleResult:
 def assign_tables(inst: B2BInstance, slots: Sequence[int]) -> list[int]:
     """Tables (1-based) for meetings at ``slots`` (index ``m - 1``), at most ``n_tables`` per slot.
 
-    Greedy, slot by slot: a meeting first tries the table one of its participants sat at in the
-    previous slot, so hosts keep their table; the rest take the lowest free table.
+    A meeting with a host (``inst.booths``) is held at the host's booth
+    (:meth:`~critmin.matchmaking.instance.B2BInstance.booth_of`). The others share the pool
+    (every table that is nobody's booth), greedily, slot by slot: a meeting first tries the pool
+    table one of its participants sat at in the previous slot, so participants keep their table;
+    the rest take the lowest free pool table.
 
     >>> from critmin.matchmaking.instance import Meeting
     >>> inst = B2BInstance(3, 2, 2, 2, (Meeting(1, 2), Meeting(1, 3), Meeting(2, 3)))
@@ -108,13 +111,18 @@ def assign_tables(inst: B2BInstance, slots: Sequence[int]) -> list[int]:
     for m, t in enumerate(slots):
         by_slot.setdefault(t, []).append(m)
     tables = [0] * len(slots)
+    booths = {b for b in inst.booths if b is not None}
+    pool = [k for k in range(1, inst.n_tables + 1) if k not in booths]
     last_table: dict[int, tuple[int, int]] = {}  # participant -> (slot, table)
     for t in sorted(by_slot):
-        ms = by_slot[t]
-        if len(ms) > inst.n_tables:
-            raise ValueError(f"slot {t} has {len(ms)} meetings for {inst.n_tables} tables")
+        hosted = [m for m in by_slot[t] if not inst.needs_pool(m + 1)]
+        ms = [m for m in by_slot[t] if inst.needs_pool(m + 1)]
+        if len(ms) > len(pool):
+            raise ValueError(f"slot {t} has {len(ms)} meetings for {len(pool)} pool tables")
+        for m in hosted:
+            tables[m] = inst.booth_of(m + 1)  # type: ignore[assignment]
         seen: set[int] = set()
-        for m in ms:
+        for m in by_slot[t]:
             for p in inst.meetings[m].participants:
                 if p in seen:
                     raise ValueError(f"participant {p} has two meetings in slot {t}")
@@ -127,18 +135,16 @@ def assign_tables(inst: B2BInstance, slots: Sequence[int]) -> list[int]:
                 for p in inst.meetings[m].participants
                 if p in last_table and last_table[p][0] == t - 1
             ]
-            free = [w for w in want if w not in used]
+            free = [w for w in want if w not in used and w not in booths]
             if free:
                 tables[m] = free[0]
                 used.add(free[0])
             else:
                 rest.append(m)
-        nxt = 1
+        free_pool = iter(k for k in pool if k not in used)
         for m in rest:
-            while nxt in used:
-                nxt += 1
-            tables[m] = nxt
-            used.add(nxt)
+            tables[m] = next(free_pool)
+            used.add(tables[m])
         for m in ms:
             for p in inst.meetings[m].participants:
                 last_table[p] = (t, tables[m])
@@ -273,7 +279,8 @@ def solve_schedule(
 def explain_infeasibility(inst: B2BInstance, fairness: int | None = 2) -> list[str]:
     """Simple reasons why ``inst`` has no schedule (empty when none of these checks fires).
 
-    Checks: a meeting without an allowed slot, more meetings than tables x slots, a participant
+    Checks: a meeting without an allowed slot, more meetings than tables x slots, more meetings
+    without a host than pool tables x slots (when participants host at booths), a participant
     with more meetings than usable slots, and a participant whose least breaks alone exceed the
     fairness bound while another participant has at most one meeting (so the minimum is 0).
 
@@ -292,6 +299,10 @@ def explain_infeasibility(inst: B2BInstance, fairness: int | None = 2) -> list[s
         reasons.append(
             f"{inst.n_meetings} meetings for {inst.n_tables} tables x {inst.n_slots} slots"
         )
+    shared = sum(inst.needs_pool(m) for m in range(1, inst.n_meetings + 1))
+    if inst.pool_tables < inst.n_tables and shared > inst.pool_tables * inst.n_slots:
+        reasons.append(f"{shared} meetings without a host for {inst.pool_tables} pool tables x "
+                       f"{inst.n_slots} slots")
     counts = [len(inst.meetings_of(p)) for p in range(1, inst.n_participants + 1)]
     for p in range(1, inst.n_participants + 1):
         usable = {t for m in inst.meetings_of(p) for t in domains[m - 1]}

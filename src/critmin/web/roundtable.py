@@ -307,8 +307,10 @@ def _agenda_routes(r: APIRouter) -> None:
                                            event.profile(q.target).name)
             times = [f"{core.slot_times(event, k)[0]:%H:%M}"
                      for k in range(1, event.n_slots + 1)]
+        booth_names = ({t: event.profile(p).name for p, t in event.booths.items()}
+                       if event is not None else {})
         return _render(request, "roundtable/schedule.html", who, title="Schedule", run=run,
-                       event=event, grid=grid, times=times)
+                       event=event, grid=grid, times=times, booth_names=booth_names)
 
 
 def _organise_routes(r: APIRouter) -> None:
@@ -559,11 +561,30 @@ def _settings_of(form: Any) -> dict[str, Any]:
         except ValueError:
             raise ValueError(f"{name}: a whole number") from None
 
+    def pairs(name: str) -> list[tuple[str, int]]:
+        """``key: number; key: number`` (also one per line)."""
+        v = form.get(name) or ""
+        if not isinstance(v, str) or len(v) > 3000:
+            raise ValueError(f"{name}: at most 3000 characters")
+        out = []
+        for item in v.replace("\n", ";").split(";"):
+            if not item.strip():
+                continue
+            key, sep, value = item.rpartition(":")
+            if not sep or not key.strip() or not value.strip().isdigit():
+                raise ValueError(f"{name}: {item.strip()!r} is not 'name: number'")
+            out.append((key.strip(), int(value)))
+        return out
+
     deadline = get("request_deadline")
     fairness = get("fairness")
+    locations = [{"name": k, "tables": n} for k, n in pairs("locations")]
+    booths = dict(pairs("booths"))
     return {
         "name": get("name"), "date": get("date"), "timezone": get("timezone") or "UTC",
-        "venue": get("venue"), "n_tables": num("n_tables"), "slot_minutes": num("slot_minutes"),
+        "venue": get("venue"), "slot_minutes": num("slot_minutes"),
+        "n_tables": sum(x["tables"] for x in locations) if locations else num("n_tables"),
+        "locations": locations, "booths": booths,
         "morning": {"start": get("morning_start"), "slots": num("morning_slots")},
         "afternoon": {"start": get("afternoon_start"), "slots": num("afternoon_slots")},
         "partner_countries": [c.strip().upper() for c in get("partner_countries").split(",")
