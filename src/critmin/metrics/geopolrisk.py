@@ -45,6 +45,7 @@ Output (pandas): ``economy, material, year, hhi, import_risk, score, price, cf, 
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -108,6 +109,7 @@ def geopolrisk(
     regions: Mapping[str, Sequence[str]] | None = None,
     compat: str | None = None,
     pv_unmatched: Iterable[str] = COMPAT_PV_UNMATCHED,
+    every: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """GeoPolRisk HHI, import risk, score, price (USD/kg) and CF for economies x materials x years.
 
@@ -118,7 +120,11 @@ def geopolrisk(
     user region names to member ISO3 codes. ``compat`` is None or ``"geopolrisk-py"`` (see the
     module docstring). ``pv_unmatched`` (compat only) lists the economies whose PV rows the tool
     cannot join because its PV input gives them no numeric code (default: those of the WGI 2025
-    full-precision file the tool bundles).
+    full-precision file the tool bundles). ``every`` is this function's answer for every
+    economy, material and year (``geopolrisk(source)``), kept by a caller that asks many
+    questions of one atlas: the inputs are checked as always, then its rows are filtered instead
+    of running the query again (the same rows: one query computes all of them and filters at the
+    end; not with ``compat`` or ``regions``, whose query depends on the economies asked).
     """
     if compat not in (None, COMPAT):
         raise CritminError(f"unknown compat mode {compat!r}: use {COMPAT!r}")
@@ -127,30 +133,81 @@ def geopolrisk(
         provenance.record(name, provenance.ALL)
     regions = dict(regions or {})
     economies = None if economies is None else [e.strip() for e in economies]
+    # the checks' lookups (countries, groups, years) are the same for every question about
+    # one atlas: kept with ``every`` when a caller keeps it
+    checks = _Remembered(run, _memo(every)) if every is not None else run
     if economies is not None:
         economies = [e.upper() if e not in regions and e.upper() not in regions else e
                      for e in economies]
-        groups = _check_economies(run, economies, regions)
+        groups = _check_economies(checks, economies, regions)
         if compat:  # the tool computes a region for its EU; a group id is such a region here
             regions.update({g: groups[g] for g in economies if g in groups and g not in regions})
     if materials is not None:
-        materials = (geopolrisk_compat.check_materials(run, list(materials)) if compat
+        materials = (geopolrisk_compat.check_materials(checks, list(materials)) if compat
                      else [reference.require_mineral(m) for m in materials])
     if years is not None:
-        years = _check_years(run, [int(y) for y in years], wmd_only=bool(compat))
+        years = _check_years(checks, [int(y) for y in years], wmd_only=bool(compat))
+    if every is not None and not compat and not regions:
+        keep = pd.Series(True, index=every.index)
+        for col, vals in (("economy", economies), ("material", materials), ("year", years)):
+            if vals is not None:
+                keep &= every[col].isin(vals)
+        out = every[keep].reset_index(drop=True)
+        if out.empty:  # as the query's empty answer: text columns of dtype object, then _finish
+            out = _finish(out.astype({c: object for c in out.columns
+                                      if isinstance(out[c].dtype, pd.StringDtype)}))
+        return out
     filters = {"economies": economies, "materials": materials, "years": years}
     if compat:
         df = geopolrisk_compat.query(run, regions=regions, pv_unmatched=tuple(pv_unmatched),
                                      cf_cu=CF_CU, filters=filters)
     else:
         df = _default(run, regions=regions, filters=filters)
-    df = df[COLUMNS]
+    return _finish(df[COLUMNS])
+
+
+def _finish(df: pd.DataFrame) -> pd.DataFrame:
+    """The query's rows with the column types every engine gives."""
+    df = df.copy()
     df["year"] = df["year"].astype("int64")
     # the same flags text on every engine (Spark's CONCAT_WS keeps empty pieces)
     df["flags"] = [",".join(f for f in str(x or "").split(",") if f) for x in df["flags"]]
     for c in ("hhi", "import_risk", "score", "price", "cf"):
         df[c] = df[c].astype("float64")
     return df.reset_index(drop=True)
+
+
+_MEMOS: dict[int, dict[Any, Any]] = {}
+
+
+def _memo(every: pd.DataFrame) -> dict[Any, Any]:
+    """A dict kept as long as ``every`` lives."""
+    key = id(every)
+    memo = _MEMOS.get(key)
+    if memo is None:
+        memo = _MEMOS[key] = {}
+        weakref.finalize(every, _MEMOS.pop, key, None)
+    return memo
+
+
+class _Remembered(Runner):
+    """``run`` whose answers are kept by query and parameters in ``memo`` (for the input checks'
+    lookups, which do not change while an atlas is open)."""
+
+    def __init__(self, run: Runner, memo: dict[Any, Any]) -> None:
+        self.run, self.memo = run, memo
+
+    def has_table(self, name: str) -> bool:
+        key = ("has_table", name)
+        if key not in self.memo:
+            self.memo[key] = self.run.has_table(name)
+        return bool(self.memo[key])
+
+    def df(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        key = (sql, tuple(sorted((params or {}).items())))
+        if key not in self.memo:
+            self.memo[key] = self.run.df(sql, params)
+        return self.memo[key]
 
 
 def _check_economies(run: Runner, economies: list[str], regions: Mapping[str, Sequence[str]]
