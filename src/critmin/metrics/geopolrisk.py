@@ -575,10 +575,34 @@ def _default_inputs(con: Any) -> tuple[str, str, str]:
               "production") or not _has_table(con, "sources"):
         prod = "p.source_id LIKE 'wmd%'"
     else:
-        prod = """p.stage = 'mine' AND p.source_id IN (
-                      SELECT source_id FROM sources WHERE family = 'usgs-mcs')"""
+        usgs = "SELECT source_id FROM sources WHERE family = 'usgs-mcs'"
+        prod = f"""p.stage = 'mine' AND p.source_id IN ({usgs})
+              AND (p.mineral, p.year, p.basis) IN ({_one_basis_sql(usgs)})"""
         flags += ", 'production_usgs'"
     return mat, prod, flags
+
+
+def _one_basis_sql(sources_sql: str) -> str:
+    """(mineral, year, basis) of the one USGS mine-production basis per mineral and year, the
+    rule of :func:`critmin.metrics.trade.one_basis` in SQL (the trade content factors' basis,
+    then most named countries, then by name): iron ore's usable ore and Fe content are never
+    mixed in one HHI."""
+    from critmin.metrics.trade import factor_basis_is_gross
+
+    def lst(ms: list[str]) -> str:
+        return ", ".join("'" + m.replace("'", "''") + "'" for m in ms) or "NULL"
+
+    kinds = factor_basis_is_gross()
+    gross = lst([m for m, g in kinds.items() if g])
+    content = lst([m for m, g in kinds.items() if not g])
+    return f"""SELECT mineral, year, basis FROM (
+        SELECT mineral, year, basis, ROW_NUMBER() OVER (
+            PARTITION BY mineral, year ORDER BY
+            CASE WHEN mineral IN ({gross}) THEN basis = 'gross'
+                 WHEN mineral IN ({content}) THEN basis <> 'gross' ELSE false END DESC,
+            COUNT(*) FILTER (WHERE country NOT IN ('WLD', 'XRW')) DESC, basis) AS rk
+        FROM production WHERE stage = 'mine' AND source_id IN ({sources_sql})
+        GROUP BY mineral, year, basis) WHERE rk = 1"""
 
 
 def _reference_units() -> list[tuple[str, str, float]]:
