@@ -340,6 +340,13 @@ def recommendation_profiles(event: Event) -> list[Profile]:
     return out
 
 
+JOINT_TOP = 3
+"""Length of the lists chosen jointly for all participants (the top-3 lists they see first)."""
+
+JOINT_CANDIDATES = 30
+"""Candidates per participant considered by the joint choice (its best by score)."""
+
+
 def recommend_for(event: Event, participant: str | None = None, *, top_k: int = 5,
                   spread: bool = True,
                   matrix: list[list[Recommendation | None]] | None = None) -> list[Recommendation]:
@@ -349,9 +356,13 @@ def recommend_for(event: Event, participant: str | None = None, *, top_k: int = 
     :func:`recommendation_profiles` with the event's partner countries. Pairs with any request
     (in either direction) are left out. With ``spread``, demand is weighed against capacity:
     ``load(b)`` counts ``b``'s requests that are not declined and ``slots(b)`` its usable slots;
-    a target with ``load >= slots`` is full and left out, and the others' scores are scaled by
-    ``(slots - load) / slots`` — so oversubscribed hubs sink and participants nobody asked for
-    rise.
+    ``room(b) = slots(b) - load(b)``. A target with no room is full and left out, and the
+    others' scores are scaled by ``room / slots`` — so oversubscribed hubs sink and participants
+    nobody asked for rise. Then the first :data:`JOINT_TOP` entries of every list are chosen
+    *jointly* (:func:`joint_lists`): the most list entries, and among those the largest total
+    score, such that nobody appears in more lists than its ``room`` — before any request, a hub
+    with 10 free slots is in at most 10 top-3 lists. The rest of a longer list follows by score.
+    Scores and reasons are those of each pair, unchanged by the joint choice.
     """
     if participant is not None:
         event.profile(participant)
@@ -364,19 +375,20 @@ def recommend_for(event: Event, participant: str | None = None, *, top_k: int = 
         if r.status != "declined":
             load[r.requester] += 1
             load[r.target] += 1
-    out: list[Recommendation] = []
+    room = {p: max(slots[p] - load[p], 0) for p in slots}
+    ranked: dict[str, list[Recommendation]] = {}
     for i, a in enumerate(profiles):
-        if participant is not None and a.id != participant:
+        if participant is not None and a.id != participant and not spread:
             continue
         recs = []
         for rec in matrix[i]:
             if rec is None or rec.score <= 0 or pair_key(rec.participant, rec.target) in taken:
                 continue
             if spread:
-                room, n = slots[rec.target] - load[rec.target], slots[rec.target]
-                if room <= 0:
+                n = slots[rec.target]
+                if room[rec.target] <= 0:
                     continue  # full: every usable slot is asked for already
-                factor = room / n
+                factor = room[rec.target] / n
                 reason = (f"{load[rec.target]} requests for {n} slots"
                           if load[rec.target] else "nobody has asked to meet them yet")
                 rec = Recommendation(rec.participant, rec.target, round(rec.score * factor, 4),
@@ -384,7 +396,55 @@ def recommend_for(event: Event, participant: str | None = None, *, top_k: int = 
                                      (*rec.reasons, reason))
             recs.append(rec)
         recs.sort(key=lambda r: (-r.score, r.target))
-        out.extend(recs[: max(top_k, 0)])
+        ranked[a.id] = recs
+    featured = joint_lists(ranked, room, JOINT_TOP) if spread else {}
+    out: list[Recommendation] = []
+    for a in profiles:
+        if participant is not None and a.id != participant:
+            continue
+        first = featured.get(a.id, [])
+        chosen = {r.target for r in first}
+        out.extend([*first, *(r for r in ranked[a.id] if r.target not in chosen)][:max(top_k, 0)])
+    return out
+
+
+def joint_lists(ranked: dict[str, list[Recommendation]], room: dict[str, int],
+                k: int = JOINT_TOP) -> dict[str, list[Recommendation]]:
+    """Each participant's ``k`` recommendations chosen jointly, best first.
+
+    A b-matching solved as a min-cost max-flow (OR-Tools): source -> ``a`` (capacity ``k``),
+    ``a`` -> ``b`` for ``b`` among ``a``'s :data:`JOINT_CANDIDATES` best (capacity 1, cost
+    ``1 - score``, ties broken by rank), ``b`` -> sink (capacity ``room[b]``). The maximum flow
+    fills as many list places as the capacities allow; of those, the minimum cost is the
+    largest total score. So nobody appears in more than ``room[b]`` lists.
+    """
+    from ortools.graph.python import min_cost_flow
+
+    ids = list(ranked)
+    node = {p: i for i, p in enumerate(ids, start=1)}
+    n = len(ids)
+    source, sink = 0, 2 * n + 1
+    flow = min_cost_flow.SimpleMinCostFlow()
+    arcs: list[tuple[int, Recommendation]] = []
+    for a in ids:
+        flow.add_arc_with_capacity_and_unit_cost(source, node[a], k, 0)
+        for rank, rec in enumerate(ranked[a][:JOINT_CANDIDATES]):
+            cost = round((1.0 - min(max(rec.score, 0.0), 1.0)) * 1_000_000) * 100 + rank
+            arcs.append((flow.add_arc_with_capacity_and_unit_cost(
+                node[a], n + node[rec.target], 1, cost), rec))
+    for b in ids:
+        flow.add_arc_with_capacity_and_unit_cost(n + node[b], sink, room.get(b, 0), 0)
+    flow.set_node_supply(source, k * n)  # the max flow from source to sink, at least cost
+    flow.set_node_supply(sink, -k * n)
+    status = flow.solve_max_flow_with_min_cost()
+    if status != flow.OPTIMAL:
+        raise RuntimeError(f"joint recommendation lists: min-cost flow status {status}")
+    out: dict[str, list[Recommendation]] = {a: [] for a in ids}
+    for arc, rec in arcs:
+        if flow.flow(arc) > 0:
+            out[rec.participant].append(rec)
+    for recs in out.values():
+        recs.sort(key=lambda r: (-r.score, r.target))
     return out
 
 
