@@ -271,9 +271,21 @@ def _default(run: Runner, *, regions: Mapping[str, Sequence[str]],
         "reference_units": None if has_units else [
             {"unit": u, "canonical": c, "factor": f} for u, c, f in _reference_units()],
         "fallback_flags": ",".join(flags) or None,
+        **_basis_minerals(),
         "cf_cu": CF_CU, **filters,
     }
     return run.df(sql, params)
+
+
+def _basis_minerals() -> dict[str, list[str] | None]:
+    """The minerals whose trade content factors are on a gross basis and those on a content
+    basis (:func:`critmin.metrics.trade.factor_basis_is_gross`), for the USGS fallback's one
+    production basis per mineral and year."""
+    from critmin.metrics.trade import factor_basis_is_gross
+
+    kinds = factor_basis_is_gross()
+    return {"gross_minerals": [m for m, g in kinds.items() if g] or None,
+            "content_minerals": [m for m, g in kinds.items() if not g] or None}
 
 
 def _count(run: Runner, query: str, table: str) -> int:

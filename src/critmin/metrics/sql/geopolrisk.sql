@@ -2,7 +2,8 @@
 -- (critmin.metrics.geopolrisk). DuckDB dialect; on Spark transpiled by sqlglot.
 --
 -- Parameters: $regions (economy, member) user regions; $reference_units (unit, canonical,
--- factor) when the atlas has no units table; $fallback_flags (text or NULL) appended to every
+-- factor) when the atlas has no units table; $gross_minerals, $content_minerals (the USGS
+-- fallback's one basis); $fallback_flags (text or NULL) appended to every
 -- row's flags; $cf_cu the average copper CF; $economies, $materials, $years the row filters
 -- (NULL: all). Slots: {{material_map}}, {{production_filter}}, {{units}}, {{groups}}.
 
@@ -140,7 +141,26 @@ SELECT DISTINCT mineral, hs_code FROM hs_map WHERE hs_revision = 'HS92'
 p.source_id LIKE 'wmd%'
 
 -- name: production_usgs
+-- USGS MCS mine production on its one basis per mineral and year, the rule of
+-- critmin.metrics.trade.one_basis ($gross_minerals / $content_minerals: the trade content
+-- factors' basis, then most named countries, then by name): iron ore's usable ore and Fe
+-- content are never mixed in one HHI
 p.stage = 'mine' AND p.source_id IN (SELECT source_id FROM sources WHERE family = 'usgs-mcs')
+AND (p.mineral, p.year, p.basis) IN (
+    SELECT mineral, year, basis FROM (
+        SELECT mineral, year, basis, ROW_NUMBER() OVER (
+            PARTITION BY mineral, year ORDER BY
+            CASE WHEN LIST_CONTAINS(CAST($gross_minerals AS VARCHAR[]), mineral)
+                     THEN basis = 'gross'
+                 WHEN LIST_CONTAINS(CAST($content_minerals AS VARCHAR[]), mineral)
+                     THEN basis <> 'gross'
+                 ELSE false END DESC,
+            COUNT(*) FILTER (WHERE country NOT IN ('WLD', 'XRW')) DESC, basis) AS rk
+        FROM production
+        WHERE stage = 'mine'
+          AND source_id IN (SELECT source_id FROM sources WHERE family = 'usgs-mcs')
+        GROUP BY mineral, year, basis) AS b
+    WHERE rk = 1)
 
 -- name: units_table
 units
