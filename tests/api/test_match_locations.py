@@ -29,6 +29,13 @@ def test_booths_through_the_store(org_client: tuple[TestClient, dict[str, str]])
         ("Hall A", 1, "Org A")]
     ics = c.get(f"/api/v1/match/agenda.ics?participant={ids['B']}", headers=org).text
     assert ics.count("LOCATION:Messe\\, Room 2\\, table 2\r\n") == 2
+    # the pages: the grid names each table's room and the booth's host; the agenda the place
+    grid = c.get("/roundtable/schedule", headers=org)
+    assert grid.status_code == 200
+    assert '<span class="who location">Hall A</span>Table 1<span class="who booth">booth: Org A' \
+        in grid.text and '<span class="who location">Room 2</span>Table 2</th>' in grid.text
+    page = c.get(f"/roundtable/agenda?participant={ids['F']}", headers=org).text
+    assert "<td>Hall A, table 1</td>" in page
     # without the booth the optimum is 0 breaks, and the better run replaces the published one
     r = c.put("/api/v1/match/event", headers=org, json={"booths": {}})
     assert r.status_code == 200 and r.json()["event"]["booths"] == {}
@@ -39,6 +46,17 @@ def test_booths_through_the_store(org_client: tuple[TestClient, dict[str, str]])
     assert r.status_code == 422 and "outside 1..2" in r.json()["error"]
     r = c.put("/api/v1/match/event", headers=org, json={"n_tables": 3})
     assert r.status_code == 422 and "the locations hold 2 tables but n_tables is 3" in r.text
+    # the organiser's form sets rooms and booths (n_tables follows the rooms)
+    form = {"name": "Locations test", "date": "2026-03-02", "timezone": "Europe/Berlin",
+            "venue": "Messe", "n_tables": "2", "slot_minutes": "20", "morning_start": "09:00",
+            "morning_slots": "4", "afternoon_start": "14:00", "afternoon_slots": "0",
+            "partner_countries": "", "request_deadline": "", "fairness": "2",
+            "locations": "Hall A: 2; Room 2: 1", "booths": "A: 3"}
+    r = c.post("/roundtable/organise/event", headers=org, data=form)
+    assert r.status_code == 200 and "Event saved." in r.text, r.text
+    ev = c.get("/api/v1/match/event", headers=org).json()["event"]
+    assert (ev["n_tables"], ev["booths"]) == (3, {"A": 3})
+    assert "Hall A: 2; Room 2: 1" in c.get("/roundtable/organise", headers=org).text
 
 
 def test_the_organisers_form_reads_locations_and_booths() -> None:
