@@ -106,7 +106,8 @@ def assess(country: str, *, year: int | None = None, minerals: Sequence[str] | N
         rows.append(row)
     out = pd.DataFrame(rows, columns=COLUMNS)
     out["geopolrisk"] = _geopolrisk(atlas, iso3, year, list(out.mineral))
-    out = out.sort_values("imports_kusd", ascending=False, ignore_index=True)
+    out = out.sort_values(["imports_kusd", "mineral"], ascending=[False, True],
+                          ignore_index=True)  # (equal imports: by mineral, the same every run)
     missing = [m for m in minerals if m not in set(out.mineral)]
     if missing:
         notes = [no_trade_reason(atlas, iso3, m, year) for m in missing]

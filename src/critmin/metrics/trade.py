@@ -50,9 +50,14 @@ def mineral_trade(trade_flows: ir.Table, hs_map: ir.Table, *, stage: str = "all"
     m = hs_map
     if stage != "all":
         m = m.filter(m.chain_stage == stage)
-    m = m.select("hs_code", "hs_revision", "mineral", "content_factor")
-    j = t.join(m, ["hs_code", "hs_revision"]).filter(_.exporter != _.importer)
-    j = one_hs_revision(j, ("year", "hs_code", "mineral"))
+    keys = ["hs_code", "hs_revision"]
+    j = t.join(m.select(*keys, "mineral", "content_factor"), keys).filter(
+        _.exporter != _.importer)
+    # the same rows, narrowed on their own (not a shared subquery a database would materialise
+    # whole before filtering): where each (year, code, mineral) has its revisions
+    cand = t.select(*keys, "year", "exporter", "importer", "quantity_t").join(
+        m.select(*keys, "mineral"), keys).filter(_.exporter != _.importer)
+    j = one_hs_revision(j, ("year", "hs_code", "mineral"), candidates=cand)
     content = j.quantity_t * j.content_factor
     return j.group_by(["year", "exporter", "importer", "mineral"]).aggregate(
         value_kusd=j.value_kusd.sum(),
@@ -83,7 +88,8 @@ def hs_coverage(trade_flows: ir.Table, hs_map: ir.Table, *, year: int, stage: st
         hs_codes_missing=label.collect(where=j.present.isnull()))
 
 
-def one_hs_revision(t: ir.Table, by: Sequence[str] = ("year", "hs_code")) -> ir.Table:
+def one_hs_revision(t: ir.Table, by: Sequence[str] = ("year", "hs_code"), *,
+                    candidates: ir.Table | None = None) -> ir.Table:
     """Keep, for each ``by`` group (default: year and HS6 code), only the rows of one HS
     revision, so figures of two nomenclatures for the same product are never added up.
 
@@ -92,13 +98,22 @@ def one_hs_revision(t: ir.Table, by: Sequence[str] = ("year", "hs_code")) -> ir.
     HS17 > HS12 > HS07 > HS02 > HS96 > HS92). Example: cobalt oxides 282200 in 2024 come from
     BACI HS17 V202601 when that file is loaded, else from BACI HS92; a code only one revision
     carries keeps its rows. Rows of an unknown revision rank below HS92.
+
+    ``candidates`` (default ``t``) holds the columns ``by``, ``hs_revision`` and ``quantity_t``
+    of the same rows as ``t``, built as a separate expression: the revision is chosen on it, so
+    a filter applied later to the result reaches ``t``'s rows directly.
     """
-    order = t.hs_revision.substitute({r: i for i, r in enumerate(HS_REVISIONS)}, else_=-1)
-    t = t.mutate(_rev_rank=order)
-    has_q = t.quantity_t.count().over(ibis.window(group_by=[*by, "hs_revision"])) > 0
-    t = t.mutate(_rev_rank=t._rev_rank + ibis.ifelse(has_q, 100, 0))
-    t = t.mutate(_rev_max=t._rev_rank.max().over(ibis.window(group_by=list(by))))
-    return t.filter(t._rev_rank == t._rev_max).drop("_rev_rank", "_rev_max")
+    # the winning revision of each group is decided on the (small) table of groups x revisions
+    # and applied with a semi join, so that a later filter (an importer, a year) reaches the
+    # trade rows instead of waiting for a window over all of them
+    keys = [*by, "hs_revision"]
+    c = t if candidates is None else candidates
+    per = c.group_by(keys).aggregate(_n_q=c.quantity_t.count())
+    order = per.hs_revision.substitute({r: i for i, r in enumerate(HS_REVISIONS)}, else_=-1)
+    per = per.mutate(_rev_rank=order + ibis.ifelse(per._n_q > 0, 100, 0))
+    per = per.mutate(_rev_max=per._rev_rank.max().over(ibis.window(group_by=list(by))))
+    kept = per.filter(per._rev_rank == per._rev_max).select(*keys)
+    return t.semi_join(kept, keys)
 
 
 def revision_precedence(trade_flows: ir.Table) -> ir.Table:
