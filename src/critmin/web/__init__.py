@@ -70,7 +70,7 @@ def _warm_up(app: FastAPI) -> None:
     log = logging.getLogger("uvicorn.error")
     t0 = time.perf_counter()
     try:
-        warm_up(app.state.atlas)
+        warm_up(app.state.atlas, app.state.store, app.state.overlay)
     except Exception:  # the pages then compute on first request, as without a warm-up
         log.exception("critmin: page warm-up failed")
         return

@@ -67,11 +67,16 @@ WARM_KEYS: list[tuple[tuple[Any, ...], Any]] = [
 ]
 
 
-def warm_up(pool: AtlasPool) -> None:
-    """Compute and cache in ``pool`` the atlas data of every page in the navigation bar, so
-    that their first render does not wait for it (see :func:`critmin.web.register`)."""
+def warm_up(pool: AtlasPool, store: Any = None, overlay: Any = None) -> None:
+    """Compute and cache in ``pool`` the atlas data of every page in the navigation bar, and
+    (given the store and the registry ``overlay`` of the app) the cooperation registry as of
+    the last stored edit, so that their first render does not wait for it (see
+    :func:`critmin.web.register`)."""
     for key, fn in WARM_KEYS:
         pool.cached(("web", *key), lambda fn=fn: fn(pool.atlas()))
+    if store is not None and overlay is not None:
+        with store.session() as s:
+            overlay.current(pool, s)
 
 
 def build_router() -> APIRouter:
