@@ -9,7 +9,10 @@ Excel/SQLite side outputs. Rows are written as CSV to stdout:
 ``year,baci_code,country,material,hhi,import_risk,score,price,cf,status``.
 
 Usage: ``HOME=$(mktemp -d) /work/gpr-venv/bin/python geopolrisk_py_driver.py [--years 2018-2024]
-[--mode split|gprs_calc] [--limit N]``. ``--mode gprs_calc`` instead times the tool's own
+[--mode split|gprs_calc] [--limit N] [--economies EU]``. ``--economies`` names the economies
+to assess (the tool's country names or its region names, comma-separated; default: every
+country of its list); a region such as the tool's built-in ``EU`` (its 27 member names) is
+written with an empty ``baci_code``. ``--mode gprs_calc`` instead times the tool's own
 ``gprs_calc`` on the first N countries (for the benchmark) and prints the seconds.
 """
 
@@ -26,6 +29,7 @@ def main() -> None:
     ap.add_argument("--years", default="2018-2024")
     ap.add_argument("--mode", default="split", choices=["split", "gprs_calc"])
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--economies", default="")
     args = ap.parse_args()
     lo, _, hi = args.years.partition("-")
     years = list(range(int(lo), int(hi or lo) + 1))
@@ -43,6 +47,8 @@ def main() -> None:
     materials = utils.default_rmlist()
     if args.limit:
         countries = countries[: args.limit]
+    if args.economies:
+        countries = [e.strip() for e in args.economies.split(",") if e.strip()]
 
     if args.mode == "gprs_calc":
         t1 = time.perf_counter()
@@ -64,7 +70,8 @@ def main() -> None:
             data_ym = data_y[data_y["rawMaterial"] == rm]
             print(f"{year} {rm} {time.perf_counter() - t0:.1f}", file=sys.stderr)
             for ctry in countries:
-                code = int(utils.cvtcountry(ctry, type="ISO"))
+                iso = utils.cvtcountry(ctry, type="ISO")
+                code = "" if isinstance(iso, str) else int(iso)  # a region has no code
                 members = databases.regionslist[utils.cvtcountry(ctry, type="Name")]
                 try:
                     num, total, price = utils.aggregateTrade(year, members, rm, data=data_ym)

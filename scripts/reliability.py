@@ -62,8 +62,11 @@ def concurrency() -> str:
         f"Each scenario releases {stress.WRITERS} writers at once (one thread and connection "
         "each, a barrier) against a real `critmin serve` on 127.0.0.1 over the starter atlas, "
         "then reads the final state back over HTTP. Allowed outcomes: adds of one id and "
-        "removes of one record: exactly one success and 409 for the rest; adds of distinct "
-        "ids: all 201, each listed once; edits of one record: 200 or 409, the final value "
+        "removes of one record: exactly one success and 409 for the rest; conditional edits "
+        "and removes of one record (`If-Match` or a body `version`, all made against the "
+        "version read before): exactly one success and 409 for the rest, the final value the "
+        "winner's; adds of distinct ids: all 201, each listed once; unconditional edits of one "
+        "record (no `If-Match`, accepted for existing clients): 200 or 409, the final value "
         "written by a successful edit; never a 5xx or a dropped connection.",
         "",
         "| database | workers | scenario | status codes | final state | seconds |",

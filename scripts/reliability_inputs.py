@@ -65,7 +65,8 @@ def limits() -> str:
           for k, v in dzn.LIMITS.items()),
         *((f"event file `{k}`", f"{v:,}", "`critmin.matchmaking.event.LIMITS`")
           for k, v in event.LIMITS.items()),
-        ("a source file's rows against the version it replaces",
+        ("a source file's rows against what it replaces (the earlier version of its source "
+         "id; the earlier release of its family for the years and parts the file covers)",
          f"at least {atlas.SHRINK_THRESHOLD:.0%} (and never 0) unless `--allow-shrink`",
          "`critmin.atlas.SHRINK_THRESHOLD`"),
         ("registry backups kept beside the atlas", str(KEEP_BACKUPS),

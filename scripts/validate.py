@@ -10,7 +10,8 @@ folder, then compares:
    plus "Other countries"), and the top producer's share with the share computed directly from
    the publisher's file;
 2. USGS MCS 2026 net import reliance of the United States with critmin's computed reliance;
-3. the geopolrisk-py 2.0.1 tables in ``tests/data`` with critmin's compat mode;
+3. the geopolrisk-py 2.0.1 tables in ``tests/data`` with critmin's compat mode, per country and
+   for the tool's EU region (critmin's ``EU27`` group);
 4. the IEA Critical Minerals Data Explorer top-3 mining shares (2024) with critmin's (USGS).
 
 Every miss carries its cause. The page is generated: do not edit it by hand.
@@ -33,10 +34,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from critmin import atlas as atlas_mod  # noqa: E402
+from critmin import reference  # noqa: E402
 from critmin.atlas import Atlas  # noqa: E402
 from critmin.metrics import trade  # noqa: E402
 from critmin.metrics.concentration import production_concentration  # noqa: E402
-from critmin.metrics.formulas import TOTAL_TOLERANCE  # noqa: E402
+from critmin.metrics.formulas import TOTAL_TOLERANCE, calc_interval_gap  # noqa: E402
 
 #: Agreement threshold for net import reliance, percentage points (issue #12).
 RELIANCE_PP = 10.0
@@ -50,7 +52,8 @@ IEA_MINERALS = {"Copper": "copper", "Cobalt": "cobalt", "Lithium": "lithium", "N
 
 def build(data: Path, tmp: Path) -> Path:
     db = tmp / "atlas.duckdb"
-    atlas_mod.build([data / d for d in ("baci", "usgs", "wgi", "wmd")], db, fresh=True)
+    atlas_mod.build([data / d for d in ("baci", "baci_hs17", "usgs", "wgi", "wmd")], db,
+                    fresh=True)
     return db
 
 
@@ -142,55 +145,96 @@ def top_shares(a: Atlas, data: Path) -> pd.DataFrame:
 # ------------------------------------------------------------------------- 2. US reliance
 
 
+#: Production stages tried, in order, for a statistic without a stated basis.
+STAGES = ("mine", "refinery", "smelter")
+
+
 def us_reliance(a: Atlas) -> pd.DataFrame:
+    """USGS's US net import reliance against critmin's, each statistic on the basis USGS states
+    for it (``reference/usgs_reliance_basis.csv``: the traded forms and the production stage,
+    e.g. refined copper against refinery production) through
+    :func:`critmin.metrics.trade.reliance_on_basis`; other statistics count every traded form
+    against the first of mine, refinery and smelter production that covers the mineral."""
     rep = a.table("reported_reliance").filter(lambda t: t.country == "USA").to_pandas()
     year = int(a.table("trade_flows").year.max().to_pandas())  # the latest year of trade data
     rep = rep[rep.year == year]
-    tf, hs, src = a.table("trade_flows"), a.table("hs_map"), a.table("sources")
+    tf, hs, src, prod = (a.table(n) for n in ("trade_flows", "hs_map", "sources", "production"))
+    bases = {(r["mineral"], r["statistic"]): r for r in reference.rows("usgs_reliance_basis") or []}
+    cache: dict[tuple[str, str], pd.DataFrame] = {}
+
+    def computed(forms: str, stage: str) -> pd.DataFrame:
+        if (forms, stage) not in cache:
+            r = trade.reliance_on_basis(tf, hs, prod, stage=stage, sources=src,
+                                        forms=forms.split(";") if forms else None)
+            r = r.filter((r.year == year) & (r.country == "USA"))
+            cache[forms, stage] = r.to_pandas().set_index("mineral")
+        return cache[forms, stage]
+
     rows = []
-    computed = {}
-    for stage, chain in (("mine", "all"), ("refinery", "refined")):
-        f = trade.mineral_trade(tf, hs, stage=chain, sources=src).filter(lambda t: t.year == year)
-        r = trade.import_reliance(f, a.table("production"), stage=stage, sources=src)
-        computed[stage] = r.filter(lambda t: t.country == "USA").to_pandas().set_index("mineral")
     for _, r in rep.sort_values(["mineral", "detail"]).iterrows():
-        best = None
-        for stage in ("mine", "refinery"):
-            c = computed[stage]
-            if r.mineral in c.index and pd.notna(c.loc[r.mineral, "import_reliance"]):
-                best = (stage, c.loc[r.mineral])
-                break
-        if best is None:
-            for stage in ("mine", "refinery"):
-                c = computed[stage]
-                if r.mineral in c.index:
-                    best = (stage, c.loc[r.mineral])
-                    break
-        rows.append(_compare(r, best))
+        basis = bases.get((r.mineral, r.detail))
+        forms = basis["forms"] if basis else ""
+        stages = (basis["stage"],) if basis else STAGES
+        found = [(st, computed(forms, st)) for st in stages]
+        found = [(st, c.loc[r.mineral]) for st, c in found if r.mineral in c.index]
+        # the first stage a production source covers (a withheld figure counts: it gives a bound)
+        best = next(((st, c) for st, c in found if c.production_flag != "no_production_data"),
+                    found[0] if found else None)
+        rows.append(_compare(r, best, forms, basis))
     return pd.DataFrame(rows)
 
 
-def _compare(r: pd.Series, best: tuple[str, pd.Series] | None) -> dict[str, object]:
-    reported = _reported_text(r)
-    out = {"mineral": r.mineral, "detail": r.detail.removeprefix("Net import reliance as a "
-                                                                 "percentage of "),
-           "year": int(r.year), "reported": reported, "critmin": "—", "stage": "",
-           "gap_pp": None, "agrees": False, "cause": ""}
+def _reported_interval(r: pd.Series) -> tuple[float | None, float | None] | None:
+    """USGS's figure as an interval in percent: 45 -> [45, 45]; ">50" -> [50, 100]; "<25" ->
+    [0, 25]; "E" (net exporter) -> [None, 0]; NA -> None."""
+    if r.flag == "net_exporter":
+        return None, 0.0
+    if pd.isna(r.value):
+        return None
+    return {"lower_bound": (r.value, 100.0), "upper_bound": (0.0, r.value)}.get(
+        r.flag, (r.value, r.value))
+
+
+def _compare(r: pd.Series, best: tuple[str, pd.Series] | None, forms: str,
+             basis: dict[str, str] | None) -> dict[str, object]:
+    out = {"mineral": r.mineral,
+           "detail": r.detail.replace("Net import reliance as a percentage of ", ""),
+           "year": int(r.year), "reported": _reported_text(r), "critmin": "—", "stage": "",
+           "forms": forms.replace(";", ", ") or "all", "gap_pp": None, "agrees": False,
+           "cause": ""}
+    difference = (basis or {}).get("difference") or ""
     if best is None:
-        out["cause"] = "no BACI trade for the HS codes critmin maps to this mineral"
+        out["cause"] = difference or ("no BACI trade for the HS codes critmin maps to this "
+                                      "mineral" + (f" ({out['forms']})" if forms else ""))
         return out
     stage, c = best
     out["stage"] = stage
-    v = c.import_reliance
-    if pd.isna(v):
-        out["cause"] = trade.RELIANCE_FLAGS.get(str(c.reliance_flag), str(c.reliance_flag))
+    if pd.isna(c.reliance_high):
+        why = trade.RELIANCE_FLAGS.get(str(c.reliance_flag), str(c.reliance_flag))
+        out["cause"] = "; ".join(p for p in (why, difference) if p)
         return out
-    out["critmin"] = f"{v * 100:.0f}" + (" (value basis)" if c.reliance_basis == "value" else "")
-    gap = _gap(r, v * 100)
+    low = None if pd.isna(c.reliance_low) else c.reliance_low * 100
+    high = c.reliance_high * 100
+    if low is not None and low == high:
+        out["critmin"] = f"{high:.0f}" + (" (value basis)" if c.reliance_basis == "value" else "")
+    else:  # US production withheld: the bound the arithmetic allows
+        out["critmin"] = f"≤ {high:.0f} (bound)" if low is None else f"{low:.0f}–{high:.0f} (bound)"
+    ref = _reported_interval(r)
+    if ref is None:
+        out["cause"] = "USGS gives no figure"
+        return out
+    gap = calc_interval_gap(low, high, *ref)
+    ref_lo = -math.inf if ref[0] is None else ref[0]
+    decided = gap is not None and (gap > RELIANCE_PP or (
+        (low is not None and low >= ref_lo - RELIANCE_PP) and high <= ref[1] + RELIANCE_PP))
+    if not decided:  # a bound that overlaps USGS's figure without deciding
+        out["cause"] = ("US production is withheld (W): critmin's bound contains USGS's "
+                        "figure without deciding it")
+        return out
     out["gap_pp"] = gap
-    out["agrees"] = gap is not None and gap <= RELIANCE_PP
+    out["agrees"] = gap <= RELIANCE_PP
     if not out["agrees"]:
-        out["cause"] = _cause(r, c, stage)
+        out["cause"] = difference or _cause(r, c, stage)
     return out
 
 
@@ -203,37 +247,18 @@ def _reported_text(r: pd.Series) -> str:
     return f"{sign}{r.value:g}"
 
 
-def _gap(r: pd.Series, v: float) -> float | None:
-    """Percentage points between the reported figure (or its bound) and critmin's."""
-    if r.flag == "net_exporter":
-        return 0.0 if v <= 0 else v
-    if pd.isna(r.value):
-        return None
-    if r.flag == "lower_bound":
-        return max(0.0, r.value - v)
-    if r.flag == "upper_bound":
-        return max(0.0, v - r.value)
-    return abs(r.value - v)
-
-
 def _cause(r: pd.Series, c: pd.Series, stage: str) -> str:
     note = str(r.note or "")
     parts = []
-    if "refined" in r.detail.lower() or "refined" in note.lower():
-        parts.append("USGS measures refined metal only; critmin counts every traded form of the "
-                     f"mineral against {stage} production")
-    elif "stock" in note.lower() or "adjustments" in note.lower():
+    if "stock" in note.lower() or "adjustments" in note.lower():
         parts.append("USGS adjusts for stock changes (Government and industry stocks), which "
                      "BACI trade does not show")
-    if c.production_flag == "production_withheld" or (c.production_t == 0 and r.value < 95):
-        parts.append("US production is withheld (W) or not in the world table, so critmin "
-                     "treats the US as producing nothing at this stage")
     if c.reliance_basis == "value":
         parts.append("critmin's figure is on trade value (content unknown)")
     if not parts:
         parts.append("USGS counts secondary (scrap) production and consumption figures from its "
-                     "own canvass; critmin's apparent consumption is mine production plus net "
-                     "trade in the mapped HS codes")
+                     "own canvass; critmin's apparent consumption is primary production plus "
+                     "net trade in the mapped HS codes")
     return "; ".join(parts)
 
 
@@ -258,6 +283,29 @@ def geopolrisk_tables(a: Atlas) -> pd.DataFrame:
                     "max_rel_diff_score": 0.0 if pd.isna(rel) else float(rel),
                     "max_rel_diff_hhi": float(((g.hhi - g.hhi_ref).abs()
                                                / g.hhi_ref.where(g.hhi_ref != 0)).max())})
+    return pd.DataFrame(out)
+
+
+def geopolrisk_eu(a: Atlas) -> pd.DataFrame:
+    """critmin's compat EU27 rows against the tool's own EU region (2021-2024)."""
+    from critmin.metrics.geopolrisk import COMPAT, geopolrisk
+
+    path = ROOT / "tests" / "data" / "geopolrisk_py_eu_2.0.1_2021-2024.csv"
+    if not path.exists():
+        return pd.DataFrame()
+    ref = pd.read_csv(path)
+    ok = ref[(ref.status == "ok") & ref.score.notna()]
+    years = sorted(int(y) for y in ok.year.unique())
+    got = geopolrisk(a, economies=["EU27"], years=years, compat=COMPAT)
+    m = ok.merge(got, on=["material", "year"], suffixes=("_ref", ""))
+    out = []
+    for y, g in m.groupby("year"):
+        row = {"year": int(y), "rows": len(g), "of": int((ok.year == y).sum())}
+        for col in ("score", "hhi", "import_risk"):
+            den = g[f"{col}_ref"].abs().where(g[f"{col}_ref"] != 0)
+            rel = ((g[col] - g[f"{col}_ref"]).abs() / den).max()
+            row[f"max_rel_diff_{col}"] = 0.0 if pd.isna(rel) else float(rel)
+        out.append(row)
     return pd.DataFrame(out)
 
 
@@ -295,7 +343,7 @@ def iea_top3(a: Atlas, data: Path) -> pd.DataFrame:
 
 
 def render(wt: pd.DataFrame, ts: pd.DataFrame, rel: pd.DataFrame, gpr: pd.DataFrame,
-           iea: pd.DataFrame) -> str:
+           gpr_eu: pd.DataFrame, iea: pd.DataFrame) -> str:
     today = dt.date.today().isoformat()
     lines = [
         "# Validation: critmin against published figures",
@@ -333,19 +381,29 @@ def render(wt: pd.DataFrame, ts: pd.DataFrame, rel: pd.DataFrame, gpr: pd.DataFr
     lines += ["", "## 2. US net import reliance (USGS MCS 2026)", "",
               "USGS reports the United States' net import reliance as a percentage of apparent "
               "consumption; critmin computes (imports − exports) / (production + imports − "
-              "exports) from BACI trade (content basis) and USGS production. Bounds (`>50`, "
+              "exports) from BACI trade (HS92, and HS17 where it is the later nomenclature for a "
+              "code; content basis) and production (USGS MCS, else World Mining Data), with "
+              "`critmin.metrics.trade.reliance_on_basis`, on the basis USGS states for each "
+              "statistic (`src/critmin/reference/usgs_reliance_basis.csv`: the traded forms and "
+              "the production stage, e.g. refined copper imports and exports against refinery "
+              "production). Statistics without a stated basis count every traded form against "
+              "mine production (else refinery, else smelter), as `critmin assess` does for its "
+              "`import_reliance`. Where US production is withheld (W), critmin's figure is the "
+              "bound the arithmetic allows (net exports give ≤ 0 whatever the production; net "
+              "imports give a figure between 0 and 100, which decides nothing). Bounds (`>50`, "
               "`<25`) agree when critmin's figure is within "
               f"{RELIANCE_PP:.0f} points of the bound's side; `E` (net exporter) agrees with a "
-              "reliance ≤ 0.", "",
+              f"reliance ≤ {RELIANCE_PP:.0f}.", "",
               f"{n_rel} reported figures; both figures exist for {len(both)}; {ok} of those "
-              f"agree within {RELIANCE_PP:.0f} percentage points.", "",
-              "| mineral | statistic | year | USGS | critmin | stage | gap (pp) | cause |",
-              "|---|---|---|---|---|---|---:|---|"]
+              f"agree within {RELIANCE_PP:.0f} percentage points. Every other row gives its "
+              "cause.", "",
+              "| mineral | statistic | year | USGS | critmin | stage | forms | gap (pp) | cause |",
+              "|---|---|---|---|---|---|---|---:|---|"]
     for _, r in rel.iterrows():
         gap = "—" if r.gap_pp is None or pd.isna(r.gap_pp) else f"{r.gap_pp:.0f}"
         cause = "agrees" if r.agrees else r.cause
         lines.append(f"| {r.mineral} | {r.detail} | {r.year} | {r.reported} | {r.critmin} | "
-                     f"{r.stage} | {gap} | {cause} |")
+                     f"{r.stage} | {r.forms} | {gap} | {cause} |")
     lines += ["", "## 3. GeoPolRisk: geopolrisk-py 2.0.1 tables (`tests/data`)", "",
               "critmin's compat mode against every value the published tool computes (status "
               "ok), 2021–2024.", "",
@@ -357,6 +415,22 @@ def render(wt: pd.DataFrame, ts: pd.DataFrame, rel: pd.DataFrame, gpr: pd.DataFr
     lines += ["", "Rows not compared: BACI codes that share an ISO3 in the atlas (58 "
               "Belgium-Luxembourg, 280 West Germany, 736 former Sudan), which the tool lists as "
               "economies of their own, all zero.", "",
+              "### The tool's EU region", "",
+              "geopolrisk-py 2.0.1 computes a region `EU` of 27 member names (its "
+              "`databases.regionslist[\"EU\"]`), summing the members' imports and production, "
+              "with imports from a member carrying no risk. Its members are exactly the current "
+              "members of critmin's `EU27` group (the United Kingdom left on 31 January 2020), so "
+              "`critmin geopolrisk --compat geopolrisk-py --economy EU27` is compared with the "
+              "tool's own EU rows (`tests/data/geopolrisk_py_eu_2.0.1_2021-2024.csv`, produced "
+              "by `benchmarks/geopolrisk_py_driver.py --economies EU`).", "",
+              "| year | rows compared | tool rows | max relative difference (score) | "
+              "max relative difference (HHI) | max relative difference (import risk) |",
+              "|---|---:|---:|---:|---:|---:|"]
+    for _, r in gpr_eu.iterrows():
+        lines.append(f"| {int(r.year)} | {int(r.rows)} | {int(r['of'])} | "
+                     f"{r.max_rel_diff_score:.1e} | {r.max_rel_diff_hhi:.1e} | "
+                     f"{r.max_rel_diff_import_risk:.1e} |")
+    lines += ["",
               "## 4. IEA top-3 mining shares, 2024", "",
               "IEA Critical Minerals Data Explorer (2025) against critmin's USGS-based top-3 "
               "share of world mine production. Different publishers: agreement within 5 points "
@@ -383,7 +457,7 @@ def main(argv: list[str] | None = None) -> int:
         db = build(args.data, Path(tmp))
         with Atlas(db) as a:
             page = render(world_totals(a), top_shares(a, args.data), us_reliance(a),
-                          geopolrisk_tables(a), iea_top3(a, args.data))
+                          geopolrisk_tables(a), geopolrisk_eu(a), iea_top3(a, args.data))
     args.out.write_text(page, encoding="utf-8")
     print(f"validate: wrote {args.out}")
     return 0

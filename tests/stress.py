@@ -190,8 +190,10 @@ def registry_add_distinct(t: Target) -> Outcome:
     return outcome("registry: add distinct ids", answers, problems, start)
 
 
-@scenario("registry: edit one record")
+@scenario("registry: edit one record, no If-Match")
 def registry_edit_same(t: Target) -> Outcome:
+    """Unconditional edits (accepted for backward compatibility): each is validated against the
+    registry as it is when stored, so several may succeed; the last stored one stands."""
     pid = _created(t)
     start = time.perf_counter()
     answers = fire(t.url, [Call("PATCH", f"/api/v1/coop/registry/projects/{pid}",
@@ -206,7 +208,57 @@ def registry_edit_same(t: Target) -> Outcome:
     final = [row["name"] for row in rows if row["id"] == pid]
     if len(final) != 1 or final[0] not in winners:
         problems.append(f"final name {final} is not one a successful edit wrote")
-    return outcome("registry: edit one record", answers, problems, start)
+    return outcome("registry: edit one record, no If-Match", answers, problems, start)
+
+
+def _version(t: Target, pid: str) -> str:
+    """The version of project ``pid`` as ``GET`` answers it (body and ``ETag``)."""
+    r = httpx.get(f"{t.url}/api/v1/coop/registry/projects/{pid}", timeout=60)
+    if r.status_code != 200 or r.headers.get("ETag") != f'"{r.json()["version"]}"':
+        raise AssertionError(f"reading {pid} answered {r.status_code} {r.headers}: {r.text}")
+    return str(r.json()["version"])
+
+
+def _conditional(t: Target, method: str, pid: str, version: str, i: int) -> Call:
+    """Writer ``i``'s conditional change of ``pid``: even writers send the version as
+    ``If-Match``, odd ones in the JSON body."""
+    path = f"/api/v1/coop/registry/projects/{pid}"
+    body: dict[str, Any] = {"name": f"name {i}"} if method == "PATCH" else {}
+    if i % 2:
+        return Call(method, path, {**body, "version": version}, t.auth("analyst"))
+    return Call(method, path, body or None, {**t.auth("analyst"), "If-Match": f'"{version}"'})
+
+
+def _conditional_race(t: Target, method: str
+                      ) -> tuple[str, list[Answer], list[str], float]:
+    """A new project, then ``t.writers`` conditional ``method`` calls on it with the version
+    read before: (id, answers, problems unless exactly one 200 and 409 for the rest, start)."""
+    pid = _created(t)
+    version = _version(t, pid)
+    start = time.perf_counter()
+    answers = fire(t.url, [_conditional(t, method, pid, version, i) for i in range(t.writers)])
+    problems = _expect(Counter(a.status for a in answers), {200: 1, 409: t.writers - 1})
+    return pid, answers, problems, start
+
+
+@scenario("registry: edit one record, If-Match")
+def registry_edit_if_match(t: Target) -> Outcome:
+    pid, answers, problems, start = _conditional_race(t, "PATCH")
+    won = [(i, a.body) for i, a in enumerate(answers) if a.status == 200]
+    rows = t.get("/api/v1/coop/registry/projects").body["rows"]
+    final = [row["name"] for row in rows if row["id"] == pid]
+    if len(won) == 1 and (final != [f"name {won[0][0]}"]
+                          or _version(t, pid) != won[0][1]["version"]):
+        problems.append(f"final name {final} or version is not the one winner's")
+    return outcome("registry: edit one record, If-Match", answers, problems, start)
+
+
+@scenario("registry: remove one record, If-Match")
+def registry_remove_if_match(t: Target) -> Outcome:
+    pid, answers, problems, start = _conditional_race(t, "DELETE")
+    if pid in _registry_ids(t):
+        problems.append(f"{pid} is still listed")
+    return outcome("registry: remove one record, If-Match", answers, problems, start)
 
 
 @scenario("registry: remove one record")

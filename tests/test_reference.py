@@ -60,3 +60,41 @@ def test_every_schema_table_has_descriptions() -> None:
         assert t.description
         for c in t.columns:
             assert c.description, (t.name, c.name)
+
+
+def test_every_content_factor_is_cited() -> None:
+    """Each content factor names its source (a publisher's figure, an industry specification,
+    stoichiometry or the HS heading itself); none is a critmin assumption, and the factor the
+    HS map shows is the cited one (a form without a cited grade has no factor)."""
+    cited = _rows("critmin.reference", "content_factors.csv")
+    assert cited
+    for r in cited:
+        where = f"content_factors.csv {r['hs_revision']}:{r['hs_code']} {r['mineral']}"
+        source = r["source"].strip().lower()
+        assert source, f"{where}: no source"
+        assert "assumption" not in source and "no publisher figure" not in source, where
+        assert 0 < float(r["content_factor"]) <= 1, where
+    by_key = {(r["hs_code"], r["hs_revision"], r["mineral"]): r["content_factor"] for r in cited}
+    assert len(by_key) == len(cited), "a form is cited twice"
+    for h in _rows("critmin.reference", "hs_map.csv"):
+        key = (h["hs_code"], h["hs_revision"], h["mineral"])
+        shown = h["content_factor"].strip()
+        if key in by_key:
+            assert shown and float(shown) == float(by_key[key]), (key, shown, by_key[key])
+        else:
+            assert not shown, f"hs_map.csv {key}: factor {shown} without a cited source"
+
+
+def test_usgs_reliance_bases_are_known() -> None:
+    """Each stated basis of a USGS reliance statistic names known minerals, traded forms of the
+    HS map and a production stage, and quotes USGS's definition."""
+    forms = {h["stage"] for h in _rows("critmin.reference", "hs_map.csv")}
+    rows = _rows("critmin.reference", "usgs_reliance_basis.csv")
+    assert rows
+    for r in rows:
+        assert r["mineral"] in MINERALS, r["mineral"]
+        assert r["stage"] in {"mine", "refinery", "smelter"}, r
+        assert {f for f in r["forms"].split(";") if f} <= forms, r["forms"]
+        assert r["statistic"].startswith(r["statistic"].split(":")[0]) and r["usgs_definition"]
+    keys = [(r["mineral"], r["statistic"]) for r in rows]
+    assert len(keys) == len(set(keys))

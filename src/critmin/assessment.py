@@ -63,8 +63,9 @@ def assess(country: str, *, year: int | None = None, minerals: Sequence[str] | N
     # one production source family per mineral and stage (USGS MCS; refining: else the IEA)
     prod = preferred_family(atlas.table("production"), src).drop("family")
     rel = {}
-    # mine: every traded form (content basis) against mine production, as USGS's net import
-    # reliance; refinery: refined forms against refinery production
+    # mine: every traded form (content basis) against mine production, the whole chain;
+    # refinery: refined forms against refinery production. A publisher's own basis (USGS's
+    # refined copper, say) is trade.reliance_on_basis: see docs/validation.md
     for stage, chain in (("mine", "all"), ("refinery", "refined")):
         f = trade.mineral_trade(tf, hs, stage=chain, sources=src).filter(_.year == year)
         # every family's rows: the preferred one serves production, World Mining Data's

@@ -10,8 +10,10 @@ loads into the copy, and swaps it into place with :func:`os.replace` only when e
 a crash or a bad file leaves the previous atlas untouched. A file whose SHA-256 is already recorded
 under its source id is skipped, so loading the same file twice changes nothing, and a build that
 loads nothing new leaves the atlas file untouched (byte for byte). A file that would leave its
-source with no rows, or far fewer rows than the version it replaces (under
-:data:`SHRINK_THRESHOLD`), is refused unless ``allow_shrink`` is given.
+source with no rows, or far fewer rows than what it replaces (under :data:`SHRINK_THRESHOLD`), is
+refused unless ``allow_shrink`` is given: the earlier version of its source id, or the earlier
+release of its family for the years and parts it covers (:func:`replaced_releases`: an MCS2027
+file against MCS2026, BACI V202701 against V202601 for its year and HS revision).
 """
 
 from __future__ import annotations
@@ -511,9 +513,9 @@ def reference_tables(codes: CountryCodes) -> dict[str, pa.Table]:
         if name == "countries":
             continue
         rows = reference.rows(name)
-        if rows is not None and name == "hs_map":  # the cited factor is the one that counts
+        if rows is not None and name == "hs_map":  # only a cited factor counts
             rows = [{**r, "content_factor": factors.get(
-                (r["hs_code"], r["hs_revision"], r["mineral"]), r["content_factor"])}
+                (r["hs_code"], r["hs_revision"], r["mineral"]), "")}
                 for r in rows]
         if rows is not None:
             out[name] = _to_arrow(name, rows, file=f"{name}.csv (critmin reference data)",
@@ -551,9 +553,122 @@ def _source_row(meta: SourceMeta, file: Path, digest: str, rows: int) -> pa.Tabl
     })
 
 
-#: A new file whose row count is below this share of the rows of the version it replaces is
-#: refused (a truncated download, a header-only file) unless the build allows shrinking.
+#: A new file whose row count is below this share of the rows of what it replaces (the earlier
+#: version of its source id, or the earlier release of its family for the years and parts it
+#: covers) is refused (a truncated download, a header-only file) unless the build allows
+#: shrinking.
 SHRINK_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """Rows of an earlier release of a family that a new file would replace (see
+    :func:`replaced_releases`): ``rows`` of ``release`` (``source_ids``) against ``new_rows`` of
+    the new file, for ``years``."""
+
+    release: str
+    source_ids: list[str]
+    rows: int
+    new_rows: int
+    years: list[int]
+
+    def text(self) -> str:
+        return (f"{self.rows:,} rows of release {self.release} ({', '.join(self.source_ids)}) "
+                f"for {_years_text(self.years)}")
+
+
+def replaced_releases(con: duckdb.DuckDBPyConnection, meta: SourceMeta,
+                      tables: dict[str, pa.Table]) -> list[Replaced]:
+    """The earlier releases of ``meta.family`` that a file of release ``meta.release`` holding
+    ``tables`` would replace under the one-release-per-family rule (:func:`release_rule_sql`),
+    latest first.
+
+    For each data table, year and part (:data:`RELEASE_PART`: the mineral, the HS revision or
+    the WGI indicator) the new file covers, the source that counts today is found among the
+    other sources of the family; where its release is earlier than the new file's, the new file
+    takes over and the two row counts are compared. Parts and families the file does not cover
+    are not replaced (BACI HS17 does not replace HS92; a WGI file of the ``pv`` indicator only
+    replaces ``pv``), and a file without a release label (Comtrade, DataWeb) replaces nothing.
+    A file with no rows is compared with the family's rows in the years its name promises.
+    """
+    release = meta.release or ""
+    names = [t for t in RELEASE_PART if t in tables] or list(RELEASE_PART)
+    if not release:
+        return []
+    empty = not any(tables[t].num_rows for t in names if t in tables)
+    if empty and meta.years is None:
+        return []
+    counts = []
+    for t in names:
+        if t in tables and tables[t].num_rows:
+            part = tables[t].column(RELEASE_PART[t]).cast(pa.string())
+            g = pa.table({"year": tables[t].column("year"), "part": part}).group_by(
+                ["year", "part"]).aggregate([([], "count_all")])
+            counts.append(pa.table({"tbl": pa.array([t] * g.num_rows, pa.string()),
+                                    "year": g.column("year").cast(pa.int32()),
+                                    "part": g.column("part"),
+                                    "n": g.column("count_all")}))
+    old = " UNION ALL ".join(
+        f"SELECT '{t}' AS tbl, source_id, CAST(year AS INTEGER) AS year, "
+        f"CAST({RELEASE_PART[t]} AS VARCHAR) AS part, count(*) AS n FROM \"{t}\" "
+        f"WHERE source_id IN (SELECT source_id FROM fam) AND "
+        + ("year BETWEEN $y0 AND $y1" if empty
+           else f"year IN (SELECT year FROM _new_cov WHERE tbl = '{t}')")
+        + " GROUP BY ALL" for t in names)
+    new_cov = ("SELECT tbl, year, part, 0 AS n FROM old GROUP BY ALL" if empty
+               else "SELECT * FROM _new_cov")
+    sql = f"""
+        WITH fam AS (SELECT source_id, coalesce(release, '') AS release FROM sources
+                     WHERE family = $family AND source_id <> $sid),
+        old AS ({old}),
+        new AS ({new_cov}),
+        win AS (SELECT old.*, fam.release FROM old JOIN fam USING (source_id)
+                QUALIFY row_number() OVER (PARTITION BY tbl, year, part
+                                           ORDER BY fam.release DESC, source_id) = 1)
+        SELECT win.release, list(DISTINCT win.source_id ORDER BY win.source_id),
+               sum(win.n), sum(new.n), list(DISTINCT win.year ORDER BY win.year)
+        FROM win JOIN new USING (tbl, year, part)
+        WHERE win.release < $release
+        GROUP BY win.release ORDER BY win.release DESC"""
+    params: dict[str, Any] = {"family": meta.family, "sid": meta.source_id, "release": release}
+    if empty:
+        params |= {"y0": meta.years[0], "y1": meta.years[1]} if meta.years else {}
+    else:
+        con.register("_new_cov", pa.concat_tables(counts))
+    try:
+        rows = con.execute(sql, params).fetchall()
+    finally:
+        if not empty:
+            con.unregister("_new_cov")
+    return [Replaced(r, list(ids), int(n_old), int(n_new), list(ys))
+            for r, ids, n_old, n_new, ys in rows]
+
+
+def _shrink_check(con: duckdb.DuckDBPyConnection, meta: SourceMeta, file: Path,
+                  tables: dict[str, pa.Table]) -> None:
+    """Refuse (``InputError``) a file that has no rows, or fewer than :data:`SHRINK_THRESHOLD`
+    times the rows of the version of its source id it replaces, or of the earlier release of
+    its family it replaces for the years and parts it covers (:func:`replaced_releases`)."""
+    new_rows = sum(t.num_rows for t in tables.values())
+    hint = " (use --allow-shrink to load it anyway)"
+    old = con.execute("SELECT rows, file FROM sources WHERE source_id = ?",
+                      [meta.source_id]).fetchall()
+    earlier = replaced_releases(con, meta, tables)
+    this = f"release {meta.release}" if meta.release else meta.source_id
+    if new_rows == 0:
+        over = (f" over {old[0][0]:,} rows from {old[0][1]}" if old
+                else f" of {this} over {earlier[0].text()}" if earlier else "")
+        raise InputError(file, "no data rows: refusing to load an empty file" + over + hint)
+    if old and new_rows < SHRINK_THRESHOLD * old[0][0]:
+        raise InputError(file, f"{new_rows:,} rows would replace {old[0][0]:,} rows of "
+                         f"{meta.source_id} (from {old[0][1]}): refusing to shrink a source "
+                         f"below {SHRINK_THRESHOLD:.0%}" + hint)
+    n_new, n_old = sum(e.new_rows for e in earlier), sum(e.rows for e in earlier)
+    if earlier and n_new < SHRINK_THRESHOLD * n_old:
+        raise InputError(file, f"{n_new:,} rows of {this} would replace "
+                         + "; ".join(e.text() for e in earlier)
+                         + f": refusing to shrink a source family below {SHRINK_THRESHOLD:.0%}"
+                         + hint)
 
 
 def load_parsed(con: duckdb.DuckDBPyConnection, parsed: Parsed, file: Path, digest: str,
@@ -561,7 +676,8 @@ def load_parsed(con: duckdb.DuckDBPyConnection, parsed: Parsed, file: Path, dige
     """Validate ``parsed`` and load it into ``con``, replacing rows of the same source id.
 
     Refuses (``InputError``) a file with no rows, or with fewer than :data:`SHRINK_THRESHOLD`
-    times the rows of the version it replaces, unless ``allow_shrink``.
+    times the rows of what it replaces (the version of its source id, or the earlier release of
+    its family for the years and parts it covers), unless ``allow_shrink``.
     """
     validated: dict[str, pa.Table] = {}
     for name, data in parsed.tables.items():
@@ -571,17 +687,8 @@ def load_parsed(con: duckdb.DuckDBPyConnection, parsed: Parsed, file: Path, dige
             years=parsed.meta.years, fields=parsed.fields,
         )
     sid = parsed.meta.source_id
-    new_rows = sum(t.num_rows for t in validated.values())
     if not allow_shrink:
-        old = con.execute("SELECT rows, file FROM sources WHERE source_id = ?", [sid]).fetchall()
-        if new_rows == 0:
-            raise InputError(file, "no data rows: refusing to load an empty file"
-                             + (f" over {old[0][0]:,} rows from {old[0][1]}" if old else "")
-                             + " (use --allow-shrink to load it anyway)")
-        if old and new_rows < SHRINK_THRESHOLD * old[0][0]:
-            raise InputError(file, f"{new_rows:,} rows would replace {old[0][0]:,} rows of "
-                             f"{sid} (from {old[0][1]}): refusing to shrink a source below "
-                             f"{SHRINK_THRESHOLD:.0%} (use --allow-shrink to load it anyway)")
+        _shrink_check(con, parsed.meta, file, validated)
     if replace:  # rows of an earlier version of this source go
         for name in DATA_TABLES:
             con.execute(f'DELETE FROM "{name}" WHERE source_id = ?', [sid])

@@ -40,6 +40,11 @@ class SpecError(CritminError):
     """An invalid scenario, event or registry specification."""
 
 
+class ConflictError(SpecError):
+    """A change made against a version of a record that is no longer current (optimistic
+    concurrency: the HTTP API answers 409, the CLI prints one line and exits 1)."""
+
+
 class AtlasError(CritminError):
     """The atlas is missing, locked or does not hold what a command needs."""
 

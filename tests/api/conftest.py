@@ -67,3 +67,19 @@ def fuzz_service(starter_atlas: Path, tmp_path_factory: pytest.TempPathFactory) 
     svc = make_service(starter_atlas, store)
     yield svc
     store.dispose()
+
+
+@pytest.fixture(scope="module")
+def org_client(starter_atlas: Path, tmp_path_factory: pytest.TempPathFactory
+               ) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    """A client of an API app with its web pages on a fresh SQLite store (one per test module)
+    and the headers of an organiser (a bearer token, which the pages accept too)."""
+    from critmin.api import create_app
+
+    store = Store(f"sqlite:///{tmp_path_factory.mktemp('org') / 'ops.db'}")
+    app = create_app(starter_atlas, store=store, web=True)
+    with store.session() as s:
+        token = auth.issue_token(s, auth.add_user(s, "olga", "organiser", None), "t")
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        yield c, {"Authorization": f"Bearer {token}"}
+    store.dispose()

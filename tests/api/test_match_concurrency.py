@@ -1,15 +1,11 @@
-"""Matchmaking writes under concurrency, against a real uvicorn server with one and two worker
-processes, on SQLite and PostgreSQL: first-time profile registrations, identical meeting
-requests, A-to-B with B-to-A at the same moment, and concurrent answers. One writer wins, the
-others get 409, and no request ever gets a 500."""
+"""Matchmaking writes under concurrency, against a real ``critmin serve`` (``running_server`` of
+``tests/stress.py``) with one and two worker processes, on SQLite and PostgreSQL: first-time
+profile registrations, identical meeting requests, A-to-B with B-to-A at the same moment, and
+concurrent answers. One writer wins, the others get 409, and no request ever gets a 500."""
 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,12 +23,6 @@ from tests import stress
 
 PG_URL = os.environ.get("CRITMIN_TEST_DATABASE_URL")
 N_PEOPLE = 24
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -56,29 +46,6 @@ def _seed(url: str) -> dict[str, str]:
     return tokens
 
 
-def _serve(starter_atlas: Path, url: str, workers: int, log: Any
-           ) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    env = {**os.environ, "CRITMIN_ATLAS": str(starter_atlas), "CRITMIN_DATABASE_URL": url,
-           "PYTHONWARNINGS": "ignore"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "critmin.api:create_app", "--factory", "--host",
-         "127.0.0.1", "--port", str(port), "--workers", str(workers), "--log-level", "warning"],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if httpx.get(base + "/api/v1", timeout=2).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("server did not start:\n" + Path(log.name).read_text()[-3000:])
-        time.sleep(0.3)
-
-
 def _burst(calls: list[Callable[[], httpx.Response]]) -> Counter[int]:
     with ThreadPoolExecutor(max_workers=len(calls)) as pool:
         return Counter(r.status_code for r in pool.map(lambda f: f(), calls))
@@ -95,48 +62,40 @@ def _profile(name: str) -> dict[str, Any]:
 def test_concurrent_match_writes(starter_atlas: Path, db_url: str, workers: int,
                                  tmp_path: Path) -> None:
     tokens = _seed(db_url)
-    log = (tmp_path / "server.log").open("w")
-    proc, base = _serve(starter_atlas, db_url, workers, log)
-    try:
-        with httpx.Client(base_url=base, timeout=60) as c:
-            def as_(u: str) -> dict[str, str]:
-                return {"Authorization": f"Bearer {tokens[u]}"}
+    server = stress.running_server(starter_atlas, tmp_path, "--workers", str(workers),
+                                   database_url=db_url, env={"PYTHONWARNINGS": "ignore"})
+    with server as base, httpx.Client(base_url=base, timeout=60) as c:
+        def as_(u: str) -> dict[str, str]:
+            return {"Authorization": f"Bearer {tokens[u]}"}
 
-            # 20 simultaneous first-time registrations of one user: one creates it
-            got = _burst([lambda: c.put("/api/v1/match/profile", headers=as_("u0"),
-                                        json=_profile("U0"))] * 20)
-            assert got[201] == 1 and set(got) <= {200, 201, 409}, got
-            ids = {}
-            for i in range(N_PEOPLE):
-                r = c.put("/api/v1/match/profile", headers=as_(f"u{i}"), json=_profile(f"U{i}"))
-                assert r.status_code in (200, 201), r.text
-                ids[i] = r.json()["profile"]["id"]
-            # 20 identical requests: one is created
-            got = _burst([lambda: c.post("/api/v1/match/requests", headers=as_("u1"),
-                                         json={"to": ids[2]})] * 20)
-            assert got == Counter({201: 1, 409: 19}), got
-            # A->B and B->A at the same moment, for 10 pairs: one request per pair
-            calls = []
-            for a in range(4, 24, 2):
-                b = a + 1
-                calls.append(lambda a=a, b=b: c.post("/api/v1/match/requests",
-                                                     headers=as_(f"u{a}"), json={"to": ids[b]}))
-                calls.append(lambda a=a, b=b: c.post("/api/v1/match/requests",
-                                                     headers=as_(f"u{b}"), json={"to": ids[a]}))
-            got = _burst(calls)
-            assert got == Counter({201: 10, 409: 10}), got
-            # 20 simultaneous answers to one request: one wins
-            rid = c.get("/api/v1/match/requests", headers=as_("u2")).json()["requests"][0]["id"]
-            got = _burst([lambda: c.post(f"/api/v1/match/requests/{rid}/accept",
-                                         headers=as_("u2"))] * 20)
-            assert got == Counter({200: 1, 409: 19}), got
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        # 20 simultaneous first-time registrations of one user: one creates it
+        got = _burst([lambda: c.put("/api/v1/match/profile", headers=as_("u0"),
+                                    json=_profile("U0"))] * 20)
+        assert got[201] == 1 and set(got) <= {200, 201, 409}, got
+        ids = {}
+        for i in range(N_PEOPLE):
+            r = c.put("/api/v1/match/profile", headers=as_(f"u{i}"), json=_profile(f"U{i}"))
+            assert r.status_code in (200, 201), r.text
+            ids[i] = r.json()["profile"]["id"]
+        # 20 identical requests: one is created
+        got = _burst([lambda: c.post("/api/v1/match/requests", headers=as_("u1"),
+                                     json={"to": ids[2]})] * 20)
+        assert got == Counter({201: 1, 409: 19}), got
+        # A->B and B->A at the same moment, for 10 pairs: one request per pair
+        calls = []
+        for a in range(4, 24, 2):
+            b = a + 1
+            calls.append(lambda a=a, b=b: c.post("/api/v1/match/requests",
+                                                 headers=as_(f"u{a}"), json={"to": ids[b]}))
+            calls.append(lambda a=a, b=b: c.post("/api/v1/match/requests",
+                                                 headers=as_(f"u{b}"), json={"to": ids[a]}))
+        got = _burst(calls)
+        assert got == Counter({201: 10, 409: 10}), got
+        # 20 simultaneous answers to one request: one wins
+        rid = c.get("/api/v1/match/requests", headers=as_("u2")).json()["requests"][0]["id"]
+        got = _burst([lambda: c.post(f"/api/v1/match/requests/{rid}/accept",
+                                     headers=as_("u2"))] * 20)
+        assert got == Counter({200: 1, 409: 19}), got
     store = Store(db_url)
     with store.session() as s:
         assert s.scalar(select(func.count()).select_from(Participant)) == N_PEOPLE

@@ -162,3 +162,66 @@ def test_read_records_json(tmp_path: Path) -> None:
     f = tmp_path / "p.json"
     f.write_text(json.dumps(_project()), encoding="utf-8")
     assert read_records(f)[0]["id"] == "TEST-CO"
+
+
+def test_versions_make_edits_and_removes_conditional(registry: Registry) -> None:
+    from critmin.cooperation.registry import record_version
+    from critmin.errors import ConflictError
+
+    reg = Registry(registry.records, registry.ctx)
+    reg.add("projects", _project())
+    v0 = reg.version("projects", "TEST-CO")
+    assert v0 == record_version(reg.get("projects", "TEST-CO"))
+    assert Registry(reg.records, reg.ctx).version("projects", "TEST-CO") == v0  # content only
+    reg.edit("projects", "TEST-CO", {"capacity": 2500.0}, version=v0)
+    v1 = reg.version("projects", "TEST-CO")
+    assert v1 != v0
+    with pytest.raises(ConflictError, match=f"'TEST-CO' is at version {v1}, not {v0}"):
+        reg.edit("projects", "TEST-CO", {"capacity": 10.0}, version=v0)
+    with pytest.raises(ConflictError):
+        reg.remove("projects", "TEST-CO", version=v0)
+    assert reg.get("projects", "TEST-CO").capacity == 2500.0
+    reg.remove("projects", "TEST-CO", version=v1)
+    with pytest.raises(SpecError, match="has no record"):
+        reg.edit("projects", "TEST-CO", {"capacity": 1.0}, version=v1)
+
+
+def test_cli_show_edit_remove_with_versions(starter_atlas: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """``critmin coop show`` prints the version; ``coop edit`` and ``coop remove`` with a stale
+    ``--if-version`` fail with one line, exit 1, and leave the atlas file as it was."""
+    import hashlib
+    import shutil
+
+    from critmin.cli import main
+
+    db = tmp_path / "atlas.duckdb"
+    shutil.copy(starter_atlas, db)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        with pytest.raises(SystemExit) as exit_:
+            main([*args, "--db", str(db)])
+        out = capsys.readouterr()
+        return exit_.value.code or 0, out.out, out.err
+
+    def version() -> str:
+        code, out, err = run("coop", "show", "projects", "IREL-OSCOM-REO")
+        assert code == 0, err
+        return str(json.loads(out)[0]["version"])
+
+    v0 = version()
+    code, out, err = run("coop", "edit", "projects", "IREL-OSCOM-REO", "--set", "capacity=6000",
+                         "--if-version", v0)
+    assert code == 0, err
+    v1 = version()
+    assert f"(version {v1})" in out and v1 != v0
+    digest = hashlib.sha256(db.read_bytes()).hexdigest()
+    for args in (("edit", "projects", "IREL-OSCOM-REO", "--set", "capacity=1"),
+                 ("remove", "projects", "IREL-OSCOM-REO")):
+        code, _out, err = run("coop", *args, "--if-version", v0)
+        assert code == 1 and err.strip().splitlines() == [
+            f"error: projects record 'IREL-OSCOM-REO' is at version {v1}, not {v0}: it was "
+            "changed since it was read; read it again and retry"]
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == digest
+    code, _out, err = run("coop", "remove", "projects", "IREL-OSCOM-REO", "--if-version", v1)
+    assert code == 0, err

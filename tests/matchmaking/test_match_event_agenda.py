@@ -143,8 +143,8 @@ def test_agenda_respects_visibility() -> None:
     assert "Line one" not in agenda_ics(ev, sched, "ref")
     assert "Line one" not in agenda_html(ev, sched, "ref")
     csv_text = agenda_csv(ev, sched, "ref")
-    assert csv_text.splitlines()[1].startswith("2,09:50,10:10,1,mine,")
-    assert csv_text.splitlines()[2].startswith("3,14:00,14:20,2,pack,")
+    assert csv_text.splitlines()[1].startswith("2,09:50,10:10,1,,mine,")  # no location named
+    assert csv_text.splitlines()[2].startswith("3,14:00,14:20,2,,pack,")
     html_text = agenda_html(ev, sched, "mine")
     assert "Sakura Minerals; K.K." in html_text and "<td>09:50–10:10</td>" in html_text
     assert "bd@ref.example" not in html_text

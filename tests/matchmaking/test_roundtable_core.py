@@ -165,6 +165,34 @@ def test_recommendations_exclude_requested_pairs_and_spread_demand() -> None:
     json.dumps([r.parts for r in recommend_for(ev, "ind-01", top_k=3)])  # JSON-ready
 
 
+def test_top3_lists_are_chosen_jointly_within_capacity() -> None:
+    # before any request: nobody is in more top-3 lists than it has free slots, every list is
+    # full, and each pair keeps its own score and reasons (the capacity factor is 1)
+    ev = read_event(EXAMPLE)
+    assert not ev.requests
+    slots = {d.participant: d.slots for d in demand(ev)}
+    lists = recommend_for(ev, top_k=3)
+    counts: dict[str, int] = {}
+    for r in lists:
+        counts[r.target] = counts.get(r.target, 0) + 1
+    assert all(n <= slots[b] for b, n in counts.items()), counts
+    by_fit = {(r.participant, r.target): r for r in recommend_for(ev, top_k=74, spread=False)}
+    fit_counts: dict[str, int] = {}
+    for r in recommend_for(ev, top_k=3, spread=False):
+        fit_counts[r.target] = fit_counts.get(r.target, 0) + 1
+    hub = max(fit_counts, key=fit_counts.__getitem__)
+    assert fit_counts[hub] > slots[hub]  # by fit alone the hub is in more lists than it can meet
+    assert len(lists) == 3 * len(ev.participants)
+    for r in lists:
+        fit = by_fit[(r.participant, r.target)]
+        assert (r.score, r.reasons[:-1]) == (fit.score, fit.reasons)
+        assert r.reasons[-1] == "nobody has asked to meet them yet"
+    # a longer list starts with the joint top 3, so every surface's shorter list is its prefix
+    for p in ("ind-01", "jpn-02"):
+        assert [r.target for r in recommend_for(ev, p, top_k=10)][:3] == [
+            r.target for r in recommend_for(ev, p, top_k=3)]
+
+
 def test_cli_answers_infeasible_at_once_with_numbers(tmp_path: Path,
                                                      cli: Callable[..., str]) -> None:
     ev = small(n=4, tables=1, slots=1)

@@ -169,6 +169,39 @@ def test_compat_parity_with_geopolrisk_py(full_atlas) -> None:
     assert not bad, f"{len(bad)} differences of {len(merged)} rows, first: {bad[:5]}"
 
 
+#: geopolrisk-py 2.0.1's built-in EU region (``databases.regionslist["EU"]`` in its
+#: ``assessment/database.py``): 27 member names, as ISO 3166 alpha-3 codes.
+TOOL_EU = ("AUT", "BEL", "BGR", "HRV", "CYP", "CZE", "DNK", "EST", "FIN", "FRA", "DEU", "GRC",
+           "HUN", "IRL", "ITA", "LVA", "LTU", "LUX", "MLT", "NLD", "POL", "PRT", "ROU", "SVK",
+           "SVN", "ESP", "SWE")
+
+
+def test_compat_eu_region_matches_geopolrisk_py(full_atlas) -> None:
+    """``geopolrisk --compat geopolrisk-py --economy EU27`` against the published tool's own EU
+    region (``tests/data/geopolrisk_py_eu_2.0.1_2021-2024.csv``, the tool's output for its
+    materials, 2021-2024): the same 27 members, and every value to 1e-12 relative."""
+    from critmin.atlas import Atlas
+
+    ref = pd.read_csv(DATA / "geopolrisk_py_eu_2.0.1_2021-2024.csv")
+    assert set(ref.country) == {"EU"} and ref.baci_code.isna().all()
+    ref = ref[ref.status == "ok"]
+    years = sorted(int(y) for y in ref.year.unique())
+    assert years == [2021, 2022, 2023, 2024]
+    with Atlas(full_atlas) as atlas:
+        members = atlas.sql('SELECT iso3 FROM country_groups WHERE group_id = \'EU27\' '
+                            'AND "left" IS NULL').iso3
+        got = geopolrisk(atlas, economies=["EU27"], years=years, compat=COMPAT)
+    assert sorted(members) == sorted(TOOL_EU)
+    merged = ref.merge(got, on=["material", "year"], suffixes=("_ref", ""))
+    assert len(merged) == len(ref) == 4 * ref.material.nunique() > 0
+    assert set(merged.economy) == {"EU27"}
+    for col in ("hhi", "import_risk", "score", "price", "cf"):
+        a, b = merged[f"{col}_ref"].to_numpy(), merged[col].to_numpy()
+        bad = [(merged.material.iloc[i], merged.year.iloc[i], a[i], b[i]) for i in range(len(a))
+               if not (a[i] == b[i] or abs(a[i] - b[i]) <= 1e-12 * max(abs(a[i]), abs(b[i])))]
+        assert not bad, (col, bad[:5])
+
+
 # ---------------------------------------------------------------------------------------------
 # hand-computed small cases
 

@@ -20,7 +20,7 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> str:
 
 def test_user_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     url = f"sqlite:///{tmp_path / 'ops.db'}"
-    assert "0005_httphard" in run(capsys, "db", "upgrade", "--database-url", url)
+    assert "0006_run_progress" in run(capsys, "db", "upgrade", "--database-url", url)
     assert "added user 'ana'" in run(capsys, "user", "add", "ana", "--role", "analyst",
                                      "--password", "secret-1", "--database-url", url)
     rows = json.loads(run(capsys, "user", "list", "--format", "json", "--database-url", url))

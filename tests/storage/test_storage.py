@@ -14,7 +14,7 @@ def test_upgrade_creates_every_table_and_is_idempotent(store: Store) -> None:
     assert store.current_revision() is None
     store.upgrade()
     store.upgrade()
-    assert store.current_revision() == "0005_httphard"
+    assert store.current_revision() == "0006_run_progress"
     with store.engine.connect() as conn:
         names = set(inspect(conn).get_table_names())
     assert set(Base.metadata.tables) <= names

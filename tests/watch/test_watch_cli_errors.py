@@ -86,3 +86,36 @@ def test_registry_edit_from_the_cli_raises_project_alert(
     alerts = json.loads(cli("watch", "alerts", "--user", "ana", "--format", "json"))
     assert [(a["trigger"], a["detail"]["project"]["id"], a["detail"]["new_status"])
             for a in alerts] == [("registry", "TEST-GRAPHITE-MINE", "feasibility")]
+
+
+def test_channel_rule_and_feed_commands_round_trip(
+        capsys: pytest.CaptureFixture[str], cli: Callable[..., str], starter_atlas: Path,
+        tmp_path: Path) -> None:
+    """The user-scoped commands store what they say and read it back for that user only."""
+    url = f"sqlite:///{tmp_path / 'ops.db'}"
+    from critmin.storage import Store
+
+    Store(url).upgrade()
+    add_user(url, "ana")
+    add_user(url, "bob")
+    db = ["--database-url", url]
+    out = cli("watch", "channel", "add", "webhook", "https://example.org/hook", "--user", "ana",
+              *db)
+    assert out.startswith("added channel 1: webhook https://example.org/hook")
+    assert "signing secret (shown once): " in out
+    assert json.loads(cli("watch", "channel", "list", "--user", "ana", "--format", "json",
+                          *db)) == [{"id": 1, "kind": "webhook",
+                                     "target": "https://example.org/hook", "active": True}]
+    assert json.loads(cli("watch", "channel", "list", "--user", "bob", "--format", "json",
+                          *db)) == []
+    assert cli("watch", "channel", "remove", "1", "--user", "ana", *db).strip() == \
+        "removed channel 1"
+    out = cli("watch", "add", "JPN", "graphite", "--indicator", "import_hhi", "--moves", "0.1",
+              "--user", "ana", "--db", str(starter_atlas), *db)
+    assert out.startswith("added rule 1: ")
+    assert [r["id"] for r in json.loads(cli("watch", "list", "--user", "ana", "--format",
+                                            "json", *db))] == [1]
+    tokens = {cli("watch", "feed-token", "--user", "ana", *db).strip() for _ in range(2)}
+    assert len(tokens) == 2 and all(len(t) >= 20 for t in tokens)
+    assert run_err(capsys, "watch", "channel", "list", "--user", "nobody", *db).startswith(
+        "error: user: no user 'nobody'")

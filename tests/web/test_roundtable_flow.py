@@ -19,14 +19,11 @@ from tests.web.conftest import PASSWORD, SHOTS, login, open_page, start_server, 
 EVENT = Path(__file__).resolve().parents[2] / "examples" / "roundtable" / "event.json"
 
 
-@pytest.fixture(scope="module")
-def fresh_server(starter_atlas: Path, tmp_path_factory: pytest.TempPathFactory,
-                 browser: Any) -> Iterator[str]:
+def _fresh_server(starter_atlas: Path, tmp: Path) -> Iterator[str]:
     """A server on an empty database with one organiser account."""
     from critmin import auth
     from critmin.storage import Store
 
-    tmp = tmp_path_factory.mktemp("flow")
     url = f"sqlite:///{tmp / 'ops.db'}"
     auth.set_password_params(time_cost=1, memory_cost=1024, parallelism=1)
     store = Store(url)
@@ -39,6 +36,17 @@ def fresh_server(starter_atlas: Path, tmp_path_factory: pytest.TempPathFactory,
         yield base
     finally:
         stop_server(proc)
+
+
+@pytest.fixture(scope="module")
+def fresh_server(starter_atlas: Path, tmp_path_factory: pytest.TempPathFactory,
+                 browser: Any) -> Iterator[str]:
+    yield from _fresh_server(starter_atlas, tmp_path_factory.mktemp("flow"))
+
+
+@pytest.fixture
+def progress_server(starter_atlas: Path, tmp_path: Path, browser: Any) -> Iterator[str]:
+    yield from _fresh_server(starter_atlas, tmp_path)
 
 
 @pytest.mark.slow
@@ -124,3 +132,36 @@ def test_roundtable_flow_in_the_browser(browser: Any, fresh_server: str, tmp_pat
     finally:
         for ctx, _pg in pages:
             ctx.close()
+
+
+@pytest.mark.slow
+def test_run_progress_in_the_browser(browser: Any, progress_server: str, tmp_path: Path) -> None:
+    """The organiser's run area shows the best schedule so far and the proved bound while a run
+    that takes several seconds is running, then its result."""
+    from tests.api.test_match_progress import hard_event
+
+    path = tmp_path / "hard-event.json"
+    path.write_text(hard_event().model_dump_json(by_alias=True), encoding="utf-8")
+    ctx, org = open_page(browser, progress_server)
+    try:
+        org.set_default_timeout(120_000)
+        login(org, "olga", "/roundtable/organise")
+        org.set_input_files("#import-file", str(path))
+        org.click("#import-button")
+        org.wait_for_selector("#links-table")
+        org.goto("/roundtable/organise")
+        org.fill("input[name=time_limit_s]", "8")
+        org.click("#run-button")
+        org.wait_for_selector("#progress-best")  # polled while the run is pending
+        assert org.locator("#run-result").count() == 0
+        best = int(org.locator("#progress-best").inner_text())
+        bound = int(org.locator("#progress-bound").inner_text())
+        assert 0 <= bound <= best
+        assert org.locator("#progress-log tbody tr").count() >= 1
+        org.wait_for_selector("#run-result")
+        assert org.locator("#run-result .run-status").inner_text() in ("FEASIBLE", "OPTIMAL")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        org.screenshot(path=str(SHOTS / "roundtable-run-progress.png"), full_page=True)
+        org.watch.check()
+    finally:
+        ctx.close()

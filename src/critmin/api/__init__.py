@@ -22,6 +22,7 @@ from critmin.api._cache import ResponseCache, ResponseCacheMiddleware, cached
 from critmin.api._core import (
     SESSION_COOKIE,
     AtlasPool,
+    atlas_pool,
     authenticate_bearer,
     error_response,
     json_response,
@@ -30,6 +31,7 @@ from critmin.api._core import (
 from critmin.errors import (
     AtlasError,
     ChoiceError,
+    ConflictError,
     CritminError,
     InputError,
     NoDataError,
@@ -66,6 +68,7 @@ def create_app(atlas_path: str | Path | None = None, database_url: str | None = 
         openapi_url="/openapi.json", docs_url=None, redoc_url=None,
         lifespan=watch.delivery_loop)
     app.state.atlas = AtlasPool(path)
+    app.state.release_pools = {}  # ?_release= pools, see _core.atlas_pool
     app.state.store = store
     app.state.overlay = coop.Overlay()
     app.state.response_cache = ResponseCache(path, session_cookie=SESSION_COOKIE)
@@ -78,7 +81,7 @@ def create_app(atlas_path: str | Path | None = None, database_url: str | None = 
 
     @api.get("", tags=["meta"], summary="What this API serves")
     def index(request: Request) -> Response:
-        pool: AtlasPool = request.app.state.atlas
+        pool = atlas_pool(request)
         return cached(request, lambda: json_response({
             "ok": True, "version": __version__, "atlas_version": pool.version,
             "tables": {n: {"kind": t.kind, "description": t.description,
@@ -146,6 +149,10 @@ def _handlers(app: FastAPI) -> None:
                 f".{f.value}" for f in FILE_FORMATS))
         status = 422 if any(e.get("loc", ("",))[0] == "body" for e in errors) else 400
         return error_response(status, _message(errors))
+
+    @app.exception_handler(ConflictError)
+    async def conflict(_request: Request, exc: ConflictError) -> Response:
+        return error_response(409, str(exc))
 
     @app.exception_handler(ChoiceError)
     @app.exception_handler(SpecError)

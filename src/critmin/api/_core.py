@@ -67,8 +67,11 @@ class AtlasPool:
     not change while it is served.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, release: tuple[str, ...] | None = None) -> None:
         self.path = Path(path)
+        #: release labels pinned for every read (``?_release=``); None: the server's default
+        #: (``$CRITMIN_RELEASE``, else each family's latest release)
+        self.release = release
         self._local = threading.local()
         self._lock = threading.Lock()
         self._base: Any = None
@@ -84,7 +87,8 @@ class AtlasPool:
                 if self._base is None:
                     from critmin.atlas import connect
 
-                    self._base = connect(self.path)  # one release per source family
+                    # one release per source family
+                    self._base = connect(self.path, release=self.release)
                 cur = self._base.cursor()
             self._local.cursor = cur
         return cur
@@ -95,7 +99,7 @@ class AtlasPool:
             from critmin.atlas import Atlas
 
             with self._lock:
-                a = Atlas(self.path)
+                a = Atlas(self.path, release=self.release)
                 a.con  # noqa: B018  (connect now, under the lock)
             self._local.atlas = a
         return a
@@ -157,6 +161,35 @@ class AtlasPool:
             while len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         return value
+
+
+#: The query parameter pinning source families to releases for one request (repeatable, or
+#: comma-separated), as ``critmin --release`` does for a command.
+RELEASE_PARAM = "_release"
+
+
+def atlas_pool(request: Request) -> AtlasPool:
+    """The :class:`AtlasPool` answering ``request``: the server's, or, with ``?_release=ID``, one
+    reading the pinned release(s) of their source families (created on first use and kept; an
+    unknown label is a 400 naming the releases the atlas holds)."""
+    base: AtlasPool = request.app.state.atlas
+    given = [p.strip() for v in request.query_params.getlist(RELEASE_PARAM)
+             for p in v.split(",") if p.strip()]
+    if not given:
+        return base
+    known = {str(s["release"]).lower(): str(s["release"]) for s in base.sources()
+             if s.get("release")}
+    bad = [x for x in given if x.lower() not in known]
+    if bad:
+        raise fail(400, f"unknown release {bad[0]!r} in {RELEASE_PARAM}: the atlas holds "
+                   + (", ".join(sorted(known.values())) or "no releases"))
+    labels = tuple(sorted({x.lower() for x in given}))
+    pools: dict[tuple[str, ...], AtlasPool] = request.app.state.release_pools
+    with base._lock:
+        pool = pools.get(labels)
+        if pool is None:
+            pool = pools[labels] = AtlasPool(base.path, release=tuple(known[x] for x in labels))
+    return pool
 
 
 # ------------------------------------------------------------------------------------ cursors

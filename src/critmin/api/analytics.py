@@ -17,8 +17,8 @@ from fastapi.responses import Response
 from critmin import provenance
 from critmin.api._cache import cached
 from critmin.api._core import (
-    AtlasPool,
     FmtPath,
+    atlas_pool,
     fail,
     json_response,
     principal,
@@ -46,7 +46,7 @@ def data_route(path: str, *, tags: list[str] | None = None, summary: str | None 
         name = fn.__name__
 
         def respond(request: Request, fmt: Format, kwargs: dict[str, Any]) -> Response:
-            pool: AtlasPool = request.app.state.atlas
+            pool = atlas_pool(request)
             key = (name, tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
 
             def render() -> Response:
@@ -84,7 +84,7 @@ def data_route(path: str, *, tags: list[str] | None = None, summary: str | None 
 
 
 def _atlas(request: Request) -> Any:
-    return request.app.state.atlas.atlas()
+    return atlas_pool(request).atlas()
 
 
 Year = Annotated[int | None, Query(ge=1900, le=2100, description="Year (default: latest).")]
@@ -111,7 +111,7 @@ def concentration(request: Request,
     """Production concentration of a mineral: HHI, top-1/top-3 shares (as `critmin concentration`)."""
     from critmin.reports import views
 
-    pool: AtlasPool = request.app.state.atlas
+    pool = atlas_pool(request)
     # every mineral, stage and year at once: the figures are computed per (mineral, stage, year,
     # unit, basis), so a filtered query gives the same rows as filtering this table, and building
     # and compiling the Ibis expression costs far more than the query itself
@@ -226,7 +226,7 @@ def run_scenario(request: Request,
     from critmin.scenarios import parse_spec, run
 
     s = parse_spec(spec)  # SpecError -> 422 before any work
-    pool: AtlasPool = request.app.state.atlas
+    pool = atlas_pool(request)
     with provenance.recording() as reads:
         res = run(s, pool.atlas())
     out = {"ok": True, "scenario": s.name, "base_year": s.base_year, "notes": res.notes,

@@ -4,6 +4,13 @@ Edits are validated by :class:`critmin.cooperation.registry.Registry` (the same 
 ``critmin coop add``), stored in the operational database (``registry_edits``, with an audit
 entry) and replayed over the atlas's registry: the atlas file itself stays read-only while it is
 served. ``GET /api/v1/coop/{table}`` shows the registry with the edits applied.
+
+Optimistic concurrency: ``GET /api/v1/coop/registry/{table}/{id}`` answers one record with its
+version (:func:`critmin.cooperation.registry.record_version`) in the body and as the ``ETag``;
+``PATCH`` and ``DELETE`` with ``If-Match: "<version>"`` (or ``"version"`` in the JSON body) apply
+only while the record is at that version, else 409. Of concurrent conditional edits of one record
+exactly one wins. Without a version a write is still accepted (as before: validated against the
+registry as it is when the write is stored).
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -33,7 +40,7 @@ from critmin.api._core import (
     require,
 )
 from critmin.auth import Principal
-from critmin.errors import SpecError
+from critmin.errors import ConflictError, SpecError
 from critmin.output import Format
 from critmin.storage import audit
 from critmin.storage.models import RegistryEdit
@@ -158,7 +165,7 @@ MAX_RETRIES = 50
 
 
 def _edit(request: Request, who: Principal, table: RegistryTable, action: str, record_id: str,
-          payload: dict[str, Any]) -> Response:
+          payload: dict[str, Any], version: str | None = None) -> Response:
     """Validate one change against the current registry and append it as the next edit.
 
     Writers race for the next place in the chain of edits (the unique ``prev_id``): exactly one
@@ -166,7 +173,9 @@ def _edit(request: Request, who: Principal, table: RegistryTable, action: str, r
     concurrent edit touched the same record: then the change was validated against a record
     that no longer is as it saw it, and the answer is 409. Adding an id that exists, and removing
     or editing a record that a stored edit removed, are 409 as well; a record that never existed
-    is 404; an invalid record is 422."""
+    is 404; an invalid record is 422. With ``version`` (from ``If-Match`` or the body), the
+    change applies only while the record is at that version, checked against the state the edit
+    is chained to: a stale version is 409, so of concurrent conditional edits exactly one wins."""
     require(who, check=lambda p: p.can_analyse, what="edit the registry")
     state = request.app.state
     overlay: Overlay = state.overlay
@@ -174,9 +183,12 @@ def _edit(request: Request, who: Principal, table: RegistryTable, action: str, r
     for _ in range(MAX_RETRIES):
         with state.store.session() as s:
             current, last = overlay.state(state.atlas, s)
-            reg = copy.deepcopy(current)
             try:
+                current.check_version(table.value, record_id, version)
+                reg = copy.deepcopy(current)
                 rid = apply(reg, table.value, action, record_id, payload)
+            except ConflictError as exc:
+                raise fail(409, str(exc)) from None
             except SpecError as exc:
                 raise _refused(s, table.value, target, str(exc)) from None
         try:
@@ -194,8 +206,10 @@ def _edit(request: Request, who: Principal, table: RegistryTable, action: str, r
                 raise fail(409, f"{table.value} record {target!r} was changed by a concurrent "
                            "request: read it again and retry") from None
             continue
-        resp = json_response({"ok": True, "table": table.value, "action": action, "id": rid},
-                             status=201 if action == "add" else 200)
+        new_version = None if action == "remove" else reg.version(table.value, rid)
+        resp = json_response({"ok": True, "table": table.value, "action": action, "id": rid,
+                              "version": new_version}, status=201 if action == "add" else 200,
+                             headers={"ETag": f'"{new_version}"'} if new_version else None)
         resp.background = watch.after_registry_edit(state.store, state.atlas)
         return resp
     raise fail(409, "the registry is changing too fast: retry")
@@ -226,6 +240,41 @@ def _refused(s: Any, table: str, target: str | None, message: str) -> Exception:
 
 Record = Annotated[dict[str, Any], Body(description="Fields of the record (as in the registry "
                                         "CSVs; lists as JSON arrays or ';'-separated text).")]
+RecordId = Annotated[str, Path(max_length=120)]
+IfMatch = Annotated[str | None, Header(
+    alias="If-Match", max_length=200,
+    description='The version of the record the change is made against, as GET answers it in '
+    '`ETag` (`"<version>"`): a record at another version is not changed (409).')]
+
+
+def _version(if_match: str | None, body: dict[str, Any] | None) -> str | None:
+    """The version a write is conditional on: the ``If-Match`` entity tag (quotes and ``W/``
+    taken off; ``*`` is no condition) or the body's ``version`` (taken out of the body)."""
+    from_body = body.pop("version", None) if body is not None else None
+    if from_body is not None and not isinstance(from_body, str):
+        raise fail(422, "version: expected the record's version as text (as GET answers it)")
+    tag = None
+    if if_match is not None and if_match.strip() != "*":
+        if "," in if_match:
+            raise fail(400, "If-Match: give one entity tag (the record's version)")
+        tag = if_match.strip().removeprefix("W/").strip().strip('"')
+    if tag is not None and from_body is not None and tag != from_body.strip():
+        raise fail(400, "If-Match and the body's version differ")
+    return tag if tag is not None else from_body
+
+
+@router.get("/coop/registry/{table}/{record_id}", summary="One record and its version")
+def get_record(request: Request, table: RegistryTable, record_id: RecordId) -> Response:
+    """One registry record (with edits made through the service) and its version, also sent as
+    the `ETag`: send it back as `If-Match` to edit or remove the record only if nobody changed it
+    in between."""
+    state = request.app.state
+    with state.store.session() as s:
+        reg = state.overlay.current(state.atlas, s)
+    rec = reg.get(table.value, record_id)
+    version = reg.version(table.value, record_id)
+    return json_response({"ok": True, "table": table.value, "id": record_id, "version": version,
+                          "record": rec.row()}, headers={"ETag": f'"{version}"'})
 
 
 @router.post("/coop/registry/{table}", status_code=201, summary="Add a record (analysts)")
@@ -236,18 +285,23 @@ def add_record(request: Request, table: RegistryTable, record: Record,
 
 
 @router.patch("/coop/registry/{table}/{record_id}", summary="Edit a record (analysts)")
-def edit_record(request: Request, table: RegistryTable,
-                record_id: Annotated[str, Path(max_length=120)], changes: Record,
-                who: Principal = Depends(principal)) -> Response:
-    """Change fields of one record; the whole record is validated again."""
-    return _edit(request, who, table, "edit", record_id, changes)
+def edit_record(request: Request, table: RegistryTable, record_id: RecordId, changes: Record,
+                who: Principal = Depends(principal), if_match: IfMatch = None) -> Response:
+    """Change fields of one record; the whole record is validated again. With `If-Match` (or
+    `"version"` in the body): only if the record is still at that version, else 409."""
+    version = _version(if_match, changes)
+    return _edit(request, who, table, "edit", record_id, changes, version)
 
 
 @router.delete("/coop/registry/{table}/{record_id}", summary="Remove a record (analysts)")
-def remove_record(request: Request, table: RegistryTable,
-                  record_id: Annotated[str, Path(max_length=120)],
-                  who: Principal = Depends(principal)) -> Response:
-    """Remove one record (refused while other records refer to it)."""
+def remove_record(request: Request, table: RegistryTable, record_id: RecordId,
+                  who: Principal = Depends(principal), if_match: IfMatch = None,
+                  body: Annotated[dict[str, Any] | None, Body(
+                      description='Optional: {"version": "<version>"} (as If-Match).')] = None,
+                  ) -> Response:
+    """Remove one record (refused while other records refer to it). With `If-Match` (or
+    `"version"` in the body): only if the record is still at that version, else 409."""
     if not record_id:
         raise fail(404, "no record id")
-    return _edit(request, who, table, "remove", record_id, {})
+    version = _version(if_match, dict(body) if body else None)
+    return _edit(request, who, table, "remove", record_id, {}, version)

@@ -82,6 +82,9 @@ class ScheduleIn(BaseModel):
     publish: bool = Field(default=True, description="Publish the run if it replaces the "
                           "published schedule (a complete schedule with fewer breaks, or of "
                           "a changed set of accepted requests).")
+    background: bool = Field(default=False, description="Answer 202 with the run id at once "
+                             "and solve in the background; follow the run (its live best so "
+                             "far and bound) with GET /match/runs/{run_id}.")
 
 
 def _participant(who: Principal) -> Principal:
@@ -333,13 +336,36 @@ def begin_run(app_store: Any, user_id: int | None) -> tuple[str, Any]:
     return run_id, event
 
 
+def _progress_writer(app_store: Any, run_id: str) -> Any:
+    """A progress callback that stores each (best so far, bound) report of run ``run_id``.
+
+    Reports are best-effort: a report the database cannot take (locked for a moment) is
+    skipped and the run goes on; the final outcome is stored by :func:`run_scheduler`."""
+    import time
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    started = time.perf_counter()
+
+    def report(best: int | None, bound: int) -> None:
+        try:
+            with app_store.session() as s:
+                store.record_progress(s, run_id, time.perf_counter() - started, best, bound)
+        except SQLAlchemyError:
+            return
+
+    return report
+
+
 def run_scheduler(app_store: Any, run_id: str, event: Any, *, time_limit_s: float,
                   publish: bool) -> dict[str, Any]:
     """Run the scheduler on ``event`` for run ``run_id``: capacity first (INFEASIBLE at once
-    with the reasons), then the solver; the outcome is stored and published when it replaces
-    the published schedule. The database is not held open while the solver runs."""
+    with the reasons), then the solver, whose live progress (best so far, bound) is stored with
+    the run; the outcome is stored and published when it replaces the published schedule. The
+    database is not held open while the solver runs."""
     try:
-        out = roundtable.schedule_event(event, time_limit_s=time_limit_s)
+        out = roundtable.schedule_event(event, time_limit_s=time_limit_s,
+                                        progress=_progress_writer(app_store, run_id))
     except Exception as exc:
         out = roundtable.RunOutcome("ERROR", None, 0, (), (), (f"the scheduler failed: {exc}",))
         with app_store.session() as s:
@@ -371,8 +397,27 @@ def schedule(request: Request, body: ScheduleIn, who: Principal = Depends(princi
             except ValueError as exc:
                 raise fail(422, str(exc).splitlines()[0]) from None
     run_id, event = begin_run(request.app.state.store, who.user_id)
+    if body.background:
+        start_background_run(request.app.state.store, run_id, event,
+                             time_limit_s=body.time_limit_s, publish=body.publish)
+        return json_response({"ok": True, "run_id": run_id, "status": "RUNNING"}, status=202)
     return json_response(run_scheduler(request.app.state.store, run_id, event,
                                        time_limit_s=body.time_limit_s, publish=body.publish))
+
+
+def start_background_run(app_store: Any, run_id: str, event: Any, *, time_limit_s: float,
+                         publish: bool) -> None:
+    """Run :func:`run_scheduler` in a thread of this process (a failure is stored as the run's
+    ERROR status); the caller follows the run by reading it."""
+    import threading
+
+    def work() -> None:
+        try:
+            run_scheduler(app_store, run_id, event, time_limit_s=time_limit_s, publish=publish)
+        except Exception:  # stored as the run's ERROR status by run_scheduler
+            return
+
+    threading.Thread(target=work, name=f"schedule-{run_id}", daemon=True).start()
 
 
 @router.post("/runs/{run_id}/publish", summary="Publish a scheduler run (organisers)")
@@ -392,6 +437,9 @@ def publish(request: Request, run_id: Annotated[str, Path(max_length=40)],
 @router.get("/runs/{run_id}", summary="A scheduler run: status, breaks, bound (organisers)")
 def get_run(request: Request, run_id: Annotated[str, Path(max_length=40)],
             who: Principal = Depends(principal)) -> Response:
+    """The run's status and result; while it is RUNNING, ``progress`` lists the solver's
+    reports ``{"seconds", "best", "bound"}`` (best total breaks found so far, or null, and the
+    proved lower bound), newest last."""
     require(who, check=lambda p: p.is_staff, what="read scheduler runs")
     with request.app.state.store.session() as s:
         run = s.scalar(select(ScheduleRun).where(ScheduleRun.run_id == run_id))
@@ -401,7 +449,7 @@ def get_run(request: Request, run_id: Annotated[str, Path(max_length=40)],
         out = {"run_id": run.run_id, "status": run.status, "total_breaks": run.total_breaks,
                "lower_bound": run.lower_bound, "reasons": run.reasons or [],
                "created_at": run.created_at, "finished_at": run.finished_at,
-               "published": pub == run.run_id}
+               "published": pub == run.run_id, "progress": run.progress or []}
     return json_response({"ok": True, "run": out})
 
 
@@ -421,6 +469,14 @@ class EventIn(BaseModel):
     auto_accept: bool | None = None
     request_deadline: dt.datetime | None = None
     fairness: int | None = Field(default=None, ge=0, le=200)
+    locations: list[dict[str, Any]] | None = Field(
+        default=None, max_length=1000,
+        description='Rooms or areas in order: [{"name": "Hall A", "tables": 12}, ...]; their '
+                    "tables must sum to n_tables.")
+    booths: dict[str, int] | None = Field(
+        default=None, max_length=1000,
+        description="Participant profile id (its ref, or its database id as text) -> the table "
+                    "it hosts at (all its meetings there); the other tables form the pool.")
 
 
 @router.get("/event", summary="The roundtable's settings")
@@ -532,7 +588,8 @@ def agenda_rows(store_: Any, pid: int) -> tuple[str | None, list[dict[str, Any]]
     if pub is None:
         return me.display_name, []
     event, entries, se = pub
-    rows = [{"slot": r.slot, "table": r.table, "start": r.start, "end": r.end,
+    rows = [{"slot": r.slot, "table": r.table, "location": r.location, "start": r.start,
+             "end": r.end,
              "with_id": se.db_id[r.counterpart_id], "with": r.counterpart_name,
              "organisation": orgs.get(se.db_id[r.counterpart_id], ""),
              "summary": r.counterpart_summary}

@@ -24,9 +24,11 @@ from fastapi.responses import Response
 from critmin import schema
 from critmin.api._cache import cached
 from critmin.api._core import (
+    RELEASE_PARAM,
     AtlasPool,
     FmtPath,
     annotation_headers,
+    atlas_pool,
     csv_rows,
     decode_cursor,
     encode_cursor,
@@ -40,7 +42,7 @@ from critmin.api._core import (
 from critmin.output import MEDIA, Format
 
 OPS = {"eq": "=", "ne": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "in": "IN"}
-CONTROL = ("_sort", "_sort_desc", "_size", "_next", "_stream")
+CONTROL = ("_sort", "_sort_desc", "_size", "_next", "_stream", "_release")
 DEFAULT_SIZE = 100
 MAX_SIZE = 1000
 XLSX_MAX_ROWS = 1_000_000
@@ -95,6 +97,8 @@ def build_query(table: str, params: list[tuple[str, str]]) -> tuple[str, list[An
             if key not in CONTROL:
                 raise fail(400, f"unknown parameter {key!r}; control parameters are "
                            + ", ".join(CONTROL))
+            if key == RELEASE_PARAM:  # chose the pool (atlas_pool); repeatable
+                continue
             if key in seen_control:
                 raise fail(400, f"parameter {key!r} given twice")
             seen_control.add(key)
@@ -307,7 +311,7 @@ def _handlers(name: str) -> tuple[Any, Any, Any]:
         fmt = Format(request.path_params.get("fmt", "json"))
         who = getattr(request.state, "principal", None)
         return cached(request, lambda: query_table(
-            request.app.state.atlas, name, list(request.query_params.multi_items()), fmt,
+            atlas_pool(request), name, list(request.query_params.multi_items()), fmt,
             str(request.url.replace(query="")),
             anonymous=who is None or (who.user_id is None and who.via != "cli")))
 
@@ -315,6 +319,6 @@ def _handlers(name: str) -> tuple[Any, Any, Any]:
         return handler(request)
 
     def row(request: Request, key: str) -> Response:
-        return cached(request, lambda: get_row(request.app.state.atlas, name, key))
+        return cached(request, lambda: get_row(atlas_pool(request), name, key))
 
     return handler, handler_fmt, row

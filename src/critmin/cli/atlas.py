@@ -25,8 +25,9 @@ def build_cmd(
     db: DbOption = None,
     fresh: Annotated[bool, typer.Option("--fresh", help="Start from an empty atlas.")] = False,
     allow_shrink: Annotated[bool, typer.Option(
-        "--allow-shrink", help="Load a file even when it has no rows or far fewer rows than the "
-        "version of its source it replaces (refused by default).")] = False,
+        "--allow-shrink", help="Load a file even when it has no rows or far fewer rows than what "
+        "it replaces: the earlier version of its source, or the earlier release of its family "
+        "for the years it covers (refused by default).")] = False,
     silent: Annotated[bool, typer.Option("--silent", help="No progress bar.")] = False,
     fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
     watch: Annotated[bool, typer.Option(

@@ -128,10 +128,65 @@ def add_cmd(
     _watch(atlas.path)
 
 
+IfVersion = Annotated[str | None, typer.Option(
+    "--if-version", help="Change the record only if it is still at this version (as 'critmin "
+    "coop show' prints it, the ETag of the HTTP API); a record changed since is refused.")]
+
+
+@coop_app.command("show")
+def show_cmd(
+    table: Annotated[Table, typer.Argument(help="frameworks, agreements, projects, memberships "
+                                                "or groups")],
+    record_id: Annotated[str, typer.Argument(help="Record id.")],
+    fmt: FormatOption = Format.json,
+    db: DbOption = None,
+) -> None:
+    """One registry record and its version (to pass to --if-version of edit and remove)."""
+    import pandas as pd
+
+    from critmin.atlas import Atlas
+    from critmin.cooperation.registry import Registry
+
+    with Atlas.open(db) as atlas:
+        reg = Registry.from_atlas(atlas)
+    row = {**reg.get(table.value, record_id).row(), "version": reg.version(table.value, record_id)}
+    emit(pd.DataFrame([row]), fmt, title=f"Cooperation registry: {table.value} {record_id}")
+
+
+@coop_app.command("edit")
+def edit_cmd(
+    table: Annotated[EditableTable, typer.Argument(help="projects, agreements, frameworks or "
+                                                        "memberships")],
+    record_id: Annotated[str, typer.Argument(help="Record id.")],
+    changes: Annotated[list[str], typer.Option(
+        "--set", help="FIELD=VALUE (repeatable; lists ';'-separated, empty VALUE clears).")],
+    if_version: IfVersion = None,
+    db: DbOption = None,
+) -> None:
+    """Change fields of one record in the registry in the atlas (validated as a whole)."""
+    from critmin.atlas import Atlas
+    from critmin.cooperation.registry import Registry
+
+    fields: dict[str, str | None] = {}
+    for c in changes:
+        key, eq, value = c.partition("=")
+        if not eq or not key.strip():
+            raise typer.BadParameter(f"expected FIELD=VALUE, got {c!r}", param_hint="--set")
+        fields[key.strip()] = value if value != "" else None
+    atlas = Atlas.open(db)
+    reg = Registry.from_atlas(atlas)
+    reg.edit(table.value, record_id, fields, version=if_version)
+    reg.save_atlas(atlas.path)
+    typer.echo(f"edited {table.value} record {record_id} in {atlas.path} (version "
+               f"{reg.version(table.value, record_id)})")
+    _watch(atlas.path)
+
+
 @coop_app.command("remove")
 def remove_cmd(
     table: Annotated[EditableTable, typer.Argument(help="projects, agreements or frameworks")],
     record_id: Annotated[str, typer.Argument(help="Record id.")],
+    if_version: IfVersion = None,
     db: DbOption = None,
 ) -> None:
     """Remove one record from the registry in the atlas."""
@@ -140,7 +195,7 @@ def remove_cmd(
 
     atlas = Atlas.open(db)
     reg = Registry.from_atlas(atlas)
-    reg.remove(table.value, record_id)
+    reg.remove(table.value, record_id, version=if_version)
     reg.save_atlas(atlas.path)
     typer.echo(f"removed {table.value} record {record_id} from {atlas.path}")
     _watch(atlas.path)

@@ -4,10 +4,10 @@ alerts (thin: each command is one call into :mod:`critmin.watch`)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -80,6 +80,16 @@ def _user_id(s: Any, username: str) -> int:
     return user_by_name(s, username).id
 
 
+T = TypeVar("T")
+
+
+def _for_user(database_url: str | None, user: str, act: Callable[[Any, int], T]) -> T:
+    """``act(session, user id)`` on the operational database (migrated) for user name ``user``,
+    committed; its answer (plain values: the session is closed when it is returned)."""
+    with _store(database_url) as store, store.session() as s:
+        return act(s, _user_id(s, user))
+
+
 @watch_app.command("add")
 def add_cmd(
     country: Annotated[str, typer.Argument(help="Importer: ISO3 code or group id (EU27, ...).")],
@@ -131,11 +141,13 @@ def add_cmd(
         kind = "threshold" if op in (">", "<") else "change"
         spec = RuleSpec(country, mineral, indicator, kind, stage=stage, supplier=supplier,
                         op=op, value=value, watchlist=watchlist)
-    with _store(database_url) as store:
-        with Atlas.open(db) as atlas, store.session() as s:
-            r = watchlists.add_rule(s, _user_id(s, user), spec, atlas)
-            text, rid = watchlists.rule_dict(r)["text"], r.id
-        typer.echo(f"added rule {rid}: {text}")
+    def add(s: Any, uid: int) -> tuple[int, str]:
+        r = watchlists.add_rule(s, uid, spec, atlas)
+        return r.id, watchlists.rule_dict(r)["text"]
+
+    with Atlas.open(db) as atlas:
+        rid, text = _for_user(database_url, user, add)
+    typer.echo(f"added rule {rid}: {text}")
 
 
 @watch_app.command("list")
@@ -146,13 +158,12 @@ def list_cmd(user: UserOption, fmt: FmtOption = Format.table,
 
     from critmin.watch import watchlists
 
-    with _store(database_url) as store:
-        with store.session() as s:
-            rows = [watchlists.rule_dict(r) for r in watchlists.list_rules(s, _user_id(s, user))]
-        cols = ["id", "watchlist", "text", "country", "mineral", "stage", "indicator", "supplier",
-                "kind", "op", "value", "active"]
-        emit(pd.DataFrame(rows, columns=cols) if rows else pd.DataFrame(columns=cols), fmt,
-             title=f"Rules of {user}")
+    rows = _for_user(database_url, user, lambda s, uid: [
+        watchlists.rule_dict(r) for r in watchlists.list_rules(s, uid)])
+    cols = ["id", "watchlist", "text", "country", "mineral", "stage", "indicator", "supplier",
+            "kind", "op", "value", "active"]
+    emit(pd.DataFrame(rows, columns=cols) if rows else pd.DataFrame(columns=cols), fmt,
+         title=f"Rules of {user}")
 
 
 @watch_app.command("remove")
@@ -161,10 +172,8 @@ def remove_cmd(rule_id: Annotated[int, typer.Argument(help="Rule id (see 'watch 
     """Remove one rule (the alerts it raised stay in the inbox)."""
     from critmin.watch import watchlists
 
-    with _store(database_url) as store:
-        with store.session() as s:
-            watchlists.remove_rule(s, _user_id(s, user), rule_id)
-        typer.echo(f"removed rule {rule_id}")
+    _for_user(database_url, user, lambda s, uid: watchlists.remove_rule(s, uid, rule_id))
+    typer.echo(f"removed rule {rule_id}")
 
 
 @watch_app.command("check")
@@ -225,16 +234,14 @@ def alerts_cmd(user: UserOption,
 
     from critmin.watch import delivery, watchlists
 
-    with _store(database_url) as store:
-        with store.session() as s:
-            rows = [delivery.alert_payload(a) for a in
-                    watchlists.list_alerts(s, _user_id(s, user), unread=unread)]
-        if fmt is Format.json:
-            typer.echo(json.dumps(rows, indent=2))
-            return
-        cols = ["id", "created_at", "title", "old_value", "new_value", "trigger", "read_at"]
-        emit(pd.DataFrame(rows, columns=cols)[cols] if rows else pd.DataFrame(columns=cols), fmt,
-             title=f"Alerts of {user}")
+    rows = _for_user(database_url, user, lambda s, uid: [
+        delivery.alert_payload(a) for a in watchlists.list_alerts(s, uid, unread=unread)])
+    if fmt is Format.json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    cols = ["id", "created_at", "title", "old_value", "new_value", "trigger", "read_at"]
+    emit(pd.DataFrame(rows, columns=cols)[cols] if rows else pd.DataFrame(columns=cols), fmt,
+         title=f"Alerts of {user}")
 
 
 @watch_app.command("deliver")
@@ -263,13 +270,14 @@ def channel_add_cmd(
     once)."""
     from critmin.watch import watchlists
 
-    with _store(database_url) as store:
-        with store.session() as s:
-            c, secret = watchlists.add_channel(s, _user_id(s, user), kind, target)
-            cid = c.id
-        typer.echo(f"added channel {cid}: {kind} {target}")
-        if secret:
-            typer.echo(f"signing secret (shown once): {secret}")
+    def add(s: Any, uid: int) -> tuple[int, str | None]:
+        c, secret = watchlists.add_channel(s, uid, kind, target)
+        return c.id, secret
+
+    cid, secret = _for_user(database_url, user, add)
+    typer.echo(f"added channel {cid}: {kind} {target}")
+    if secret:
+        typer.echo(f"signing secret (shown once): {secret}")
 
 
 @channel_app.command("list")
@@ -280,11 +288,10 @@ def channel_list_cmd(user: UserOption, fmt: FmtOption = Format.table,
 
     from critmin.watch import watchlists
 
-    with _store(database_url) as store:
-        with store.session() as s:
-            rows = [{"id": c.id, "kind": c.kind, "target": c.target, "active": c.active}
-                    for c in watchlists.list_channels(s, _user_id(s, user))]
-        emit(pd.DataFrame(rows, columns=["id", "kind", "target", "active"]), fmt, title="Channels")
+    rows = _for_user(database_url, user, lambda s, uid: [
+        {"id": c.id, "kind": c.kind, "target": c.target, "active": c.active}
+        for c in watchlists.list_channels(s, uid)])
+    emit(pd.DataFrame(rows, columns=["id", "kind", "target", "active"]), fmt, title="Channels")
 
 
 @channel_app.command("remove")
@@ -293,10 +300,8 @@ def channel_remove_cmd(channel_id: Annotated[int, typer.Argument(help="Channel i
     """Stop sending to one channel."""
     from critmin.watch import watchlists
 
-    with _store(database_url) as store:
-        with store.session() as s:
-            watchlists.remove_channel(s, _user_id(s, user), channel_id)
-        typer.echo(f"removed channel {channel_id}")
+    _for_user(database_url, user, lambda s, uid: watchlists.remove_channel(s, uid, channel_id))
+    typer.echo(f"removed channel {channel_id}")
 
 
 @watch_app.command("feed-token")
@@ -305,7 +310,4 @@ def feed_token_cmd(user: UserOption, database_url: DbUrlOption = None) -> None:
     once, replaces the previous one."""
     from critmin.watch import watchlists
 
-    with _store(database_url) as store:
-        with store.session() as s:
-            token = watchlists.new_feed_token(s, _user_id(s, user))
-        typer.echo(token)
+    typer.echo(_for_user(database_url, user, watchlists.new_feed_token))

@@ -15,7 +15,8 @@ projects   ``projects``         supply projects with capacity, stage, status and
 Load it from the package's curated CSVs (:meth:`Registry.from_package`), a CSV folder
 (:meth:`Registry.from_folder`) or an atlas (:meth:`Registry.from_atlas`); list and filter with
 :meth:`Registry.list`; edit with :meth:`Registry.add` / :meth:`Registry.edit` /
-:meth:`Registry.remove` (each change is validated before it is applied); save with
+:meth:`Registry.remove` (each change is validated before it is applied; ``version=`` makes
+it conditional on the record's :func:`record_version`, for optimistic concurrency); save with
 :meth:`Registry.save_csv` or :meth:`Registry.save_atlas` (atomic: a temporary copy is written
 and swapped into place with :func:`os.replace`).
 
@@ -47,7 +48,7 @@ from critmin.cooperation.models import (
     Record,
     parse,
 )
-from critmin.errors import ChoiceError, InputError, SpecError
+from critmin.errors import ChoiceError, ConflictError, InputError, SpecError
 
 #: Registry tables and the atlas / CSV table each is stored in.
 TABLES: dict[str, str] = {
@@ -165,6 +166,22 @@ class Registry:
                 return r
         raise SpecError(f"{table} has no record {record_id!r}")
 
+    def version(self, table: str, record_id: str) -> str:
+        """The version of one record (:func:`record_version`): what ``version=`` of
+        :meth:`edit` and :meth:`remove`, and the HTTP ``ETag`` / ``If-Match``, compare."""
+        return record_version(self.get(table, record_id))
+
+    def check_version(self, table: str, record_id: str, version: str | None) -> None:
+        """Raise :class:`ConflictError` unless record ``record_id`` of ``table`` is at
+        ``version`` (None: no condition; a missing record raises ``SpecError``)."""
+        if version is None:
+            return
+        current = self.version(table, record_id)
+        if current != version.strip():
+            raise ConflictError(f"{table} record {record_id!r} is at version {current}, not "
+                                f"{version.strip()}: it was changed since it was read; read it "
+                                "again and retry")
+
     def frame(self, table: str) -> pd.DataFrame:
         """All records of ``table`` as a DataFrame (lists kept as Python lists)."""
         model = MODELS[self._check(table)]
@@ -227,16 +244,21 @@ class Registry:
         self._apply(table, [*self.records[table], rec])
         return rec
 
-    def edit(self, table: str, record_id: str, changes: dict[str, Any]) -> Record:
-        """Change fields of one record (validated as a whole after the change)."""
+    def edit(self, table: str, record_id: str, changes: dict[str, Any], *,
+             version: str | None = None) -> Record:
+        """Change fields of one record (validated as a whole after the change); with
+        ``version``, only if the record is at that version (:meth:`check_version`)."""
         old = self.get(self._check(table), record_id)
+        self.check_version(table, record_id, version)
         rec = parse(table, {**old.model_dump(), **changes}, self.ctx)
         self._apply(table, [rec if r is old else r for r in self.records[table]])
         return rec
 
-    def remove(self, table: str, record_id: str) -> Record:
-        """Remove one record; refuses when another record refers to it."""
+    def remove(self, table: str, record_id: str, *, version: str | None = None) -> Record:
+        """Remove one record; refuses when another record refers to it; with ``version``, only
+        if the record is at that version (:meth:`check_version`)."""
         old = self.get(self._check(table), record_id)
+        self.check_version(table, record_id, version)
         users = [p.id for p in self._projects() if record_id in p.frameworks]
         if table in ("frameworks", "groups", "agreements") and users:
             raise SpecError(f"{table} record {record_id!r} is referenced by projects "
@@ -351,6 +373,22 @@ class Registry:
     @property
     def frameworks(self) -> list[Framework]:
         return [r for r in self.records["frameworks"] if isinstance(r, Framework)]
+
+
+def record_version(rec: Record) -> str:
+    """A record's version: the first 16 hex digits of the SHA-256 of its fields (as JSON with
+    sorted keys). It changes with every change of the record, whoever made it (the HTTP API,
+    ``critmin coop``, a rebuilt atlas), and is the same in every process.
+
+    >>> reg = Registry.from_package()
+    >>> len(record_version(reg.get("projects", "IREL-OSCOM-REO")))
+    16
+    """
+    import hashlib
+    import json
+
+    text = json.dumps(rec.row(), sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def _parse_all(table: str, rows: Iterable[dict[str, Any]], ctx: Context,

@@ -120,6 +120,15 @@ def vtimezone(tzid: str, year: int) -> list[str]:
     return lines
 
 
+def place(location: str, table: int) -> str:
+    """Where a meeting is held: ``"Hall A, table 3"``, or ``"table 3"`` without a location.
+
+    >>> place("Hall A", 3), place("", 3)
+    ('Hall A, table 3', 'table 3')
+    """
+    return f"{location}, table {table}" if location else f"table {table}"
+
+
 def meeting_uid(event: Event, request_id: str) -> str:
     """The UID of the meeting of ``request_id``: the same in both participants' calendars and
     across re-runs of the scheduler (it does not depend on slot or table)."""
@@ -147,7 +156,8 @@ def agenda_ics(event: Event, schedule: Schedule, participant: str,
         *([f"X-WR-TIMEZONE:{tz}", *vtimezone(tz, event.date.year)] if tz != "UTC" else []),
     ]
     for row in agenda_rows(event, schedule, participant):
-        desc = f"Table {row.table}. {row.counterpart_name}: {row.counterpart_summary}"
+        where = place(row.location, row.table)
+        desc = f"{where[0].upper()}{where[1:]}. {row.counterpart_name}: {row.counterpart_summary}"
         time_prop = (
             (f"DTSTART;TZID={tz}:{_ics_dt(row.start)}", f"DTEND;TZID={tz}:{_ics_dt(row.end)}")
             if tz != "UTC"
@@ -159,7 +169,7 @@ def agenda_ics(event: Event, schedule: Schedule, participant: str,
             f"DTSTAMP:{stamp.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}",
             *time_prop,
             f"SUMMARY:{ics_escape(f'Meeting with {row.counterpart_name} (table {row.table})')}",
-            f"LOCATION:{ics_escape(f'{event.venue}, table {row.table}'.lstrip(', '))}",
+            f"LOCATION:{ics_escape(', '.join(x for x in (event.venue, where) if x))}",
             f"DESCRIPTION:{ics_escape(desc)}",
             "END:VEVENT",
         ]
@@ -171,14 +181,14 @@ def agenda_ics(event: Event, schedule: Schedule, participant: str,
 
 
 def agenda_csv(event: Event, schedule: Schedule, participant: str) -> str:
-    """The agenda as CSV: slot, start, end, table, counterpart id, name and summary."""
+    """The agenda as CSV: slot, start, end, table, location, counterpart id, name and summary."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["slot", "start", "end", "table", "counterpart_id", "counterpart_name",
-                "counterpart_summary"])
+    w.writerow(["slot", "start", "end", "table", "location", "counterpart_id",
+                "counterpart_name", "counterpart_summary"])
     for r in agenda_rows(event, schedule, participant):
         w.writerow([r.slot, r.start.strftime("%H:%M"), r.end.strftime("%H:%M"), r.table,
-                    r.counterpart_id, r.counterpart_name, r.counterpart_summary])
+                    r.location, r.counterpart_id, r.counterpart_name, r.counterpart_summary])
     return buf.getvalue()
 
 
@@ -187,7 +197,7 @@ def agenda_html(event: Event, schedule: Schedule, participant: str) -> str:
     me = event.profile(participant)
     esc = html.escape
     rows = "\n".join(
-        f"<tr><td>{r.start:%H:%M}–{r.end:%H:%M}</td><td>{r.table}</td>"
+        f"<tr><td>{r.start:%H:%M}–{r.end:%H:%M}</td><td>{esc(place(r.location, r.table))}</td>"
         f"<td><strong>{esc(r.counterpart_name)}</strong></td>"
         f"<td>{esc(r.counterpart_summary)}</td></tr>"
         for r in agenda_rows(event, schedule, participant)
@@ -210,7 +220,7 @@ th {{ background: #eee; }}
 <p>{esc(event.date.isoformat())} · {esc(event.venue)} · times in {esc(event.timezone)}</p>
 <h2>Agenda of {esc(me.name)}</h2>
 <table>
-<thead><tr><th>Time</th><th>Table</th><th>Counterpart</th><th>Profile</th></tr></thead>
+<thead><tr><th>Time</th><th>Where</th><th>Counterpart</th><th>Profile</th></tr></thead>
 <tbody>
 {rows}
 </tbody>
@@ -234,12 +244,13 @@ def agendas_zip(event: Event, schedule: Schedule) -> bytes:
                 z.writestr(f"{ext}/{name}.{ext}", writer(event, schedule, p.id).encode("utf-8"))
         out = io.StringIO()
         w = csv.writer(out, lineterminator="\n")
-        w.writerow(["slot", "start", "end", "table", "request_id", "from", "to"])
+        w.writerow(["slot", "start", "end", "table", "location", "request_id", "from", "to"])
         reqs = accepted_requests(event)
         for e in sorted(schedule, key=lambda e: (e.slot, e.table)):
             r = reqs[e.meeting - 1]
             start, end = event.slot_times(e.slot)
-            w.writerow([e.slot, f"{start:%H:%M}", f"{end:%H:%M}", e.table, r.id,
-                        event.profile(r.requester).name, event.profile(r.target).name])
+            w.writerow([e.slot, f"{start:%H:%M}", f"{end:%H:%M}", e.table,
+                        event.location_of(e.table), r.id, event.profile(r.requester).name,
+                        event.profile(r.target).name])
         z.writestr("schedule.csv", out.getvalue().encode("utf-8"))
     return buf.getvalue()

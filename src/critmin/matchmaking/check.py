@@ -93,6 +93,8 @@ def check_schedule(
 
     Breaks of a participant with sorted slots ``s_1 < ... < s_k``: ``#{i : s_(i+1) > s_i + 1}``.
     Fairness ``d``: ``max_p breaks(p) - min_p breaks(p) <= d`` over all participants.
+    Locations: a meeting with a host (``inst.booths``) is at one of its hosts' booth tables; a
+    meeting without a host is at a pool table (nobody's booth).
 
     >>> from critmin.matchmaking.instance import Meeting
     >>> inst = B2BInstance(3, 1, 3, 3, (Meeting(1, 2), Meeting(1, 3)))
@@ -104,6 +106,7 @@ def check_schedule(
     """
     problems: list[str] = []
     n_m, n_t, n_l = inst.n_meetings, inst.n_slots, inst.n_tables
+    booth_owner = {b: p for p, b in enumerate(inst.booths, start=1) if b is not None}
     slot_of: dict[int, int] = {}
     for e in entries:
         if not 1 <= e.meeting <= n_m:
@@ -118,6 +121,14 @@ def check_schedule(
             problems.append(f"meeting {e.meeting}: slot {e.slot} outside 1..{n_t}")
         if not 1 <= e.table <= n_l:
             problems.append(f"meeting {e.meeting}: table {e.table} outside 1..{n_l}")
+        hosts = {inst.booths[p - 1]: p for p in (mt.p1, mt.p2) if inst.booths[p - 1] is not None}
+        if hosts and e.table not in hosts:
+            shown = " or ".join(f"{t} (participant {p})" for t, p in sorted(hosts.items()))
+            problems.append(f"meeting {e.meeting}: at table {e.table}, not at the host's booth "
+                            f"table {shown}")
+        elif not hosts and e.table in booth_owner:
+            problems.append(f"meeting {e.meeting}: at table {e.table}, the booth of participant "
+                            f"{booth_owner[e.table]}, not a pool table")
         morning = 1 <= e.slot <= inst.n_morning_slots
         if mt.session == Session.MORNING and not morning:
             problems.append(f"meeting {e.meeting}: morning meeting in afternoon slot {e.slot}")

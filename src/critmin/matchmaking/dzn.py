@@ -364,7 +364,13 @@ def instance_to_dzn(inst: B2BInstance) -> str:
     >>> inst = B2BInstance(2, 1, 2, 1, (Meeting(1, 2, Session.ANY),))
     >>> instance_from_dzn_text(instance_to_dzn(inst)) == inst
     True
+
+    The benchmark format has no booths: an instance with hosts raises ``ValueError`` rather
+    than losing them.
     """
+    if any(b is not None for b in inst.booths):
+        raise ValueError("the .dzn format has no booths: this instance has participants "
+                         "hosting at fixed tables")
     per: list[set[int]] = [{1} for _ in range(inst.n_participants)]
     for m, mt in enumerate(inst.meetings, start=1):
         per[mt.p1 - 1].add(m + 1)

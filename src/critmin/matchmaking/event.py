@@ -7,6 +7,8 @@ The event JSON format (``critmin-event/1``, documented in ``docs/matchmaking.md`
       "name": "India–Japan Battery Materials Roundtable",
       "date": "2026-02-12", "timezone": "Asia/Kolkata", "venue": "New Delhi",
       "n_tables": 20, "slot_minutes": 20,
+      "locations": [{"name": "Hall A", "tables": 12}, {"name": "Room 2", "tables": 8}],
+      "booths": {"jpn-02": 1},
       "morning":   {"start": "09:30", "slots": 9},
       "afternoon": {"start": "14:00", "slots": 7},
       "partner_countries": ["IND", "JPN"],
@@ -16,7 +18,9 @@ The event JSON format (``critmin-event/1``, documented in ``docs/matchmaking.md`
                      "session": "any", "fixed_slot": null, "after": []}, ... ]
     }
 
-Slots are numbered 1.. through the morning and then the afternoon. This module is the data model
+Slots are numbered 1.. through the morning and then the afternoon. Tables are numbered across the
+optional ``locations`` (rooms or areas, in order); ``booths`` gives the table a participant hosts
+at (all its meetings there), the other tables are the shared pool. This module is the data model
 and the JSON-file adapter; the rules (requests, capacity, the solver instance, agendas) live in
 :mod:`critmin.matchmaking.roundtable`.
 
@@ -81,6 +85,18 @@ class SessionPlan(BaseModel):
     slots: int = Field(ge=0, le=LIMITS["max_slots"])
 
 
+class Location(BaseModel):
+    """A named place of the event (a room, hall or area) and how many tables it has.
+
+    Tables are numbered ``1..n_tables`` across the locations in their order: the first
+    location's tables come first."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    tables: int = Field(ge=1, le=LIMITS["max_tables"])
+
+
 class MeetingRequest(BaseModel):
     """A request by ``from`` to meet ``to``; scheduled only once ``accepted``.
 
@@ -118,6 +134,14 @@ class Event(BaseModel):
     request_deadline: datetime | None = Field(
         default=None, description="Local time after which no new request is accepted.")
     fairness: int | None = Field(default=2, ge=0, le=LIMITS["max_slots"])
+    locations: list[Location] = Field(
+        default_factory=list, max_length=LIMITS["max_tables"],
+        description="Rooms or areas in order, their tables summing to n_tables (empty: one "
+                    "unnamed location).")
+    booths: dict[str, int] = Field(
+        default_factory=dict, max_length=LIMITS["max_tables"],
+        description="Participant id -> the table it hosts at (all its meetings there); the "
+                    "other tables form the shared pool.")
     participants: list[Profile] = Field(max_length=LIMITS["max_participants"])
     requests: list[MeetingRequest] = Field(default_factory=list,
                                            max_length=LIMITS["max_requests"])
@@ -141,11 +165,29 @@ class Event(BaseModel):
             if self.slot_times(self.morning.slots + 1)[0] < morning_end:
                 raise ValueError(f"the afternoon starts at {self.afternoon.start}, before the "
                                  f"morning ends ({morning_end:%H:%M})")
+        if self.locations and sum(loc.tables for loc in self.locations) != self.n_tables:
+            raise ValueError(f"the locations hold {sum(x.tables for x in self.locations)} "
+                             f"tables but n_tables is {self.n_tables}")
+        names = [loc.name for loc in self.locations]
+        if len(set(names)) != len(names):
+            raise ValueError(f"location {next(n for n in names if names.count(n) > 1)!r} is "
+                             "named twice")
         ids = [p.id for p in self.participants]
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
             raise ValueError(f"participant id {dup[0]!r} is used twice")
         known = set(ids)
+        hosts_at: dict[int, str] = {}
+        for who, table in self.booths.items():
+            if who not in known:
+                raise ValueError(f"booths: unknown participant {who!r}")
+            if not 1 <= table <= self.n_tables:
+                raise ValueError(f"booths: {who!r} hosts at table {table}, outside "
+                                 f"1..{self.n_tables}")
+            if table in hosts_at:
+                raise ValueError(f"booths: table {table} is the booth of both "
+                                 f"{hosts_at[table]!r} and {who!r}")
+            hosts_at[table] = who
         req_ids = [r.id for r in self.requests]
         dup = sorted({i for i in req_ids if req_ids.count(i) > 1})
         if dup:
@@ -165,6 +207,27 @@ class Event(BaseModel):
     def n_slots(self) -> int:
         """Slots in the day (morning then afternoon)."""
         return self.morning.slots + self.afternoon.slots
+
+    @property
+    def pool_tables(self) -> int:
+        """Tables in the shared pool: all tables but the hosts' booths."""
+        return self.n_tables - len(self.booths)
+
+    def location_of(self, table: int) -> str:
+        """The name of the location of ``table`` (``""`` when the event names no locations).
+
+        >>> ev = Event(name="x", date="2026-02-12", n_tables=3, participants=[],
+        ...            morning={"start": "09:30", "slots": 2},
+        ...            locations=[{"name": "Hall A", "tables": 2}, {"name": "Room 2", "tables": 1}])
+        >>> [ev.location_of(t) for t in (1, 2, 3)]
+        ['Hall A', 'Hall A', 'Room 2']
+        """
+        first = 1
+        for loc in self.locations:
+            if first <= table < first + loc.tables:
+                return loc.name
+            first += loc.tables
+        return ""
 
     def profile(self, participant_id: str) -> Profile:
         """The profile of ``participant_id`` (``SpecError`` when unknown)."""

@@ -50,6 +50,10 @@ class B2BInstance:
     - ``fixed[m - 1]``: the slot meeting ``m`` must take, or ``None``.
     - ``precedences[m - 1]``: meetings that must be held in a strictly *earlier* slot than ``m``.
     - ``names[p - 1]``: optional display names.
+    - ``booths[p - 1]``: the table participant ``p`` hosts at, or ``None``. A meeting with a host
+      is held at a host's booth (two hosts meeting use one of their booths); the other meetings
+      share the pool of the ``n_tables - #booths`` remaining tables, so per slot at most
+      :attr:`pool_tables` meetings without a host.
 
     >>> inst = B2BInstance(3, 1, 3, 3, (Meeting(1, 2), Meeting(2, 3)))
     >>> inst.meetings_of(2)
@@ -66,6 +70,7 @@ class B2BInstance:
     precedences: tuple[frozenset[int], ...] = ()
     names: tuple[str, ...] = ()
     source: str | None = field(default=None, compare=False)
+    booths: tuple[int | None, ...] = ()
 
     def __post_init__(self) -> None:
         # fill optional per-participant / per-meeting arrays with their neutral value
@@ -75,6 +80,24 @@ class B2BInstance:
             object.__setattr__(self, "fixed", (None,) * len(self.meetings))
         if not self.precedences:
             object.__setattr__(self, "precedences", (frozenset(),) * len(self.meetings))
+        if not self.booths:
+            object.__setattr__(self, "booths", (None,) * self.n_participants)
+
+    @property
+    def pool_tables(self) -> int:
+        """Tables left for meetings without a host: ``n_tables`` minus the booths."""
+        return self.n_tables - sum(b is not None for b in self.booths)
+
+    def needs_pool(self, m: int) -> bool:
+        """Whether meeting ``m`` (1-based) needs a pool table (neither side hosts a booth)."""
+        mt = self.meetings[m - 1]
+        return self.booths[mt.p1 - 1] is None and self.booths[mt.p2 - 1] is None
+
+    def booth_of(self, m: int) -> int | None:
+        """The table of meeting ``m`` (1-based) when a side hosts: ``p1``'s booth, else ``p2``'s."""
+        mt = self.meetings[m - 1]
+        b1 = self.booths[mt.p1 - 1]
+        return b1 if b1 is not None else self.booths[mt.p2 - 1]
 
     @property
     def n_meetings(self) -> int:
@@ -146,6 +169,20 @@ def validate_instance(inst: B2BInstance, file: str | Path | None = None) -> B2BI
             f"precedences has {len(inst.precedences)} sets, expected nMeetings={inst.n_meetings}",
             field="precedences",
         )
+    if len(inst.booths) != n_p:
+        raise InputError(file, f"booths has {len(inst.booths)} entries, expected nBusiness={n_p}",
+                         field="booths")
+    taken: dict[int, int] = {}
+    for p, table in enumerate(inst.booths, start=1):
+        if table is None:
+            continue
+        if not 1 <= table <= inst.n_tables:
+            raise InputError(file, f"participant {p} hosts at table {table}, outside "
+                             f"1..{inst.n_tables}", field="booths")
+        if table in taken:
+            raise InputError(file, f"table {table} is the booth of participants {taken[table]} "
+                             f"and {p}", field="booths")
+        taken[table] = p
     for m, mt in enumerate(inst.meetings, start=1):
         for p in mt.participants:
             if not 1 <= p <= n_p:

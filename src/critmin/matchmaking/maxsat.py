@@ -9,7 +9,8 @@ fixed slot) and participants ``p`` with ``n_p`` meetings:
 
 - ``x[m, t]``: meeting ``m`` is held in slot ``t``; exactly one per meeting;
 - ``busy[p, t] <-> OR_{m in M(p)} x[m, t]`` with at most one ``x[m, t]`` per participant and slot;
-- tables: ``sum_m x[m, t] <= n_tables`` per slot;
+- tables: ``sum_m x[m, t] <= n_tables`` per slot and, when participants host at booths,
+  ``sum_{m without a host} x[m, t] <= pool_tables`` (the tables that are nobody's booth);
 - precedences through order literals ``le[m, t]`` ("``m`` is held at slot ``<= t``");
 - ``after[p, t]`` ("``p`` meets at some slot ``>= t``") and the break literal
   ``brk[p, t] <-> busy[p, t-1] & ~busy[p, t] & after[p, t+1]`` (a break starts at the idle
@@ -49,7 +50,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +58,9 @@ from critmin.matchmaking.model import Problem, interchangeable_meetings
 
 DOWN_AFTER = 0.25
 """Share of the time limit after which the search from above (:func:`descent_worker`) starts."""
+
+Progress = Callable[[int | None, int], None]
+"""Called during a run with ``(best total breaks found so far or None, proved lower bound)``."""
 
 
 @dataclass(frozen=True)
@@ -182,6 +186,9 @@ def encode(
         at = [x[m, t] for m in range(n_m) if (m, t) in x]
         if len(at) > inst.n_tables:
             _card(cl, pool, at, inst.n_tables, "atmost")
+        shared = [x[m, t] for m in range(n_m) if (m, t) in x and inst.needs_pool(m + 1)]
+        if len(shared) > inst.pool_tables:  # meetings without a host share the pool tables
+            _card(cl, pool, shared, inst.pool_tables, "atmost")
     # precedences: m only after each of its predecessors
     le: dict[int, list[int | None]] = {}
 
@@ -508,18 +515,20 @@ def solve_maxsat(
     *,
     time_limit_s: float | None = None,
     workers: int = 2,
+    progress: Progress | None = None,
 ) -> MaxSatOutcome:
     """Run the portfolio (module docstring) until the optimum is proved or the time is up.
 
     Small instances (at most 600 meeting-slot pairs) are solved by RC2 in this process; else
     each solver runs in a process of its own (killed at the deadline), RC2 alone when
-    ``workers == 1``.
+    ``workers == 1``. ``progress`` is called from this thread whenever the best schedule found
+    or the proved lower bound improves.
     """
     started = time.perf_counter()
     deadline = None if time_limit_s is None else started + float(time_limit_s)
     lb = problem.trivial_bound
     if problem.inst.n_meetings * problem.inst.n_slots <= 600:
-        return _solve_inline(problem)
+        return _solve_inline(problem, progress)
     inbox: queue_mod.Queue[Any] = queue_mod.Queue()
     running = {"rc2": _Worker("rc2", ("rc2", (problem,)), inbox)}
     # two SAT searches at the current lower bound: one that refutes fast, one that finds fast
@@ -536,8 +545,13 @@ def solve_maxsat(
     down_at = started + (DOWN_AFTER * (float(time_limit_s) if time_limit_s is not None else 60.0))
     best: tuple[int, list[int], str] | None = None  # total, slots, worker
     result: MaxSatOutcome | None = None
+    reported: tuple[int | None, int] | None = None
     try:
         while running:
+            state = (None if best is None else best[0], lb)
+            if progress is not None and state != reported:
+                reported = state
+                progress(*state)
             now = time.perf_counter()
             if modes and "down" not in running and best is None and now >= down_at:
                 running["down"] = _Worker("down", ("down", (problem, lb)), inbox)
@@ -586,13 +600,15 @@ def solve_maxsat(
     return result or MaxSatOutcome("UNKNOWN", None, None, lb)
 
 
-def _solve_inline(problem: Problem) -> MaxSatOutcome:
+def _solve_inline(problem: Problem, progress: Progress | None = None) -> MaxSatOutcome:
     """RC2 in this process, for small instances (solved in milliseconds)."""
     got: list[tuple[Any, ...]] = []
 
     class _Sink:
         def put(self, msg: tuple[Any, ...]) -> None:
             got.append(msg)
+            if progress is not None and msg[0] == "lb":
+                progress(None, max(msg[1], problem.trivial_bound))
 
     rc2_worker(problem, _Sink())
     last = got[-1]

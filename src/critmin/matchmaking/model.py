@@ -133,12 +133,16 @@ def greedy_slots(inst: B2BInstance, domains: Sequence[Sequence[int]]) -> list[in
     )
     busy: list[set[int]] = [set() for _ in range(inst.n_participants + 1)]
     load: dict[int, int] = {}
+    pool_load: dict[int, int] = {}
     slots = [0] * n_m
     for m in order:
         p1, p2 = inst.meetings[m].participants
+        pool = inst.needs_pool(m + 1)
         best, best_key = None, None
         for t in domains[m]:
             if t in busy[p1] or t in busy[p2] or load.get(t, 0) >= inst.n_tables:
+                continue
+            if pool and pool_load.get(t, 0) >= inst.pool_tables:
                 continue
             adj = sum(
                 1 for p in (p1, p2) if (t - 1) in busy[p] or (t + 1) in busy[p] or not busy[p]
@@ -152,6 +156,8 @@ def greedy_slots(inst: B2BInstance, domains: Sequence[Sequence[int]]) -> list[in
         busy[p1].add(best)
         busy[p2].add(best)
         load[best] = load.get(best, 0) + 1
+        if pool:
+            pool_load[best] = pool_load.get(best, 0) + 1
     return slots
 
 
@@ -255,8 +261,9 @@ def interchangeable_meetings(
 ) -> list[list[int]]:
     """Groups of meetings (0-based) that any schedule may permute: the meetings of one participant
     with counterparts who have no other meeting, with equal allowed slots, no fixed slot and no
-    precedence. Swapping their slots keeps every constraint and every participant's breaks, so
-    ordering each group's slots loses no optimum.
+    precedence, and the same need of a pool table (see :meth:`B2BInstance.needs_pool`). Swapping
+    their slots keeps every constraint and every participant's breaks, so ordering each group's
+    slots loses no optimum.
     """
     degree = [0] * (inst.n_participants + 1)
     for mt in inst.meetings:
@@ -264,13 +271,13 @@ def interchangeable_meetings(
         degree[mt.p2] += 1
     in_precedence = {m - 1 for before in inst.precedences for m in before}
     in_precedence |= {m for m, before in enumerate(inst.precedences) if before}
-    groups: dict[tuple[int, tuple[int, ...]], list[int]] = {}
+    groups: dict[tuple[int, tuple[int, ...], bool], list[int]] = {}
     for m, mt in enumerate(inst.meetings):
         if inst.fixed[m] is not None or m in in_precedence:
             continue
         for p, q in ((mt.p1, mt.p2), (mt.p2, mt.p1)):
             if degree[q] == 1 and degree[p] > 1:
-                groups.setdefault((p, tuple(domains[m])), []).append(m)
+                groups.setdefault((p, tuple(domains[m]), inst.needs_pool(m + 1)), []).append(m)
                 break
     return [g for g in groups.values() if len(g) > 1]
 

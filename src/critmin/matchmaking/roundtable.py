@@ -11,7 +11,8 @@ SQL store, :mod:`critmin.matchmaking.store`) are adapters: they turn their data 
   once in auto-accept mode) and :func:`respond` (only the participant asked, or the organiser,
   answers a pending request);
 - **the solver instance**: :func:`build_instance` from the accepted requests, with each
-  participant's unavailable slots, the sessions it attends, fixed slots and precedences;
+  participant's unavailable slots, the sessions it attends, fixed slots, precedences and
+  locations (hosts' booth tables; the other tables form the shared pool);
 - **capacity before solving**: :func:`capacity_check` (necessary conditions, with the numbers and
   what to drop or add) and :func:`demand` (per participant, with warnings);
 - **recommendation input**: :func:`recommendation_profiles` (public fields only, the same for
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -147,7 +149,8 @@ def build_instance(event: Event, file: str | Path | None = None) -> B2BInstance:
 
     Participants are numbered in the order of ``event.participants``; meeting ``m`` is the
     ``m``-th accepted request. Forbidden slots: :func:`forbidden_slots`; fixed slots and
-    precedences (``after``) from the requests.
+    precedences (``after``) from the requests; each host's booth table from ``event.booths``
+    (its meetings are held there, the others share the remaining tables).
     """
     index = {p.id: i for i, p in enumerate(event.participants, start=1)}
     reqs = accepted_requests(event)
@@ -176,6 +179,7 @@ def build_instance(event: Event, file: str | Path | None = None) -> B2BInstance:
         forbidden=tuple(forbidden), fixed=tuple(r.fixed_slot for r in reqs),
         precedences=tuple(precedences), names=tuple(p.name for p in event.participants),
         source=str(file) if file is not None else None,
+        booths=tuple(event.booths.get(p.id) for p in event.participants),
     )
     try:
         return validate_instance(inst, file)
@@ -232,7 +236,8 @@ def _allowed_slots(event: Event, r: MeetingRequest, forbidden: dict[str, frozens
 
 
 def capacity_check(event: Event) -> CapacityReport:
-    """Check ``meetings <= tables x slots`` and, per participant, ``meetings <= usable slots``.
+    """Check ``meetings <= tables x slots``, ``meetings without a host <= pool tables x slots``
+    (when participants host at booths) and, per participant, ``meetings <= usable slots``.
 
     A participant's usable slots are the slots in which at least one of its accepted meetings may
     be held (session, both sides' unavailability, fixed slot). Advice names the latest accepted
@@ -267,6 +272,17 @@ def capacity_check(event: Event) -> CapacityReport:
         need = math.ceil(len(reqs) / event.n_slots)
         advice.append(f"add {need - event.n_tables} tables (to {need}) or drop "
                       f"{len(reqs) - places} accepted requests")
+    shared = [r for r in reqs if r.requester not in event.booths and r.target not in event.booths]
+    pool_places = event.pool_tables * event.n_slots
+    if event.booths and len(shared) > pool_places:
+        reasons.append(f"{len(shared)} accepted meetings without a host for "
+                       f"{event.pool_tables} pool tables ({event.n_tables} tables, "
+                       f"{len(event.booths)} booths) x {event.n_slots} slots = {pool_places} "
+                       "places")
+        need = math.ceil(len(shared) / event.n_slots)
+        advice.append(f"add {need - event.pool_tables} pool tables, free booths, or drop "
+                      f"{len(shared) - pool_places} accepted requests between participants "
+                      "without a booth")
     return CapacityReport(len(reqs), event.n_tables, event.n_slots, tuple(reasons),
                           tuple(advice), tuple(dict.fromkeys(drop)))
 
@@ -324,6 +340,13 @@ def recommendation_profiles(event: Event) -> list[Profile]:
     return out
 
 
+JOINT_TOP = 3
+"""Length of the lists chosen jointly for all participants (the top-3 lists they see first)."""
+
+JOINT_CANDIDATES = 30
+"""Candidates per participant considered by the joint choice (its best by score)."""
+
+
 def recommend_for(event: Event, participant: str | None = None, *, top_k: int = 5,
                   spread: bool = True,
                   matrix: list[list[Recommendation | None]] | None = None) -> list[Recommendation]:
@@ -333,9 +356,13 @@ def recommend_for(event: Event, participant: str | None = None, *, top_k: int = 
     :func:`recommendation_profiles` with the event's partner countries. Pairs with any request
     (in either direction) are left out. With ``spread``, demand is weighed against capacity:
     ``load(b)`` counts ``b``'s requests that are not declined and ``slots(b)`` its usable slots;
-    a target with ``load >= slots`` is full and left out, and the others' scores are scaled by
-    ``(slots - load) / slots`` — so oversubscribed hubs sink and participants nobody asked for
-    rise.
+    ``room(b) = slots(b) - load(b)``. A target with no room is full and left out, and the
+    others' scores are scaled by ``room / slots`` — so oversubscribed hubs sink and participants
+    nobody asked for rise. Then the first :data:`JOINT_TOP` entries of every list are chosen
+    *jointly* (:func:`joint_lists`): the most list entries, and among those the largest total
+    score, such that nobody appears in more lists than its ``room`` — before any request, a hub
+    with 10 free slots is in at most 10 top-3 lists. The rest of a longer list follows by score.
+    Scores and reasons are those of each pair, unchanged by the joint choice.
     """
     if participant is not None:
         event.profile(participant)
@@ -348,19 +375,20 @@ def recommend_for(event: Event, participant: str | None = None, *, top_k: int = 
         if r.status != "declined":
             load[r.requester] += 1
             load[r.target] += 1
-    out: list[Recommendation] = []
+    room = {p: max(slots[p] - load[p], 0) for p in slots}
+    ranked: dict[str, list[Recommendation]] = {}
     for i, a in enumerate(profiles):
-        if participant is not None and a.id != participant:
+        if participant is not None and a.id != participant and not spread:
             continue
         recs = []
         for rec in matrix[i]:
             if rec is None or rec.score <= 0 or pair_key(rec.participant, rec.target) in taken:
                 continue
             if spread:
-                room, n = slots[rec.target] - load[rec.target], slots[rec.target]
-                if room <= 0:
+                n = slots[rec.target]
+                if room[rec.target] <= 0:
                     continue  # full: every usable slot is asked for already
-                factor = room / n
+                factor = room[rec.target] / n
                 reason = (f"{load[rec.target]} requests for {n} slots"
                           if load[rec.target] else "nobody has asked to meet them yet")
                 rec = Recommendation(rec.participant, rec.target, round(rec.score * factor, 4),
@@ -368,7 +396,55 @@ def recommend_for(event: Event, participant: str | None = None, *, top_k: int = 
                                      (*rec.reasons, reason))
             recs.append(rec)
         recs.sort(key=lambda r: (-r.score, r.target))
-        out.extend(recs[: max(top_k, 0)])
+        ranked[a.id] = recs
+    featured = joint_lists(ranked, room, JOINT_TOP) if spread else {}
+    out: list[Recommendation] = []
+    for a in profiles:
+        if participant is not None and a.id != participant:
+            continue
+        first = featured.get(a.id, [])
+        chosen = {r.target for r in first}
+        out.extend([*first, *(r for r in ranked[a.id] if r.target not in chosen)][:max(top_k, 0)])
+    return out
+
+
+def joint_lists(ranked: dict[str, list[Recommendation]], room: dict[str, int],
+                k: int = JOINT_TOP) -> dict[str, list[Recommendation]]:
+    """Each participant's ``k`` recommendations chosen jointly, best first.
+
+    A b-matching solved as a min-cost max-flow (OR-Tools): source -> ``a`` (capacity ``k``),
+    ``a`` -> ``b`` for ``b`` among ``a``'s :data:`JOINT_CANDIDATES` best (capacity 1, cost
+    ``1 - score``, ties broken by rank), ``b`` -> sink (capacity ``room[b]``). The maximum flow
+    fills as many list places as the capacities allow; of those, the minimum cost is the
+    largest total score. So nobody appears in more than ``room[b]`` lists.
+    """
+    from ortools.graph.python import min_cost_flow
+
+    ids = list(ranked)
+    node = {p: i for i, p in enumerate(ids, start=1)}
+    n = len(ids)
+    source, sink = 0, 2 * n + 1
+    flow = min_cost_flow.SimpleMinCostFlow()
+    arcs: list[tuple[int, Recommendation]] = []
+    for a in ids:
+        flow.add_arc_with_capacity_and_unit_cost(source, node[a], k, 0)
+        for rank, rec in enumerate(ranked[a][:JOINT_CANDIDATES]):
+            cost = round((1.0 - min(max(rec.score, 0.0), 1.0)) * 1_000_000) * 100 + rank
+            arcs.append((flow.add_arc_with_capacity_and_unit_cost(
+                node[a], n + node[rec.target], 1, cost), rec))
+    for b in ids:
+        flow.add_arc_with_capacity_and_unit_cost(n + node[b], sink, room.get(b, 0), 0)
+    flow.set_node_supply(source, k * n)  # the max flow from source to sink, at least cost
+    flow.set_node_supply(sink, -k * n)
+    status = flow.solve_max_flow_with_min_cost()
+    if status != flow.OPTIMAL:
+        raise RuntimeError(f"joint recommendation lists: min-cost flow status {status}")
+    out: dict[str, list[Recommendation]] = {a: [] for a in ids}
+    for arc, rec in arcs:
+        if flow.flow(arc) > 0:
+            out[rec.participant].append(rec)
+    for recs in out.values():
+        recs.sort(key=lambda r: (-r.score, r.target))
     return out
 
 
@@ -397,11 +473,13 @@ class RunOutcome:
 
 
 def schedule_event(event: Event, *, time_limit_s: float | None = None, workers: int = 2,
-                   method: str = "auto") -> RunOutcome:
+                   method: str = "auto",
+                   progress: Callable[[int | None, int], None] | None = None) -> RunOutcome:
     """Check capacity, then minimise breaks with :func:`~critmin.matchmaking.scheduler.solve_schedule`.
 
     A violated necessary condition answers INFEASIBLE at once with the reasons and advice (no
-    solver call); so does a schedule the solver proves impossible.
+    solver call); so does a schedule the solver proves impossible. ``progress`` receives
+    ``(best total breaks so far or None, proved lower bound)`` while the solver runs.
     """
     import time
 
@@ -417,7 +495,8 @@ def schedule_event(event: Event, *, time_limit_s: float | None = None, workers: 
 
     inst = build_instance(event)
     res = solve_schedule(inst, fairness=event.fairness, time_limit_s=time_limit_s,
-                         workers=workers, method=method)  # type: ignore[arg-type]
+                         workers=workers, method=method,  # type: ignore[arg-type]
+                         progress=progress)
     reasons: tuple[str, ...] = ()
     if res.status == "INFEASIBLE":
         reasons = tuple(explain_infeasibility(inst, event.fairness)) or (
@@ -454,12 +533,14 @@ def slot_times(event: Event, slot: int) -> tuple[datetime, datetime]:
 
 @dataclass(frozen=True)
 class AgendaRow:
-    """One meeting in a participant's agenda (times are naive local times of the event)."""
+    """One meeting in a participant's agenda (times are naive local times of the event;
+    ``location`` is the name of the table's location, ``""`` when the event names none)."""
 
     slot: int
     start: datetime
     end: datetime
     table: int
+    location: str
     counterpart_id: str
     counterpart_name: str
     counterpart_summary: str
@@ -485,8 +566,8 @@ def agenda_rows(event: Event, schedule: list[ScheduleEntry] | tuple[ScheduleEntr
         other = r.target if r.requester == participant else r.requester
         view = profile_view(event.profile(other), participant)
         start, end = slot_times(event, e.slot)
-        rows.append(AgendaRow(e.slot, start, end, e.table, other, view["name"],
-                              profile_summary(view), r.id))
+        rows.append(AgendaRow(e.slot, start, end, e.table, event.location_of(e.table), other,
+                              view["name"], profile_summary(view), r.id))
     return sorted(rows, key=lambda r: r.slot)
 
 

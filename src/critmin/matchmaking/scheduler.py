@@ -34,18 +34,19 @@ from typing import Literal
 
 from critmin.matchmaking.cpsat import solve_cpsat
 from critmin.matchmaking.instance import B2BInstance
-from critmin.matchmaking.maxsat import solve_maxsat
+from critmin.matchmaking.maxsat import Progress, solve_maxsat
 from critmin.matchmaking.model import (
     Problem,
     breaks_of_slots,
+    greedy_slots,
     meeting_domains,
     participant_break_bounds,
 )
 
 __all__ = [
     "Assignment", "ScheduleResult", "assign_tables", "breaks_by_participant", "breaks_of_slots",
-    "explain_infeasibility", "meeting_domains", "participant_break_bounds", "schedule_of",
-    "solve_schedule",
+    "explain_infeasibility", "greedy_schedule", "meeting_domains", "participant_break_bounds",
+    "schedule_of", "solve_schedule",
 ]
 
 Status = Literal["OPTIMAL", "FEASIBLE", "INFEASIBLE", "UNKNOWN"]
@@ -91,8 +92,11 @@ class ScheduleResult:
 def assign_tables(inst: B2BInstance, slots: Sequence[int]) -> list[int]:
     """Tables (1-based) for meetings at ``slots`` (index ``m - 1``), at most ``n_tables`` per slot.
 
-    Greedy, slot by slot: a meeting first tries the table one of its participants sat at in the
-    previous slot, so hosts keep their table; the rest take the lowest free table.
+    A meeting with a host (``inst.booths``) is held at the host's booth
+    (:meth:`~critmin.matchmaking.instance.B2BInstance.booth_of`). The others share the pool
+    (every table that is nobody's booth), greedily, slot by slot: a meeting first tries the pool
+    table one of its participants sat at in the previous slot, so participants keep their table;
+    the rest take the lowest free pool table.
 
     >>> from critmin.matchmaking.instance import Meeting
     >>> inst = B2BInstance(3, 2, 2, 2, (Meeting(1, 2), Meeting(1, 3), Meeting(2, 3)))
@@ -107,13 +111,18 @@ def assign_tables(inst: B2BInstance, slots: Sequence[int]) -> list[int]:
     for m, t in enumerate(slots):
         by_slot.setdefault(t, []).append(m)
     tables = [0] * len(slots)
+    booths = {b for b in inst.booths if b is not None}
+    pool = [k for k in range(1, inst.n_tables + 1) if k not in booths]
     last_table: dict[int, tuple[int, int]] = {}  # participant -> (slot, table)
     for t in sorted(by_slot):
-        ms = by_slot[t]
-        if len(ms) > inst.n_tables:
-            raise ValueError(f"slot {t} has {len(ms)} meetings for {inst.n_tables} tables")
+        hosted = [m for m in by_slot[t] if not inst.needs_pool(m + 1)]
+        ms = [m for m in by_slot[t] if inst.needs_pool(m + 1)]
+        if len(ms) > len(pool):
+            raise ValueError(f"slot {t} has {len(ms)} meetings for {len(pool)} pool tables")
+        for m in hosted:
+            tables[m] = inst.booth_of(m + 1)  # type: ignore[assignment]
         seen: set[int] = set()
-        for m in ms:
+        for m in by_slot[t]:
             for p in inst.meetings[m].participants:
                 if p in seen:
                     raise ValueError(f"participant {p} has two meetings in slot {t}")
@@ -126,18 +135,16 @@ def assign_tables(inst: B2BInstance, slots: Sequence[int]) -> list[int]:
                 for p in inst.meetings[m].participants
                 if p in last_table and last_table[p][0] == t - 1
             ]
-            free = [w for w in want if w not in used]
+            free = [w for w in want if w not in used and w not in booths]
             if free:
                 tables[m] = free[0]
                 used.add(free[0])
             else:
                 rest.append(m)
-        nxt = 1
+        free_pool = iter(k for k in pool if k not in used)
         for m in rest:
-            while nxt in used:
-                nxt += 1
-            tables[m] = nxt
-            used.add(nxt)
+            tables[m] = next(free_pool)
+            used.add(tables[m])
         for m in ms:
             for p in inst.meetings[m].participants:
                 last_table[p] = (t, tables[m])
@@ -161,6 +168,29 @@ def schedule_of(inst: B2BInstance, slots: Sequence[int]) -> tuple[Assignment, ..
 Method = Literal["auto", "maxsat", "cpsat"]
 
 
+def greedy_schedule(problem: Problem) -> list[int] | None:
+    """The greedy first slots (:func:`~critmin.matchmaking.model.greedy_slots`, index
+    ``m - 1``) when they are a valid schedule (precedences and fairness hold), else ``None``.
+
+    Fairness over every participant: ``max_p breaks(p) - min_q breaks(q) <= d``.
+
+    >>> from critmin.matchmaking.instance import Meeting
+    >>> greedy_schedule(Problem.of(B2BInstance(3, 1, 3, 3, (Meeting(1, 2), Meeting(1, 3))), 2))
+    [1, 2]
+    """
+    inst = problem.inst
+    slots = greedy_slots(inst, problem.domains)
+    if slots is None:
+        return None
+    for m, before in enumerate(inst.precedences):
+        if any(slots[b - 1] >= slots[m] for b in before):
+            return None
+    per_p = breaks_by_participant(inst, slots)
+    if problem.fairness is not None and per_p and max(per_p) - min(per_p) > problem.fairness:
+        return None
+    return slots
+
+
 def solve_schedule(
     inst: B2BInstance,
     *,
@@ -168,6 +198,7 @@ def solve_schedule(
     time_limit_s: float | None = None,
     workers: int = 2,
     method: Method = "auto",
+    progress: Progress | None = None,
 ) -> ScheduleResult:
     """Minimise the total number of breaks of ``inst``; return a proven status.
 
@@ -182,6 +213,11 @@ def solve_schedule(
     stopped the proof (``lower_bound`` is then the best bound), ``"INFEASIBLE"`` when no schedule
     exists, ``"UNKNOWN"`` otherwise.
 
+    The greedy schedule (:func:`greedy_schedule`), when valid, is the first "best so far": a run
+    whose solvers find nothing better in time returns it as ``FEASIBLE``. ``progress`` is called
+    with ``(best total breaks so far or None, proved lower bound)`` at the start and whenever
+    the portfolio improves either.
+
     >>> from critmin.matchmaking.instance import Meeting
     >>> inst = B2BInstance(3, 1, 3, 3, (Meeting(1, 2), Meeting(1, 3)))
     >>> res = solve_schedule(inst)
@@ -189,9 +225,14 @@ def solve_schedule(
     ('OPTIMAL', 0, [1])
     """
     started = time.perf_counter()
+    greedy: list[int] | None = None
+    greedy_total: int | None = None
 
     def result(status: Status, slots: Sequence[int] | None, lower_bound: int) -> ScheduleResult:
         elapsed = time.perf_counter() - started
+        if greedy is not None and status in ("FEASIBLE", "UNKNOWN") and (
+                slots is None or sum(breaks_by_participant(inst, slots)) > (greedy_total or 0)):
+            status, slots = "FEASIBLE", greedy  # nothing better than the greedy schedule
         if slots is None:
             return ScheduleResult(status, None, lower_bound, (), fairness, elapsed)
         per_p = breaks_by_participant(inst, slots)
@@ -203,11 +244,25 @@ def solve_schedule(
     problem = Problem.of(inst, fairness)
     if any(not dom for dom in problem.domains):
         return result("INFEASIBLE", None, 0)
+    greedy = greedy_schedule(problem)
+    greedy_total = None if greedy is None else sum(breaks_by_participant(inst, greedy))
+
+    reported: list[tuple[int | None, int]] = []
+
+    def report(best: int | None, bound: int) -> None:
+        known = [b for b in (best, greedy_total) if b is not None]
+        state = (min(known) if known else None, bound)
+        if progress is not None and (not reported or reported[-1] != state):
+            reported.append(state)
+            progress(*state)
+
+    report(None, problem.trivial_bound)
     if method != "cpsat":
         share = 1.0 if method == "maxsat" or time_limit_s is None else 0.9
         out = solve_maxsat(
             problem, workers=workers,
             time_limit_s=None if time_limit_s is None else share * float(time_limit_s),
+            progress=report,
         )
         if out.status == "INFEASIBLE":
             return result("INFEASIBLE", None, 0)
@@ -224,7 +279,8 @@ def solve_schedule(
 def explain_infeasibility(inst: B2BInstance, fairness: int | None = 2) -> list[str]:
     """Simple reasons why ``inst`` has no schedule (empty when none of these checks fires).
 
-    Checks: a meeting without an allowed slot, more meetings than tables x slots, a participant
+    Checks: a meeting without an allowed slot, more meetings than tables x slots, more meetings
+    without a host than pool tables x slots (when participants host at booths), a participant
     with more meetings than usable slots, and a participant whose least breaks alone exceed the
     fairness bound while another participant has at most one meeting (so the minimum is 0).
 
@@ -243,6 +299,10 @@ def explain_infeasibility(inst: B2BInstance, fairness: int | None = 2) -> list[s
         reasons.append(
             f"{inst.n_meetings} meetings for {inst.n_tables} tables x {inst.n_slots} slots"
         )
+    shared = sum(inst.needs_pool(m) for m in range(1, inst.n_meetings + 1))
+    if inst.pool_tables < inst.n_tables and shared > inst.pool_tables * inst.n_slots:
+        reasons.append(f"{shared} meetings without a host for {inst.pool_tables} pool tables x "
+                       f"{inst.n_slots} slots")
     counts = [len(inst.meetings_of(p)) for p in range(1, inst.n_participants + 1)]
     for p in range(1, inst.n_participants + 1):
         usable = {t for m in inst.meetings_of(p) for t in domains[m - 1]}

@@ -50,7 +50,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "name": "Roundtable", "date": "2026-01-01", "timezone": "UTC", "venue": "",
     "n_tables": 10, "slot_minutes": 20, "morning": {"start": "09:00", "slots": 6},
     "afternoon": {"start": "14:00", "slots": 4}, "partner_countries": [], "auto_accept": False,
-    "request_deadline": None, "fairness": 2,
+    "request_deadline": None, "fairness": 2, "locations": [], "booths": {},
 }
 SETTINGS_FIELDS = tuple(DEFAULT_SETTINGS)
 SIGNIN_TTL = dt.timedelta(days=14)
@@ -227,6 +227,18 @@ def start_run(s: Session, run_id: str, event: Event, user_id: int | None) -> Sch
     s.add(run)
     s.flush()
     return run
+
+
+def record_progress(s: Session, run_id: str, seconds: float, best: int | None,
+                    bound: int) -> None:
+    """Append a live progress report (best total breaks so far or None, proved lower bound) to
+    run ``run_id`` while it is RUNNING; reports after the run ended are dropped."""
+    run = s.scalar(select(ScheduleRun).where(ScheduleRun.run_id == run_id))
+    if run is None or run.status != "RUNNING":
+        return
+    run.progress = [*(run.progress or []), {"seconds": round(seconds, 3), "best": best,
+                                            "bound": bound}]
+    s.flush()
 
 
 def finish_run(s: Session, run_id: str, out: core.RunOutcome, *, publish: bool) -> bool:
@@ -422,8 +434,6 @@ def import_participants(s: Session, event: Event | None, profiles: list[Profile]
     """
     from critmin import auth
 
-    if event is not None:
-        save_settings(s, event.model_dump(mode="json", include=set(SETTINGS_FIELDS)))
     out = []
     for p in profiles:
         full = p.model_dump(mode="json", exclude={"id", "name", "country_iso3", "visibility"})
@@ -447,7 +457,8 @@ def import_participants(s: Session, event: Event | None, profiles: list[Profile]
         user = s.get(User, row.user_id)
         assert user is not None
         out.append(Imported(p.id, p.name, user.username, issue_signin_link(s, user.id), created))
-    if event is not None:
+    if event is not None:  # after the participants, whom the booths name
+        save_settings(s, event.model_dump(mode="json", include=set(SETTINGS_FIELDS)))
         ids = {pid: s.scalar(select(Participant.id).where(Participant.ref == pid))
                for pid in {p.id for p in profiles}}
         for r in event.requests:

@@ -263,6 +263,34 @@ def calc_import_reliance(production: Any, imports: Any, exports: Any) -> Any:
     return _where(c > 0, (imports - exports) / c, None)
 
 
+def calc_interval_gap(low: float | None, high: float | None, ref_low: float | None,
+                      ref_high: float | None) -> float | None:
+    """Distance between a computed interval [low, high] and a published one [ref_low, ref_high]
+    (same unit, e.g. percentage points): 0 when they overlap.
+
+    A point figure is an interval with low = high; a bound leaves one end open (None = minus or
+    plus infinity): USGS's ">50" is [50, 100], its "E" (net exporter) [None, 0]. Used to compare
+    a computed net import reliance, which is itself a bound when the production is withheld,
+    with the figure a publisher prints.
+
+    Missing data: a computed interval open at both ends gives None (nothing to compare).
+
+    >>> calc_interval_gap(45.4, 45.4, 45.0, 45.0)
+    0.4
+    >>> calc_interval_gap(None, 0.0, 30.0, 30.0)  # computed "<= 0" against a printed 30
+    30.0
+    >>> calc_interval_gap(52.0, 52.0, 50.0, 100.0)  # 52 against ">50"
+    0.0
+    """
+    if low is None and high is None:
+        return None
+    lo = -math.inf if low is None else low
+    hi = math.inf if high is None else high
+    ref_lo = -math.inf if ref_low is None else ref_low
+    ref_hi = math.inf if ref_high is None else ref_high
+    return round(max(0.0, ref_lo - hi, lo - ref_hi), 12)
+
+
 def calc_n_minus_1_coverage(world: Any, top_production: Any, top_demand: Any,
                             world_demand: Any = None) -> Any:
     """N-1 coverage K = (W - P_top) / (D - D_top) (dimensionless).

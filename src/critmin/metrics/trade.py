@@ -32,10 +32,14 @@ from critmin.sources.baci import HS_REVISIONS
 
 
 def mineral_trade(trade_flows: ir.Table, hs_map: ir.Table, *, stage: str = "all",
-                  family: str | None = "baci", sources: ir.Table | None = None) -> ir.Table:
+                  family: str | None = "baci", sources: ir.Table | None = None,
+                  forms: Sequence[str] | None = None) -> ir.Table:
     """Trade flows per year, exporter, importer and mineral for the mineral's HS codes.
 
-    ``stage`` is ``mine`` (ores and concentrates), ``refined`` (everything processed) or ``all``.
+    ``stage`` is ``mine`` (ores and concentrates), ``refined`` (everything processed) or ``all``;
+    ``forms`` keeps only the codes of those traded forms (``hs_map.stage``: ``ore``,
+    ``intermediate``, ``chemical``, ``alloy``, ``metal``, ``scrap``), e.g. ``["metal"]`` for
+    refined metal as USGS counts it for copper.
     Output: ``year, exporter, importer, mineral, value_kusd, quantity_t, content_t, n_flows,
     n_content`` where ``content_t`` = sum(quantity_t x content_factor) over flows whose quantity and
     content factor are known (``n_content`` of ``n_flows``). Self-trade (re-imports) is dropped.
@@ -50,6 +54,8 @@ def mineral_trade(trade_flows: ir.Table, hs_map: ir.Table, *, stage: str = "all"
     m = hs_map
     if stage != "all":
         m = m.filter(m.chain_stage == stage)
+    if forms is not None:
+        m = m.filter(m.stage.isin(list(forms)))
     keys = ["hs_code", "hs_revision"]
     j = t.join(m.select(*keys, "mineral", "content_factor"), keys).filter(
         _.exporter != _.importer)
@@ -356,3 +362,36 @@ def import_reliance(flows: ir.Table, production: ir.Table, *, stage: str,
                                                    j.exports_content_t), ibis.null("float64")),
         import_reliance=reliance, reliance_basis=basis, reliance_flag=flag,
     ).drop("complete")
+
+
+def reliance_on_basis(trade_flows: ir.Table, hs_map: ir.Table, production: ir.Table, *,
+                      stage: str = "mine", forms: Sequence[str] | None = None,
+                      sources: ir.Table | None = None, family: str | None = None) -> ir.Table:
+    """Net import reliance on a stated basis: the traded ``forms`` of each mineral against its
+    production at ``stage`` (``mine``, ``refinery`` or ``smelter``), per country and year.
+
+    This is how a publisher's reliance is reproduced on the publisher's own basis: USGS's copper
+    figure is refined imports minus refined exports over refinery production plus that net, so
+    ``forms=["metal"], stage="refinery"``; its zinc ores figure is ``forms=["ore"]``,
+    ``stage="mine"``. ``forms=None`` counts every traded form (what ``critmin assess`` reports
+    as ``import_reliance``, against mine production). ``family=None`` takes production from the
+    preferred source family of each mineral and stage, as ``assess`` does.
+
+    Columns: those of :func:`import_reliance` plus ``reliance_low`` and ``reliance_high``, the
+    interval the arithmetic allows: both equal ``import_reliance`` where it is known; where the
+    production is withheld (``production_withheld``) and the net imports N = M - X are known on
+    a content basis, reliance = N / (P + N) for an unknown P >= 0 lies in (0, 1] when N > 0
+    (``reliance_low`` 0, ``reliance_high`` 1) and is <= 0 when N <= 0 (``reliance_low`` null,
+    ``reliance_high`` 0); otherwise both are null.
+    """
+    f = mineral_trade(trade_flows, hs_map, stage="all", sources=sources, forms=forms)
+    r = import_reliance(f, production, stage=stage, sources=sources, family=family)
+    net = r.imports_content_t - r.exports_content_t
+    known = r.content_complete | (r.content_value_share >= CONTENT_MIN_SHARE)
+    withheld = (r.production_flag == "production_withheld") & known
+    low = ibis.cases((r.import_reliance.notnull(), r.import_reliance),
+                     (withheld & (net > 0), 0.0), else_=ibis.null("float64"))
+    high = ibis.cases((r.import_reliance.notnull(), r.import_reliance),
+                      (withheld & (net > 0), 1.0), (withheld, 0.0),
+                      else_=ibis.null("float64"))
+    return r.mutate(reliance_low=low, reliance_high=high)

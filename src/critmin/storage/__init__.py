@@ -8,7 +8,7 @@ The schema is managed by the Alembic migrations shipped in ``critmin/storage/mig
 >>> store = Store("sqlite://")          # an in-memory database
 >>> store.upgrade()
 >>> store.current_revision()
-'0005_httphard'
+'0006_run_progress'
 """
 
 from __future__ import annotations

@@ -205,6 +205,8 @@ class ScheduleRun(Base):
     #: INFEASIBLE reasons and advice, or the error of a failed run
     reasons: Mapped[list[str] | None] = mapped_column(JSON)
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    #: live progress while RUNNING: ``[{"seconds", "best", "bound"}, ...]`` (best may be null)
+    progress: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
 
 class WatchRule(Base):

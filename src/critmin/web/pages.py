@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from critmin import auth, reference
-from critmin.api._core import SESSION_COOKIE, AtlasPool, client_ip, principal
+from critmin.api._core import SESSION_COOKIE, AtlasPool, atlas_pool, client_ip, principal
 from critmin.auth import Principal
 from critmin.errors import CritminError
 from critmin.reports import charts, views
@@ -32,7 +32,7 @@ def templates() -> Any:
 
 
 def _pool(request: Request) -> AtlasPool:
-    return request.app.state.atlas
+    return atlas_pool(request)
 
 
 def _cached(request: Request, key: tuple[Any, ...], fn: Any) -> Any:

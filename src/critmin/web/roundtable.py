@@ -14,7 +14,6 @@ token in ``X-CSRF-Token``; no inline script (the page script is ``/static/roundt
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -95,10 +94,8 @@ def _view(p: Participant, who: Principal) -> dict[str, Any]:
     return profile_view(p, who)
 
 
-def build_roundtable_router() -> APIRouter:
-    r = APIRouter(include_in_schema=False)
-
-    # ---------------------------------------------------------------- sign-in by link
+def _signin_routes(r: APIRouter) -> None:
+    """Sign-in by one-time link: the form and the post that opens a session."""
 
     @r.get("/signin/{token}", response_class=HTMLResponse)
     def signin_form(request: Request, who: Who, token: str) -> Response:
@@ -125,7 +122,9 @@ def build_roundtable_router() -> APIRouter:
                         max_age=int(auth.SESSION_TTL.total_seconds()))
         return resp
 
-    # ---------------------------------------------------------------- profiles
+
+def _profile_routes(r: APIRouter) -> None:
+    """The profiles list, one profile, and my profile form."""
 
     @r.get("/roundtable", response_class=HTMLResponse)
     def profiles(request: Request, who: Who) -> Response:
@@ -185,7 +184,9 @@ def build_roundtable_router() -> APIRouter:
         return _fragment(request, who, "ok", "Profile saved." if not created else
                          "Profile created: see your recommendations.")
 
-    # ---------------------------------------------------------------- recommendations, requests
+
+def _request_routes(r: APIRouter) -> None:
+    """Recommendations with a request button; requests with accept and decline."""
 
     @r.get("/roundtable/recommendations", response_class=HTMLResponse)
     def recommendations(request: Request, who: Who) -> Response:
@@ -262,7 +263,9 @@ def build_roundtable_router() -> APIRouter:
             row = next(x for x in _request_rows(s, who) if x["id"] == request_id)
         return _render(request, "roundtable/_request_row.html", who, r=row)
 
-    # ---------------------------------------------------------------- agenda and schedule grid
+
+def _agenda_routes(r: APIRouter) -> None:
+    """My agenda and the organiser's schedule grid."""
 
     @r.get("/roundtable/agenda", response_class=HTMLResponse)
     def agenda(request: Request, who: Who,
@@ -304,10 +307,14 @@ def build_roundtable_router() -> APIRouter:
                                            event.profile(q.target).name)
             times = [f"{core.slot_times(event, k)[0]:%H:%M}"
                      for k in range(1, event.n_slots + 1)]
+        booth_names = ({t: event.profile(p).name for p, t in event.booths.items()}
+                       if event is not None else {})
         return _render(request, "roundtable/schedule.html", who, title="Schedule", run=run,
-                       event=event, grid=grid, times=times)
+                       event=event, grid=grid, times=times, booth_names=booth_names)
 
-    # ---------------------------------------------------------------- the organiser's page
+
+def _organise_routes(r: APIRouter) -> None:
+    """The organiser's page: event settings and import."""
 
     @r.get("/roundtable/organise", response_class=HTMLResponse)
     def organise(request: Request, who: Who) -> Response:
@@ -370,24 +377,20 @@ def build_roundtable_router() -> APIRouter:
         base = str(request.base_url).rstrip("/")
         return _render(request, "roundtable/_imported.html", who, rows=rows, base=base)
 
+
+def _run_routes(r: APIRouter) -> None:
+    """Scheduler runs (started in a thread, followed by polling), publishing, the ZIP export."""
+
     @r.post("/roundtable/organise/run", response_class=HTMLResponse)
     def start_run(request: Request, who: Who,
                   time_limit_s: Annotated[float, Form(gt=0, le=600)] = 30.0) -> Response:
         if not who.is_staff:
             return _fragment(request, who, "error", "organisers only", 403)
-        from critmin.api.match import begin_run, run_scheduler
+        from critmin.api.match import begin_run, start_background_run
 
         app_store = request.app.state.store
         run_id, event = begin_run(app_store, who.user_id)
-
-        def work() -> None:
-            try:
-                run_scheduler(app_store, run_id, event, time_limit_s=time_limit_s,
-                              publish=False)
-            except Exception:  # stored as the run's ERROR status
-                return
-
-        threading.Thread(target=work, name=f"schedule-{run_id}", daemon=True).start()
+        start_background_run(app_store, run_id, event, time_limit_s=time_limit_s, publish=False)
         return _render(request, "roundtable/_run.html", who, run=None, run_id=run_id,
                        pending=True, limit=time_limit_s, elapsed=0.0, published=None,
                        can_publish=False, published_total=None)
@@ -440,6 +443,13 @@ def build_roundtable_router() -> APIRouter:
         return Response(data, media_type="application/zip",
                         headers={"Content-Disposition": 'attachment; filename="agendas.zip"'})
 
+
+def build_roundtable_router() -> APIRouter:
+    """The roundtable pages: one function per page or route group adds its routes."""
+    r = APIRouter(include_in_schema=False)
+    for add in (_signin_routes, _profile_routes, _request_routes, _agenda_routes,
+                _organise_routes, _run_routes):
+        add(r)
     return r
 
 
@@ -551,11 +561,30 @@ def _settings_of(form: Any) -> dict[str, Any]:
         except ValueError:
             raise ValueError(f"{name}: a whole number") from None
 
+    def pairs(name: str) -> list[tuple[str, int]]:
+        """``key: number; key: number`` (also one per line)."""
+        v = form.get(name) or ""
+        if not isinstance(v, str) or len(v) > 3000:
+            raise ValueError(f"{name}: at most 3000 characters")
+        out = []
+        for item in v.replace("\n", ";").split(";"):
+            if not item.strip():
+                continue
+            key, sep, value = item.rpartition(":")
+            if not sep or not key.strip() or not value.strip().isdigit():
+                raise ValueError(f"{name}: {item.strip()!r} is not 'name: number'")
+            out.append((key.strip(), int(value)))
+        return out
+
     deadline = get("request_deadline")
     fairness = get("fairness")
+    locations = [{"name": k, "tables": n} for k, n in pairs("locations")]
+    booths = dict(pairs("booths"))
     return {
         "name": get("name"), "date": get("date"), "timezone": get("timezone") or "UTC",
-        "venue": get("venue"), "n_tables": num("n_tables"), "slot_minutes": num("slot_minutes"),
+        "venue": get("venue"), "slot_minutes": num("slot_minutes"),
+        "n_tables": sum(x["tables"] for x in locations) if locations else num("n_tables"),
+        "locations": locations, "booths": booths,
         "morning": {"start": get("morning_start"), "slots": num("morning_slots")},
         "afternoon": {"start": get("afternoon_start"), "slots": num("afternoon_slots")},
         "partner_countries": [c.strip().upper() for c in get("partner_countries").split(",")
