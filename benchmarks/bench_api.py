@@ -53,31 +53,38 @@ ENDPOINTS = [
 
 
 def _ms(text: str) -> float:
-    m = re.match(r"([\d.]+)(us|ms|s)", text)
+    m = re.match(r"([\d.]+)(us|ms|s|m)$", text)
     if not m:
         return float("nan")
     v, unit = float(m.group(1)), m.group(2)
-    return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
+    return {"us": v / 1000, "ms": v, "s": v * 1000, "m": v * 60_000}[unit]
 
 
 WRK_THREADS = 2
 
 
 def run_wrk(url: str, seconds: int, connections: int, headers: dict[str, str] | None = None,
-            script: Path | None = None) -> dict[str, float]:
+            script: Path | None = None, timeout_s: int | None = None) -> dict[str, float]:
+    """wrk's figures for ``url``: requests/s, p50, p99 and max latency (ms), requests, errors
+    (non-2xx and socket errors; a request slower than ``timeout_s``, wrk's default 2 s, is a
+    socket error)."""
     extra = [arg for k, v in (headers or {}).items() for arg in ("-H", f"{k}: {v}")]
+    if timeout_s is not None:
+        extra += ["--timeout", f"{timeout_s}s"]
     if script is not None:
         extra += ["-s", str(script)]
     out = subprocess.run(["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{seconds}s",
                           "--latency", *extra, url],
                          capture_output=True, text=True, check=True).stdout
     lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.MULTILINE))
+    lat_max = re.search(r"^\s+Latency\s+\S+\s+\S+\s+(\S+)", out, re.MULTILINE)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     errors = (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, sock.groups())) if sock else 0)
-    return {"rps": rps, "p50": _ms(lat["50"]), "p99": _ms(lat["99"]), "requests": total,
+    return {"rps": rps, "p50": _ms(lat["50"]), "p99": _ms(lat["99"]),
+            "max": _ms(lat_max.group(1)) if lat_max else float("nan"), "requests": total,
             "errors": errors, "non2xx": int(non2xx.group(1)) if non2xx else 0,
             "socket_errors": sum(map(int, sock.groups())) if sock else 0}
 

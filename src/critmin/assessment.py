@@ -9,7 +9,9 @@ API, the CLI and the dashboard.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 from ibis import _
@@ -31,82 +33,71 @@ COLUMNS = [
 ]
 
 
+#: ``cache(key, compute)``: ``compute()``'s value, kept under ``key`` by a caller that asks many
+#: questions of one atlas (the server keeps each year's tables once per process).
+Cache = Callable[[Hashable, Callable[[], Any]], Any]
+
+
+def _no_cache(_key: Hashable, compute: Callable[[], Any]) -> Any:
+    return compute()
+
+
 def assess(country: str, *, year: int | None = None, minerals: Sequence[str] | None = None,
-           atlas: Atlas | None = None) -> pd.DataFrame:
+           atlas: Atlas | None = None, cache: Cache | None = None) -> pd.DataFrame:
     """Supply-risk table for ``country`` (one row per mineral; see :data:`COLUMNS`).
 
     ``year`` defaults to the latest year with trade data for the country. Shares are of import
     value (thousand USD); import reliance is on a metal-content basis (see
     :func:`critmin.metrics.trade.import_reliance`); production concentration uses the USGS MCS
     data of ``year`` or the latest earlier year (``production_year``).
+
+    The figures are computed for every country of the year at once (:func:`year_tables`) and
+    this country's rows taken from them; ``cache`` keeps those tables (one entry per year, and
+    one for the years each importer has trade data) for the next question about the atlas.
     """
     atlas = atlas or Atlas.open()
+    cache = cache or _no_cache
     iso3 = resolve_country(country)
-    tf, hs, src = atlas.table("trade_flows"), atlas.table("hs_map"), atlas.table("sources")
     minerals = [require_mineral(m) for m in minerals or ()]
-    flows = trade.mineral_trade(tf, hs, sources=src)
-    span = flows.filter(_.importer == iso3).aggregate(lo=_.year.min(), hi=_.year.max())
-    lo, hi = span.to_pandas().iloc[0]
-    have = [] if pd.isna(lo) else [int(lo), int(hi)]
+    spans = cache(("assess", "trade years"), lambda: trade_years(atlas))
+    have = spans.get(iso3)
     if not have:
         raise NoDataError(f"no trade data for {iso3} in the atlas: no BACI flow has it as "
                           "importer of a mapped mineral")
     if year is None:
         year = have[-1]
     require_year(year, range(have[0], have[-1] + 1), what=f"trade data for {iso3}")
-    flows_y = flows.filter(_.year == year)
-    if minerals:
-        flows_y = flows_y.filter(_.mineral.isin(list(minerals)))
-    im = trade.import_metrics(flows_y, atlas.table("country_groups"))
-    im = im.filter(_.importer == iso3).to_pandas()
-
-    # one production source family per mineral and stage (USGS MCS; refining: else the IEA)
-    prod = preferred_family(atlas.table("production"), src).drop("family")
-    rel = {}
-    # mine: every traded form (content basis) against mine production, the whole chain;
-    # refinery: refined forms against refinery production. A publisher's own basis (USGS's
-    # refined copper, say) is trade.reliance_on_basis: see docs/validation.md
-    for stage, chain in (("mine", "all"), ("refinery", "refined")):
-        f = trade.mineral_trade(tf, hs, stage=chain, sources=src).filter(_.year == year)
-        # every family's rows: the preferred one serves production, World Mining Data's
-        # complete producer lists tell who produces nothing
-        r = trade.import_reliance(f, atlas.table("production"), stage=stage, sources=src,
-                                  family=None)
-        rel[stage] = r.filter(_.country == iso3).to_pandas().set_index("mineral")
-
-    cov = trade.hs_coverage(tf, hs, year=year).to_pandas().set_index("mineral")
-    conc = concentration.production_concentration(prod, sources=src, family=None)
-    conc = conc.filter((_.year <= year) & (_.unit == "t")).to_pandas()
-    lists = _lists(atlas)
+    t = cache(("assess", year), lambda: year_tables(atlas, year))
     rows = []
-    for _i, r in im.iterrows():
-        m = r.mineral
-        row = {"country": iso3, "mineral": m, "year": year, "imports_kusd": r.imports_kusd,
-               "top_supplier": r.top_supplier, "top_supplier_share": r.top_supplier_share,
-               "import_hhi": r.import_hhi, "share_msp": r.share_msp, "share_ipef": r.share_ipef,
-               "share_quad": r.share_quad, "lists": lists.get(m, [])}
-        row["import_reliance"] = _get(rel["mine"], m, "import_reliance")
+    for r in t.imports.get(iso3, []):
+        m = r["mineral"]
+        if minerals and m not in minerals:
+            continue
+        row = {"country": iso3, "mineral": m, "year": year, **r, "lists": t.lists.get(m, [])}
+        mine = t.reliance["mine"].get((iso3, m), {})
+        row["import_reliance"] = _number(mine.get("import_reliance"))
         for c in ("hs_codes", "hs_codes_missing"):
-            codes = cov.loc[m, c] if m in cov.index else None
+            codes = t.coverage.get(m, {}).get(c)
             row[c] = [] if codes is None else sorted(codes)
-        row["import_reliance_basis"] = _get_text(rel["mine"], m, "reliance_basis")
-        row["import_reliance_flag"] = (_get_text(rel["mine"], m, "reliance_flag")
-                                       or _get_text(rel["mine"], m, "production_flag"))
-        row["import_reliance_refined"] = _get(rel["refinery"], m, "import_reliance")
+        row["import_reliance_basis"] = _text(mine.get("reliance_basis"))
+        row["import_reliance_flag"] = (_text(mine.get("reliance_flag"))
+                                       or _text(mine.get("production_flag")))
+        row["import_reliance_refined"] = _number(
+            t.reliance["refinery"].get((iso3, m), {}).get("import_reliance"))
         years = []
         for stage in ("mine", "refinery"):
-            c = conc[(conc.mineral == m) & (conc.stage == stage)]
-            if len(c):
-                c = c[c.year == c.year.max()].sort_values("total", ascending=False).iloc[0]
-                row[f"production_hhi_{stage}"] = c.hhi
-                row[f"top3_share_{stage}"] = c.top3_share
-                row[f"top_producer_{stage}"] = c.top_supplier
-                row[f"top_producer_share_{stage}"] = c.top1_share
-                years.append(int(c.year))
+            c = t.concentration.get((m, stage))
+            if c is not None:
+                row[f"production_hhi_{stage}"] = c["hhi"]
+                row[f"top3_share_{stage}"] = c["top3_share"]
+                row[f"top_producer_{stage}"] = c["top_supplier"]
+                row[f"top_producer_share_{stage}"] = c["top1_share"]
+                years.append(int(c["year"]))
         row["production_year"] = max(years) if years else None
         rows.append(row)
     out = pd.DataFrame(rows, columns=COLUMNS)
-    out["geopolrisk"] = _geopolrisk(atlas, iso3, year, list(out.mineral))
+    scores = t.geopolrisk.get(iso3, {})
+    out["geopolrisk"] = [scores.get(m) for m in out.mineral]
     out = out.sort_values(["imports_kusd", "mineral"], ascending=[False, True],
                           ignore_index=True)  # (equal imports: by mineral, the same every run)
     missing = [m for m in minerals if m not in set(out.mineral)]
@@ -116,6 +107,81 @@ def assess(country: str, *, year: int | None = None, minerals: Sequence[str] | N
             raise NoDataError("; ".join(notes))
         out.attrs["notes"] = notes
     return out
+
+
+def trade_years(atlas: Atlas) -> dict[str, list[int]]:
+    """``{importer: [first year, last year]}`` of the mapped minerals' trade flows."""
+    tf, hs, src = atlas.table("trade_flows"), atlas.table("hs_map"), atlas.table("sources")
+    flows = trade.mineral_trade(tf, hs, sources=src)
+    span = flows.group_by("importer").aggregate(lo=_.year.min(), hi=_.year.max()).to_pandas()
+    return {str(i): [int(lo), int(hi)] for i, lo, hi in zip(span.importer, span.lo, span.hi,
+                                                              strict=True)}
+
+
+@dataclass(frozen=True)
+class YearTables:
+    """What :func:`assess` reads for one year, for every country at once: per importer its import
+    metrics per mineral (in the order of the query), per (country, mineral) the import reliance
+    of each stage, per mineral the HS coverage and the critical lists, per (mineral, stage) the
+    production concentration of the latest production year up to ``year``, and per economy its
+    GeoPolRisk score per mineral."""
+
+    year: int
+    imports: dict[str, list[dict[str, Any]]]
+    reliance: dict[str, dict[tuple[str, str], dict[str, Any]]]
+    coverage: dict[str, dict[str, Any]]
+    concentration: dict[tuple[str, str], dict[str, Any]]
+    lists: dict[str, list[str]]
+    geopolrisk: dict[str, dict[str, float | None]]
+
+
+IMPORT_COLUMNS = ["imports_kusd", "top_supplier", "top_supplier_share", "import_hhi",
+                  "share_msp", "share_ipef", "share_quad"]
+
+
+def year_tables(atlas: Atlas, year: int) -> YearTables:
+    """The set-based part of :func:`assess` for every country and mineral in ``year``: one
+    query per metric, none per country (each figure is per country and mineral, so a country's
+    rows are those a query for it alone computes)."""
+    from critmin.metrics.geopolrisk import geopolrisk
+
+    tf, hs, src = atlas.table("trade_flows"), atlas.table("hs_map"), atlas.table("sources")
+    flows_y = trade.mineral_trade(tf, hs, sources=src).filter(_.year == year)
+    im = trade.import_metrics(flows_y, atlas.table("country_groups")).to_pandas()
+    imports: dict[str, list[dict[str, Any]]] = {}
+    for r in im[["importer", "mineral", *IMPORT_COLUMNS]].to_dict("records"):
+        imports.setdefault(str(r.pop("importer")), []).append(r)
+
+    # mine: every traded form (content basis) against mine production, the whole chain;
+    # refinery: refined forms against refinery production. A publisher's own basis (USGS's
+    # refined copper, say) is trade.reliance_on_basis: see docs/validation.md
+    reliance = {}
+    for stage, chain in (("mine", "all"), ("refinery", "refined")):
+        f = trade.mineral_trade(tf, hs, stage=chain, sources=src).filter(_.year == year)
+        # every family's rows: the preferred one serves production, World Mining Data's
+        # complete producer lists tell who produces nothing
+        r = trade.import_reliance(f, atlas.table("production"), stage=stage, sources=src,
+                                  family=None).to_pandas()
+        reliance[stage] = {(str(row["country"]), str(row["mineral"])): row
+                           for row in r.to_dict("records")}
+
+    cov = trade.hs_coverage(tf, hs, year=year).to_pandas()
+    coverage = {str(row["mineral"]): row for row in cov.to_dict("records")}
+
+    # one production source family per mineral and stage (USGS MCS; refining: else the IEA)
+    prod = preferred_family(atlas.table("production"), src).drop("family")
+    conc = concentration.production_concentration(prod, sources=src, family=None)
+    conc = conc.filter((_.year <= year) & (_.unit == "t")).to_pandas()
+    best = {}
+    for (m, stage), c in conc.groupby(["mineral", "stage"], sort=False):
+        c = c[c.year == c.year.max()].sort_values("total", ascending=False).iloc[0]
+        best[(str(m), str(stage))] = c.to_dict()
+
+    gpr = geopolrisk(atlas, years=[year])
+    scores: dict[str, dict[str, float | None]] = {}
+    for e, m, v in zip(gpr.economy, gpr.material, gpr.score, strict=True):
+        scores.setdefault(str(e), {})[str(m)] = None if pd.isna(v) else float(v)
+    return YearTables(year, imports, reliance, coverage, best, _lists(atlas), scores)
 
 
 def no_trade_reason(atlas: Atlas, iso3: str, mineral: str, year: int) -> str:
@@ -130,30 +196,14 @@ def no_trade_reason(atlas: Atlas, iso3: str, mineral: str, year: int) -> str:
             f"({', '.join(codes)}) in {year}")
 
 
-def _get(df: pd.DataFrame, mineral: str, col: str) -> float | None:
-    if mineral in df.index:
-        v = df.loc[mineral, col]
-        return None if pd.isna(v) else float(v)
-    return None
+def _number(v: Any) -> float | None:
+    return None if v is None or pd.isna(v) else float(v)
 
 
-def _get_text(df: pd.DataFrame, mineral: str, col: str) -> str | None:
-    if mineral in df.index:
-        v = df.loc[mineral, col]
-        return None if v is None or pd.isna(v) else str(v)
-    return None
+def _text(v: Any) -> str | None:
+    return None if v is None or pd.isna(v) else str(v)
 
 
 def _lists(atlas: Atlas) -> dict[str, list[str]]:
     cl = atlas.table("critical_lists").select("list_id", "mineral").to_pandas()
     return {m: sorted(set(g.list_id)) for m, g in cl.groupby("mineral")}
-
-
-def _geopolrisk(atlas: Atlas, iso3: str, year: int, minerals: list[str]) -> list[float | None]:
-    """GeoPolRisk score per mineral (default mode: NA where inputs are missing)."""
-    from critmin.metrics.geopolrisk import geopolrisk
-
-    gpr = geopolrisk(atlas, economies=[iso3], years=[year], materials=minerals)
-    scores = {m: (None if pd.isna(v) else float(v)) for m, v in zip(gpr.material, gpr.score,
-                                                                        strict=True)}
-    return [scores.get(m) for m in minerals]

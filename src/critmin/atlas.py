@@ -168,11 +168,20 @@ class Atlas:
     >>> Atlas.open(release="MCS2024")   # doctest: +SKIP
     """
 
-    def __init__(self, path: str | Path, *, release: str | Sequence[str] | None = None) -> None:
+    def __init__(self, path: str | Path, *, release: str | Sequence[str] | None = None,
+                 connection: duckdb.DuckDBPyConnection | None = None) -> None:
+        """``connection``: a connection (or a cursor of one) made by :func:`connect` for this
+        file and release, to read through instead of opening one: cursors of one connection
+        share its database instance (views, buffer pool, threads); the server gives each of its
+        threads such an atlas."""
         self.path = Path(path)
         check_file(self.path)
         self.release = release
         self._con: ibis.BaseBackend | None = None
+        if connection is not None:
+            import ibis
+
+            self._con = ibis.duckdb.from_connection(connection)
 
     @classmethod
     def open(cls, path: str | Path | None = None, *,

@@ -9,6 +9,10 @@ library calls). See ``docs/api.md`` for the conventions and the stability promis
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +48,20 @@ API_PREFIX = "/api/v1"
 __all__ = ["API_PREFIX", "create_app"]
 
 
+#: Environment variable: how many of the latest trade years the server's analytics compute at
+#: start-up (:func:`critmin.api.analytics.warm`; ``critmin serve --warm-years``; default 0).
+WARM_YEARS_ENV = "CRITMIN_WARM_YEARS"
+
+
 def create_app(atlas_path: str | Path | None = None, database_url: str | None = None, *,
-               store: Any = None, upgrade: bool = True, web: bool = True) -> FastAPI:
+               store: Any = None, upgrade: bool = True, web: bool = True,
+               warm_years: int | None = None) -> FastAPI:
     """The application serving the atlas at ``atlas_path`` (default: ``$CRITMIN_ATLAS`` or the
     user data dir) with the operational database ``database_url`` (default:
     ``$CRITMIN_DATABASE_URL`` or SQLite in the user data dir), migrated on start. ``web``
-    adds the pages of :mod:`critmin.web` when it is installed."""
+    adds the pages of :mod:`critmin.web` when it is installed. ``warm_years`` (default
+    ``$CRITMIN_WARM_YEARS``, else 0: nothing) > 0 computes the analytics' shared tables in a
+    background thread when the application starts (:func:`critmin.api.analytics.warm`)."""
     from critmin.api import accounts, analytics, coop, match, tables, watch
     from critmin.atlas import Atlas
     from critmin.storage import Store
@@ -66,9 +78,11 @@ def create_app(atlas_path: str | Path | None = None, database_url: str | None = 
         "column__op filters, _sort/_size/_next paging, annotations, errors) in docs/api.md. "
         "New keys may be added to responses; clients ignore keys they do not know.",
         openapi_url="/openapi.json", docs_url=None, redoc_url=None,
-        lifespan=watch.delivery_loop)
+        lifespan=_lifespan)
     app.state.atlas = AtlasPool(path)
     app.state.release_pools = {}  # ?_release= pools, see _core.atlas_pool
+    app.state.warm_years = int(os.environ.get(WARM_YEARS_ENV, "0") or 0) \
+        if warm_years is None else warm_years
     app.state.store = store
     app.state.overlay = coop.Overlay()
     app.state.response_cache = ResponseCache(path, session_cookie=SESSION_COOKIE)
@@ -118,6 +132,19 @@ def create_app(atlas_path: str | Path | None = None, database_url: str | None = 
 
     _security.install(app, SESSION_COOKIE)  # last: the outermost middleware
     return app
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start the analytics warm-up (a daemon thread: the server answers meanwhile; a request
+    for a table being computed waits for it) and the watch delivery loop."""
+    from critmin.api import analytics, watch
+
+    if app.state.warm_years > 0:
+        threading.Thread(target=analytics.warm, args=(app.state.atlas, app.state.warm_years),
+                         name="critmin-warm-up", daemon=True).start()
+    async with watch.delivery_loop(app):
+        yield
 
 
 def _register_web(app: FastAPI) -> None:

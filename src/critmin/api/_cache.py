@@ -91,10 +91,10 @@ class ResponseCache:
             self._entries.clear()
             self._bytes = 0
 
-    def _current(self) -> Signature | None:
-        """The atlas file's signature now; the entries are dropped when it has changed (call
-        under the lock)."""
-        signature = file_signature(self.atlas_path)
+    def _current(self, signature: Signature | None) -> Signature | None:
+        """``signature`` (the atlas file's, read by the caller before taking the lock: a system
+        call under the lock would let every other thread queue on it, the event loop included);
+        the entries are dropped when it has changed (call under the lock)."""
         if signature != self._signature:
             self._entries.clear()
             self._bytes = 0
@@ -104,8 +104,9 @@ class ResponseCache:
     def get(self, key: Key) -> tuple[list[tuple[bytes, bytes]], bytes] | None:
         """The kept ``(raw headers, body)`` for ``key`` (None when there is none, or when the
         atlas file has changed or cannot be read)."""
+        signature = file_signature(self.atlas_path)
         with self._lock:
-            hit = self._entries.get(key) if self._current() is not None else None
+            hit = self._entries.get(key) if self._current(signature) is not None else None
             if hit is None:
                 self.misses += 1
                 return None
@@ -122,8 +123,9 @@ class ResponseCache:
                 or any(name == b"set-cookie" for name, _ in response.raw_headers):
             return
         headers = list(response.raw_headers)
+        signature = file_signature(self.atlas_path)
         with self._lock:
-            if self._current() is None:
+            if self._current(signature) is None:
                 return
             old = self._entries.pop(key, None)
             if old is not None:

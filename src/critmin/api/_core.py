@@ -61,10 +61,14 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
 class AtlasPool:
     """Read-only access to one atlas file from many threads.
 
-    One DuckDB connection per process; each thread gets its own cursor (for raw SQL) and its own
-    :class:`~critmin.atlas.Atlas` (Ibis backend) for library calls, created on first use.
-    Annotations (sources, licences, atlas version) and analytic results are cached: the atlas does
-    not change while it is served.
+    One DuckDB connection per process (:func:`critmin.atlas.connect`: the file attached, the
+    one-release views); each thread gets its own cursor of it (for raw SQL) and its own
+    :class:`~critmin.atlas.Atlas` over another cursor (Ibis backend, for library calls), created
+    on first use: every thread shares one database instance, its buffer pool and its threads,
+    and a thread's first request does not attach the file and create the views again.
+    Annotations (sources, licences, atlas version) and analytic results are cached: the atlas
+    does not change while it is served. Whole-atlas tables (:meth:`shared`) are computed once
+    per process, one at a time.
     """
 
     def __init__(self, path: Path, *, release: tuple[str, ...] | None = None) -> None:
@@ -79,17 +83,23 @@ class AtlasPool:
         self._table_sources: dict[str, list[str]] = {}
         self._cache: OrderedDict[Any, Any] = OrderedDict()
         self.cache_size = 256
+        self._shared: dict[Any, Any] = {}
+        self._computing = threading.RLock()
+
+    def _connection(self) -> Any:
+        """The process's DuckDB connection (call under :attr:`_lock`)."""
+        if self._base is None:
+            from critmin.atlas import connect
+
+            # one release per source family (the pinned ones, else each family's latest)
+            self._base = connect(self.path, release=self.release)
+        return self._base
 
     def cursor(self) -> Any:
         cur = getattr(self._local, "cursor", None)
         if cur is None:
             with self._lock:
-                if self._base is None:
-                    from critmin.atlas import connect
-
-                    # one release per source family
-                    self._base = connect(self.path, release=self.release)
-                cur = self._base.cursor()
+                cur = self._connection().cursor()
             self._local.cursor = cur
         return cur
 
@@ -99,8 +109,8 @@ class AtlasPool:
             from critmin.atlas import Atlas
 
             with self._lock:
-                a = Atlas(self.path, release=self.release)
-                a.con  # noqa: B018  (connect now, under the lock)
+                a = Atlas(self.path, release=self.release,
+                          connection=self._connection().cursor())
             self._local.atlas = a
         return a
 
@@ -144,6 +154,26 @@ class AtlasPool:
         else:
             srcs = provenance.cited(reads, self.sources(), self.table_source_ids)
         return provenance.annotations(srcs, self.version)
+
+    def shared(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """``compute()`` kept under ``key`` for the life of the process (never evicted: for
+        whole-atlas tables that many requests filter, a few keys), computed once: concurrent
+        callers wait for the first one's result instead of computing it again, and such
+        computations run one at a time per process (they are CPU-bound, mostly holding the GIL:
+        running several at once only slows every request). The atlas reads it made are
+        recorded again on every call (:mod:`critmin.provenance`)."""
+        hit = self._shared.get(key)
+        if hit is None:
+            with self._computing:  # re-entrant: a computation may use another shared table
+                hit = self._shared.get(key)
+                if hit is None:
+                    with provenance.recording() as reads:
+                        value = compute()
+                    hit = self._shared[key] = (value, reads)
+                    return value
+        value, reads = hit
+        provenance.replay(reads)
+        return value
 
     def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
         """``compute()`` cached under ``key`` (LRU, :attr:`cache_size` entries); the atlas reads

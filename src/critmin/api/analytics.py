@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from critmin import provenance
 from critmin.api._cache import cached
 from critmin.api._core import (
+    AtlasPool,
     FmtPath,
     atlas_pool,
     fail,
@@ -98,9 +99,11 @@ def assess(request: Request,
            mineral: Annotated[list[str] | None, Query(description="Mineral id(s).")] = None,
            ) -> pd.DataFrame:
     """Supply risk of a country per mineral (as `critmin assess`)."""
-    from critmin import assess as run
+    from critmin.assessment import assess as run
 
-    return run(country, year=year, minerals=mineral, atlas=_atlas(request))
+    pool = atlas_pool(request)
+    # each year's figures for every country are computed once per process (pool.shared)
+    return run(country, year=year, minerals=mineral, atlas=_atlas(request), cache=pool.shared)
 
 
 @data_route("/concentration", tags=["analytics"])
@@ -111,12 +114,7 @@ def concentration(request: Request,
     """Production concentration of a mineral: HHI, top-1/top-3 shares (as `critmin concentration`)."""
     from critmin.reports import views
 
-    pool = atlas_pool(request)
-    # every mineral, stage and year at once: the figures are computed per (mineral, stage, year,
-    # unit, basis), so a filtered query gives the same rows as filtering this table, and building
-    # and compiling the Ibis expression costs far more than the query itself
-    full = pool.cached(("concentration", "all minerals, stages and years"),
-                       lambda: views.concentration(_atlas(request)))
+    full = concentration_every(atlas_pool(request))  # every mineral, stage and year
     return views.concentration_view(full, mineral, stage, year)
 
 
@@ -134,7 +132,11 @@ def geopolrisk(request: Request,
 
     if year is not None and any(not 1900 <= y <= 2100 for y in year):
         raise fail(400, "year must be between 1900 and 2100")
-    return run(_atlas(request), economies=economy, materials=material, years=year, compat=compat)
+    pool = atlas_pool(request)
+    # one query gives every economy, material and year: computed once per process, filtered
+    every = None if compat else geopolrisk_every(pool)
+    return run(_atlas(request), economies=economy, materials=material, years=year, compat=compat,
+               every=every)
 
 
 @data_route("/n-minus-1", tags=["analytics"])
@@ -144,7 +146,10 @@ def n_minus_1(request: Request, mineral: Mineral = None,
     """N-1 test: the largest producer removed (as `critmin scenario n-minus-1`)."""
     from critmin.scenarios.nminus1 import n_minus_1 as run
 
-    return run(_atlas(request), mineral=mineral, stage=stage, year=year)
+    pool = atlas_pool(request)
+    # every mineral and stage of the year at once, once per process and year, then filtered
+    every = n_minus_1_every(pool, year)
+    return run(_atlas(request), mineral=mineral, stage=stage, year=year, every=every)
 
 
 @data_route("/coop/blocs", tags=["cooperation"])
@@ -209,6 +214,75 @@ def outlook(request: Request,
     from critmin.valuechain import outlook as run
 
     return run(_atlas(request), mineral, scenario.upper(), with_projects=with_projects).balance
+
+
+def concentration_every(pool: AtlasPool) -> pd.DataFrame:
+    """Production concentration of every mineral, stage and year (once per process): the
+    figures are computed per (mineral, stage, year, unit, basis), so a filtered query gives the
+    same rows as filtering this table, and building and compiling the Ibis expression costs far
+    more than the query itself."""
+    from critmin.reports import views
+
+    return pool.shared(("concentration", "all minerals, stages and years"),
+                       lambda: views.concentration(pool.atlas()))
+
+
+def geopolrisk_every(pool: AtlasPool) -> pd.DataFrame:
+    """GeoPolRisk (default mode) of every economy, material and year (once per process)."""
+    from critmin.metrics.geopolrisk import geopolrisk
+
+    return pool.shared(("geopolrisk", "every"), lambda: geopolrisk(pool.atlas()))
+
+
+def n_minus_1_every(pool: AtlasPool, year: int | None) -> pd.DataFrame:
+    """The N-1 table of every mineral and stage in ``year`` (once per process and year)."""
+    from critmin.scenarios.nminus1 import n_minus_1
+
+    return pool.shared(("n-minus-1", year), lambda: n_minus_1(pool.atlas(), year=year))
+
+
+def warm(pool: AtlasPool, years: int) -> None:
+    """Compute what the analytic routes share (:meth:`AtlasPool.shared`) before anyone asks:
+    the concentration and GeoPolRisk tables of every mineral, economy and year; for each of the
+    ``years`` latest trade years the assess figures of every country; the N-1 table of every
+    mineral and stage for those years and any later production year, and of each one's latest
+    year. A request for another year computes that year's tables once, the first time it is
+    asked. Failures are logged, not raised: a route that cannot answer says why when asked."""
+    import logging
+
+    from critmin.assessment import assess as run_assess
+    from critmin.assessment import trade_years
+
+    log = logging.getLogger("critmin.api")
+    atlas = pool.atlas()
+    steps: list[tuple[str, Callable[[], Any]]] = [
+        ("concentration", lambda: concentration_every(pool)),
+        ("geopolrisk", lambda: geopolrisk_every(pool)),
+        ("n-minus-1", lambda: n_minus_1_every(pool, None)),
+    ]
+    try:
+        spans = pool.shared(("assess", "trade years"), lambda: trade_years(atlas))
+    except Exception as exc:  # an atlas without trade flows: nothing of assess to warm
+        log.warning("warm-up: assess: %s", exc)
+        spans = {}
+    last = max((hi for _, hi in spans.values()), default=None)
+    first = last - years + 1 if last is not None else None
+    for year in range(first, last + 1) if last is not None else ():
+        who = next((c for c, (lo, hi) in sorted(spans.items()) if lo <= year <= hi), None)
+        if who is not None:
+            steps.append((f"assess {year}", lambda w=who, y=year: run_assess(
+                w, year=y, atlas=atlas, cache=pool.shared)))
+    # N-1 of every production year from the first of those on (production runs a year ahead
+    # of trade: USGS publishes estimates for the year just ended)
+    produced = pool.cursor().execute("SELECT max(year) FROM production").fetchone()[0] \
+        if first is not None else None
+    for year in range(first, max(last, produced or last) + 1) if first is not None else ():
+        steps.append((f"n-minus-1 {year}", lambda y=year: n_minus_1_every(pool, y)))
+    for name, step in steps:
+        try:
+            step()
+        except Exception as exc:
+            log.warning("warm-up: %s: %s", name, exc)
 
 
 # ------------------------------------------------------------------------------ scenarios

@@ -88,10 +88,16 @@ def serve_cmd(
         "X-Forwarded-For / X-Forwarded-Proto headers are trusted (default: none, so the client "
         "address is the TCP peer's: the login rate limit cannot be dodged with a forged "
         "header).")] = None,
+    warm_years: Annotated[int, typer.Option(
+        "--warm-years", min=0, help="Compute the analytics' tables (assess of every country, "
+        "N-1, GeoPolRisk, concentration) for this many of the latest trade years in each worker "
+        "at start-up, in the background; other years are computed when first asked. 0: none.")
+    ] = 5,
 ) -> None:
     """Serve the HTTP API (/api/v1, docs at /docs) and the web pages with uvicorn."""
     import os
 
+    from critmin.api import WARM_YEARS_ENV
     from critmin.atlas import Atlas
     from critmin.storage import Store
 
@@ -100,6 +106,7 @@ def serve_cmd(
     store.upgrade()  # migrations run on first start
     os.environ["CRITMIN_ATLAS"] = str(atlas_path)
     os.environ["CRITMIN_DATABASE_URL"] = store.url
+    os.environ[WARM_YEARS_ENV] = str(warm_years)
     os.environ.setdefault("CRITMIN_WARMUP", "1")  # the navigation pages' data, at start-up
     run_server(server_config(host=host, port=port, workers=workers, log_level=log_level,
                              forwarded_allow_ips=forwarded_allow_ips))
@@ -113,5 +120,14 @@ def server_config(*, forwarded_allow_ips: str | None = None, **options: object) 
     import uvicorn
 
     ips = (forwarded_allow_ips or "").strip()
+    options.setdefault("timeout_worker_healthcheck", WORKER_HEALTHCHECK_S)
     return uvicorn.Config("critmin.api:create_app", factory=True, proxy_headers=bool(ips),
                           forwarded_allow_ips=ips or "", **options)  # type: ignore[arg-type]
+
+
+#: Seconds a worker (``--workers`` > 1) may take to answer the supervisor's health check before
+#: it is killed and restarted. uvicorn's default, 5 s, killed busy workers: the answer comes from
+#: a Python thread of the worker, which waits for the GIL while the worker's threads compute
+#: (an analytics warm-up, a burst of cache misses on a loaded machine); a killed worker drops
+#: every request it holds and starts cold (docs/benchmarks.md, reads under write load).
+WORKER_HEALTHCHECK_S = 60

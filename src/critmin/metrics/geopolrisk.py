@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -201,6 +202,7 @@ def geopolrisk(
     regions: Mapping[str, Sequence[str]] | None = None,
     compat: str | None = None,
     pv_unmatched: Iterable[str] = COMPAT_PV_UNMATCHED,
+    every: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """GeoPolRisk HHI, import risk, score, price (USD/kg) and CF for economies x materials x years.
 
@@ -210,7 +212,12 @@ def geopolrisk(
     when None); ``regions`` maps user region names to member ISO3 codes. ``compat`` is None or
     ``"geopolrisk-py"`` (see the module docstring). ``pv_unmatched`` (compat only) lists the
     economies whose PV rows the tool cannot join because its PV input gives them no numeric code
-    (default: those of the WGI 2025 full-precision file the tool bundles).
+    (default: those of the WGI 2025 full-precision file the tool bundles). ``every`` is this
+    function's answer for every economy, material and year (``geopolrisk(source)``), kept by a
+    caller that asks many questions of one atlas: the inputs are checked as always, then its
+    rows are filtered instead of running the query again (the same rows: one query computes all
+    of them and filters at the end; not with ``compat`` or ``regions``, whose query depends on
+    the economies asked).
     """
     if compat not in (None, COMPAT):
         raise CritminError(f"unknown compat mode {compat!r}: use {COMPAT!r}")
@@ -219,16 +226,29 @@ def geopolrisk(
         provenance.record(name, provenance.ALL)
     regions = dict(regions or {})
     economies = None if economies is None else [e.strip() for e in economies]
+    # the checks' lookups (countries, groups, years) are the same for every question about
+    # one atlas: kept with ``every`` when a caller keeps it
+    checks = _Remembered(con, _memo(every)) if every is not None else con
     if economies is not None:
         economies = [e.upper() if e not in regions and e.upper() not in regions else e
                      for e in economies]
-        groups = _check_economies(con, economies, regions)
+        groups = _check_economies(checks, economies, regions)
         if compat:  # the tool computes a region for its EU; a group id is such a region here
             regions.update({g: groups[g] for g in economies if g in groups and g not in regions})
     if materials is not None:
-        materials = _check_materials(con, list(materials), compat)
+        materials = _check_materials(checks, list(materials), compat)
     if years is not None:
-        years = _check_years(con, [int(y) for y in years], compat)
+        years = _check_years(checks, [int(y) for y in years], compat)
+    if every is not None and not compat and not regions:
+        keep = pd.Series(True, index=every.index)
+        for col, vals in (("economy", economies), ("material", materials), ("year", years)):
+            if vals is not None:
+                keep &= every[col].isin(vals)
+        out = every[keep].reset_index(drop=True)
+        if out.empty:  # as the query's empty answer: text columns of dtype object, then _finish
+            out = _finish(out.astype({c: object for c in out.columns
+                                      if isinstance(out[c].dtype, pd.StringDtype)}))
+        return out
     if compat:
         sql = _compat_sql(con, regions=regions, pv_unmatched=tuple(pv_unmatched))
     else:
@@ -241,13 +261,58 @@ def geopolrisk(
     # DuckDB SQL run through the Ibis backend's connection (set-based: one query for all rows)
     df = con.raw_sql(
         f"SELECT * FROM ({sql}) AS r WHERE {filt} ORDER BY economy, material, year").df()
-    df = df[COLUMNS]
+    return _finish(df[COLUMNS])
+
+
+def _finish(df: pd.DataFrame) -> pd.DataFrame:
+    """The query's rows with the column types every engine gives."""
+    df = df.copy()
     df["year"] = df["year"].astype("int64")
     # the same flags text on every engine (Spark's CONCAT_WS keeps empty pieces)
     df["flags"] = [",".join(f for f in str(x or "").split(",") if f) for x in df["flags"]]
     for c in ("hhi", "import_risk", "score", "price", "cf"):
         df[c] = df[c].astype("float64")
     return df.reset_index(drop=True)
+
+
+_MEMOS: dict[int, dict[str, Any]] = {}
+
+
+def _memo(every: pd.DataFrame) -> dict[str, Any]:
+    """A dict kept as long as ``every`` lives."""
+    key = id(every)
+    memo = _MEMOS.get(key)
+    if memo is None:
+        memo = _MEMOS[key] = {}
+        weakref.finalize(every, _MEMOS.pop, key, None)
+    return memo
+
+
+class _Remembered:
+    """``con`` whose ``raw_sql`` answers are kept by SQL text in ``memo`` (for the input checks'
+    lookups, which do not change while an atlas is open)."""
+
+    def __init__(self, con: Any, memo: dict[str, Any]) -> None:
+        self.con, self.memo = con, memo
+
+    def raw_sql(self, sql: str) -> Any:
+        hit = self.memo.get(sql)
+        if hit is None:
+            hit = self.memo[sql] = _Kept(self.con.raw_sql(sql).df())
+        return hit
+
+
+class _Kept:
+    """A kept answer of :meth:`_Remembered.raw_sql`: ``df()`` and ``fetchall()``."""
+
+    def __init__(self, df: pd.DataFrame) -> None:
+        self._df = df
+
+    def df(self) -> pd.DataFrame:
+        return self._df
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return list(self._df.itertuples(index=False, name=None))
 
 
 def _column(con: Any, sql: str) -> list[Any]:
@@ -575,10 +640,34 @@ def _default_inputs(con: Any) -> tuple[str, str, str]:
               "production") or not _has_table(con, "sources"):
         prod = "p.source_id LIKE 'wmd%'"
     else:
-        prod = """p.stage = 'mine' AND p.source_id IN (
-                      SELECT source_id FROM sources WHERE family = 'usgs-mcs')"""
+        usgs = "SELECT source_id FROM sources WHERE family = 'usgs-mcs'"
+        prod = f"""p.stage = 'mine' AND p.source_id IN ({usgs})
+              AND (p.mineral, p.year, p.basis) IN ({_one_basis_sql(usgs)})"""
         flags += ", 'production_usgs'"
     return mat, prod, flags
+
+
+def _one_basis_sql(sources_sql: str) -> str:
+    """(mineral, year, basis) of the one USGS mine-production basis per mineral and year, the
+    rule of :func:`critmin.metrics.trade.one_basis` in SQL (the trade content factors' basis,
+    then most named countries, then by name): iron ore's usable ore and Fe content are never
+    mixed in one HHI."""
+    from critmin.metrics.trade import factor_basis_is_gross
+
+    def lst(ms: list[str]) -> str:
+        return ", ".join("'" + m.replace("'", "''") + "'" for m in ms) or "NULL"
+
+    kinds = factor_basis_is_gross()
+    gross = lst([m for m, g in kinds.items() if g])
+    content = lst([m for m, g in kinds.items() if not g])
+    return f"""SELECT mineral, year, basis FROM (
+        SELECT mineral, year, basis, ROW_NUMBER() OVER (
+            PARTITION BY mineral, year ORDER BY
+            CASE WHEN mineral IN ({gross}) THEN basis = 'gross'
+                 WHEN mineral IN ({content}) THEN basis <> 'gross' ELSE false END DESC,
+            COUNT(*) FILTER (WHERE country NOT IN ('WLD', 'XRW')) DESC, basis) AS rk
+        FROM production WHERE stage = 'mine' AND source_id IN ({sources_sql})
+        GROUP BY mineral, year, basis) WHERE rk = 1"""
 
 
 def _reference_units() -> list[tuple[str, str, float]]:

@@ -78,14 +78,24 @@ def calc_n_minus_1(production_t: pd.Series, imports_t: pd.Series,
 
 
 def n_minus_1(atlas: Atlas, *, mineral: str | None = None, stage: str | None = None,
-              year: int | None = None) -> pd.DataFrame:
+              year: int | None = None, every: pd.DataFrame | None = None) -> pd.DataFrame:
     """The N-1 table (:data:`COLUMNS`) for every mineral and stage with country production data
-    (or the given ``mineral``/``stage``), in ``year`` or each one's latest year."""
+    (or the given ``mineral``/``stage``), in ``year`` or each one's latest year.
+
+    ``every`` is this function's answer for every mineral and stage in the same ``year``
+    (``n_minus_1(atlas, year=year)``), kept by a caller that asks many questions of one atlas:
+    the inputs are checked as always, then its rows are filtered (each row is computed from its
+    own mineral and stage alone, so they are the rows a narrower call computes)."""
     stages = [stage] if stage else list(CHAIN_STAGE)
     for s in stages:
         reference.require_choice("stage", s, CHAIN_STAGE)
     if mineral is not None:
         mineral = reference.require_mineral(mineral)
+    if every is not None:
+        keep = every.stage.isin(stages)
+        if mineral is not None:
+            keep &= every.mineral == mineral
+        return every[keep].reset_index(drop=True)
     minerals = [mineral] if mineral else None
     from critmin.metrics.trade import mineral_trade
 
