@@ -122,7 +122,10 @@ def malformed() -> str:
            "Each case of `tests/atlas/test_malformed.py` (damaged copies of the real files: "
            "`nan`, `inf`, `1e308` and 400-digit values, negative amounts, 7-digit HS codes, "
            "duplicate keys, years outside the file name's, header-only and truncated files, "
-           "empty files, missing columns, wrong delimiters, bad bytes, bare CR, a bad row in "
+           "later releases of a family (`MCS2027_…`, `BACI_…_V202701`, a WGI pv file of 2025, "
+           "World Mining Data to 2025) that are empty or hold far fewer rows than the release "
+           "they replace for the years and parts they cover, empty files, missing columns, "
+           "wrong delimiters, bad bytes, bare CR, a bad row in "
            "the BACI country table) is loaded by a real `critmin atlas build` process into a "
            "copy of an atlas that already holds the real file. Required: exit 1, one line "
            "`error: FILE line N, field 'F': problem`, the atlas byte-identical.", "",

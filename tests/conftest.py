@@ -20,6 +20,17 @@ def shared(*parts: str) -> Path:
 
 
 @pytest.fixture(scope="session")
+def fixture_atlas(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The one deterministic fixture atlas (:mod:`tests.fixtures`), built once per session;
+    skips when its shared files are absent."""
+    from tests import fixtures
+
+    if gone := fixtures.missing():
+        pytest.skip(f"shared data not found: {gone[0]}")
+    return fixtures.build(tmp_path_factory.mktemp("fixture") / "atlas.duckdb")
+
+
+@pytest.fixture(scope="session")
 def full_atlas(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An atlas built once per test session from all BACI, USGS, WGI and WMD files."""
     from critmin import atlas

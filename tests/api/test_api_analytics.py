@@ -16,6 +16,7 @@ SPEC = {"name": "China graphite ban", "base_year": 2023,
         "stockpiles": [{"country": "JPN", "mineral": "graphite", "days_of_imports": 60}]}
 
 
+@pytest.mark.slow  # assess through the API and the library for many countries
 def test_assess_matches_library(service: Any) -> None:
     from critmin import assess
     from critmin.atlas import Atlas

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
 
+@pytest.mark.slow  # property-based fuzzing of every route
 def test_no_server_errors(fuzz_service: Any) -> None:
     schema = schemathesis.openapi.from_asgi("/openapi.json", fuzz_service.app)
     headers = fuzz_service.as_("admin")

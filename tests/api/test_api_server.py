@@ -59,6 +59,7 @@ def test_real_server_serves_and_migrates(server: str) -> None:
     assert r.status_code == 401
 
 
+@pytest.mark.slow  # a multi-worker server and timed keep-alive requests
 def test_workers_answer_keep_alive_requests_without_the_delayed_ack_wait(
         starter_atlas: Path, tmp_path: Path) -> None:
     # uvicorn's socket shared by --workers processes has proto 0, so asyncio did not set

@@ -54,6 +54,7 @@ def test_assess_graphite_share_matches_baci(starter_atlas: Path) -> None:
     assert row["top_supplier"] == "CHN" and row["top_supplier_share"] == pytest.approx(chn / total)
 
 
+@pytest.mark.slow  # every format of a full assess
 def test_assess_table_and_csv(starter_atlas: Path) -> None:
     res = CliRunner().invoke(app, ["assess", "India", "--mineral", "lithium", "--db", str(starter_atlas)])
     assert res.exit_code == 0 and "IND" in res.output and "lithium" in res.output
@@ -61,6 +62,7 @@ def test_assess_table_and_csv(starter_atlas: Path) -> None:
     assert res.output.splitlines()[0].split(",") == COLUMNS
 
 
+@pytest.mark.slow  # one CLI run per bad input
 def test_bad_input_one_line(starter_atlas: Path) -> None:
     for args, msg in [(["assess", "XXX"], "error: unknown country 'XXX': use an ISO 3166 alpha-3 code such as JPN"),
                       (["assess", "JPN", "--mineral", "unobtainium"], "error: unknown mineral 'unobtainium'"),

@@ -48,6 +48,7 @@ def test_build_saves_registry_edits_and_restore_puts_them_back(
     assert "NEW-CO" in project_ids()
 
 
+@pytest.mark.slow  # repeated atlas rebuilds
 def test_registry_backups_are_named_and_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                cli: Callable[..., str],
                                                capsys: pytest.CaptureFixture[str]) -> None:

@@ -104,6 +104,7 @@ def test_rc2_and_sat_searches_match_brute_force(inst: B2BInstance, d: int | None
                 assert _valid(inst, slots, d) <= k
 
 
+@pytest.mark.slow  # solver run (~20 s)
 def test_general_fairness_without_idle_participants() -> None:
     # K4 on one table: nobody has fewer than 2 meetings, so the minimum is not 0 by default
     meetings = tuple(Meeting(a, b) for a, b in itertools.combinations(range(1, 5), 2))
@@ -116,6 +117,7 @@ def test_general_fairness_without_idle_participants() -> None:
         assert out.got[-1][:2] == (("opt", expected) if expected is not None else ("infeasible",))
 
 
+@pytest.mark.slow  # solver portfolio on benchmark instances
 @pytest.mark.parametrize("name", ["tic-12", "forumt-14crafd"])
 def test_portfolio_processes_prove_benchmark_optimum(name: str) -> None:
     inst = read_dzn(shared("b2b", f"{name}.original.dzn"))
@@ -165,6 +167,7 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+@pytest.mark.slow  # kills and waits for solver processes
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 def test_solver_processes_die_with_a_killed_parent() -> None:
     import signal

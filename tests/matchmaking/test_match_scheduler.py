@@ -141,6 +141,7 @@ def test_fairness_bound(d: int) -> None:
         assert (status, total) == ("OPTIMAL", expected)
 
 
+@pytest.mark.slow  # solver runs (~15 s)
 def test_fairness_values_are_as_hand_computed() -> None:
     # hand check: each participant meets 3 times in 6 single-table slots; with participant 1
     # unable to use slot 2 and participant 2 unable to use slot 5, the brute force gives

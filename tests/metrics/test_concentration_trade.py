@@ -48,6 +48,7 @@ def test_concentration_hand_case() -> None:
     assert r.top_supplier == "AAA" and r.n_suppliers == 4 and r.total == pytest.approx(100)
 
 
+@pytest.mark.slow  # property test over many generated tables
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.floats(min_value=0.01, max_value=1e6), min_size=1, max_size=12))
 def test_concentration_matches_python(xs: list[float]) -> None:

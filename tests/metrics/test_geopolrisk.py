@@ -365,6 +365,7 @@ def test_wta_bounds_and_scale(pairs, p: float, k: float) -> None:
     assert import_risk(g, [k * x for x in f], k * p) == pytest.approx(w, rel=1e-9, abs=1e-15)
 
 
+@pytest.mark.slow  # property test, one query per example
 @settings(max_examples=25, deadline=None)
 @given(st.lists(st.floats(min_value=1, max_value=1e6), min_size=3, max_size=3),
        st.floats(min_value=0.01, max_value=100))

@@ -75,6 +75,7 @@ def test_missing_pv_is_not_a_zero() -> None:
 amounts = st.floats(min_value=0.0, max_value=1e6, allow_nan=False)
 
 
+@pytest.mark.slow  # property test over generated chains
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["A", "B", "C"]), st.sampled_from(["ore", "processed"]),
                           amounts), min_size=1, max_size=8),

@@ -51,6 +51,7 @@ def test_brief_has_provenance_and_citation(brief: Path, starter_atlas: Path) -> 
     assert "Japan" in html and 'id="risk-table"' in html
 
 
+@pytest.mark.slow  # a second full brief through the CLI
 def test_cli_brief(starter_atlas: Path, tmp_path: Path) -> None:
     from critmin.cli import main
 
@@ -62,6 +63,7 @@ def test_cli_brief(starter_atlas: Path, tmp_path: Path) -> None:
     assert "Country brief: India" in out.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow  # starts Chromium
 def test_brief_renders_offline_in_chromium(brief: Path) -> None:
     """Opened from disk in headless Chromium, the brief draws its charts (the map from the
     inlined topology) and makes no network request at all."""

@@ -51,6 +51,7 @@ def test_risk_matrix_lists_missing_and_keeps_its_axes() -> None:
     assert fig["data"][0]["x"] == [0.5, 0.6]
 
 
+@pytest.mark.slow  # every country's matrix (~40 s)
 def test_risk_matrix_same_axes_for_every_country(starter_atlas: Path) -> None:
     with Atlas(starter_atlas) as atlas:
         axes = {(p["matrix"]["x_label"], p["matrix"]["y_label"])

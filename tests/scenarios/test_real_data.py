@@ -1,4 +1,4 @@
-"""Scenarios on real data: an atlas built from BACI, USGS MCS and WGI (shared data)."""
+"""Scenarios on real data: the fixture atlas (BACI, USGS MCS, WGI and WMD; :mod:`tests.fixtures`)."""
 
 from __future__ import annotations
 
@@ -15,15 +15,15 @@ from critmin.atlas import Atlas
 from critmin.scenarios import load_spec, run
 from critmin.scenarios.montecarlo import montecarlo
 from critmin.scenarios.nminus1 import n_minus_1
-from tests.scenarios.conftest import BACI, build_small_atlas, needs_data
+from tests.scenarios.conftest import BACI, needs_data
 
 pytestmark = needs_data
 EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "examples" / "scenarios").glob("*.yaml"))
 
 
 @pytest.fixture(scope="module")
-def atlas(tmp_path_factory: pytest.TempPathFactory) -> Atlas:
-    a = Atlas.open(build_small_atlas(tmp_path_factory))
+def atlas(fixture_atlas: Path) -> Atlas:
+    a = Atlas.open(fixture_atlas)
     yield a
     a.close()
 

@@ -82,6 +82,7 @@ def instances(draw: st.DrawFn) -> tuple[pd.DataFrame, float, float, pd.Series]:
     return flows, cut, theta, spare * prod
 
 
+@pytest.mark.slow  # property test, one LP per example
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances())
 def test_lp_properties(inst: tuple[pd.DataFrame, float, float, pd.Series]) -> None:

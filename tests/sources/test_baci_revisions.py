@@ -98,3 +98,20 @@ def test_precedence_never_adds_revisions() -> None:
     assert list(by.loc[(2022, "282200"), "rev"]) == ["HS92"]
     # a code only one revision carries keeps its rows
     assert by.loc[(2024, "260500"), "v"] == 1.0
+
+
+def test_precedence_is_per_product_across_renumbered_codes() -> None:
+    """HS92 252890 and HS17 252800 (natural borates, reference/hs_correlation.csv) are one
+    product: one revision serves it, as for a code both revisions carry."""
+    rows = pd.DataFrame({
+        "year": [2024, 2024, 2022, 2022],
+        "hs_code": ["252890", "252800", "252890", "252800"],
+        "hs_revision": ["HS92", "HS17", "HS92", "HS17"],
+        "value_kusd": [10.0, 7.0, 5.0, 6.0],
+        "quantity_t": [1.0, 2.0, 3.0, None],
+    })
+    got = one_hs_revision(ibis.memtable(rows)).to_pandas()
+    assert set(got.hs_product) == {"natural_borates"}
+    by = got.groupby("year").agg(rev=("hs_revision", "unique"), v=("value_kusd", "sum"))
+    assert list(by.loc[2024, "rev"]) == ["HS17"] and by.loc[2024, "v"] == 7.0
+    assert list(by.loc[2022, "rev"]) == ["HS92"] and by.loc[2022, "v"] == 5.0

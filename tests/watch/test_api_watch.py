@@ -67,7 +67,7 @@ def test_rules_alerts_and_feed(svc: Service) -> None:
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    ({"mineral": "unobtainium"}, "unknown mineral 'unobtainium'; known minerals: "),
+    ({"mineral": "unobtainium"}, "unknown mineral 'unobtainium': use one of "),
     ({"country": "XXX"}, "unknown country or group 'XXX'"),
     ({"indicator": "vibes"}, "unknown indicator 'vibes'; one of import_share"),
     ({"supplier": None}, "needs a supplier"),

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from critmin.errors import SpecError
+from critmin.errors import ChoiceError, SpecError
 from critmin.watch.rules import RuleSpec, holds, moved, validate
 
 CHOICES = {"countries": {"JPN", "CHN", "USA"}, "groups": {"MSP", "EU27"},
@@ -31,7 +31,6 @@ def test_valid_rule_is_normalised() -> None:
 @pytest.mark.parametrize(("kw", "field"), [
     ({"country": "XYZ"}, "country: unknown country or group 'XYZ'; use an ISO3 code or one of the "
                          "groups EU27, MSP"),
-    ({"mineral": "mithril"}, "mineral: unknown mineral 'mithril'; known minerals: cobalt, graphite"),
     ({"kind": "maybe"}, "kind: must be one of threshold, change, event"),
     ({"stage": "smelter"}, "stage: import_share takes stage all or mine or refinery"),
     ({"supplier": "XXX"}, "supplier: unknown country or group 'XXX'"),
@@ -46,6 +45,15 @@ def test_valid_rule_is_normalised() -> None:
 def test_invalid_rules_name_field_and_choices(kw: dict, field: str) -> None:
     with pytest.raises(SpecError, match="^" + field.replace("(", r"\(").replace(")", r"\)")):
         validate(spec(**kw), **CHOICES)
+
+
+def test_unknown_mineral_is_the_reference_modules_choice_error() -> None:
+    """The mineral is checked by critmin.reference.require_mineral, narrowed to the minerals
+    the rules can read: the one ChoiceError every surface reports the same way."""
+    with pytest.raises(ChoiceError, match=r"^unknown mineral 'mithril': use one of cobalt, "
+                       r"graphite$"):
+        validate(spec(mineral="mithril"), **CHOICES)
+    assert validate(spec(mineral=" Cobalt"), **CHOICES).mineral == "cobalt"
 
 
 @given(finite, finite)

@@ -33,7 +33,7 @@ def test_watch_and_diff_errors(capsys: pytest.CaptureFixture[str], cli: Callable
     base = ["--user", "ana", "--db", str(starter_atlas), "--database-url", url]
     for args, expected in [
         (["JPN", "unobtainium", "--indicator", "import_hhi", "--moves", "0.1"],
-         "error: mineral: unknown mineral 'unobtainium'; known minerals: "),
+         "error: unknown mineral 'unobtainium': use one of "),
         (["JPN", "graphite", "--indicator", "import_hhi"],
          "error: condition: give exactly one of --above, --below, --up, --down, --moves"),
         (["JPN", "graphite", "--indicator", "import_hhi", "--up", "0.1", "--below", "0.2"],

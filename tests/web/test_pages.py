@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.web.conftest import chart_rendered, login
+
+#: browser flows against a live server: the slow tier
+pytestmark = pytest.mark.slow
 
 
 def test_home_charts_and_search(page: Any) -> None:

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.web.conftest import login
+
+#: browser flows against a live server: the slow tier
+pytestmark = pytest.mark.slow
 
 
 def test_watch_page_add_rule_check_and_read(page: Any) -> None:

@@ -26,14 +26,6 @@ __all__ = ["Format", "analytic_atlas", "app", "duckdb_atlas", "emit", "main", "r
 
 T = TypeVar("T")
 
-EngineOption = Annotated[str | None, typer.Option(
-    "--engine", help="duckdb or spark (default: $CRITMIN_ENGINE, else duckdb).")]
-ParquetOption = Annotated[str | None, typer.Option(
-    "--parquet", help="Read the atlas from this Parquet export (local folder or object-store "
-    "URL; default: $CRITMIN_PARQUET). Spark without it exports the atlas to a temporary folder.")]
-MasterOption = Annotated[str | None, typer.Option(
-    "--master", help="Spark master (default: $CRITMIN_SPARK_MASTER, else local[*]).")]
-
 app = typer.Typer(
     name="critmin",
     help="Critical-minerals supply-chain security: atlas, supply risk, scenarios, "

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from critmin.cli import (
-    EngineOption,
-    Format,
-    MasterOption,
-    ParquetOption,
-    app,
-    emit,
-    run_analytic,
-)
-
-DbOption = Annotated[Path | None, typer.Option("--db", help="Atlas file (default: $CRITMIN_ATLAS "
-                                                "or the user data dir; the bundled starter atlas "
-                                                "is installed there on first use).")]
+from critmin.cli import Format, app, emit, run_analytic
+from critmin.cli.options import DbOption, EngineOption, FormatOption, MasterOption, ParquetOption
 
 
 @app.command("assess")
@@ -27,8 +15,7 @@ def assess_cmd(
     country: Annotated[str, typer.Argument(help="Country: ISO3 code (JPN), ISO2 or name.")],
     year: Annotated[int | None, typer.Option(help="Year (default: latest with data).")] = None,
     mineral: Annotated[list[str] | None, typer.Option("--mineral", help="Mineral id(s).")] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="table, csv, json, parquet or xlsx")
-                   ] = Format.table,
+    fmt: FormatOption = Format.table,
     db: DbOption = None,
     engine: EngineOption = None,
     parquet: ParquetOption = None,
@@ -139,8 +126,7 @@ def concentration_cmd(
     source: Annotated[str, typer.Option(
         "--source", help="Production source family: auto (USGS MCS; for refining, else IEA, "
         "else World Mining Data), usgs-mcs, iea or wmd.")] = "auto",
-    fmt: Annotated[Format, typer.Option("--format", help="table, csv, json, parquet or xlsx")
-                   ] = Format.table,
+    fmt: FormatOption = Format.table,
     db: DbOption = None,
     engine: EngineOption = None,
     parquet: ParquetOption = None,

@@ -10,13 +10,12 @@ from typing import Annotated, Any
 import typer
 
 from critmin.cli import app
+from critmin.cli.options import DbOption, TableOrJson, TableOrJsonOption
 
 atlas_app = typer.Typer(help="Build and inspect the atlas (the embedded DuckDB database).",
                         no_args_is_help=True)
 app.add_typer(atlas_app, name="atlas")
 
-DbOption = Annotated[Path | None, typer.Option("--db", help="Atlas file (default: $CRITMIN_ATLAS "
-                                                "or the user data dir).")]
 
 
 @atlas_app.command("build")
@@ -29,7 +28,7 @@ def build_cmd(
         "it replaces: the earlier version of its source, or the earlier release of its family "
         "for the years it covers (refused by default).")] = False,
     silent: Annotated[bool, typer.Option("--silent", help="No progress bar.")] = False,
-    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    fmt: TableOrJsonOption = TableOrJson.table,
     watch: Annotated[bool, typer.Option(
         "--watch/--no-watch", help="After a build that loaded data: save what changed (the "
         "web's what's-new page) and evaluate the watch rules.")] = True,
@@ -124,7 +123,7 @@ def diff_cmd(
     db: DbOption = None,
     top: Annotated[int, typer.Option("--top", min=1, max=1000,
                                      help="How many moved indicators to list.")] = 20,
-    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    fmt: TableOrJsonOption = TableOrJson.table,
 ) -> None:
     """What changed between two atlas files, or two releases in one atlas (--db): rows added,
     removed and changed per source family, and the indicators that moved most."""
@@ -158,7 +157,7 @@ def diff_cmd(
 @atlas_app.command("info")
 def info_cmd(
     db: DbOption = None,
-    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    fmt: TableOrJsonOption = TableOrJson.table,
 ) -> None:
     """List the atlas tables, their row counts and the provenance of every loaded file."""
     from rich.console import Console

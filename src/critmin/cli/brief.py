@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from critmin.cli import app, duckdb_atlas
-from critmin.cli.assess import DbOption
+from critmin.cli.options import DbOption
 
 
 @app.command("brief")

@@ -9,15 +9,12 @@ from typing import Annotated
 import typer
 
 from critmin.cli import Format, app, duckdb_atlas, emit
+from critmin.cli.options import DbOption, FormatOption
 
 coop_app = typer.Typer(help="Cooperation: frameworks, agreements, projects, bloc shares, "
                        "partner coverage and what-if.", no_args_is_help=True)
 app.add_typer(coop_app, name="coop")
 
-DbOption = Annotated[Path | None, typer.Option("--db", help="Atlas file (default: $CRITMIN_ATLAS "
-                                                "or the user data dir; the bundled starter atlas "
-                                                "is installed there on first use).")]
-FormatOption = Annotated[Format, typer.Option("--format", help="table, csv, json or parquet")]
 
 
 class Table(str, Enum):

@@ -14,6 +14,7 @@ from pathlib import Path
 import typer
 
 from critmin.cli import app
+from critmin.cli.options import TableOrJson
 from critmin.errors import InputError, SpecError
 
 match_app = typer.Typer(
@@ -21,11 +22,6 @@ match_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(match_app, name="match")
-
-
-class ScheduleFormat(str, Enum):
-    table = "table"
-    json = "json"
 
 
 class SolveMethod(str, Enum):
@@ -60,8 +56,8 @@ def schedule_cmd(
                                  help="Fairness d: max breaks - min breaks <= d."),
     time_limit: float | None = typer.Option(None, "--time-limit", min=0.0,
                                             help="Solver time limit in seconds."),
-    fmt: ScheduleFormat = typer.Option(ScheduleFormat.table, "--format",
-                                       help="table (readable) or json (stable contract)."),
+    fmt: TableOrJson = typer.Option(TableOrJson.table, "--format",
+                                    help="table (readable) or json (stable contract)."),
     workers: int = typer.Option(2, "--workers", min=1,
                                 help="Solver processes (MaxSAT) or threads (CP-SAT)."),
     method: SolveMethod = typer.Option(SolveMethod.auto, "--method",
@@ -80,7 +76,7 @@ def schedule_cmd(
 
         cap = capacity_check(read_event(file))
         if not cap.feasible:
-            if fmt is ScheduleFormat.json:
+            if fmt is TableOrJson.json:
                 sys.stdout.write(json.dumps({"status": "INFEASIBLE", "total_breaks": None,
                                              "lower_bound": 0, "schedule": [],
                                              "reasons": list(cap.reasons),
@@ -93,7 +89,7 @@ def schedule_cmd(
     inst = load_instance(file)
     result = solve_schedule(inst, fairness=fairness, time_limit_s=time_limit, workers=workers,
                             method=method.value)
-    if fmt is ScheduleFormat.json:
+    if fmt is TableOrJson.json:
         sys.stdout.write(json.dumps(result.to_json()) + "\n")
         return
     _print_schedule(inst, result)

@@ -7,15 +7,8 @@ from typing import Annotated
 
 import typer
 
-from critmin.cli import (
-    EngineOption,
-    Format,
-    MasterOption,
-    ParquetOption,
-    app,
-    emit,
-    run_analytic,
-)
+from critmin.cli import Format, app, emit, run_analytic
+from critmin.cli.options import EngineOption, FormatOption, MasterOption, ParquetOption
 
 
 @app.command("geopolrisk")
@@ -32,7 +25,7 @@ def geopolrisk_cmd(
         "--compat", help="'geopolrisk-py': reproduce geopolrisk-py 2.0.1 exactly.")] = None,
     region: Annotated[list[str] | None, typer.Option(
         "--region", help="User region NAME=ISO3,ISO3,... (repeatable).")] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="table, csv, json or parquet")] = Format.csv,
+    fmt: FormatOption = Format.csv,
     db: Annotated[Path | None, typer.Option("--db", help="Atlas file (default: $CRITMIN_ATLAS "
                                             "or the user data dir).")] = None,
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write to FILE.")] = None,

@@ -9,19 +9,11 @@ from typing import Annotated
 
 import typer
 
-from critmin.cli import (
-    EngineOption,
-    Format,
-    MasterOption,
-    ParquetOption,
-    app,
-    emit,
-    run_analytic,
-)
+from critmin.cli import Format, app, emit, run_analytic
 from critmin.cli.atlas import atlas_app
+from critmin.cli.options import DbOption, EngineOption, FormatOption, MasterOption, ParquetOption
 
-DbOption = Annotated[Path | None, typer.Option("--db", help="Atlas file (default: $CRITMIN_ATLAS "
-                                                "or the user data dir).")]
+
 @app.command("scan")
 def scan_cmd(
     country: Annotated[str, typer.Argument(help="ISO3 code (USA), name, or group id (EU27).")],
@@ -37,8 +29,7 @@ def scan_cmd(
         help="Criterion 2: outside imports / own exports above.")] = 1.0,
     share_min: Annotated[float, typer.Option(
         help="Criterion 3: outside imports / total imports above.")] = 0.5,
-    fmt: Annotated[Format, typer.Option("--format", help="table, csv, json or parquet")
-                   ] = Format.table,
+    fmt: FormatOption = Format.table,
     output: Annotated[str | None, typer.Option("--output", help="File for --format parquet."
                                                )] = None,
     db: DbOption = None,

@@ -10,30 +10,21 @@ from typing import Annotated
 
 import typer
 
-from critmin.cli import (
+from critmin.cli import Format, app, duckdb_atlas, emit, run_analytic
+from critmin.cli.options import (
+    DbOption,
     EngineOption,
-    Format,
+    FormatOption,
     MasterOption,
     ParquetOption,
-    app,
-    duckdb_atlas,
-    emit,
-    run_analytic,
+    TableOrJson,
+    TableOrJsonOption,
 )
 from critmin.output import records
 
 scenario_app = typer.Typer(help="Disruption scenarios: export bans, N-1, re-routing, stockpiles.",
                            no_args_is_help=True)
 app.add_typer(scenario_app, name="scenario")
-
-DbOption = Annotated[Path | None, typer.Option("--db", help="Atlas file (default: $CRITMIN_ATLAS "
-                                                "or the user data dir).")]
-FormatOption = Annotated[Format, typer.Option("--format", help="table, csv or json")]
-
-
-class RunFormat(str, Enum):
-    table = "table"
-    json = "json"
 
 
 class ProductionStage(str, Enum):
@@ -44,7 +35,7 @@ class ProductionStage(str, Enum):
 @scenario_app.command("run")
 def run_cmd(
     spec: Annotated[Path, typer.Argument(help="Scenario file (YAML or JSON).")],
-    fmt: Annotated[RunFormat, typer.Option("--format", help="table or json")] = RunFormat.table,
+    fmt: TableOrJsonOption = TableOrJson.table,
     db: DbOption = None,
 ) -> None:
     """Run the scenario in SPEC: direct losses, re-routing, shortfalls and stockpile cover."""
@@ -53,7 +44,7 @@ def run_cmd(
     s = load_spec(spec)  # fails on a bad spec before the atlas is opened
     with duckdb_atlas(db, "scenario run") as atlas:
         res = run(s, atlas)
-    if fmt is RunFormat.json:
+    if fmt is TableOrJson.json:
         out = {"scenario": s.name, "base_year": s.base_year, "notes": res.notes,
                **{name: records(getattr(res, name)) for name in
                   ("shocks", "summary", "importers", "supply_mix", "exposure")}}

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from critmin.cli import Format, app, emit
+from critmin.cli.options import FormatOption
 
 user_app = typer.Typer(help="Service accounts: add, list, deactivate, delete users; passwords; "
                         "issue, list and revoke API tokens.",
@@ -55,7 +56,7 @@ def add_cmd(
 
 @user_app.command("list")
 def list_cmd(
-    fmt: Annotated[Format, typer.Option("--format", help="table, csv or json")] = Format.table,
+    fmt: FormatOption = Format.table,
     database_url: DbUrlOption = None,
 ) -> None:
     """List users with their roles."""
@@ -94,7 +95,7 @@ def token_cmd(
 def tokens_cmd(
     username: Annotated[str | None, typer.Argument(help="Only this user's tokens (default: "
                                                    "every user's).")] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="table, csv or json")] = Format.table,
+    fmt: FormatOption = Format.table,
     database_url: DbUrlOption = None,
 ) -> None:
     """List API tokens: id, owner, name, prefix, dates, revoked (never the secrets)."""

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from critmin.cli import Format, app, emit
-from critmin.cli.assess import DbOption
+from critmin.cli.options import DbOption, FormatOption
 
 
 @app.command("trace")
@@ -17,7 +17,7 @@ def trace_cmd(
     mineral: Annotated[str, typer.Option("--mineral", help="Mineral id, e.g. cobalt.")],
     year: Annotated[int | None, typer.Option(help="Trade year (default: the latest with "
                                              "imports).")] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="table, csv, json or parquet")]
+    fmt: FormatOption
     = Format.table,
     db: DbOption = None,
 ) -> None:
@@ -56,7 +56,7 @@ def outlook_cmd(
         "year and show how they change the projected concentration.")] = False,
     by_sector: Annotated[bool, typer.Option(
         "--by-sector", help="Print demand by sector instead of the balance.")] = False,
-    fmt: Annotated[Format, typer.Option("--format", help="table, csv, json or parquet")]
+    fmt: FormatOption
     = Format.table,
     db: DbOption = None,
 ) -> None:

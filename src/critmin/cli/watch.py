@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from critmin.cli import Format, app, emit
+from critmin.cli.options import FormatOption, TableOrJson, TableOrJsonOption
 from critmin.cli.user import DbUrlOption
 
 watch_app = typer.Typer(help="Watchlists and alerts: rules on indicators and events, checked "
@@ -24,7 +25,6 @@ watch_app.add_typer(channel_app, name="channel")
 UserOption = Annotated[str, typer.Option("--user", help="Whose watchlists (a user name).")]
 AtlasOption = Annotated[Path | None, typer.Option("--db", help="Atlas file (default: "
                                                   "$CRITMIN_ATLAS or the user data dir).")]
-FmtOption = Annotated[Format, typer.Option("--format", help="table, csv or json")]
 
 
 @contextmanager
@@ -151,7 +151,7 @@ def add_cmd(
 
 
 @watch_app.command("list")
-def list_cmd(user: UserOption, fmt: FmtOption = Format.table,
+def list_cmd(user: UserOption, fmt: FormatOption = Format.table,
              database_url: DbUrlOption = None) -> None:
     """List a user's rules."""
     import pandas as pd
@@ -184,7 +184,7 @@ def check_cmd(
         "critmin's).")] = None,
     deliver: Annotated[bool, typer.Option("--deliver/--no-deliver",
                                           help="Send the notifications now.")] = True,
-    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    fmt: TableOrJsonOption = TableOrJson.table,
     db: AtlasOption = None,
     database_url: DbUrlOption = None,
 ) -> None:
@@ -228,7 +228,7 @@ def _read_restrictions(path: Path) -> Any:
 @watch_app.command("alerts")
 def alerts_cmd(user: UserOption,
                unread: Annotated[bool, typer.Option("--unread", help="Only unread.")] = False,
-               fmt: FmtOption = Format.table, database_url: DbUrlOption = None) -> None:
+               fmt: FormatOption = Format.table, database_url: DbUrlOption = None) -> None:
     """A user's inbox, newest first."""
     import pandas as pd
 
@@ -281,7 +281,7 @@ def channel_add_cmd(
 
 
 @channel_app.command("list")
-def channel_list_cmd(user: UserOption, fmt: FmtOption = Format.table,
+def channel_list_cmd(user: UserOption, fmt: FormatOption = Format.table,
                      database_url: DbUrlOption = None) -> None:
     """A user's channels."""
     import pandas as pd

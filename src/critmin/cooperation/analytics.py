@@ -36,7 +36,7 @@ from critmin.metrics.concentration import (
 )
 from critmin.metrics.formulas import calc_apparent_consumption, calc_n_minus_1_coverage
 from critmin.metrics.supply import preferred_family
-from critmin.metrics.trade import members_in_year, mineral_trade, net_trade
+from critmin.metrics.trade import members_in_year, mineral_trade, net_trade, one_basis
 
 #: Default spare capacity of partners' producers, as a fraction of their production (10 %: a
 #: round figure for the utilisation headroom of mines and refineries; pass your own).
@@ -179,7 +179,8 @@ def _bloc_trade(atlas: Atlas, cg: ir.Table, mineral: str, stage: str | None, yea
         (_.mineral == mineral) & (_.year == year))
     nt = net_trade(allf)
     rstage = stage or "mine"
-    p = usgs_production(atlas, mineral, rstage).filter((_.year == year) & (_.unit == "t"))
+    p = one_basis(usgs_production(atlas, mineral, rstage).filter(
+        (_.year == year) & (_.unit == "t")))  # iron ore: Fe content, never + usable ore
     p = p.group_by("country").aggregate(production_t=p.value.sum())
     m = mem.select("group_id", "iso3")
     j = m.left_join(nt, m.iso3 == nt.country).select(
@@ -258,7 +259,8 @@ def coverage(country: str, group: str, mineral: str | None = None, year: int | N
     exp = fm.filter(fm.exp_partner & ~fm.imp_in).group_by("mineral").aggregate(
         partner_exports_outside_kusd=_.value_kusd.sum(),
         partner_exports_outside_t=_.content_t.sum(), exp_complete=_.known.min())
-    p = usgs_production(atlas, stage="mine").filter((_.year <= year) & (_.unit == "t"))
+    p = one_basis(usgs_production(atlas, stage="mine").filter(
+        (_.year <= year) & (_.unit == "t")))
     p = p.filter(p.country.isin(partners.iso3))
     py = p.group_by("mineral").aggregate(production_year=p.year.max())
     p = p.join(py, [p.mineral == py.mineral, p.year == py.production_year])
@@ -479,7 +481,8 @@ def _apparent_consumption(atlas: Atlas, mineral: str, year: int) -> dict[str, fl
     f = mineral_trade(tf, hs, stage="all", sources=src).filter(
         (_.mineral == mineral) & (_.year == year))
     nt = net_trade(f).filter(_.content_complete)
-    p = usgs_production(atlas, mineral, "mine").filter((_.year == year) & (_.unit == "t"))
+    p = one_basis(usgs_production(atlas, mineral, "mine").filter(
+        (_.year == year) & (_.unit == "t")))
     p = p.group_by("country").aggregate(production_t=p.value.sum())
     j = nt.join(p, "country")
     j = j.select("country", d=calc_apparent_consumption(j.production_t, j.imports_content_t,

@@ -43,8 +43,9 @@ def mineral_trade(trade_flows: ir.Table, hs_map: ir.Table, *, stage: str = "all"
     Output: ``year, exporter, importer, mineral, value_kusd, quantity_t, content_t, n_flows,
     n_content`` where ``content_t`` = sum(quantity_t x content_factor) over flows whose quantity and
     content factor are known (``n_content`` of ``n_flows``). Self-trade (re-imports) is dropped.
-    Where two HS revisions carry the same code in a year, only the later one counts
-    (:func:`one_hs_revision`).
+    Where two HS revisions carry the same product in a year (the same code, or codes the
+    correlation table ``reference/hs_correlation.csv`` gives as overlapping, e.g. HS92 252890
+    and HS17 252800 natural borates), only one revision counts (:func:`one_hs_revision`).
     """
     t = trade_flows
     if family is not None and sources is not None:
@@ -58,7 +59,7 @@ def mineral_trade(trade_flows: ir.Table, hs_map: ir.Table, *, stage: str = "all"
         m = m.filter(m.stage.isin(list(forms)))
     m = m.select("hs_code", "hs_revision", "mineral", "content_factor")
     j = t.join(m, ["hs_code", "hs_revision"]).filter(_.exporter != _.importer)
-    j = one_hs_revision(j, ("year", "hs_code", "mineral"))
+    j = one_hs_revision(j, ("year", "hs_product", "mineral"))
     content = j.quantity_t * j.content_factor
     return j.group_by(["year", "exporter", "importer", "mineral"]).aggregate(
         value_kusd=j.value_kusd.sum(),
@@ -75,30 +76,57 @@ def hs_coverage(trade_flows: ir.Table, hs_map: ir.Table, *, year: int, stage: st
     """Which HS codes a mineral's trade figures count in ``year``, and which mapped codes had no
     data in the atlas: ``mineral, hs_codes`` (codes with flows, ``HS92:260500`` form) and
     ``hs_codes_missing`` (mapped codes of the nomenclatures loaded for that year without any
-    flow). The trade value of a mineral is the sum over ``hs_codes`` only. The lists come
-    unordered (Spark has no ordered aggregation): sort them for display."""
+    flow). The trade value of a mineral is the sum over ``hs_codes`` only; a code whose
+    product another revision serves that year (:func:`one_hs_revision`) is in neither list.
+    The lists come unordered (Spark has no ordered aggregation): sort them for display."""
     m = hs_map if stage == "all" else hs_map.filter(hs_map.chain_stage == stage)
     t = trade_flows.filter(trade_flows.year == year)
     revs = t.select("hs_revision").distinct()
     m = m.semi_join(revs, "hs_revision").select("mineral", "hs_code", "hs_revision").distinct()
-    have = t.select("hs_code", "hs_revision").distinct().mutate(present=ibis.literal(True))
-    j = m.left_join(have, ["hs_code", "hs_revision"]).select(m, have.present)
+    per = t.join(m, ["hs_code", "hs_revision"]).group_by(
+        ["year", "mineral", "hs_code", "hs_revision"]).aggregate(quantity_t=_.quantity_t.max())
+    have = one_hs_revision(per, ("year", "hs_product", "mineral"))
+    other = per.anti_join(have, ["mineral", "hs_code", "hs_revision"])
+    have = have.select("mineral", "hs_code", "hs_revision").mutate(present=ibis.literal(True))
+    m = m.anti_join(other, ["mineral", "hs_code", "hs_revision"])
+    j = m.left_join(have, ["mineral", "hs_code", "hs_revision"]).select(m, have.present)
     label = j.hs_revision.concat(":", j.hs_code)
     return j.group_by("mineral").aggregate(
         hs_codes=label.collect(where=j.present.notnull()),
         hs_codes_missing=label.collect(where=j.present.isnull()))
 
 
-def one_hs_revision(t: ir.Table, by: Sequence[str] = ("year", "hs_code")) -> ir.Table:
-    """Keep, for each ``by`` group (default: year and HS6 code), only the rows of one HS
-    revision, so figures of two nomenclatures for the same product are never added up.
+def hs_products(t: ir.Table) -> ir.Table:
+    """Add ``hs_product`` to a table with ``hs_code, hs_revision``: the goods the code covers,
+    shared by the codes of other HS revisions that cover the same or overlapping goods
+    (``reference/hs_correlation.csv``: HS92 252890 and HS17 252800 are ``natural_borates``);
+    a code not listed is its own product in every revision (``hs_product`` = ``hs_code``).
+    """
+    rows = reference.rows("hs_correlation") or []
+    corr = ibis.memtable({"_code": [r["hs_code"] for r in rows],
+                          "_rev": [r["hs_revision"] for r in rows],
+                          "_product": [r["product"] for r in rows]},
+                         schema={"_code": "string", "_rev": "string", "_product": "string"})
+    j = t.left_join(corr, [t.hs_code == corr._code, t.hs_revision == corr._rev])
+    j = j.select(t, corr._product)
+    return j.mutate(hs_product=j._product.fill_null(j.hs_code)).drop("_product")
+
+
+def one_hs_revision(t: ir.Table, by: Sequence[str] = ("year", "hs_product")) -> ir.Table:
+    """Keep, for each ``by`` group (default: year and product, :func:`hs_products`), only the
+    rows of one HS revision, so figures of two nomenclatures for the same product are never
+    added up.
 
     Precedence: a revision whose rows carry quantities beats one without (BACI HS17 V202601 for
     2022 is value only, so HS92 serves 2022); among those, the later nomenclature wins (HS22 >
     HS17 > HS12 > HS07 > HS02 > HS96 > HS92). Example: cobalt oxides 282200 in 2024 come from
     BACI HS17 V202601 when that file is loaded, else from BACI HS92; a code only one revision
-    carries keeps its rows. Rows of an unknown revision rank below HS92.
+    carries keeps its rows. Rows of an unknown revision rank below HS92. The product, not the
+    code, is the unit: natural borates in 2024 come from HS17 252800 or from HS92 252890,
+    never from both.
     """
+    if "hs_product" in by and "hs_product" not in t.columns:
+        t = hs_products(t)
     order = t.hs_revision.substitute({r: i for i, r in enumerate(HS_REVISIONS)}, else_=-1)
     t = t.mutate(_rev_rank=order)
     has_q = t.quantity_t.count().over(ibis.window(group_by=[*by, "hs_revision"])) > 0
@@ -108,7 +136,8 @@ def one_hs_revision(t: ir.Table, by: Sequence[str] = ("year", "hs_code")) -> ir.
 
 
 def revision_precedence(trade_flows: ir.Table) -> ir.Table:
-    """Which trade source serves which years and HS codes under :func:`one_hs_revision`.
+    """Which trade source serves which years and HS codes under :func:`one_hs_revision` (per
+    product, :func:`hs_products`).
 
     One row per source id: ``source_id, hs_revision, first_year, last_year, codes_served``
     (distinct codes it serves in some year) and ``codes_superseded`` (the codes another
@@ -244,17 +273,58 @@ CONTENT_MIN_SHARE = 0.9
 MASS_UNITS: dict[str, float] = {"t": 1.0, "kg": 0.001}
 
 
+def factor_basis_is_gross() -> dict[str, bool]:
+    """mineral -> True when its traded forms' content factors are on gross weight
+    (``reference/content_factors.csv`` basis ``gross weight``: the factor 1 of a heading that
+    is the mineral itself, e.g. magnesite), False when they are a content (Fe in iron ore, Sr
+    in strontium carbonate); minerals without a cited factor are absent."""
+    out: dict[str, bool] = {}
+    for r in reference.rows("content_factors") or []:
+        out[r["mineral"]] = out.get(r["mineral"], True) and r["basis"] == "gross weight"
+    return out
+
+
+def one_basis(p: ir.Table) -> ir.Table:
+    """Rows of ``p`` (production rows of one stage and publisher) on one basis per (mineral,
+    year), with that basis as ``production_basis``: figures of two bases (USGS's iron ore as
+    usable ore and as Fe content) are never added up.
+
+    The basis picked is the one that matches the trade content factors
+    (:func:`factor_basis_is_gross`: gross weight, else a content such as ``Fe content``); then
+    the one with most named countries; then the first by name.
+    """
+    gross = factor_basis_is_gross()
+    kinds = ibis.memtable({"mineral": list(gross), "_want_gross": list(gross.values())},
+                          schema={"mineral": "string", "_want_gross": "boolean"})
+    named = ibis.ifelse(p.country.isin(NOT_COUNTRIES), 0, 1)
+    b = p.group_by(["mineral", "year", "basis"]).aggregate(_n=named.sum())
+    b = b.left_join(kinds, "mineral").select(b, kinds._want_gross)
+    b = b.mutate(_match=ibis.ifelse((b.basis == "gross") == b._want_gross, 0, 1).fill_null(1))
+    w = ibis.window(group_by=["mineral", "year"],
+                    order_by=[b._match, ibis.desc(b._n), b.basis])
+    chosen = b.mutate(_rank=ibis.row_number().over(w)).filter(_._rank == 0).select(
+        "mineral", "year", production_basis="basis")
+    j = p.join(chosen, [p.mineral == chosen.mineral, p.year == chosen.year,
+                        p.basis == chosen.production_basis])
+    return j.select(p, chosen.production_basis)
+
+
 def production_status(production: ir.Table, *, stage: str, sources: ir.Table | None = None,
                       family: str | None = "usgs-mcs", complete_family: str | None = "wmd"
                       ) -> ir.Table:
     """Production per (mineral, year, country) with the rule that turns a gap into a number.
 
-    Columns ``mineral, year, country, production_t, production_flag`` for every country a
-    publisher lists, and a ``lists`` table (``mineral, year, complete``) telling whether some
-    publisher's country list is complete: USGS without a positive "Other countries" row (XRW),
-    or World Mining Data (``complete_family``: every producing country, stage ``mine`` for the
-    minerals it covers). A country absent from a complete list has production 0, flagged
-    ``not_a_listed_producer`` (applied by :func:`import_reliance`).
+    Columns ``mineral, year, country, production_t, production_flag, production_basis`` for
+    every country a publisher lists, and a ``lists`` table (``mineral, year, complete``)
+    telling whether some publisher's country list is complete: USGS without a positive "Other
+    countries" row (XRW), or World Mining Data (``complete_family``: every producing country,
+    stage ``mine`` for the minerals it covers). A country absent from a complete list has
+    production 0, flagged ``not_a_listed_producer`` (applied by :func:`import_reliance`).
+
+    One basis per mineral and year (:func:`one_basis`: the basis of the trade content factors,
+    ``Fe content`` for iron ore, gross weight for magnesite): a publisher giving two bases
+    (USGS iron ore as usable ore and as Fe content) is never summed across them, and a World
+    Mining Data figure fills a country USGS does not name only on the same basis.
     """
     p = production.filter((production.stage == stage) & production.unit.isin(list(MASS_UNITS)))
     factor = ibis.cases(*[(p.unit == u, f) for u, f in MASS_UNITS.items()],
@@ -265,8 +335,11 @@ def production_status(production: ir.Table, *, stage: str, sources: ir.Table | N
         u = preferred_family(p, srcs).drop("family")
     else:
         u = of_family(p, family, sources)
+    w = (of_family(p, complete_family, sources)
+         if complete_family is not None and srcs is not None else None)
+    u = one_basis(u)
     listed = u.filter(~u.country.isin(NOT_COUNTRIES)).group_by(
-        ["mineral", "year", "country"]).aggregate(
+        ["mineral", "year", "country", "production_basis"]).aggregate(
         production_t=_.value.sum(), n_null=_.value.isnull().sum())
     listed = listed.mutate(
         production_t=ibis.ifelse(listed.n_null > 0, ibis.null("float64"), listed.production_t),
@@ -278,19 +351,25 @@ def production_status(production: ir.Table, *, stage: str, sources: ir.Table | N
     usgs_lists = usgs_lists.left_join(rest, ["mineral", "year"]).select(
         usgs_lists.mineral, usgs_lists.year,
         complete=rest.rest_t.isnull() | (rest.rest_t <= 0))
-    out = listed.mutate(source=ibis.literal("usgs"))
-    if complete_family is None or sources_of(production, sources) is None:
+    cols = ["mineral", "year", "country", "production_t", "production_flag", "production_basis",
+            "source"]
+    out = listed.mutate(source=ibis.literal("usgs")).select(*cols)
+    if w is None:
         return out, usgs_lists  # (a table from no atlas has no families to tell WMD by)
-    w = of_family(p, complete_family, sources)
-    wl = w.filter(~w.country.isin(NOT_COUNTRIES)).group_by(
-        ["mineral", "year", "country"]).aggregate(production_t=_.value.sum())
     wlists = w.select("mineral", "year").distinct().mutate(complete=ibis.literal(True))
     lists = usgs_lists.union(wlists.cast(usgs_lists.schema())).group_by(
         ["mineral", "year"]).aggregate(complete=_.complete.any())
-    # countries WMD lists that USGS does not name (inside USGS's "Other countries")
+    # countries WMD lists that USGS does not name (inside USGS's "Other countries"), on the
+    # basis chosen for the mineral and year (a Li2O tonnage is not a Li content)
+    basis = u.select("mineral", "year", "production_basis").distinct()
+    wb = w.join(basis, [w.mineral == basis.mineral, w.year == basis.year,
+                        w.basis == basis.production_basis]).select(w, basis.production_basis)
+    wb = wb.union(one_basis(w.anti_join(basis, ["mineral", "year"])))  # years WMD alone covers
+    wl = wb.filter(~wb.country.isin(NOT_COUNTRIES)).group_by(
+        ["mineral", "year", "country", "production_basis"]).aggregate(production_t=_.value.sum())
     extra = wl.anti_join(listed, ["mineral", "year", "country"]).mutate(
         production_flag=ibis.literal("production_wmd"), source=ibis.literal("wmd"))
-    return out.union(extra.select(*out.columns).cast(out.schema())), lists
+    return out.union(extra.select(*cols).cast(out.schema())), lists
 
 
 def import_reliance(flows: ir.Table, production: ir.Table, *, stage: str,
@@ -307,14 +386,16 @@ def import_reliance(flows: ir.Table, production: ir.Table, *, stage: str,
     carrying less than 10 % of the country's trade value (:data:`CONTENT_MIN_SHARE`), on the
     content of the other forms (``partial_content``). Columns: ``country, mineral,
     year, imports_kusd, exports_kusd, imports_content_t, exports_content_t, content_complete,
-    production_t, production_flag, apparent_consumption_t, import_reliance, reliance_basis,
-    reliance_flag`` (the reason of a blank, :data:`RELIANCE_FLAGS`). Negative: a net exporter.
+    production_t, production_flag, production_basis, apparent_consumption_t, import_reliance,
+    reliance_basis, reliance_flag`` (the reason of a blank, :data:`RELIANCE_FLAGS`;
+    ``production_basis``: the one production basis used, :func:`one_basis`, e.g. ``Fe content``
+    for iron ore). Negative: a net exporter.
     """
     nt = net_trade(flows)
     status, lists = production_status(production, stage=stage, sources=sources, family=family)
     status = status.view()
     j = nt.left_join(status, ["country", "mineral", "year"]).select(
-        nt, status.production_t, status.production_flag)
+        nt, status.production_t, status.production_flag, status.production_basis)
     j = j.left_join(lists, ["mineral", "year"]).select(j, lists.complete)
     unlisted = j.production_flag.isnull() & j.production_t.isnull()
     p_flag = ibis.cases(

@@ -82,13 +82,15 @@ def minerals() -> dict[str, Mineral]:
             for r in _rows("minerals") or ()}
 
 
-def require_mineral(value: str) -> str:
-    """The mineral id ``value`` (case and surrounding blanks ignored).
+def require_mineral(value: str, known: Iterable[str] | None = None) -> str:
+    """The mineral id ``value`` (case and surrounding blanks ignored); ``known`` narrows the
+    choices (e.g. the minerals a watch rule can read).
 
     Raises :class:`~critmin.errors.ChoiceError` listing the known ids otherwise."""
+    choices = set(minerals() if known is None else known)
     m = str(value).strip().lower()
-    if m not in minerals():
-        raise ChoiceError("mineral", value, sorted(minerals()))
+    if m not in choices:
+        raise ChoiceError("mineral", value, sorted(choices))
     return m
 
 

@@ -46,7 +46,7 @@ def trade(atlas: Atlas, year: int, stage: str = "all",
         m = m.filter(m.mineral.isin(list(minerals)))
     m = m.select("hs_code", "hs_revision", "mineral")
     j = tf.join(m, ["hs_code", "hs_revision"]).filter(_.exporter != _.importer)
-    j = one_hs_revision(j, ("year", "hs_code", "mineral"))
+    j = one_hs_revision(j, ("year", "hs_product", "mineral"))
     df = j.select("mineral", "hs_code", "exporter", "importer", "value_kusd",
                   "quantity_t").to_pandas()
     return _impute(df)

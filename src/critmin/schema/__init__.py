@@ -23,7 +23,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from critmin.errors import InputError
+from critmin.errors import ChoiceError, InputError
 
 _ARROW_TYPES: dict[str, pa.DataType] = {
     "SMALLINT": pa.int16(),
@@ -379,7 +379,9 @@ def validate(
         if minerals is not None and c.name == "mineral":
             bad = pc.and_(valid, pc.invert(pc.is_in(arr, value_set=pa.array(sorted(minerals)))))
             if (i := first(bad)) is not None:
-                fail(i, c.name, f"unknown mineral {arr[i].as_py()!r}")
+                # the known ids come from critmin.reference (a higher layer, so passed in);
+                # the wording is its require_mineral's one ChoiceError
+                fail(i, c.name, str(ChoiceError("mineral", arr[i].as_py(), sorted(minerals))))
     _check_unique(t, data, fail)
     return data
 

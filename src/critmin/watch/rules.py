@@ -29,6 +29,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from critmin import reference
 from critmin.errors import SpecError
 
 
@@ -138,14 +139,14 @@ def moved(rule: RuleSpec, old: float | None, new: float | None) -> bool:
 def validate(spec: RuleSpec, *, countries: set[str], groups: set[str], minerals: set[str]
              ) -> RuleSpec:
     """``spec`` with codes normalised, or :class:`SpecError` naming the field and the valid
-    choices (unknown country, group, mineral, stage, indicator, operator or a missing limit)."""
+    choices (unknown country, group, stage, indicator, operator or a missing limit); an unknown
+    mineral raises :func:`critmin.reference.require_mineral`'s
+    :class:`~critmin.errors.ChoiceError`."""
     country = spec.country.strip().upper()
     if country not in countries and country not in groups:
         raise SpecError(f"country: unknown country or group {spec.country!r}; use an ISO3 "
                          f"code or one of the groups {', '.join(sorted(groups))}")
-    if spec.mineral not in minerals:
-        raise SpecError(f"mineral: unknown mineral {spec.mineral!r}; known minerals: "
-                         f"{', '.join(sorted(minerals))}")
+    mineral = reference.require_mineral(spec.mineral, minerals)
     if spec.kind not in KINDS:
         raise SpecError(f"kind: must be one of {', '.join(KINDS)}, got {spec.kind!r}")
     if not spec.watchlist.strip() or len(spec.watchlist) > 80:
@@ -155,7 +156,7 @@ def validate(spec: RuleSpec, *, countries: set[str], groups: set[str], minerals:
             raise SpecError(f"event: must be one of {', '.join(EVENTS)}, got {spec.indicator!r}")
         if spec.stage not in ("all", "mine", "refinery"):
             raise SpecError(f"stage: must be all, mine or refinery, got {spec.stage!r}")
-        return RuleSpec(country=country, mineral=spec.mineral, indicator=spec.indicator,
+        return RuleSpec(country=country, mineral=mineral, indicator=spec.indicator,
                         kind="event", stage=spec.stage, watchlist=spec.watchlist.strip())
     ind = INDICATORS.get(spec.indicator)
     if ind is None:
@@ -189,6 +190,6 @@ def validate(spec: RuleSpec, *, countries: set[str], groups: set[str], minerals:
         raise SpecError(f"value: a {spec.kind} rule needs a finite limit")
     if spec.kind == "change" and spec.value < 0:
         raise SpecError("value: a change limit is a size (>= 0); say up or down with op")
-    return RuleSpec(country=country, mineral=spec.mineral, indicator=ind.name, kind=spec.kind,
+    return RuleSpec(country=country, mineral=mineral, indicator=ind.name, kind=spec.kind,
                     stage=stage, supplier=supplier, op=spec.op, value=float(spec.value),
                     watchlist=spec.watchlist.strip())

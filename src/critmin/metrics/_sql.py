@@ -1,0 +1,161 @@
+"""SQL kept as package files, run on the atlas's engine with bound parameters.
+
+The queries live in ``critmin/metrics/sql/*.sql``, read with :mod:`importlib.resources`. A file
+holds named queries and fragments, each starting with a ``-- name: NAME`` line (the yesql/aiosql
+convention). Inside a query:
+
+- ``$name`` is a parameter, always bound (never pasted into the text): DuckDB binds it natively;
+  for Spark the query is parsed by sqlglot, each parameter replaced by a literal node of the
+  syntax tree, and the tree written in Spark's dialect (so a value is never spliced as text);
+- ``{{slot}}`` is replaced by a fragment of the package's SQL files, chosen by the caller by name
+  (``NAME`` in the same file, or ``FILE:NAME``; a fixed allow-list: the files' own fragments),
+  e.g. the published or critmin's material map;
+- ``{{gpv(expr)}}`` is a formula of :mod:`critmin.metrics.formulas` (:data:`FORMULAS`), the one
+  home of the g(PV) weight, applied to ``expr``.
+
+Parameters are typed in the query (``CAST($x AS VARCHAR[])``), so ``None`` binds as a typed NULL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import re
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any
+
+import pandas as pd
+
+from critmin.errors import CritminError
+from critmin.metrics.formulas import GPV_SQL
+
+#: SQL formulas a query may call as ``{{name(expr)}}``.
+FORMULAS = {"gpv": GPV_SQL}
+
+_NAME = re.compile(r"^-- name: (\w+)[ \t]*$", re.MULTILINE)
+_SLOT = re.compile(r"\{\{(\w+)(?:\(([\w.]+)\))?\}\}")
+_PARAM = re.compile(r"\$(\w+)")
+
+
+@functools.cache
+def queries(file: str) -> dict[str, str]:
+    """The named queries and fragments of ``critmin/metrics/sql/FILE``."""
+    text = resources.files("critmin.metrics").joinpath("sql", file).read_text(encoding="utf-8")
+    parts = _NAME.split(text)
+    return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+def render(file: str, name: str, **slots: str) -> str:
+    """Query ``name`` of ``file`` with its ``{{slot}}`` and ``{{formula(expr)}}`` markers filled.
+
+    ``slots`` maps each slot to a fragment: ``NAME`` of the same file or ``FILE:NAME``; a slot
+    without one, or an unknown fragment, raises.
+    """
+
+    def fill(m: re.Match[str]) -> str:
+        slot, arg = m.group(1), m.group(2)
+        if arg is not None:
+            return FORMULAS[slot].format(pv=arg)
+        where, _, fragment = slots[slot].rpartition(":")
+        known = queries(where or file)
+        if fragment not in known:
+            raise ValueError(f"{where or file}: no fragment {fragment!r} for slot {slot!r}")
+        return _SLOT.sub(fill, known[fragment])
+
+    return _SLOT.sub(fill, queries(file)[name])
+
+
+class Runner:
+    """Runs the DuckDB-dialect queries on the engine holding the atlas tables."""
+
+    def has_table(self, name: str) -> bool:
+        raise NotImplementedError
+
+    def df(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def column(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Any]:
+        """The first column of ``sql``'s result."""
+        return list(self.df(sql, params).iloc[:, 0])
+
+
+class DuckDBRunner(Runner):
+    """An Ibis DuckDB backend: parameters bound by DuckDB."""
+
+    def __init__(self, con: Any) -> None:
+        self.con = con
+
+    def has_table(self, name: str) -> bool:
+        return bool(self.column("SELECT 1 FROM information_schema.tables WHERE table_name = $name",
+                                {"name": name}))
+
+    def df(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        return self.con.raw_sql(sql, parameters=_used(sql, params)).df()
+
+
+class SparkRunner(Runner):
+    """A Spark session whose catalog holds the atlas tables as views: the query transpiled by
+    sqlglot, each parameter a literal node of the syntax tree, run by Spark SQL."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+
+    def has_table(self, name: str) -> bool:
+        return bool(self.session.catalog.tableExists(name))
+
+    def df(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        import sqlglot
+        from sqlglot import exp
+
+        values = _used(sql, params)
+
+        def bind(node: exp.Expression) -> exp.Expression:
+            return _literal(values[node.name]) if isinstance(node, exp.Placeholder) else node
+
+        tree = sqlglot.parse_one(sql, read="duckdb").transform(bind)
+        return self.session.sql(tree.sql(dialect="spark")).toPandas()
+
+
+def _literal(value: Any) -> Any:
+    """A sqlglot literal for a parameter value: scalars, lists, and dicts as structs."""
+    from sqlglot import exp
+
+    if isinstance(value, Mapping):
+        return exp.Struct(expressions=[
+            exp.PropertyEQ(this=exp.to_identifier(k), expression=_literal(v))
+            for k, v in value.items()])
+    if isinstance(value, list | tuple):
+        return exp.Array(expressions=[_literal(v) for v in value])
+    return exp.convert(value)
+
+
+def _used(sql: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The parameters ``sql`` names (DuckDB refuses unused ones); a missing one raises."""
+    names = set(_PARAM.findall(sql))
+    params = params or {}
+    missing = names - set(params)
+    if missing:
+        raise ValueError(f"unbound SQL parameters: {sorted(missing)}")
+    return {k: params[k] for k in names}
+
+
+def runner(source: Any, tables: tuple[str, ...]) -> Runner:
+    """The runner for ``source``: an :class:`critmin.atlas.Atlas`, a
+    :class:`critmin.engine.ParquetAtlas` (DuckDB or Spark; ``tables`` are registered as views of
+    their names first) or an Ibis DuckDB backend holding the atlas tables."""
+    from critmin.atlas import Atlas
+    from critmin.engine import ParquetAtlas
+
+    if isinstance(source, ParquetAtlas):
+        for name in tables:  # reading a table registers it as a view of its name
+            with contextlib.suppress(CritminError):  # a table the export lacks
+                source.table(name)
+        return SparkRunner(source.session) if source.engine == "spark" else DuckDBRunner(
+            source.con)
+    if isinstance(source, Atlas):
+        return DuckDBRunner(source.con)
+    if getattr(source, "name", None) == "duckdb":
+        return DuckDBRunner(source)
+    raise CritminError(f"cannot run SQL on {type(source).__name__}: pass an Atlas, a "
+                       "ParquetAtlas or an Ibis DuckDB backend")
