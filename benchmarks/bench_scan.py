@@ -77,9 +77,11 @@ def _tree_rss_kib(pid: int) -> int:
     return total
 
 
-def run_engine(engine: str, db: Path, parquet: Path, master: str) -> dict:
-    """Run one engine in a subprocess; return its timings, peak tree RSS and ru_maxrss."""
-    cmd = [sys.executable, __file__, "--child", engine, str(db), str(parquet), master]
+def run_engine(engine: str, db: Path, parquet: Path, master: str, *, script: str = __file__
+               ) -> dict:
+    """Run one engine in a subprocess (``script --child ...``, by default this script's child);
+    return its timings, peak tree RSS and ru_maxrss."""
+    cmd = [sys.executable, script, "--child", engine, str(db), str(parquet), master]
     # GNU time reports the Python process's exact peak; it runs the child from a small process,
     # so the child does not inherit this (large) process's high-water mark through fork
     if Path("/usr/bin/time").exists():

@@ -109,7 +109,8 @@ def assess(country: str, *, year: int | None = None, minerals: Sequence[str] | N
     out = pd.DataFrame(rows, columns=COLUMNS)
     scores = t.geopolrisk.get(iso3, {})
     out["geopolrisk"] = [scores.get(m) for m in out.mineral]
-    out = out.sort_values("imports_kusd", ascending=False, ignore_index=True)
+    out = out.sort_values(["imports_kusd", "mineral"], ascending=[False, True],
+                          ignore_index=True)  # (equal imports: by mineral, the same every run)
     missing = [m for m in minerals if m not in set(out.mineral)]
     if missing:
         notes = [no_trade_reason(atlas, iso3, m, year) for m in missing]

@@ -22,7 +22,7 @@ import contextlib
 import datetime as dt
 import os
 import shutil
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -196,9 +196,9 @@ class Atlas:
     def con(self) -> ibis.BaseBackend:
         """The Ibis DuckDB backend over the one-release views (read-only data)."""
         if self._con is None:
-            import ibis
-
-            self._con = ibis.duckdb.from_connection(connect(self.path, release=self.release))
+            self._con = _caching_backend().from_connection(
+                connect(self.path, release=self.release))
+            self._con._critmin_cache_key = _atlas_identity(self.path, self.release)
         return self._con
 
     def table(self, name: str, *, all_releases: bool = False) -> ir.Table:
@@ -233,6 +233,163 @@ class Atlas:
     def info(self) -> dict[str, Any]:
         """Tables with row counts and the provenance of every loaded file."""
         return info(self.path)
+
+
+# --------------------------------------------------------------------------------------------
+# compiled-query cache
+
+#: Environment variable: ``0`` turns the on-disk compiled-query cache off (the in-process one
+#: stays).
+SQL_CACHE_ENV = "CRITMIN_SQL_CACHE"
+#: Compiled queries kept per atlas identity (the oldest half goes when full), and atlas
+#: identities kept on disk.
+SQL_CACHE_ENTRIES, SQL_CACHE_FILES = 2000, 16
+_sql_memory: dict[tuple[str, str], str] = {}
+_backend_cls: type | None = None
+
+
+def _atlas_identity(path: Path, release: str | Sequence[str] | None) -> str:
+    """What a compiled query of this atlas depends on besides the expression: the file (path,
+    inode, size, modification time: a rebuild is a new file), the pinned releases, and the
+    versions of Ibis, sqlglot and DuckDB that compile and run it."""
+    import ibis
+    import sqlglot
+
+    if release is None:
+        release = [r.strip() for r in os.environ.get(RELEASE_ENV, "").split(",") if r.strip()]
+    pins = [release] if isinstance(release, str) else list(release or ())
+    st = path.stat()
+    return (f"{path.resolve()}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}|"
+            f"{','.join(sorted(p.lower() for p in pins))}|ibis {ibis.__version__}|"
+            f"sqlglot {sqlglot.__version__}|duckdb {duckdb.__version__}")
+
+
+def expression_key(expr: Any) -> str | None:
+    """A fingerprint of an Ibis expression's shape that is the same in every process (node types
+    and arguments, tables by name and schema; not the backend object), or None when the
+    expression holds something without a stable text form (an in-memory table, an object
+    printed with its address): such expressions are compiled every time."""
+    import hashlib
+
+    from ibis.common.grounds import Concrete
+    from ibis.expr import operations as ops
+
+    memo: dict[int, str] = {}
+
+    def val(x: Any) -> str:
+        if isinstance(x, Concrete) and hasattr(x, "__argnames__"):
+            return node(x)
+        if isinstance(x, (tuple, list)):
+            return "(" + ",".join(val(v) for v in x) + ")"
+        if isinstance(x, Mapping):
+            return "{" + ",".join(f"{val(k)}:{val(v)}" for k, v in x.items()) + "}"
+        text = f"{type(x).__name__}:{x!r}"
+        if " at 0x" in text:
+            raise _Unstable
+        return text
+
+    def node(op: Any) -> str:
+        key = id(op)
+        if key not in memo:
+            if isinstance(op, ops.InMemoryTable):
+                raise _Unstable
+            parts = [type(op).__module__, type(op).__qualname__]
+            for name, arg in zip(op.__argnames__, op.__args__, strict=True):
+                if not (name == "source" and isinstance(op, ops.DatabaseTable)):
+                    parts.append(f"{name}={val(arg)}")
+            memo[key] = hashlib.sha256("|".join(parts).encode()).hexdigest()[:24]
+        return memo[key]
+
+    try:
+        return node(expr.op())
+    except _Unstable:
+        return None
+
+
+class _Unstable(Exception):
+    """An expression without a process-independent fingerprint."""
+
+
+def sql_cache_dir() -> Path:
+    """Where compiled queries are kept between runs: ``<user cache dir>/critmin/sql``."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("critmin", appauthor=False)) / "sql"
+
+
+def _sql_cache_folder(identity: str) -> Path:
+    import hashlib
+
+    return sql_cache_dir() / hashlib.sha256(identity.encode()).hexdigest()[:32]
+
+
+def _load_sql(identity: str, key: str) -> str | None:
+    """The compiled query saved for this atlas identity and expression key, if any."""
+    try:
+        return (_sql_cache_folder(identity) / f"{key}.sql").read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
+def _save_sql(identity: str, key: str, sql: str) -> None:
+    """Save one compiled query (a temporary file and :func:`os.replace`, so a reader never sees
+    half a query); keep at most :data:`SQL_CACHE_ENTRIES` queries per atlas identity and the
+    :data:`SQL_CACHE_FILES` most recently used identities. A cache that cannot be written is
+    skipped silently: it only saves time."""
+    folder = _sql_cache_folder(identity)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "identity.txt").write_text(identity, encoding="utf-8")
+        tmp = folder / f".{key}.{os.getpid()}"
+        tmp.write_text(sql, encoding="utf-8")
+        os.replace(tmp, folder / f"{key}.sql")
+        entries = list(folder.glob("*.sql"))
+        if len(entries) > SQL_CACHE_ENTRIES:
+            for old in sorted(entries, key=lambda f: f.stat().st_mtime_ns)[:len(entries) // 2]:
+                old.unlink(missing_ok=True)
+        others = sorted((d for d in folder.parent.iterdir() if d.is_dir()),
+                        key=lambda d: d.stat().st_mtime_ns)
+        for old in others[:-SQL_CACHE_FILES]:
+            shutil.rmtree(old, ignore_errors=True)
+    except OSError:
+        pass
+
+
+def _caching_backend() -> type:
+    """Ibis' DuckDB backend with a compiled-query cache: compiling an expression whose shape
+    (:func:`expression_key`) was compiled before for the same atlas identity returns the saved
+    SQL instead of running Ibis' compiler again; the SQL is kept in the process and in
+    :func:`sql_cache_dir` (unless ``$CRITMIN_SQL_CACHE=0``), so a new process starts warm."""
+    global _backend_cls
+    if _backend_cls is None:
+        from ibis.backends.duckdb import Backend
+
+        class AtlasBackend(Backend):  # type: ignore[misc]
+            _critmin_cache_key: str | None = None
+
+            def compile(self, expr: Any, /, *, limit: Any = None, params: Any = None,
+                        pretty: bool = False) -> str:
+                identity = self._critmin_cache_key
+                key = None if (identity is None or params or pretty) else expression_key(expr)
+                if key is None:
+                    return super().compile(expr, limit=limit, params=params, pretty=pretty)
+                if limit is not None:
+                    key = f"{key}-{limit}"
+                disk = os.environ.get(SQL_CACHE_ENV, "1") != "0"
+                sql = _sql_memory.get((identity, key))
+                if sql is None and disk:
+                    sql = _load_sql(identity, key)
+                if sql is None:
+                    sql = super().compile(expr, limit=limit)
+                    if disk:
+                        _save_sql(identity, key, sql)
+                if len(_sql_memory) >= SQL_CACHE_ENTRIES:
+                    _sql_memory.clear()
+                _sql_memory[(identity, key)] = sql
+                return sql
+
+        _backend_cls = AtlasBackend
+    return _backend_cls
 
 
 #: The first bytes of every DuckDB database file (after an 8-byte checksum).

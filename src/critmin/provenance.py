@@ -135,7 +135,8 @@ def atlas_annotations(atlas: Any, reads: Reads) -> dict[str, Any]:
             if name not in ids:
                 t = schema.table(name)
                 if t.kind == "data" and "source_id" in t.column_names:
-                    ids[name] = sorted(set(atlas.table(name).source_id.to_pandas()))
+                    ids[name] = sorted(set(atlas.table(name).select("source_id").distinct()
+                                           .to_pandas().source_id))
                 else:
                     ids[name] = None
             return ids[name]

@@ -26,8 +26,80 @@ __all__ = ["Format", "analytic_atlas", "app", "duckdb_atlas", "emit", "main", "r
 
 T = TypeVar("T")
 
+#: The modules holding the commands, imported in this order (the order of the help listing).
+COMMAND_MODULES = ("assess", "atlas", "brief", "coop", "match", "metrics", "scan", "scenario",
+                   "serve", "user", "valuechain", "watch")
+
+
+class _LazyGroup(typer.core.TyperGroup):
+    """The root command group, whose commands are turned into click commands only when needed.
+
+    Building the click command of every command (typer inspects each signature) costs more than
+    the whole top-level help; so a command is built when it runs or its own help is shown, and the
+    top-level help lists light entries carrying the same name and help text."""
+
+    _listing = False
+
+    def _infos(self) -> dict[str, Any]:
+        import importlib
+
+        for mod in COMMAND_MODULES:  # (cheap: the modules import nothing heavy)
+            importlib.import_module(f"critmin.cli.{mod}")
+        out: dict[str, Any] = {}
+        for info in app.registered_commands:
+            out[info.name or typer.main.get_command_name(info.callback.__name__)] = info
+        for ginfo in app.registered_groups:
+            out[ginfo.name or ""] = ginfo
+        return out
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [n for n in self._infos() if n]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        info = self._infos().get(cmd_name)
+        if info is None:
+            return None
+        opts = {"pretty_exceptions_short": app.pretty_exceptions_short,
+                "rich_markup_mode": app.rich_markup_mode}
+        if isinstance(info, typer.models.CommandInfo):
+            if self._listing:
+                return typer.core.TyperCommand(
+                    cmd_name, help=typer.main.inspect.getdoc(info.callback)
+                    if info.help is None else typer.main.inspect.cleandoc(info.help),
+                    short_help=info.short_help, hidden=info.hidden,
+                    deprecated=info.deprecated, rich_help_panel=info.rich_help_panel)
+            cmd = typer.main.get_command_from_info(info, **opts)
+        else:
+            if self._listing:
+                solved = typer.main.solve_typer_info_defaults(info)
+                return typer.core.TyperGroup(
+                    name=cmd_name, help=solved.help, short_help=solved.short_help,
+                    hidden=solved.hidden, deprecated=solved.deprecated,
+                    rich_help_panel=solved.rich_help_panel)
+            cmd = typer.main.get_group_from_info(
+                info, suggest_commands=app.suggest_commands, **opts)
+        self.commands[cmd_name] = cmd
+        return cmd
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and self.get_command(ctx, args[0]) is None:
+            for name in self.list_commands(ctx):  # "did you mean ...?" looks at every command
+                self.get_command(ctx, name)
+        return super().resolve_command(ctx, args)
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
+
+
 app = typer.Typer(
     name="critmin",
+    cls=_LazyGroup,
     help="Critical-minerals supply-chain security: atlas, supply risk, scenarios, "
     "cooperation and business matchmaking.",
     no_args_is_help=True,
@@ -167,18 +239,5 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(rv if isinstance(rv, int) else 0)
 
 
-# the command groups register themselves on ``app`` (plain imports: a missing module is an error)
-from critmin.cli import (  # noqa: E402, F401
-    assess,
-    atlas,
-    brief,
-    coop,
-    match,
-    metrics,
-    scan,
-    scenario,
-    serve,
-    user,
-    valuechain,
-    watch,
-)
+# the command modules register themselves on ``app`` when the root group first lists or runs a
+# command (:class:`_LazyGroup`), so that ``critmin --help`` builds no command it does not show

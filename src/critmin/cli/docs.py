@@ -24,8 +24,9 @@ def commands() -> Iterator[tuple[str, Any]]:
         if path:
             yield " ".join(path), cmd
         if hasattr(cmd, "commands"):
-            for name in sorted(cmd.commands):
-                yield from walk(cmd.commands[name], [*path, name])
+            ctx = Context(cmd)  # (the root group builds its commands on demand)
+            for name in sorted(cmd.list_commands(ctx)):
+                yield from walk(cmd.get_command(ctx, name), [*path, name])
 
     yield from walk(root, [])
 

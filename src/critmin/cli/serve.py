@@ -107,6 +107,7 @@ def serve_cmd(
     os.environ["CRITMIN_ATLAS"] = str(atlas_path)
     os.environ["CRITMIN_DATABASE_URL"] = store.url
     os.environ[WARM_YEARS_ENV] = str(warm_years)
+    os.environ.setdefault("CRITMIN_WARMUP", "1")  # the navigation pages' data, at start-up
     run_server(server_config(host=host, port=port, workers=workers, log_level=log_level,
                              forwarded_allow_ips=forwarded_allow_ips))
 

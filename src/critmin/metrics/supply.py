@@ -53,10 +53,13 @@ def preferred_family(production: ir.Table, sources: ir.Table, family: str = "aut
     j = latest_release(production, sources, None).join(src, "source_id")
     if family != "auto":
         return j.filter(j.family == family)
-    ranks = [(st, fam, i) for st, fams in preference.items() for i, fam in enumerate(fams)]
-    rank_t = ibis.memtable({"stage": [r[0] for r in ranks], "family": [r[1] for r in ranks],
-                            "_rank": [r[2] for r in ranks]})
-    j = j.join(rank_t, ["stage", "family"])
+    # the rank of each (stage, family) as a CASE expression, not an in-memory table: the
+    # expression then compiles to the same SQL in every process (see critmin.atlas's cache)
+    rank = ibis.cases(*[((j.stage == st) & (j.family == fam), i)
+                        for st, fams in preference.items() for i, fam in enumerate(fams)],
+                      else_=ibis.null("int64"))
+    j = j.mutate(_rank=rank)
+    j = j.filter(j._rank.notnull())
     best = j._rank.min().over(ibis.window(group_by=["mineral", "stage"]))
     j = j.mutate(_best=best)
     return j.filter(j._rank == j._best).drop("_rank", "_best")

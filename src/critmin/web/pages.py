@@ -54,6 +54,31 @@ def _is_htmx(request: Request) -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
+#: The page data behind the navigation bar, under the keys the pages cache it with: the
+#: concentration overview, the mineral and country lists, the trade years and the home page's
+#: default country (for visitors without one of their own).
+DEFAULT_COUNTRY = "JPN"
+WARM_KEYS: list[tuple[tuple[Any, ...], Any]] = [
+    (("main_concentration",), views.main_concentration),
+    (("minerals",), views.minerals),
+    (("countries",), views.countries),
+    (("trade_years",), views.trade_years),
+    (("country", DEFAULT_COUNTRY, None, None), lambda a: views.country_page(a, DEFAULT_COUNTRY)),
+]
+
+
+def warm_up(pool: AtlasPool, store: Any = None, overlay: Any = None) -> None:
+    """Compute and cache in ``pool`` the atlas data of every page in the navigation bar, and
+    (given the store and the registry ``overlay`` of the app) the cooperation registry as of
+    the last stored edit, so that their first render does not wait for it (see
+    :func:`critmin.web.register`)."""
+    for key, fn in WARM_KEYS:
+        pool.cached(("web", *key), lambda fn=fn: fn(pool.atlas()))
+    if store is not None and overlay is not None:
+        with store.session() as s:
+            overlay.current(pool, s)
+
+
 def build_router() -> APIRouter:
     r = APIRouter(include_in_schema=False)
 
@@ -63,7 +88,7 @@ def build_router() -> APIRouter:
     def home(request: Request, who: Who,
              country: Annotated[str | None, Query(max_length=80)] = None) -> Response:
         conc = _cached(request, ("main_concentration",), views.main_concentration)
-        iso3 = country or _my_country(request, who) or "JPN"
+        iso3 = country or _my_country(request, who) or DEFAULT_COUNTRY
         try:
             page = _cached(request, ("country", iso3.upper(), None, None),
                            lambda a: views.country_page(a, iso3))
