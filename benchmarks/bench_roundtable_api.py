@@ -143,6 +143,15 @@ def main(argv: list[str] | None = None) -> int:
     floor = schedule_event(ev, time_limit_s=args.time_limit)
     t_floor = time.perf_counter() - t
     load1 = os.getloadavg()
+    row_import = (f"| `POST /match/import` (accounts, sign-in links, requests) | "
+                  f"{len(r.json()['participants'])} participants | {t_import:.2f} s |")
+    row_run = (f"| `POST /match/schedule` (capacity, solver, store, publish) | {res['status']}, "
+               f"{res['total_breaks']} breaks (bound {res['lower_bound']}), published: "
+               f"{res['published']} | {t_run:.2f} s |")
+    row_agenda = (f"| agenda read back | {len(agenda)} meetings for participant {pid}; published "
+                  f"run {event['published_run_id'] == res['run_id']} | |")
+    row_floor = (f"| floor: `schedule_event` in-process, same event | {floor.status}, "
+                 f"{floor.total_breaks} breaks | {t_floor:.2f} s |")
     print(f"""
 ### Run of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC
 
@@ -153,10 +162,10 @@ Event: {len(ev.participants)} organisations, {n_acc} accepted of {len(ev.request
 
 | step | result | wall time |
 |---|---|---|
-| `POST /match/import` (accounts, sign-in links, requests) | {len(r.json()['participants'])} participants | {t_import:.2f} s |
-| `POST /match/schedule` (capacity, solver, store, publish) | {res['status']}, {res['total_breaks']} breaks (bound {res['lower_bound']}), published: {res['published']} | {t_run:.2f} s |
-| agenda read back | {len(agenda)} meetings for participant {pid}; published run {event['published_run_id'] == res['run_id']} | |
-| floor: `schedule_event` in-process, same event | {floor.status}, {floor.total_breaks} breaks | {t_floor:.2f} s |
+{row_import}
+{row_run}
+{row_agenda}
+{row_floor}
 
 API end to end / in-process floor: {t_run / t_floor:.2f}.
 """)

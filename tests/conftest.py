@@ -6,6 +6,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests check correctness, not speed: on a shared 2-core machine example generation and
+# single examples can be slow, which must not fail a test (speed is measured in benchmarks/).
+settings.register_profile("critmin", deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("critmin")
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = (ROOT / ".." / "shared" / "data").resolve()
