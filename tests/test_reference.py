@@ -98,3 +98,16 @@ def test_usgs_reliance_bases_are_known() -> None:
         assert r["statistic"].startswith(r["statistic"].split(":")[0]) and r["usgs_definition"]
     keys = [(r["mineral"], r["statistic"]) for r in rows]
     assert len(keys) == len(set(keys))
+
+
+def test_hs92_codes_exist_in_the_published_nomenclature() -> None:
+    """Every HS92 code critmin maps is a subheading of CEPII's HS92 product list (a code that does
+    not exist, such as an HS 2017 subdivision written as HS92, never matches a trade flow)."""
+    from tests.conftest import shared
+
+    (codes_file,) = sorted(shared("baci").glob("product_codes_HS92_*.csv"))
+    with codes_file.open(encoding="utf-8") as fh:
+        published = {r["code"].zfill(6) for r in csv.DictReader(fh)}
+    mapped = {r["hs_code"] for r in _rows("critmin.reference", "hs_map.csv")
+              if r["hs_revision"] == "HS92"}
+    assert mapped - published == set(), f"not HS92 subheadings: {sorted(mapped - published)}"

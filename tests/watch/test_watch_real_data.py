@@ -16,7 +16,7 @@ from tests.conftest import shared
 from tests.watch.conftest import add_user, baci_imports
 
 GRAPHITE_HS92 = {250410, 250490, 380110}  # natural graphite (powder/flakes, other), artificial
-ANTIMONY_HS92 = {261710, 811010, 282580}  # ores and concentrates, unwrought metal, oxides
+ANTIMONY_HS92 = {261710, 811000, 282580}  # ores and concentrates, unwrought metal, oxides
 #: EU member states since 1 February 2020 (Treaty on European Union, Art. 52).
 EU27 = {"AUT", "BEL", "BGR", "HRV", "CYP", "CZE", "DNK", "EST", "FIN", "FRA", "DEU", "GRC",
         "HUN", "IRL", "ITA", "LVA", "LTU", "LUX", "MLT", "NLD", "POL", "PRT", "ROU", "SVK",
