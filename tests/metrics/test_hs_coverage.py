@@ -147,3 +147,72 @@ def test_cli_assess_footnote_and_json_fields(atlas: Atlas, cli: Callable[..., st
     rows = json.loads(cli("assess", "JPN", "--year", "2024", "--mineral", "nickel", "--format",
                           "json", "--db", str(atlas.path)))
     assert set(rows[0]["hs_codes"]) == counted and set(rows[0]["hs_codes_missing"]) == missing
+
+
+def expected_world(mineral: str, chain_stage: str, year: int = 2024) -> tuple[set[str], set[str]]:
+    """(codes with any world trade row, mapped codes without) of ``mineral`` at ``chain_stage``
+    (``hs_map.chain_stage``) from the raw files, with the same precedence as :func:`expected`."""
+    rows = raw_rows(year)
+    codes: dict[str, set[str]] = {}
+    with HS_MAP.open(encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if row["mineral"] == mineral and row["chain_stage"] == chain_stage:
+                codes.setdefault(row["hs_revision"], set()).add(row["hs_code"])
+    have_q = {rev: {k for k, *_rest, q in rs if q} for rev, rs in rows.items()}
+    traded = {rev: {k for k, i, j, *_ in rs if i != j} for rev, rs in rows.items()}
+    present = {rev: {k for k, *_ in rs} for rev, rs in rows.items()}
+    counted, missing = set(), set()
+    for code in set().union(*codes.values()):
+        revs = [r for r in ("HS17", "HS92") if code in codes.get(r, ())]
+        served = next((r for r in revs if code in have_q[r]), None) or next(
+            (r for r in revs if code in present[r]), None)
+        if served is None:
+            missing |= {f"{r}:{code}" for r in revs}
+        elif code in traded[served]:
+            counted.add(f"{served}:{code}")
+        else:
+            missing.add(f"{served}:{code}")
+    return counted, missing
+
+
+def test_n_minus_1_lists_the_world_trade_codes(atlas: Atlas) -> None:
+    """N-1 sums world trade of the mineral at the stage: its lists are per mineral and stage."""
+    from critmin.scenarios.nminus1 import CHAIN_STAGE, n_minus_1
+
+    df = n_minus_1(atlas, year=2024)
+    df = df[df.mineral.isin(["nickel", "cobalt", "lithium", "graphite"])]
+    assert len(df) >= 6
+    for r in df.itertuples():
+        assert r.trade_year == 2024
+        counted, missing = expected_world(r.mineral, CHAIN_STAGE[r.stage])
+        assert set(r.hs_codes) == counted, (r.mineral, r.stage)
+        assert set(r.hs_codes_missing) == missing, (r.mineral, r.stage)
+        assert list(r.hs_codes) == sorted(r.hs_codes)
+    # nickel ores (HS92 260400) have rows in the 2024 file, cobalt ores (HS92 260500) none
+    rows = df.set_index(["mineral", "stage"])
+    assert "HS92:260400" in rows.loc[("nickel", "mine"), "hs_codes"]
+    assert "HS92:260500" in rows.loc[("cobalt", "mine"), "hs_codes_missing"]
+
+
+def test_n_minus_1_cli_and_api_show_the_codes(chain_atlas: Path, tmp_path: Path) -> None:
+    """The table's footnote and the API's fields name the codes counted and missing."""
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from critmin.api import create_app
+    from critmin.cli import app
+
+    counted, missing = expected_world("nickel", "mine")
+    res = CliRunner().invoke(app, ["scenario", "n-minus-1", "--mineral", "nickel", "--stage",
+                                   "mine", "--year", "2024", "--db", str(chain_atlas)])
+    assert res.exit_code == 0, res.output
+    line = next(x for x in res.output.splitlines() if x.strip().startswith("nickel mine"))
+    assert line.strip().startswith("nickel mine (trade 2024): " + ", ".join(sorted(counted)))
+    assert all(c in line for c in missing) and ("no data" in line) == bool(missing)
+
+    api = create_app(chain_atlas, f"sqlite:///{tmp_path / 'ops.db'}", web=False, warm_years=0)
+    with TestClient(api) as client:
+        body = client.get("/api/v1/n-minus-1?mineral=nickel&stage=mine&year=2024").json()
+    row = body["rows"][0]
+    assert set(row["hs_codes"]) == counted and set(row["hs_codes_missing"]) == missing
+    assert list(row)[-2:] == ["hs_codes", "hs_codes_missing"]

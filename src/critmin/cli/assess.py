@@ -28,12 +28,12 @@ def assess_cmd(
                                                 atlas=atlas), db, engine, parquet, master)
     notes = list(df.attrs.get("notes", []))
     if fmt is Format.table:
-        from critmin.cli.notes import estimate_notes
+        from critmin.cli.notes import coverage_notes, estimate_notes
 
         notes += [*_reliance_notes(df),
                   *estimate_notes(df, "top_producer_estimated_mine", "top-3 mine",
                                   "top_producer_estimated_mine, estimated_share_mine"),
-                  *_coverage_notes(df)]
+                  *coverage_notes(df.mineral, df.hs_codes, df.hs_codes_missing)]
         emit(_table_view(df), fmt, title=_title(df, country, year), notes=notes, ann=ann)
     else:
         emit(df, fmt, ann=ann)
@@ -53,23 +53,6 @@ def _reliance_notes(df: object) -> list[str]:
     for f in flags:
         minerals = ", ".join(df.mineral[df.import_reliance_flag == f])
         out.append(f"  [{_MARK.get(f, f)}] {RELIANCE_FLAGS.get(f, f)}: {minerals}")
-    return out
-
-
-def _coverage_notes(df: object) -> list[str]:
-    """Which HS codes each import figure counts, and which mapped codes had no data."""
-    import pandas as pd
-
-    assert isinstance(df, pd.DataFrame)
-    if not len(df):
-        return []
-    out = ["HS codes counted (codes with import rows in the atlas; --format json: hs_codes) "
-           "and mapped codes without data (hs_codes_missing):"]
-    for m, have, miss in zip(df.mineral, df.hs_codes, df.hs_codes_missing, strict=True):
-        line = f"  {m}: {', '.join(have) if len(have) else 'none'}"
-        if len(miss):
-            line += f"; no data: {', '.join(miss)}"
-        out.append(line)
     return out
 
 

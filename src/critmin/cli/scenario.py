@@ -80,10 +80,16 @@ def n_minus_1_cmd(
         db, engine, parquet, master)
     notes: list[str] = []
     if fmt is Format.table:
-        from critmin.cli.notes import estimate_notes, flag_notes
+        import pandas as pd
+
+        from critmin.cli.notes import coverage_notes, estimate_notes, flag_notes
 
         notes = [*flag_notes(df, "coverage_flag", "coverage"),
-                 *estimate_notes(df, "top_estimated", "top_share")]
+                 *estimate_notes(df, "top_estimated", "top_share"),
+                 *coverage_notes([f"{m} {s}" + (f" (trade {int(y)})" if pd.notna(y) else "")
+                                 for m, s, y in zip(df.mineral, df.stage, df.trade_year,
+                                                    strict=True)],
+                                 df.hs_codes, df.hs_codes_missing, "world trade rows")]
         df = df.assign(top_producer=[f"{p} (e)" if e else p for p, e in
                                      zip(df.top_producer, df.top_estimated, strict=True)],
                        coverage=[_flagged(v, f) for v, f in zip(df.coverage, df.coverage_flag,

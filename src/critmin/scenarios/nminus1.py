@@ -27,6 +27,11 @@ estimate (USGS ``E``, World Mining Data ``e``/``p``), ``estimated_share`` is the
 production (rest of world included) whose figures are estimates. Trade is BACI of the production
 year, or the latest earlier year BACI covers (``trade_year``).
 
+Coverage of the trade figures: ``hs_codes`` are the mineral's HS codes at that stage with world
+trade rows in ``trade_year`` (the flows M and X sum), ``hs_codes_missing`` the mapped codes of
+the nomenclatures loaded that year without rows (:func:`critmin.metrics.trade.hs_coverage`, per
+mineral); sorted, labelled ``HS92:260500``.
+
 >>> r = calc_n_minus_1(pd.Series({"A": 80.0, "B": 20.0}), pd.Series({"A": 0.0, "B": 70.0}),
 ...                    pd.Series({"A": 70.0, "B": 0.0}))
 >>> r["top_producer"], r["top_share"], r["top_demand_t"], round(r["coverage"], 4)
@@ -59,7 +64,7 @@ CHAIN_STAGE = {"mine": "mine", "refinery": "refined"}
 COLUMNS = ["mineral", "stage", "year", "basis", "n_producers", "world_production_t",
            "top_producer", "top_share", "top_production_t", "top_imports_t", "top_exports_t",
            "top_demand_t", "coverage", "trade_year", "content_flag", "total_flag", "coverage_flag",
-           "top_estimated", "estimated_share"]
+           "top_estimated", "estimated_share", "hs_codes", "hs_codes_missing"]
 
 
 def calc_n_minus_1(production_t: pd.Series, imports_t: pd.Series,
@@ -118,8 +123,10 @@ def n_minus_1(atlas: Atlas, *, mineral: str | None = None, stage: str | None = N
             continue
         flows = None
         by_key: dict[tuple[str, int], pd.DataFrame] = {}
+        codes: dict[tuple[str, int], tuple[list[str], list[str]]] = {}
         if last_trade is not None:
             years = sorted({min(int(y), last_trade) for y in prod.production_year})
+            codes = _hs_codes(atlas, CHAIN_STAGE[s], years, minerals)
             ft = mineral_trade(atlas.table("trade_flows"), atlas.table("hs_map"),
                                stage=CHAIN_STAGE[s], sources=atlas.table("sources"))
             ft = ft.filter(_.year.isin(years))
@@ -163,9 +170,43 @@ def n_minus_1(atlas: Atlas, *, mineral: str | None = None, stage: str | None = N
                 "estimated_share": calc_shares(
                     float(g.production_t[est_rows & (g.production_t > 0)].sum()),
                     r["world_production_t"]),
+                **_codes_of(codes, str(m), ty),
             })
     out = pd.DataFrame(rows, columns=COLUMNS)
     return out.sort_values(["mineral", "stage"], ignore_index=True)
+
+
+def _hs_codes(atlas: Atlas, chain_stage: str, years: list[int],
+              minerals: list[str] | None) -> dict[tuple[str, int], tuple[list[str], list[str]]]:
+    """``(mineral, year) -> (hs_codes, hs_codes_missing)``: the codes with world trade rows in
+    the year and the mapped codes of the revisions loaded that year without rows (a mineral with
+    no flow at all: every mapped code of those revisions is missing)."""
+    from critmin.metrics.trade import hs_coverage
+
+    tf, hs = atlas.table("trade_flows"), atlas.table("hs_map")
+    hs = hs.filter(hs.chain_stage == chain_stage)
+    if minerals:
+        hs = hs.filter(hs.mineral.isin(minerals))
+    mapped = hs.select("mineral", "hs_code", "hs_revision").distinct().to_pandas()
+    loaded = tf.filter(tf.year.isin(years)).select("year", "hs_revision").distinct().to_pandas()
+    out: dict[tuple[str, int], tuple[list[str], list[str]]] = {}
+    for y in years:
+        m = mapped[mapped.hs_revision.isin(set(loaded.hs_revision[loaded.year == y]))]
+        for mineral, g in m.groupby("mineral"):
+            out[(str(mineral), y)] = ([], sorted(g.hs_revision + ":" + g.hs_code))
+        cov = hs_coverage(tf, hs, year=y, by_importer=False,
+                          sources=atlas.table("sources")).to_pandas()
+        for mineral, have, miss in zip(cov.mineral, cov.hs_codes, cov.hs_codes_missing,
+                                       strict=True):
+            out[(str(mineral), y)] = (sorted(have or []), sorted(miss or []))
+    return out
+
+
+def _codes_of(codes: dict[tuple[str, int], tuple[list[str], list[str]]], mineral: str,
+              year: int | None) -> dict[str, list[str]]:
+    """The ``hs_codes, hs_codes_missing`` fields of one N-1 row."""
+    have, miss = codes.get((mineral, year), ([], [])) if year is not None else ([], [])
+    return {"hs_codes": have, "hs_codes_missing": miss}
 
 
 def _content_trade(flows: pd.DataFrame | None, top: str) -> tuple[pd.Series, pd.Series, str | None]:
