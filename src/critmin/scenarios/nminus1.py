@@ -65,6 +65,8 @@ COLUMNS = ["mineral", "stage", "year", "basis", "n_producers", "world_production
            "top_producer", "top_share", "top_production_t", "top_imports_t", "top_exports_t",
            "top_demand_t", "coverage", "trade_year", "content_flag", "total_flag", "coverage_flag",
            "top_estimated", "estimated_share", "hs_codes", "hs_codes_missing"]
+#: Columns holding a reason code or None.
+FLAG_COLUMNS = ("content_flag", "total_flag", "coverage_flag")
 
 
 def calc_n_minus_1(production_t: pd.Series, imports_t: pd.Series,
@@ -173,6 +175,9 @@ def n_minus_1(atlas: Atlas, *, mineral: str | None = None, stage: str | None = N
                 **_codes_of(codes, str(m), ty),
             })
     out = pd.DataFrame(rows, columns=COLUMNS)
+    for c in FLAG_COLUMNS:  # text or None, whichever rows a call computed (pandas would infer
+        # a string dtype when some rows carry a flag and object when none do)
+        out[c] = pd.Series([v if isinstance(v, str) else None for v in out[c]], dtype=object)
     return out.sort_values(["mineral", "stage"], ignore_index=True)
 
 
