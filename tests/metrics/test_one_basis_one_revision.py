@@ -13,10 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import shared
 from critmin.atlas import Atlas
 from critmin.metrics import trade
 from critmin.metrics.concentration import production_concentration
+from tests.conftest import shared
 
 MCS2026 = ("usgs", "MCS2026_Commodities_Data.csv")
 
@@ -170,6 +170,7 @@ def test_trade_one_revision_per_product(chain_atlas: Path) -> None:
         assert got["boron", year] == pytest.approx(want, rel=1e-9)
     assert checked >= 30
 
-    cov = trade.hs_coverage(a.table("trade_flows"), a.table("hs_map"), year=2024).to_pandas()
+    cov = trade.hs_coverage(a.table("trade_flows"), a.table("hs_map"), year=2024,
+                            by_importer=False).to_pandas()
     boron = cov.set_index("mineral").loc["boron"]
     assert sorted(boron.hs_codes) == ["HS17:252800", "HS92:280450"]
