@@ -4,6 +4,7 @@ role with API tokens."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,21 +53,29 @@ def make_service(atlas: Path, store: Store) -> Service:
     return svc
 
 
+@contextmanager
+def sqlite_service(atlas: Path, folder: Path) -> Iterator[Service]:
+    """:func:`make_service` on ``atlas`` with a fresh SQLite operational database in ``folder``,
+    closed and disposed on exit."""
+    store = Store(f"sqlite:///{folder / 'critmin.db'}")
+    svc = make_service(atlas, store)
+    try:
+        yield svc
+    finally:
+        svc.client.close()
+        store.dispose()
+
+
 @pytest.fixture(scope="module")
 def service(starter_atlas: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    store = Store(f"sqlite:///{tmp_path_factory.mktemp('ops') / 'critmin.db'}")
-    svc = make_service(starter_atlas, store)
-    yield svc
-    svc.client.close()
-    store.dispose()
+    with sqlite_service(starter_atlas, tmp_path_factory.mktemp("ops")) as svc:
+        yield svc
 
 
 @pytest.fixture(scope="module")
 def fuzz_service(starter_atlas: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    store = Store(f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'critmin.db'}")
-    svc = make_service(starter_atlas, store)
-    yield svc
-    store.dispose()
+    with sqlite_service(starter_atlas, tmp_path_factory.mktemp("fuzz")) as svc:
+        yield svc
 
 
 @pytest.fixture(scope="module")

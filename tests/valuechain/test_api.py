@@ -9,18 +9,14 @@ from typing import Any
 import pytest
 
 from critmin.atlas import Atlas
-from critmin.storage import Store
 from critmin.valuechain import outlook, trace_country
-from tests.api.conftest import make_service
+from tests.api.conftest import sqlite_service
 
 
 @pytest.fixture(scope="module")
 def service(chain_atlas: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    store = Store(f"sqlite:///{tmp_path_factory.mktemp('ops') / 'critmin.db'}")
-    svc = make_service(chain_atlas, store)
-    yield svc
-    svc.client.close()
-    store.dispose()
+    with sqlite_service(chain_atlas, tmp_path_factory.mktemp("ops")) as svc:
+        yield svc
 
 
 def test_trace_route(service: Any, chain_atlas: Path) -> None:

@@ -9,19 +9,15 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from critmin.storage import Store
-from tests.api.conftest import Service, make_service
+from tests.api.conftest import Service, sqlite_service
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 @pytest.fixture(scope="module")
 def svc(starter_atlas: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    store = Store(f"sqlite:///{tmp_path_factory.mktemp('watch') / 'critmin.db'}")
-    s = make_service(starter_atlas, store)
-    yield s
-    s.client.close()
-    store.dispose()
+    with sqlite_service(starter_atlas, tmp_path_factory.mktemp("watch")) as s:
+        yield s
 
 
 def test_rules_alerts_and_feed(svc: Service) -> None:
