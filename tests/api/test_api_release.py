@@ -95,3 +95,18 @@ def test_unknown_release_is_a_400_naming_the_choices(client: TestClient) -> None
         assert body["ok"] is False
         assert "MCS1999" in body["error"] and "MCS2023" in body["error"]
         assert "MCS2024" in body["error"]
+
+
+def test_pinned_pools_are_bounded(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every combination of labels makes a pool of its own; only the most recent are kept (the
+    atlas holds two releases, so three combinations against a bound of two)."""
+    from critmin.api import _core
+
+    monkeypatch.setattr(_core, "MAX_RELEASE_POOLS", 2)
+    pools = client.app.state.release_pools  # type: ignore[attr-defined]
+    for label in ["MCS2023", "MCS2024", "MCS2023,MCS2024", "mcs2023", "MCS2024,MCS2023"] * 2:
+        r = client.get(f"/api/v1/production?mineral=cobalt&year=2021&_release={label}")
+        assert r.status_code == 200, r.text
+        assert len(pools) <= 2
+    assert list(pools) == [("mcs2023",), ("mcs2023", "mcs2024")]  # the two most recent
+    assert _drc_2022(client, "&_release=MCS2023")[0] == published("MCS2023", "Congo (Kinshasa)")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,7 @@ def create_app(atlas_path: str | Path | None = None, database_url: str | None = 
         openapi_url="/openapi.json", docs_url=None, redoc_url=None,
         lifespan=_lifespan)
     app.state.atlas = AtlasPool(path)
-    app.state.release_pools = {}  # ?_release= pools, see _core.atlas_pool
+    app.state.release_pools = OrderedDict()  # ?_release= pools, see _core.atlas_pool
     app.state.warm_years = int(os.environ.get(WARM_YEARS_ENV, "0") or 0) \
         if warm_years is None else warm_years
     app.state.store = store

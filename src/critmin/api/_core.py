@@ -196,12 +196,16 @@ class AtlasPool:
 #: The query parameter pinning source families to releases for one request (repeatable, or
 #: comma-separated), as ``critmin --release`` does for a command.
 RELEASE_PARAM = "_release"
+#: Pinned-release pools kept at once (least recently used dropped first): the combinations of
+#: labels a client may ask for are many, each pool holds a DuckDB connection and its cache.
+MAX_RELEASE_POOLS = 8
 
 
 def atlas_pool(request: Request) -> AtlasPool:
     """The :class:`AtlasPool` answering ``request``: the server's, or, with ``?_release=ID``, one
-    reading the pinned release(s) of their source families (created on first use and kept; an
-    unknown label is a 400 naming the releases the atlas holds)."""
+    reading the pinned release(s) of their source families (created on first use; the
+    :data:`MAX_RELEASE_POOLS` most recently used are kept; an unknown label is a 400 naming the
+    releases the atlas holds)."""
     base: AtlasPool = request.app.state.atlas
     given = [p.strip() for v in request.query_params.getlist(RELEASE_PARAM)
              for p in v.split(",") if p.strip()]
@@ -214,11 +218,14 @@ def atlas_pool(request: Request) -> AtlasPool:
         raise fail(400, f"unknown release {bad[0]!r} in {RELEASE_PARAM}: the atlas holds "
                    + (", ".join(sorted(known.values())) or "no releases"))
     labels = tuple(sorted({x.lower() for x in given}))
-    pools: dict[tuple[str, ...], AtlasPool] = request.app.state.release_pools
+    pools: OrderedDict[tuple[str, ...], AtlasPool] = request.app.state.release_pools
     with base._lock:
         pool = pools.get(labels)
         if pool is None:
             pool = pools[labels] = AtlasPool(base.path, release=tuple(known[x] for x in labels))
+            while len(pools) > MAX_RELEASE_POOLS:  # each holds a connection and a result cache
+                pools.popitem(last=False)
+        pools.move_to_end(labels)
     return pool
 
 
