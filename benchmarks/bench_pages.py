@@ -84,7 +84,7 @@ def start_server(atlas: Path, work: Path, warmup: bool
     url = f"http://127.0.0.1:{port}"
     while True:
         text = (work / "server.log").read_text()
-        if "page warm-up failed" in text:
+        if "critmin: warm-up step" in text:
             raise SystemExit("warm-up failed:\n" + text[-3000:])
         try:
             with urllib.request.urlopen(url + "/api/v1", timeout=2) as r:
