@@ -9,7 +9,9 @@ browser context per visit (empty browser cache), and reads the page's navigation
 
 - ``ttfb``: request start to the first byte of the HTML (server time plus the loopback);
 - ``dcl``: DOMContentLoaded (HTML parsed, deferred scripts run);
-- ``fcp``: first contentful paint (the first render the user sees);
+- ``fcp``: first contentful paint (the first render the user sees; the script waits for the
+  entry, which Chromium often records after the load event);
+- ``ui`` (``/docs`` only): when Swagger UI has put the first operation (``.opblock``) in the page;
 - ``load``: the load event (every resource, charts included).
 
 Each page is visited twice: the first visit after start-up (the figure the target is about),
