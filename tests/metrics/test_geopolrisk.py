@@ -18,6 +18,7 @@ from critmin.countries import country_codes
 from critmin.errors import ChoiceError
 from critmin.metrics.concentration import hhi as hhi_of
 from critmin.metrics.geopolrisk import (
+    COLUMNS,
     COMPAT,
     _reference_units,
     g_from_pv,
@@ -242,6 +243,10 @@ def test_hand_computed() -> None:
     # the same in compat mode
     c = geopolrisk(_small(), economies=["DEU"], materials=["Cobalt"], compat=COMPAT).iloc[0]
     assert (c.hhi, c.import_risk, c.price) == pytest.approx((hhi, wta, 10.0))
+    # the codes the imports count come last in the default mode only (compat: the tool's columns)
+    assert list(c.index) == COLUMNS and list(got.index) == [*COLUMNS, "hs_codes",
+                                                            "hs_codes_missing"]
+    assert (got.hs_codes, got.hs_codes_missing) == (["HS92:260500"], [])
 
 
 def test_region_members_count_as_safe_and_production_adds() -> None:
@@ -313,6 +318,7 @@ def test_missing_pv_is_na_with_flag() -> None:
 def test_no_supply_and_no_production() -> None:
     got = geopolrisk(_small(), economies=["FRA"]).iloc[0]
     assert math.isnan(got.score) and "no_supply" in got["flags"]
+    assert (got.hs_codes, got.hs_codes_missing) == ([], ["HS92:260500"])  # no import row
     c = geopolrisk(_small(), economies=["FRA"], compat=COMPAT).iloc[0]
     assert c.score == 0.0  # the tool's silent zero
     got = geopolrisk(_small(production=[]), economies=["DEU"])

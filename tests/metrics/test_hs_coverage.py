@@ -228,10 +228,8 @@ def test_n_minus_1_lists_the_world_trade_codes(atlas: Atlas) -> None:
 
 def test_n_minus_1_cli_and_api_show_the_codes(chain_atlas: Path, tmp_path: Path) -> None:
     """The table's footnote and the API's fields name the codes counted and missing."""
-    from fastapi.testclient import TestClient
     from typer.testing import CliRunner
 
-    from critmin.api import create_app
     from critmin.cli import app
 
     counted, missing = expected_world("nickel", "mine")
@@ -242,12 +240,8 @@ def test_n_minus_1_cli_and_api_show_the_codes(chain_atlas: Path, tmp_path: Path)
     assert line.strip().startswith("nickel mine (trade 2024): " + ", ".join(sorted(counted)))
     assert all(c in line for c in missing) and ("no data" in line) == bool(missing)
 
-    api = create_app(chain_atlas, f"sqlite:///{tmp_path / 'ops.db'}", web=False, warm_years=0)
-    with TestClient(api) as client:
-        body = client.get("/api/v1/n-minus-1?mineral=nickel&stage=mine&year=2024").json()
-    row = body["rows"][0]
-    assert set(row["hs_codes"]) == counted and set(row["hs_codes_missing"]) == missing
-    assert list(row)[-2:] == ["hs_codes", "hs_codes_missing"]
+    assert_api_codes(chain_atlas, tmp_path, "/api/v1/n-minus-1?mineral=nickel&stage=mine&year=2024",
+                     counted, missing)
 
 
 # ------------------------------------------------------------- trace, coop coverage, suppliers
@@ -381,3 +375,62 @@ def test_suppliers_list_the_codes_each_value_counts(atlas: Atlas) -> None:
     # the total (the shares' denominator): every code with an import row of Japan
     assert set(codes["hs_codes"]) == set().union(
         *(expected_codes(m, flow_keep=lambda _i, j: j == JAPAN)[0] for m in codes["by_mineral"]))
+
+
+def expected_geopolrisk(mineral: str, importers: set[int], year: int = 2024
+                        ) -> tuple[set[str], set[str]]:
+    """(codes counted, mapped codes without a row) of GeoPolRisk's default mode on an atlas
+    without the published map: critmin's HS92 codes of ``mineral`` (every stage) with at least
+    one import row of one of ``importers`` in the raw HS92 file of ``year``."""
+    hs92 = mapped(mineral).get("HS92", set())
+    present = {k for k, _i, j, *_ in raw_rows(year)["HS92"] if j in importers}
+    return ({f"HS92:{k}" for k in hs92 & present}, {f"HS92:{k}" for k in hs92 - present})
+
+
+def test_geopolrisk_lists_the_codes_its_imports_count(atlas: Atlas, chain_atlas: Path,
+                                                      tmp_path: Path,
+                                                      cli: Callable[..., str]) -> None:
+    """GeoPolRisk sums HS92 import quantities of the economy (or its members): library, CLI
+    footnote and JSON, API (compat mode, tested in test_geopolrisk, keeps the tool's columns)."""
+
+    from critmin.metrics.geopolrisk import COLUMNS, geopolrisk
+
+    minerals = ["nickel", "cobalt", "lithium", "graphite"]
+    df = geopolrisk(atlas, economies=["JPN", "IND", "R"], materials=minerals, years=[2024],
+                    regions={"R": ["JPN", "IND"]})
+    assert len(df) == 12
+    who = {"JPN": {JAPAN}, "IND": {699}, "R": {JAPAN, 699}}
+    for r in df.itertuples():
+        counted, missing = expected_geopolrisk(r.material, who[r.economy])
+        assert set(r.hs_codes) == counted, (r.economy, r.material)
+        assert set(r.hs_codes_missing) == missing, (r.economy, r.material)
+        assert list(r.hs_codes) == sorted(r.hs_codes) and counted | missing
+    assert list(df.columns) == [*COLUMNS, "hs_codes", "hs_codes_missing"]
+
+    counted, missing = expected_geopolrisk("cobalt", {JAPAN})
+    out = cli("geopolrisk", "--economy", "JPN", "--material", "cobalt", "--year", "2024",
+              "--format", "table", "--db", str(chain_atlas))
+    line = next(x for x in out.splitlines() if x.strip().startswith("JPN cobalt 2024:"))
+    assert line.strip().startswith("JPN cobalt 2024: " + (", ".join(sorted(counted)) or "none"))
+    assert all(c in line for c in missing) and ("no data" in line) == bool(missing)
+    rows = json.loads(cli("geopolrisk", "--economy", "JPN", "--material", "cobalt", "--year",
+                          "2024", "--format", "json", "--db", str(chain_atlas)))
+    assert set(rows[0]["hs_codes"]) == counted and set(rows[0]["hs_codes_missing"]) == missing
+
+    assert_api_codes(chain_atlas, tmp_path,
+                     "/api/v1/geopolrisk?economy=JPN&material=cobalt&year=2024", counted, missing)
+
+
+def assert_api_codes(chain_atlas: Path, tmp_path: Path, url: str, counted: set[str],
+                     missing: set[str]) -> None:
+    """The first row the API gives for ``url`` lists ``counted`` and ``missing``, as its last
+    two fields."""
+    from fastapi.testclient import TestClient
+
+    from critmin.api import create_app
+
+    api = create_app(chain_atlas, f"sqlite:///{tmp_path / 'ops.db'}", web=False, warm_years=0)
+    with TestClient(api) as client:
+        row = client.get(url).json()["rows"][0]
+    assert set(row["hs_codes"]) == counted and set(row["hs_codes_missing"]) == missing
+    assert list(row)[-2:] == ["hs_codes", "hs_codes_missing"]

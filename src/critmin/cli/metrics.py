@@ -34,7 +34,9 @@ def geopolrisk_cmd(
     master: MasterOption = None,
 ) -> None:
     """GeoPolRisk HHI, import risk, score, price (USD/kg) and CF (kg Cu-eq/kg) per economy,
-    material and year; the ``flags`` column says where data is missing or was adjusted."""
+    material and year; the ``flags`` column says where data is missing or was adjusted, and
+    ``hs_codes``, ``hs_codes_missing`` (a footnote with --format table; not with --compat) the
+    HS92 codes the imports count and the mapped codes without data."""
     from critmin.engine import engine_name
     from critmin.errors import CritminError
     from critmin.metrics.geopolrisk import geopolrisk, parse_region
@@ -46,4 +48,13 @@ def geopolrisk_cmd(
     df, ann = run_analytic(lambda atlas: geopolrisk(
         atlas, economies=economy or None, materials=material or None, years=year or None,
         regions=regions, compat=compat), db, engine, parquet, master)
-    emit(df, fmt, title="GeoPolRisk", output=str(output) if output else None, ann=ann)
+    notes: list[str] = []
+    if fmt is Format.table and not compat:
+        from critmin.cli.notes import coverage_notes
+
+        notes = coverage_notes([f"{e} {m} {y}" for e, m, y in zip(df.economy, df.material,
+                                                                  df.year, strict=True)],
+                               df.hs_codes, df.hs_codes_missing)
+        df = df.drop(columns=["hs_codes", "hs_codes_missing"])
+    emit(df, fmt, title="GeoPolRisk", output=str(output) if output else None, notes=notes,
+         ann=ann)

@@ -39,7 +39,11 @@ Parquet atlas); on a Spark Parquet atlas (:mod:`critmin.engine`) the default mod
 with sqlglot and run by Spark SQL, giving the same values (``tests/engine``). Compat mode relies
 on DuckDB's exact 128-bit integers and ordered list sums and runs on DuckDB only.
 
-Output (pandas): ``economy, material, year, hhi, import_risk, score, price, cf, flags``.
+Output (pandas): ``economy, material, year, hhi, import_risk, score, price, cf, flags``; the
+default mode adds ``hs_codes`` (the material's mapped HS92 codes with at least one import row of
+the economy or a member in the year: the codes f and the price count) and ``hs_codes_missing``
+(its mapped codes without a row), sorted lists labelled ``HS92:260400``. Compat mode keeps the
+tool's columns.
 """
 
 from __future__ import annotations
@@ -60,6 +64,8 @@ from critmin.metrics.geopolrisk_compat import COMPAT, COMPAT_ALIASES, COMPAT_PV_
 
 CF_CU = 0.409412948
 COLUMNS = ["economy", "material", "year", "hhi", "import_risk", "score", "price", "cf", "flags"]
+#: The default mode's columns: :data:`COLUMNS`, then the HS codes the imports count.
+DEFAULT_COLUMNS = [*COLUMNS, "hs_codes", "hs_codes_missing"]
 
 
 def g_from_pv(pv: float) -> float:
@@ -163,7 +169,7 @@ def geopolrisk(
                                      cf_cu=CF_CU, filters=filters)
     else:
         df = _default(run, regions=regions, filters=filters)
-    return _finish(df[COLUMNS])
+    return _finish(df[COLUMNS if compat else DEFAULT_COLUMNS])
 
 
 def _finish(df: pd.DataFrame) -> pd.DataFrame:
@@ -174,6 +180,9 @@ def _finish(df: pd.DataFrame) -> pd.DataFrame:
     df["flags"] = [",".join(f for f in str(x or "").split(",") if f) for x in df["flags"]]
     for c in ("hhi", "import_risk", "score", "price", "cf"):
         df[c] = df[c].astype("float64")
+    for c in ("hs_codes", "hs_codes_missing"):  # lists (the query gives arrays), as elsewhere
+        if c in df.columns:
+            df[c] = [v.tolist() if hasattr(v, "tolist") else list(v) for v in df[c]]
     return df.reset_index(drop=True)
 
 
@@ -298,5 +307,5 @@ def _reference_units() -> list[tuple[str, str, float]]:
     return [(r["unit"], r["canonical"], float(r["factor"])) for r in reference.rows("units") or []]
 
 
-__all__ = ["CF_CU", "COLUMNS", "COMPAT", "COMPAT_ALIASES", "COMPAT_PV_UNMATCHED", "g_from_pv",
-           "geopolrisk", "import_risk", "parse_region"]
+__all__ = ["CF_CU", "COLUMNS", "COMPAT", "COMPAT_ALIASES", "COMPAT_PV_UNMATCHED",
+           "DEFAULT_COLUMNS", "g_from_pv", "geopolrisk", "import_risk", "parse_region"]

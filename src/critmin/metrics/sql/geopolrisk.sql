@@ -69,6 +69,14 @@ flows AS (
           AND t.importer IN (SELECT member FROM members)
     GROUP BY ALL
 ),
+-- coverage: the material's mapped codes with an import row of a member (the rows f sums) and
+-- those without; one grouped query for every economy, material and year
+member_codes AS (
+    SELECT DISTINCT e.economy, t.year, m.mineral, t.hs_code
+    FROM trade_flows t JOIN mat m ON m.hs_code = t.hs_code
+    JOIN members e ON e.member = t.importer AND e.year = t.year
+    WHERE t.hs_revision = 'HS92' AND t.year IN (SELECT year FROM years)
+),
 partner AS (
     SELECT e.economy, f.year, f.mineral, f.exporter, f.qty, f.val, f.qty_missing,
         CASE WHEN f.exporter IN (SELECT member FROM members x
@@ -94,6 +102,17 @@ own AS (
 grid AS (
     SELECT DISTINCT e.economy, e.year, m.mineral FROM members e CROSS JOIN materials m
 ),
+coverage AS (
+    SELECT g.economy, g.year, g.mineral,
+           LIST_SORT(ARRAY_AGG('HS92:' || m.hs_code) FILTER (WHERE c.hs_code IS NOT NULL))
+               AS hs_codes,
+           LIST_SORT(ARRAY_AGG('HS92:' || m.hs_code) FILTER (WHERE c.hs_code IS NULL))
+               AS hs_codes_missing
+    FROM grid g JOIN (SELECT DISTINCT mineral, hs_code FROM mat) m ON m.mineral = g.mineral
+    LEFT JOIN member_codes c ON c.economy = g.economy AND c.year = g.year
+         AND c.mineral = g.mineral AND c.hs_code = m.hs_code
+    GROUP BY ALL
+),
 res AS (
     SELECT g.economy, g.mineral AS material, g.year, h.hhi, h.canonical,
            COALESCE(i.qty, 0) AS qty, i.val, COALESCE(i.num, 0) AS num,
@@ -105,11 +124,15 @@ res AS (
            COALESCE(i.pv_missing, false) AS pv_missing,
            COALESCE(i.pv_2dp, false) AS pv_2dp,
            COALESCE(i.qty_missing, false) AS qty_missing,
-           COALESCE(o.p_missing, false) AS p_missing
+           COALESCE(o.p_missing, false) AS p_missing,
+           COALESCE(cv.hs_codes, CAST([] AS VARCHAR[])) AS hs_codes,
+           COALESCE(cv.hs_codes_missing, CAST([] AS VARCHAR[])) AS hs_codes_missing
     FROM grid g
     LEFT JOIN hhi h ON h.mineral = g.mineral AND h.year = g.year
     LEFT JOIN imports i ON i.economy = g.economy AND i.year = g.year AND i.mineral = g.mineral
     LEFT JOIN own o ON o.economy = g.economy AND o.year = g.year AND o.mineral = g.mineral
+    LEFT JOIN coverage cv ON cv.economy = g.economy AND cv.year = g.year
+         AND cv.mineral = g.mineral
 ),
 res2 AS (
     SELECT *,
@@ -133,7 +156,8 @@ scores AS (
                CASE WHEN qty_missing THEN 'quantity_missing' END,
                CASE WHEN p_missing THEN 'production_na' END,
                CASE WHEN qty + p = 0 THEN 'no_supply' END,
-               CAST($fallback_flags AS VARCHAR)) AS flags
+               CAST($fallback_flags AS VARCHAR)) AS flags,
+           hs_codes, hs_codes_missing
     FROM res2
 )
 {{filter}}
