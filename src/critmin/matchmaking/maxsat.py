@@ -33,7 +33,8 @@ per-slot aggregate (refutes fast) and one without it (finds schedules faster on 
 An unsatisfiable ``k`` raises the bound to ``k + 1`` and restarts both searches there; the first
 schedule found by them is optimal. When the instance is not settled within a quarter of the time
 limit, a fourth process searches from above (:func:`descent_worker`: it probes ``total <= k``
-above the bound until a schedule is found, then asks ``total <= best - 1`` incrementally); the
+above the bound until a schedule is found, then asks ``total <= best - 1`` incrementally), at a
+lower CPU priority (:data:`DOWN_NICE`) so that it takes little from the searches at the bound; the
 optimum is proved when the upper and lower bounds meet, and at the time limit the best schedule
 is returned as FEASIBLE.
 """
@@ -58,6 +59,12 @@ from critmin.matchmaking.model import Problem, interchangeable_meetings
 
 DOWN_AFTER = 0.25
 """Share of the time limit after which the search from above (:func:`descent_worker`) starts."""
+
+DOWN_NICE = 5
+"""Niceness the search from above adds to its process: it runs on the CPU time the searches at
+the bound leave (about a fifth of a core beside three busy solvers on two cores), so an instance
+whose schedule at the bound is hard to find loses little to it, and one that only the descent
+solves still gets it."""
 
 Progress = Callable[[int | None, int], None]
 """Called during a run with ``(best total breaks found so far or None, proved lower bound)``."""
@@ -507,6 +514,9 @@ def _child_main() -> None:
             pickle.dump(msg, stdout)
             stdout.flush()
 
+    if kind == "down":
+        with contextlib.suppress(OSError):
+            os.nice(DOWN_NICE)
     target = {"rc2": rc2_worker, "sat": sat_worker, "down": descent_worker}[kind]
     target(args[0], _Pipe(), *args[1:])
 
