@@ -162,6 +162,15 @@ def test_portfolio_time_limit_reports_unknown_with_a_bound() -> None:
     assert problem.trivial_bound <= res.lower_bound <= 2
 
 
+def test_portfolio_without_a_schedule_gives_up_at_the_given_time() -> None:
+    # forum-14 (optimum 2) is proved within 30 s, but has no schedule after 0.5 s: the run stops
+    # there for the caller's fallback instead of going on to the limit
+    problem = Problem.of(read_dzn(shared("b2b", "forum-14.original.dzn")), 2)
+    res = solve_maxsat(problem, time_limit_s=30, workers=2, give_up_at_s=0.5)
+    assert res.status == "UNKNOWN" and res.slots is None
+    assert problem.trivial_bound <= res.lower_bound <= 2
+
+
 def test_auto_falls_back_to_cpsat_and_keeps_the_proven_bound() -> None:
     # 3 s is too short to prove forum-14 (optimum 2): the portfolio's bound is kept, and any
     # schedule CP-SAT finds in the remaining time passes the checker

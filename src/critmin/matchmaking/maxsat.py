@@ -527,8 +527,13 @@ def solve_maxsat(
     time_limit_s: float | None = None,
     workers: int = 2,
     progress: Progress | None = None,
+    give_up_at_s: float | None = None,
 ) -> MaxSatOutcome:
     """Run the portfolio (module docstring) until the optimum is proved or the time is up.
+
+    ``give_up_at_s`` (seconds from the start): when no schedule has been found by then, stop
+    there (the caller then has the rest of the time for another method); a run that has a
+    schedule goes on to ``time_limit_s``.
 
     Small instances (at most 600 meeting-slot pairs) are solved by RC2 in this process; else
     each solver runs in a process of its own (killed at the deadline), RC2 alone when
@@ -554,6 +559,7 @@ def solve_maxsat(
     start_sats(sat_k)
     # the search from above joins once the instance proved not quick (most originals are done)
     down_at = started + (DOWN_AFTER * (float(time_limit_s) if time_limit_s is not None else 60.0))
+    give_up_at = float("inf") if give_up_at_s is None else started + float(give_up_at_s)
     best: tuple[int, list[int], str] | None = None  # total, slots, worker
     result: MaxSatOutcome | None = None
     reported: tuple[int | None, int] | None = None
@@ -569,7 +575,10 @@ def solve_maxsat(
                 down_at = float("inf")
             if deadline is not None and now >= deadline:
                 break
-            wait = min(deadline if deadline is not None else float("inf"), down_at) - now
+            if best is None and now >= give_up_at:
+                break
+            wait = min(deadline if deadline is not None else float("inf"), down_at,
+                       give_up_at if best is None else float("inf")) - now
             try:
                 tag, msg = inbox.get(timeout=None if wait == float("inf") else max(0.0, wait))
             except queue_mod.Empty:
