@@ -28,6 +28,7 @@ from critmin.metrics.concentration import (
 )
 from critmin.metrics.formulas import calc_apparent_consumption, calc_import_reliance
 from critmin.metrics.supply import preferred_family
+from critmin.reference import factor_basis_is_gross
 from critmin.sources.baci import HS_REVISIONS
 
 
@@ -298,17 +299,6 @@ CONTENT_MIN_SHARE = 0.9
 
 #: Mass units of the production table and their factor to tonnes (see reference/units.csv).
 MASS_UNITS: dict[str, float] = {"t": 1.0, "kg": 0.001}
-
-
-def factor_basis_is_gross() -> dict[str, bool]:
-    """mineral -> True when its traded forms' content factors are on gross weight
-    (``reference/content_factors.csv`` basis ``gross weight``: the factor 1 of a heading that
-    is the mineral itself, e.g. magnesite), False when they are a content (Fe in iron ore, Sr
-    in strontium carbonate); minerals without a cited factor are absent."""
-    out: dict[str, bool] = {}
-    for r in reference.rows("content_factors") or []:
-        out[r["mineral"]] = out.get(r["mineral"], True) and r["basis"] == "gross weight"
-    return out
 
 
 def one_basis(p: ir.Table) -> ir.Table:
