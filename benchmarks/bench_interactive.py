@@ -17,7 +17,8 @@ command) and in-process (connect + query only). The report gives the ratio comma
 The atlas is built once with ``critmin atlas build`` from ../shared/data (baci, usgs, wgi, wmd)
 unless ``--atlas`` names an existing file.
 
-Usage: ``python benchmarks/bench_interactive.py [--atlas PATH] [--repeat 5]``.
+Usage: ``python benchmarks/bench_interactive.py [--atlas PATH] [--repeat 5] [--only TEXT]``
+(``--only geopolrisk``: that command alone, to keep a run short on a shared machine).
 """
 
 from __future__ import annotations
@@ -160,6 +161,8 @@ def main() -> None:
     ap.add_argument("--atlas", type=Path,
                     default=Path(tempfile.gettempdir()) / "bench_interactive.duckdb")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--only", action="append", default=[], metavar="TEXT",
+                    help="run only the commands whose name contains TEXT (repeatable)")
     args = ap.parse_args()
 
     env = dict(os.environ)
@@ -188,6 +191,8 @@ def main() -> None:
           "| floor query in-process best s | target |")
     print("|---|---|---|---|---|---|")
     for name, argv, sql in CASES:
+        if args.only and not any(o in name for o in args.only):
+            continue
         cmd = [py, "-m", "critmin.cli", *argv]
         if sql is not None:
             cmd += ["--db", str(args.atlas)]

@@ -178,10 +178,8 @@ class Atlas:
         check_file(self.path)
         self.release = release
         self._con: ibis.BaseBackend | None = None
-        if connection is not None:
-            import ibis
-
-            self._con = ibis.duckdb.from_connection(connection)
+        self._duckdb: duckdb.DuckDBPyConnection | None = connection
+        self._given = connection is not None
 
     @classmethod
     def open(cls, path: str | Path | None = None, *,
@@ -193,12 +191,25 @@ class Atlas:
         return cls(path if path is not None else default_path(), release=release)
 
     @property
+    def duckdb_connection(self) -> duckdb.DuckDBPyConnection:
+        """The plain DuckDB connection over the one-release views (:func:`connect`), on which
+        the package SQL queries (:mod:`critmin.metrics._sql`) run without loading Ibis; the Ibis
+        backend :attr:`con` reads through the same connection."""
+        if self._duckdb is None:
+            self._duckdb = connect(self.path, release=self.release)
+        return self._duckdb
+
+    @property
     def con(self) -> ibis.BaseBackend:
         """The Ibis DuckDB backend over the one-release views (read-only data)."""
         if self._con is None:
-            self._con = _caching_backend().from_connection(
-                connect(self.path, release=self.release))
-            self._con._critmin_cache_key = _atlas_identity(self.path, self.release)
+            if self._given:
+                import ibis
+
+                self._con = ibis.duckdb.from_connection(self.duckdb_connection)
+            else:
+                self._con = _caching_backend().from_connection(self.duckdb_connection)
+                self._con._critmin_cache_key = _atlas_identity(self.path, self.release)
         return self._con
 
     def table(self, name: str, *, all_releases: bool = False) -> ir.Table:
@@ -223,6 +234,9 @@ class Atlas:
         if self._con is not None:
             self._con.disconnect()
             self._con = None
+        if self._duckdb is not None:
+            self._duckdb.close()
+            self._duckdb = None
 
     def __enter__(self) -> Atlas:
         return self

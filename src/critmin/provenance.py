@@ -117,9 +117,32 @@ def annotations(srcs: list[dict[str, Any]], version: str) -> dict[str, Any]:
 
 
 def atlas_sources(atlas: Any) -> list[dict[str, Any]]:
-    """The rows of an atlas's ``sources`` table as dicts."""
+    """The rows of an atlas's ``sources`` table as dicts, by family and source id."""
+    con = _duckdb_of(atlas)
+    if con is not None:  # a DuckDB atlas file: plain SQL, no Ibis to load
+        record("sources")
+        cur = con.execute("SELECT * FROM sources ORDER BY family, source_id")
+        cols = [d[0] for d in cur.description]
+        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
     df = atlas.table("sources").to_pandas()
     return df.sort_values(["family", "source_id"]).to_dict(orient="records")
+
+
+def _duckdb_of(atlas: Any) -> Any:
+    """The plain DuckDB connection of an :class:`critmin.atlas.Atlas`, else None."""
+    from critmin.atlas import Atlas
+
+    return atlas.duckdb_connection if isinstance(atlas, Atlas) else None
+
+
+def _source_ids(atlas: Any, table: str) -> list[str]:
+    """The distinct source ids of the rows of atlas ``table``, sorted."""
+    con = _duckdb_of(atlas)
+    if con is not None:
+        record(table)
+        return sorted(r[0] for r in con.execute(f'SELECT DISTINCT source_id FROM "{table}"')
+                      .fetchall())
+    return sorted(set(atlas.table(table).select("source_id").distinct().to_pandas().source_id))
 
 
 def atlas_annotations(atlas: Any, reads: Reads) -> dict[str, Any]:
@@ -135,8 +158,7 @@ def atlas_annotations(atlas: Any, reads: Reads) -> dict[str, Any]:
             if name not in ids:
                 t = schema.table(name)
                 if t.kind == "data" and "source_id" in t.column_names:
-                    ids[name] = sorted(set(atlas.table(name).select("source_id").distinct()
-                                           .to_pandas().source_id))
+                    ids[name] = _source_ids(atlas, name)
                 else:
                     ids[name] = None
             return ids[name]

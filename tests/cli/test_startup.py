@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 HEAVY = ("pandas", "numpy", "pyarrow", "ibis", "duckdb", "fastapi", "ortools", "sqlalchemy",
          "pyspark", "rich")
@@ -57,3 +60,26 @@ def test_unknown_command_suggests_the_closest(capsys: object) -> None:
                          text=True)
     assert out.returncode == 1
     assert out.stderr.strip() == "error: No such command 'asess'. Did you mean 'assess'?"
+
+
+#: Interactive commands whose hot path runs package SQL on DuckDB (issue 17 item 3), and the
+#: libraries they must not load for it.
+SQL_PATH_COMMANDS = [
+    (["geopolrisk", "--economy", "JPN", "--year", "2022"], ("ibis",)),
+]
+
+
+@pytest.mark.parametrize(("args", "absent"), SQL_PATH_COMMANDS,
+                         ids=[" ".join(a[:2]) for a, _ in SQL_PATH_COMMANDS])
+def test_interactive_command_runs_without_ibis(fixture_atlas: Path, args: list[str],
+                                               absent: tuple[str, ...]) -> None:
+    code = ("import atexit, sys\n"
+            "atexit.register(lambda: sys.stderr.write('LOADED=' + ','.join(\n"
+            f"    m for m in {HEAVY!r} if m in sys.modules) + '\\n'))\n"
+            "from critmin.cli import main\n"
+            f"main({[*args, '--db', str(fixture_atlas)]!r})\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert len(out.stdout.splitlines()) > 1  # a header and rows: the command did its work
+    loaded = set(out.stderr.rsplit("LOADED=", 1)[1].strip().split(","))
+    assert not loaded & set(absent), f"critmin {' '.join(args)} imported {sorted(loaded)}"

@@ -81,7 +81,7 @@ class Runner:
 
 
 class DuckDBRunner(Runner):
-    """An Ibis DuckDB backend: parameters bound by DuckDB."""
+    """A DuckDB connection, or an Ibis DuckDB backend: parameters bound by DuckDB."""
 
     def __init__(self, con: Any) -> None:
         self.con = con
@@ -91,7 +91,9 @@ class DuckDBRunner(Runner):
                                 {"name": name}))
 
     def df(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
-        return self.con.raw_sql(sql, parameters=_used(sql, params)).df()
+        if hasattr(self.con, "raw_sql"):  # an Ibis backend
+            return self.con.raw_sql(sql, parameters=_used(sql, params)).df()
+        return self.con.execute(sql, _used(sql, params)).df()
 
 
 class SparkRunner(Runner):
@@ -154,7 +156,7 @@ def runner(source: Any, tables: tuple[str, ...]) -> Runner:
         return SparkRunner(source.session) if source.engine == "spark" else DuckDBRunner(
             source.con)
     if isinstance(source, Atlas):
-        return DuckDBRunner(source.con)
+        return DuckDBRunner(source.duckdb_connection)
     if getattr(source, "name", None) == "duckdb":
         return DuckDBRunner(source)
     raise CritminError(f"cannot run SQL on {type(source).__name__}: pass an Atlas, a "

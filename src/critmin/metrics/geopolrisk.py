@@ -279,11 +279,9 @@ def _default(run: Runner, *, regions: Mapping[str, Sequence[str]],
 
 def _basis_minerals() -> dict[str, list[str] | None]:
     """The minerals whose trade content factors are on a gross basis and those on a content
-    basis (:func:`critmin.metrics.trade.factor_basis_is_gross`), for the USGS fallback's one
+    basis (:func:`critmin.reference.factor_basis_is_gross`), for the USGS fallback's one
     production basis per mineral and year."""
-    from critmin.metrics.trade import factor_basis_is_gross
-
-    kinds = factor_basis_is_gross()
+    kinds = reference.factor_basis_is_gross()
     return {"gross_minerals": [m for m, g in kinds.items() if g] or None,
             "content_minerals": [m for m, g in kinds.items() if not g] or None}
 

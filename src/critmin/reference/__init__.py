@@ -82,6 +82,17 @@ def minerals() -> dict[str, Mineral]:
             for r in _rows("minerals") or ()}
 
 
+def factor_basis_is_gross() -> dict[str, bool]:
+    """mineral -> True when its traded forms' content factors are on gross weight
+    (``reference/content_factors.csv`` basis ``gross weight``: the factor 1 of a heading that
+    is the mineral itself, e.g. magnesite), False when they are a content (Fe in iron ore, Sr
+    in strontium carbonate); minerals without a cited factor are absent."""
+    out: dict[str, bool] = {}
+    for r in rows("content_factors") or []:
+        out[r["mineral"]] = out.get(r["mineral"], True) and r["basis"] == "gross weight"
+    return out
+
+
 def require_mineral(value: str, known: Iterable[str] | None = None) -> str:
     """The mineral id ``value`` (case and surrounding blanks ignored); ``known`` narrows the
     choices (e.g. the minerals a watch rule can read).

@@ -5,11 +5,17 @@
 -- factor) when the atlas has no units table; $gross_minerals, $content_minerals (the USGS
 -- fallback's one basis); $fallback_flags (text or NULL) appended to every
 -- row's flags; $cf_cu the average copper CF; $economies, $materials, $years the row filters
--- (NULL: all). Slots: {{material_map}}, {{production_filter}}, {{units}}, {{groups}}.
+-- (NULL: all; applied where the rows are chosen, as early as each allows, and again at the end:
+-- every economy, material and year is computed on its own, so a filter changes no figure).
+-- Slots: {{material_map}}, {{production_filter}}, {{units}}, {{groups}}.
 
 -- name: default
 WITH
-mat AS ({{material_map}}),
+mat AS (
+    SELECT * FROM ({{material_map}}) AS m
+    WHERE CAST($materials AS VARCHAR[]) IS NULL
+          OR LIST_CONTAINS(CAST($materials AS VARCHAR[]), m.mineral)
+),
 materials AS (SELECT DISTINCT mineral FROM mat),
 prod AS (
     SELECT p.year, p.country, p.mineral, p.value * u.factor AS value, u.canonical, p.basis,
@@ -18,7 +24,11 @@ prod AS (
     WHERE {{production_filter}} AND p.mineral IN (SELECT mineral FROM materials)
           AND p.country NOT IN ('WLD', 'XRW')  -- the method's HHI is over named producers
 ),
-years AS (SELECT DISTINCT year FROM prod),
+years AS (
+    SELECT DISTINCT year FROM prod
+    WHERE CAST($years AS BIGINT[]) IS NULL
+          OR LIST_CONTAINS(CAST($years AS BIGINT[]), CAST(year AS BIGINT))
+),
 hhi AS (
     SELECT mineral, year,
            SUM(value * value) / (SUM(value) * SUM(value)) AS hhi,
@@ -31,11 +41,16 @@ regions AS (
     SELECT r.economy, r.member
     FROM (SELECT UNNEST(CAST($regions AS STRUCT(economy VARCHAR, member VARCHAR)[])) AS r) AS x
 ),
-members AS (
+all_members AS (
     SELECT c.iso3 AS economy, c.iso3 AS member, y.year
     FROM countries c CROSS JOIN years y WHERE c.baci_code IS NOT NULL
     UNION ALL SELECT r.economy, r.member, y.year FROM regions r CROSS JOIN years y
     {{groups}}
+),
+members AS (
+    SELECT * FROM all_members
+    WHERE CAST($economies AS VARCHAR[]) IS NULL
+          OR LIST_CONTAINS(CAST($economies AS VARCHAR[]), economy)
 ),
 pv AS (
     SELECT year, country,
@@ -51,6 +66,7 @@ flows AS (
            BOOL_OR(t.quantity_t IS NULL) AS qty_missing
     FROM trade_flows t JOIN mat m ON m.hs_code = t.hs_code
     WHERE t.hs_revision = 'HS92' AND t.year IN (SELECT year FROM years)
+          AND t.importer IN (SELECT member FROM members)
     GROUP BY ALL
 ),
 partner AS (
