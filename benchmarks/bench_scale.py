@@ -34,6 +34,7 @@ from pathlib import Path
 
 from _machine import cpu_model  # benchmarks/ is on sys.path when run as a script
 from bench_interactive import ASSESS_SQL
+from bench_scan import prepare as scan_prepare
 from bench_scan import run_engine
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,28 +88,9 @@ def _floor(db: Path, repeat: int = 3) -> float:
 
 
 def prepare(rows: int, work: Path) -> tuple[Path, Path, dict]:
-    """Synthetic CSVs (shared with bench_scan), atlas with the real non-trade data, Parquet."""
-    from critmin import atlas, synthetic
-    from critmin.engine import export_parquet
-
-    d = work / f"rows_{rows}"
-    csvs, db, pq = d / "csv", d / "atlas-full.duckdb", d / "parquet-full"
-    info: dict = {}
-    if not (csvs / "_done").exists():
-        t = time.perf_counter()
-        synthetic.generate(csvs, rows)
-        (csvs / "_done").write_text("")
-        info["generate_s"] = time.perf_counter() - t
-    if not db.exists():
-        t = time.perf_counter()
-        atlas.build([csvs, *(SHARED / r for r in REAL)], db, fresh=True)
-        info["build_s"] = time.perf_counter() - t
-    if not (pq / "_critmin_atlas.json").exists():
-        t = time.perf_counter()
-        export_parquet(pq, atlas=db, overwrite=True)
-        info["export_s"] = time.perf_counter() - t
-    info["atlas_gib"] = db.stat().st_size / 2**30
-    return db, pq, info
+    """Synthetic CSVs (shared with bench_scan), atlas with the real non-trade data, Parquet
+    (:func:`bench_scan.prepare`)."""
+    return scan_prepare(rows, work, extra=[SHARED / r for r in REAL], suffix="-full")
 
 
 def exponent(t1: float, t2: float, n1: int, n2: int) -> float:

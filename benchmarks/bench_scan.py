@@ -28,6 +28,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from _machine import cpu_model  # benchmarks/ is on sys.path when run as a script
@@ -107,22 +108,30 @@ def run_engine(engine: str, db: Path, parquet: Path, master: str, *, script: str
     return res
 
 
-def prepare(rows: int, work: Path) -> tuple[Path, Path, dict]:
-    """Synthetic CSVs, DuckDB atlas and Parquet export for ``rows`` (cached in ``work``)."""
+def prepare(rows: int, work: Path, extra: Sequence[Path] = (), suffix: str = ""
+            ) -> tuple[Path, Path, dict]:
+    """Synthetic CSVs, a DuckDB atlas built from them plus the ``extra`` folders (real data, for
+    example ``../shared/data/usgs``), and its Parquet export, for ``rows`` trade rows; each step
+    cached in ``work/rows_N`` and skipped when its output is there (the CSVs, marked complete by
+    a ``_done`` file, are shared by every atlas built from them; the atlas and the export are
+    named with ``suffix``: ``atlas{suffix}.duckdb``, ``parquet{suffix}``). Returns the atlas,
+    the export folder and the time of each step that ran."""
     from critmin import atlas, synthetic
     from critmin.engine import export_parquet
 
     d = work / f"rows_{rows}"
-    csvs, db, pq = d / "csv", d / "atlas.duckdb", d / "parquet"
+    csvs, db, pq = d / "csv", d / f"atlas{suffix}.duckdb", d / f"parquet{suffix}"
     info: dict = {}
     if not db.exists():
+        if not (csvs / "_done").exists():
+            t = time.perf_counter()
+            synthetic.generate(csvs, rows)
+            (csvs / "_done").write_text("")
+            info["generate_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        r = synthetic.generate(csvs, rows)
-        info["generate_s"] = time.perf_counter() - t
-        t = time.perf_counter()
-        atlas.build([csvs], db, fresh=True)
+        atlas.build([csvs, *extra], db, fresh=True)
         info["build_s"] = time.perf_counter() - t
-        info["csv_gib"] = sum(Path(f).stat().st_size for f in r.files) / 2**30
+        info["csv_gib"] = sum(f.stat().st_size for f in csvs.rglob("*.csv")) / 2**30
     if not (pq / "_critmin_atlas.json").exists():
         t = time.perf_counter()
         export_parquet(pq, atlas=db, overwrite=True)

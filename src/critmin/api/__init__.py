@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -50,7 +49,7 @@ __all__ = ["API_PREFIX", "create_app"]
 
 
 #: Environment variable: how many of the latest trade years the server's analytics compute at
-#: start-up (:func:`critmin.api.analytics.warm`; ``critmin serve --warm-years``; default 0).
+#: start-up (:func:`critmin.api.analytics.warm_steps`; ``critmin serve --warm-years``; default 0).
 WARM_YEARS_ENV = "CRITMIN_WARM_YEARS"
 
 
@@ -60,9 +59,11 @@ def create_app(atlas_path: str | Path | None = None, database_url: str | None = 
     """The application serving the atlas at ``atlas_path`` (default: ``$CRITMIN_ATLAS`` or the
     user data dir) with the operational database ``database_url`` (default:
     ``$CRITMIN_DATABASE_URL`` or SQLite in the user data dir), migrated on start. ``web``
-    adds the pages of :mod:`critmin.web` when it is installed. ``warm_years`` (default
-    ``$CRITMIN_WARM_YEARS``, else 0: nothing) > 0 computes the analytics' shared tables in a
-    background thread when the application starts (:func:`critmin.api.analytics.warm`)."""
+    adds the pages of :mod:`critmin.web` when it is installed. When the application starts, one
+    background thread warms up (:mod:`critmin.api.warmup`): the navigation pages' data and the
+    docs page with ``$CRITMIN_WARMUP=1``, then, with ``warm_years`` (default
+    ``$CRITMIN_WARM_YEARS``, else 0: nothing) > 0, the analytics' shared tables
+    (:func:`critmin.api.analytics.warm_steps`)."""
     from critmin.api import accounts, analytics, coop, match, tables, watch
     from critmin.atlas import Atlas
     from critmin.storage import Store
@@ -127,8 +128,10 @@ def create_app(atlas_path: str | Path | None = None, database_url: str | None = 
     def root() -> Response:
         return RedirectResponse("/docs")
 
+    app.state.web = False  # the dashboard pages are mounted (see the warm-up)
     if web:
         _register_web(app)
+        app.state.web = True
     from critmin.api import _security
 
     _security.install(app, SESSION_COOKIE)  # last: the outermost middleware
@@ -137,13 +140,12 @@ def create_app(atlas_path: str | Path | None = None, database_url: str | None = 
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Start the analytics warm-up (a daemon thread: the server answers meanwhile; a request
-    for a table being computed waits for it) and the watch delivery loop."""
-    from critmin.api import analytics, watch
+    """Start the warm-up (:mod:`critmin.api.warmup`: one daemon thread; the server answers
+    meanwhile, and a request for something being computed waits for it) and the watch delivery
+    loop."""
+    from critmin.api import warmup, watch
 
-    if app.state.warm_years > 0:
-        threading.Thread(target=analytics.warm, args=(app.state.atlas, app.state.warm_years),
-                         name="critmin-warm-up", daemon=True).start()
+    warmup.start(app)
     async with watch.delivery_loop(app):
         yield
 

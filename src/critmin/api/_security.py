@@ -159,37 +159,18 @@ class OriginCheck:
         await self.app(scope, receive, send)
 
 
-DOCS_HTML = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>critmin API</title>
-<link rel="icon" href="data:,">
-<link rel="stylesheet" href="/docs-assets/swagger-ui.css">
-</head>
-<body>
-<div id="swagger-ui"></div>
-<script src="/docs-assets/swagger-ui-bundle.js"></script>
-<script src="/docs-assets/critmin-docs.js"></script>
-</body>
-</html>
-"""
-
-
 def install(app: Any, session_cookie: str) -> None:
     """Add the middleware (outermost: they see every response, errors included) and the ``/docs``
-    page with its vendored assets."""
+    page with its vendored assets (:mod:`critmin.api._docs`)."""
     from pathlib import Path
 
-    from fastapi.responses import HTMLResponse
     from fastapi.staticfiles import StaticFiles
+
+    from critmin.api import _docs
 
     app.add_middleware(OriginCheck, session_cookie=session_cookie)
     app.add_middleware(BodyLimit)
     app.add_middleware(SecurityHeaders)
+    _docs.install(app)  # before the mount: the page and its assets from memory
     app.mount("/docs-assets", StaticFiles(directory=Path(__file__).parent / "static"),
-              name="docs-assets")
-
-    @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        return HTMLResponse(DOCS_HTML)
+              name="docs-assets")  # the licence files

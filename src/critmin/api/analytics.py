@@ -241,48 +241,73 @@ def n_minus_1_every(pool: AtlasPool, year: int | None) -> pd.DataFrame:
     return pool.shared(("n-minus-1", year), lambda: n_minus_1(pool.atlas(), year=year))
 
 
-def warm(pool: AtlasPool, years: int) -> None:
-    """Compute what the analytic routes share (:meth:`AtlasPool.shared`) before anyone asks:
-    the concentration and GeoPolRisk tables of every mineral, economy and year; for each of the
-    ``years`` latest trade years the assess figures of every country; the N-1 table of every
-    mineral and stage for those years and any later production year, and of each one's latest
-    year. A request for another year computes that year's tables once, the first time it is
-    asked. Failures are logged, not raised: a route that cannot answer says why when asked."""
-    import logging
+#: A step of the start-up warm-up: its name (logged when it fails) and what it computes.
+WarmStep = tuple[str, Callable[[], Any]]
 
-    from critmin.assessment import assess as run_assess
-    from critmin.assessment import trade_years
 
-    log = logging.getLogger("critmin.api")
-    atlas = pool.atlas()
-    steps: list[tuple[str, Callable[[], Any]]] = [
+def warm_steps(pool: AtlasPool, years: int) -> list[WarmStep]:
+    """What the analytic routes share (:meth:`AtlasPool.shared`), most requested first, for the
+    start-up warm-up (:mod:`critmin.api.warmup`): the concentration and GeoPolRisk tables of
+    every mineral, economy and year and the N-1 table of each one's latest year; then, for each
+    of the ``years`` latest trade years, latest first, the assess figures of every country;
+    then the N-1 table of every mineral and stage for those years and any later production
+    year, latest first. A request for another year computes that year's tables once, the first
+    time it is asked. ``years`` = 0: nothing (an empty list). Building the list computes
+    nothing."""
+    if years <= 0:
+        return []
+    steps: list[WarmStep] = [
         ("concentration", lambda: concentration_every(pool)),
         ("geopolrisk", lambda: geopolrisk_every(pool)),
         ("n-minus-1", lambda: n_minus_1_every(pool, None)),
     ]
-    try:
-        spans = pool.shared(("assess", "trade years"), lambda: trade_years(atlas))
-    except Exception as exc:  # an atlas without trade flows: nothing of assess to warm
-        log.warning("warm-up: assess: %s", exc)
-        spans = {}
+    steps += [(f"assess, latest trade year - {back}", lambda b=back: _warm_assess(pool, b))
+              for back in range(years)]
+    steps.append((f"n-minus-1, the {years} latest trade years and later production years",
+                  lambda: _warm_n_minus_1_years(pool, years)))
+    return steps
+
+
+def warm(pool: AtlasPool, years: int) -> None:
+    """Run :func:`warm_steps` in order. Failures are logged, not raised: a route that cannot
+    answer says why when asked."""
+    from critmin.api.warmup import run_steps
+
+    run_steps(warm_steps(pool, years))
+
+
+def _trade_years(pool: AtlasPool) -> dict[str, tuple[int, int]]:
+    """First and last trade year of every importer (once per process)."""
+    from critmin.assessment import trade_years
+
+    return pool.shared(("assess", "trade years"), lambda: trade_years(pool.atlas()))
+
+
+def _warm_assess(pool: AtlasPool, back: int) -> None:
+    """The assess figures of every country for the latest trade year minus ``back`` (computed
+    for all countries by one assess call: see :func:`critmin.assessment.assess`)."""
+    from critmin.assessment import assess as run_assess
+
+    spans = _trade_years(pool)
     last = max((hi for _, hi in spans.values()), default=None)
-    first = last - years + 1 if last is not None else None
-    for year in range(first, last + 1) if last is not None else ():
-        who = next((c for c, (lo, hi) in sorted(spans.items()) if lo <= year <= hi), None)
-        if who is not None:
-            steps.append((f"assess {year}", lambda w=who, y=year: run_assess(
-                w, year=y, atlas=atlas, cache=pool.shared)))
-    # N-1 of every production year from the first of those on (production runs a year ahead
-    # of trade: USGS publishes estimates for the year just ended)
-    produced = pool.cursor().execute("SELECT max(year) FROM production").fetchone()[0] \
-        if first is not None else None
-    for year in range(first, max(last, produced or last) + 1) if first is not None else ():
-        steps.append((f"n-minus-1 {year}", lambda y=year: n_minus_1_every(pool, y)))
-    for name, step in steps:
-        try:
-            step()
-        except Exception as exc:
-            log.warning("warm-up: %s: %s", name, exc)
+    if last is None:
+        return
+    year = last - back
+    who = next((c for c, (lo, hi) in sorted(spans.items()) if lo <= year <= hi), None)
+    if who is not None:
+        run_assess(who, year=year, atlas=pool.atlas(), cache=pool.shared)
+
+
+def _warm_n_minus_1_years(pool: AtlasPool, years: int) -> None:
+    """The N-1 table of every production year from the ``years``-th latest trade year on, latest
+    first (production runs a year ahead of trade: USGS publishes estimates for the year just
+    ended)."""
+    last = max((hi for _, hi in _trade_years(pool).values()), default=None)
+    if last is None:
+        return
+    produced = pool.cursor().execute("SELECT max(year) FROM production").fetchone()[0]
+    for year in range(max(last, produced or last), last - years, -1):
+        n_minus_1_every(pool, year)
 
 
 # ------------------------------------------------------------------------------ scenarios

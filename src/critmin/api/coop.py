@@ -74,6 +74,7 @@ class Overlay:
         self._reg: Any = None
         self._last: int | None = -1
         self._responses: OrderedDict[Any, Response] = OrderedDict()
+        self._views: dict[Any, Any] = {}
         self.skipped: list[int] = []
 
     def current(self, pool: AtlasPool, s: Any) -> Any:
@@ -99,6 +100,7 @@ class Overlay:
                 .order_by(RegistryEdit.id)))
             self._reg, self._last, self.skipped = reg, last, skipped
             self._responses.clear()
+            self._views.clear()
             return reg, last
 
     def response(self, reg: Any, key: Any, render: Callable[[], Response]) -> Response:
@@ -117,10 +119,24 @@ class Overlay:
                         self._responses.popitem(last=False)
         return fresh_copy(hit)
 
+    def view(self, reg: Any, key: Any, compute: Callable[[Any], Any]) -> Any:
+        """``compute(reg)`` for registry state ``reg`` (from :meth:`current`), kept while
+        ``reg`` is the current state (a page's tables and charts: the value is shared, callers
+        must not change it)."""
+        with self.lock:
+            if reg is self._reg and key in self._views:
+                return self._views[key]
+        value = compute(reg)
+        with self.lock:
+            if reg is self._reg:
+                self._views[key] = value
+        return value
+
     def invalidate(self) -> None:
         with self.lock:
             self._reg, self._last = None, -1
             self._responses.clear()
+            self._views.clear()
 
 
 def apply(reg: Any, table: str, action: str, record_id: str, payload: dict[str, Any]) -> str:

@@ -59,10 +59,11 @@ def build(problem: Problem, known_lower_bound: int = 0) -> tuple[Any, dict[tuple
         at_t = [x[m, t] for m in range(inst.n_meetings) if (m, t) in x]
         if len(at_t) > inst.n_tables:
             model.add(sum(at_t) <= inst.n_tables)
-        shared = [x[m, t] for m in range(inst.n_meetings) if (m, t) in x
-                  and inst.needs_pool(m + 1)]
-        if len(shared) > inst.pool_tables:  # meetings without a host share the pool tables
-            model.add(sum(shared) <= inst.pool_tables)
+        if inst.pool_tables < inst.n_tables:  # meetings without a host share the pool tables
+            shared = [x[m, t] for m in range(inst.n_meetings) if (m, t) in x
+                      and inst.needs_pool(m + 1)]
+            if len(shared) > inst.pool_tables:
+                model.add(sum(shared) <= inst.pool_tables)
     slot_of = [sum(t * x[m, t] for t in dom) for m, dom in enumerate(domains)]
     for m, before in enumerate(inst.precedences):
         for j in before:

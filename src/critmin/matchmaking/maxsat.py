@@ -186,9 +186,10 @@ def encode(
         at = [x[m, t] for m in range(n_m) if (m, t) in x]
         if len(at) > inst.n_tables:
             _card(cl, pool, at, inst.n_tables, "atmost")
-        shared = [x[m, t] for m in range(n_m) if (m, t) in x and inst.needs_pool(m + 1)]
-        if len(shared) > inst.pool_tables:  # meetings without a host share the pool tables
-            _card(cl, pool, shared, inst.pool_tables, "atmost")
+        if inst.pool_tables < inst.n_tables:  # meetings without a host share the pool tables
+            shared = [x[m, t] for m in range(n_m) if (m, t) in x and inst.needs_pool(m + 1)]
+            if len(shared) > inst.pool_tables:
+                _card(cl, pool, shared, inst.pool_tables, "atmost")
     # precedences: m only after each of its predecessors
     le: dict[int, list[int | None]] = {}
 

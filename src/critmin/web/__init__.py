@@ -16,9 +16,9 @@ from fastapi import APIRouter, FastAPI
 __all__ = ["WARMUP_ENV", "register", "router"]
 
 #: Environment variable: ``1`` makes the application compute the data of the navigation pages in
-#: a background thread as it starts (``critmin serve`` sets it), logging "pages warmed up" on
-#: uvicorn's log when done; ``0`` or unset (tests, embedding) leaves every page to compute on
-#: first request.
+#: its start-up warm-up thread (:mod:`critmin.api.warmup`; ``critmin serve`` sets it), logging
+#: "pages warmed up" on uvicorn's log when done; ``0`` or unset (tests, embedding) leaves every
+#: page to compute on first request.
 WARMUP_ENV = "CRITMIN_WARMUP"
 
 
@@ -51,30 +51,6 @@ def register(app: FastAPI) -> None:
 
     app.include_router(watch_pages())
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-    import os
-
-    if os.environ.get(WARMUP_ENV) == "1":
-        import threading
-
-        threading.Thread(target=_warm_up, args=(app,), name="critmin-warm-up",
-                         daemon=True).start()
-
-
-def _warm_up(app: FastAPI) -> None:
-    """The start-up warm-up (:func:`critmin.web.pages.warm_up`), logged on uvicorn's log."""
-    import logging
-    import time
-
-    from critmin.web.pages import warm_up
-
-    log = logging.getLogger("uvicorn.error")
-    t0 = time.perf_counter()
-    try:
-        warm_up(app.state.atlas, app.state.store, app.state.overlay)
-    except Exception:  # the pages then compute on first request, as without a warm-up
-        log.exception("critmin: page warm-up failed")
-        return
-    log.info("critmin: pages warmed up in %.1f s", time.perf_counter() - t0)
 
 
 def plotly_js_path() -> Any:

@@ -58,25 +58,53 @@ def _is_htmx(request: Request) -> bool:
 #: concentration overview, the mineral and country lists, the trade years and the home page's
 #: default country (for visitors without one of their own).
 DEFAULT_COUNTRY = "JPN"
-WARM_KEYS: list[tuple[tuple[Any, ...], Any]] = [
+WARM_KEYS: list[tuple[tuple[Any, ...], Any]] = [  # the home page's two first
     (("main_concentration",), views.main_concentration),
+    (("country", DEFAULT_COUNTRY, None, None), lambda a: views.country_page(a, DEFAULT_COUNTRY)),
     (("minerals",), views.minerals),
     (("countries",), views.countries),
     (("trade_years",), views.trade_years),
-    (("country", DEFAULT_COUNTRY, None, None), lambda a: views.country_page(a, DEFAULT_COUNTRY)),
 ]
 
 
-def warm_up(pool: AtlasPool, store: Any = None, overlay: Any = None) -> None:
-    """Compute and cache in ``pool`` the atlas data of every page in the navigation bar, and
-    (given the store and the registry ``overlay`` of the app) the cooperation registry as of
-    the last stored edit, so that their first render does not wait for it (see
-    :func:`critmin.web.register`)."""
-    for key, fn in WARM_KEYS:
-        pool.cached(("web", *key), lambda fn=fn: fn(pool.atlas()))
+def warm_steps(pool: AtlasPool, store: Any = None, overlay: Any = None
+               ) -> list[tuple[str, Any]]:
+    """The start-up warm-up's steps for the pages (:mod:`critmin.api.warmup`), most requested
+    first: the atlas data of every page in the navigation bar (:data:`WARM_KEYS`, the home
+    page's first), computed into ``pool``'s cache under the keys the pages read; then, given
+    the store and the registry ``overlay`` of the app, the cooperation registry as of the last
+    stored edit and the cooperation page's tables and map of that registry."""
+    steps: list[tuple[str, Any]] = [
+        (" ".join(str(k) for k in key if k is not None),
+         lambda key=key, fn=fn: pool.cached(("web", *key), lambda: fn(pool.atlas())))
+        for key, fn in WARM_KEYS]
     if store is not None and overlay is not None:
-        with store.session() as s:
-            overlay.current(pool, s)
+        def cooperation() -> None:
+            with store.session() as s:
+                cooperation_view(overlay, overlay.current(pool, s))
+
+        steps.append(("cooperation", cooperation))
+    return steps
+
+
+def warm_up(pool: AtlasPool, store: Any = None, overlay: Any = None) -> None:
+    """Run :func:`warm_steps` now, in order (raising the first failure)."""
+    for _name, step in warm_steps(pool, store, overlay):
+        step()
+
+
+def cooperation_view(overlay: Any, reg: Any) -> tuple[dict[str, Any], Any]:
+    """The cooperation page's tables and map for registry state ``reg`` (from
+    ``overlay.current``), computed once per state (:meth:`critmin.api.coop.Overlay.view`)."""
+
+    def compute(reg: Any) -> tuple[dict[str, Any], Any]:
+        page = views.cooperation_page(reg)
+        ppc = page["projects_per_country"]
+        return page, charts.country_map(list(ppc.country), list(ppc.projects),
+                                        "Cooperation projects per host country", "projects")
+
+    view: tuple[dict[str, Any], Any] = overlay.view(reg, ("web", "cooperation"), compute)
+    return view
 
 
 def build_router() -> APIRouter:
@@ -213,12 +241,10 @@ def build_router() -> APIRouter:
     @r.get("/cooperation", response_class=HTMLResponse)
     def cooperation(request: Request, who: Who) -> Response:
         pool = _pool(request)
+        overlay = request.app.state.overlay
         with request.app.state.store.session() as s:
-            reg = request.app.state.overlay.current(pool, s)
-        page = views.cooperation_page(reg)
-        ppc = page["projects_per_country"]
-        fig = charts.country_map(list(ppc.country), list(ppc.projects),
-                                 "Cooperation projects per host country", "projects")
+            reg = overlay.current(pool, s)
+        page, fig = cooperation_view(overlay, reg)
         return render(request, "cooperation.html", who, title="Cooperation", page=page, fig=fig)
 
     @r.get("/cooperation/whatif", response_class=HTMLResponse)
