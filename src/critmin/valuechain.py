@@ -149,6 +149,7 @@ def trace_country(atlas: Atlas, country: str, mineral: str, year: int | None = N
     if out.metrics.empty:
         raise NoDataError(f"no imports of {mineral} by {iso3} in {year} with a known "
                            "content (quantity and content factor)")
+    out.metrics = out.metrics.assign(**trace_codes(atlas, iso3, mineral, year))
     cov = float(out.metrics.content_coverage.iloc[0])
     if cov < 0.999:
         out.notes.append(f"{1 - cov:.0%} of the import value has no known contained tonnes "
@@ -160,6 +161,33 @@ def trace_country(atlas: Atlas, country: str, mineral: str, year: int | None = N
     out.notes.append("method: one step upstream, proportional sourcing (each exporter's sales "
                      "are sourced like its average feed: own mining plus imported ores and "
                      "intermediates, contained tonnes)")
+    return out
+
+
+#: Fields of :func:`trace_codes` (added to the metrics of :func:`trace_country`).
+TRACE_CODE_COLUMNS = ["hs_codes", "hs_codes_missing", "feed_hs_codes", "feed_hs_codes_missing"]
+
+
+def trace_codes(atlas: Atlas, iso3: str, mineral: str, year: int) -> dict[str, list[list[str]]]:
+    """The HS codes the two trade figures of a trace count in ``year``
+    (:func:`critmin.metrics.trade.hs_coverage`), as one-row columns of sorted lists:
+
+    - ``hs_codes``, ``hs_codes_missing``: the importer's imports of the mineral (every mapped
+      code; the amounts traced);
+    - ``feed_hs_codes``, ``feed_hs_codes_missing``: world imports of the feed forms
+      (:data:`FEED_FORMS`) that give the refiners' feed shares.
+    """
+    from critmin.metrics.trade import hs_coverage
+
+    tf, src = atlas.table("trade_flows"), atlas.table("sources")
+    hs = atlas.table("hs_map").filter(_.mineral == mineral)
+    feed = hs.filter(hs.stage.isin(list(FEED_FORMS)))
+    out: dict[str, list[list[str]]] = {}
+    for prefix, m, kw in (("", hs, {"importer": iso3}), ("feed_", feed, {"by_importer": False})):
+        cov = hs_coverage(tf, m, year=year, sources=src, **kw).to_pandas()
+        for col in ("hs_codes", "hs_codes_missing"):
+            codes = cov[col].iloc[0] if len(cov) else None
+            out[prefix + col] = [sorted(codes) if codes is not None else []]
     return out
 
 

@@ -9,6 +9,8 @@ else HS92: the documented precedence), and the sum of those rows' values.
 from __future__ import annotations
 
 import csv
+import functools
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from tests.conftest import shared
 pytestmark = pytest.mark.slow
 
 HS_MAP = Path(__file__).resolve().parents[2] / "src" / "critmin" / "reference" / "hs_map.csv"
+HS_CORRELATION = HS_MAP.with_name("hs_correlation.csv")
 JAPAN = 392  # BACI's code for Japan in both releases
 MINERALS = ("nickel", "cobalt", "lithium", "copper", "rare_earths", "graphite")
 
@@ -35,6 +38,7 @@ def mapped(mineral: str) -> dict[str, set[str]]:
     return out
 
 
+@functools.cache
 def raw_rows(year: int) -> dict[str, list[tuple[str, int, int, float, bool]]]:
     """Rows of the raw BACI files of ``year``: revision -> [(code, exporter, importer, value,
     has quantity)]."""
@@ -152,26 +156,54 @@ def test_cli_assess_footnote_and_json_fields(atlas: Atlas, cli: Callable[..., st
 def expected_world(mineral: str, chain_stage: str, year: int = 2024) -> tuple[set[str], set[str]]:
     """(codes with any world trade row, mapped codes without) of ``mineral`` at ``chain_stage``
     (``hs_map.chain_stage``) from the raw files, with the same precedence as :func:`expected`."""
+    return expected_codes(mineral, lambda row: row["chain_stage"] == chain_stage, year=year)
+
+
+@functools.cache
+def raw_codes(year: int) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """(codes with a quantity, codes with any row) per revision in the raw files of ``year``."""
+    rows = raw_rows(year)
+    return ({rev: {k for k, *_rest, q in rs if q} for rev, rs in rows.items()},
+            {rev: {k for k, *_ in rs} for rev, rs in rows.items()})
+
+
+def expected_codes(mineral: str, map_keep: Callable[[dict[str, str]], bool] = lambda _r: True,
+                   flow_keep: Callable[[int, int], bool] = lambda _i, _j: True,
+                   year: int = 2024) -> tuple[set[str], set[str]]:
+    """(codes counted, mapped codes without a row) of the flows ``flow_keep(exporter,
+    importer)`` (BACI country codes, self-trade excluded) of the codes of ``mineral`` whose
+    hs_map rows ``map_keep`` accepts, from the raw files, with the precedence of
+    :func:`expected` applied per product (the revision that serves a product is chosen on every
+    row of the year)."""
     rows = raw_rows(year)
     codes: dict[str, set[str]] = {}
     with HS_MAP.open(encoding="utf-8") as f:
         for row in csv.DictReader(f):
-            if row["mineral"] == mineral and row["chain_stage"] == chain_stage:
+            if row["mineral"] == mineral and map_keep(row):
                 codes.setdefault(row["hs_revision"], set()).add(row["hs_code"])
-    have_q = {rev: {k for k, *_rest, q in rs if q} for rev, rs in rows.items()}
-    traded = {rev: {k for k, i, j, *_ in rs if i != j} for rev, rs in rows.items()}
-    present = {rev: {k for k, *_ in rs} for rev, rs in rows.items()}
+    have_q, present = raw_codes(year)
+    wanted = set().union(*codes.values()) if codes else set()
+    kept = {rev: {k for k, i, j, *_ in rs if k in wanted and i != j and flow_keep(i, j)}
+            for rev, rs in rows.items()}
+    # the unit of precedence is the product: codes of two revisions covering the same goods
+    # (critmin's input table reference/hs_correlation.csv) are served by one revision
+    with HS_CORRELATION.open(encoding="utf-8") as f:
+        corr = {(r["hs_revision"], r["hs_code"]): r["product"] for r in csv.DictReader(f)}
+    products: dict[str, set[tuple[str, str]]] = {}
+    for rev, cs in codes.items():
+        for code in cs:
+            products.setdefault(corr.get((rev, code), code), set()).add((rev, code))
     counted, missing = set(), set()
-    for code in set().union(*codes.values()):
-        revs = [r for r in ("HS17", "HS92") if code in codes.get(r, ())]
-        served = next((r for r in revs if code in have_q[r]), None) or next(
-            (r for r in revs if code in present[r]), None)
-        if served is None:
-            missing |= {f"{r}:{code}" for r in revs}
-        elif code in traded[served]:
-            counted.add(f"{served}:{code}")
-        else:
-            missing.add(f"{served}:{code}")
+    for members in products.values():
+        revs = [r for r in ("HS17", "HS92") if any(rv == r for rv, _c in members)]
+        served = next((r for r in revs if any(rv == r and c in have_q[r] for rv, c in members)),
+                      None) or next((r for r in revs if any(rv == r and c in present[r]
+                                                            for rv, c in members)), None)
+        for rv, c in members:
+            if served is None or (rv == served and c not in kept[rv]):
+                missing.add(f"{rv}:{c}")
+            elif rv == served:
+                counted.add(f"{rv}:{c}")
     return counted, missing
 
 
@@ -216,3 +248,136 @@ def test_n_minus_1_cli_and_api_show_the_codes(chain_atlas: Path, tmp_path: Path)
     row = body["rows"][0]
     assert set(row["hs_codes"]) == counted and set(row["hs_codes_missing"]) == missing
     assert list(row)[-2:] == ["hs_codes", "hs_codes_missing"]
+
+
+# ------------------------------------------------------------- trace, coop coverage, suppliers
+
+#: hs_map forms that feed a refiner (critmin.valuechain.FEED_FORMS: ores and intermediates)
+FEED = ("ore", "intermediate")
+#: BACI country codes of the Quad's members (Australia, India, Japan, United States) in both
+#: releases' country tables
+QUAD = {36, 699, 392, 842}
+
+
+def test_trace_lists_the_codes_of_both_trade_figures(atlas: Atlas, cli: Callable[..., str],
+                                                      tmp_path: Path) -> None:
+    """The importer's imports (every mapped code) and the refiners' feed imports (world trade of
+    ores and intermediates): library, CLI footnote and JSON, API fields."""
+    from fastapi.testclient import TestClient
+
+    from critmin.api import create_app
+    from critmin.valuechain import trace_country
+
+    for m in ("nickel", "cobalt"):
+        counted, missing, _value = expected(m)
+        feed, feed_missing = expected_codes(m, lambda row: row["stage"] in FEED)
+        r = trace_country(atlas, "JPN", m, 2024).metrics.iloc[0]
+        assert (set(r.hs_codes), set(r.hs_codes_missing)) == (counted, missing), m
+        assert (set(r.feed_hs_codes), set(r.feed_hs_codes_missing)) == (feed, feed_missing), m
+        assert list(r.hs_codes) == sorted(r.hs_codes) and counted
+    counted, missing, _value = expected("nickel")
+    text = cli("trace", "JPN", "--mineral", "nickel", "--year", "2024", "--db", str(atlas.path))
+    line = next(x for x in text.splitlines() if x.strip().startswith("imports of nickel by JPN:"))
+    assert line.strip() == ("imports of nickel by JPN: " + ", ".join(sorted(counted))
+                            + (f"; no data: {', '.join(sorted(missing))}" if missing else ""))
+    feed, feed_missing = expected_codes("nickel", lambda row: row["stage"] in FEED)
+    line = next(x for x in text.splitlines() if x.strip().startswith("refiners' feed imports"))
+    assert all(c in line for c in feed | feed_missing)
+    rows = json.loads(cli("trace", "JPN", "--mineral", "nickel", "--year", "2024", "--format",
+                          "json", "--db", str(atlas.path)))
+    assert all(set(r["hs_codes"]) == counted and set(r["feed_hs_codes"]) == feed for r in rows)
+    api = create_app(atlas.path, f"sqlite:///{tmp_path / 'ops.db'}", web=False, warm_years=0)
+    with TestClient(api) as client:
+        body = client.get("/api/v1/trace/JPN?mineral=nickel&year=2024").json()
+    assert body["rows"] and all(set(r["hs_codes"]) == counted
+                                and set(r["hs_codes_missing"]) == missing
+                                and set(r["feed_hs_codes_missing"]) == feed_missing
+                                for r in body["rows"])
+
+
+def test_coop_coverage_lists_the_codes_of_both_trade_figures(
+        atlas: Atlas, cli: Callable[..., str], tmp_path: Path) -> None:
+    """Japan in the Quad, 2024: its imports from outside the group and the partners' exports
+    outside it, each with its own codes (library, CLI footnote and JSON, API)."""
+    from fastapi.testclient import TestClient
+
+    from critmin.api import create_app
+    from critmin.cooperation.analytics import coverage
+
+    def want(m: str) -> tuple[set[str], set[str], set[str], set[str]]:
+        imp = expected_codes(m, flow_keep=lambda i, j: j == JAPAN and i not in QUAD)
+        exp = expected_codes(m, flow_keep=lambda i, j: i in QUAD - {JAPAN} and j not in QUAD)
+        return (*imp, *exp)
+
+    df = coverage("JPN", "QUAD", year=2024, atlas=atlas).set_index("mineral")
+    checked = [m for m in MINERALS if m in df.index]
+    assert len(checked) >= 5
+    for m in checked:
+        got = tuple(set(df.loc[m, c]) for c in ("hs_codes", "hs_codes_missing",
+                                                "partner_hs_codes", "partner_hs_codes_missing"))
+        assert got == want(m), m
+    # the two figures can count different codes: the United States imports beryllium from
+    # outside the Quad, its partners export none outside it (no code counted, every mapped
+    # code of the year without data)
+    usa = 842
+    be = coverage("USA", "QUAD", "beryllium", year=2024, atlas=atlas).iloc[0]
+    assert (set(be.hs_codes), set(be.hs_codes_missing)) == expected_codes(
+        "beryllium", flow_keep=lambda i, j: j == usa and i not in QUAD)
+    partner = expected_codes("beryllium", flow_keep=lambda i, j: i in QUAD - {usa}
+                             and j not in QUAD)
+    assert (set(be.partner_hs_codes), set(be.partner_hs_codes_missing)) == partner
+    assert be.hs_codes and not be.partner_hs_codes
+    imp, imp_missing, exp, exp_missing = want("nickel")
+    text = cli("coop", "coverage", "JPN", "--group", "QUAD", "--mineral", "nickel", "--year",
+               "2024", "--db", str(atlas.path))
+    lines = [x.strip() for x in text.splitlines()]
+    line = next(x for x in lines if x.startswith("nickel, imports from outside QUAD:"))
+    assert all(c in line for c in imp | imp_missing) and ("no data" in line) == bool(imp_missing)
+    line = next(x for x in lines if x.startswith("nickel, partners' exports outside QUAD:"))
+    assert all(c in line for c in exp | exp_missing)
+    row, = json.loads(cli("coop", "coverage", "JPN", "--group", "QUAD", "--mineral", "nickel",
+                          "--year", "2024", "--format", "json", "--db", str(atlas.path)))
+    assert (set(row["hs_codes"]), set(row["partner_hs_codes_missing"])) == (imp, exp_missing)
+    api = create_app(atlas.path, f"sqlite:///{tmp_path / 'ops.db'}", web=False, warm_years=0)
+    with TestClient(api) as client:
+        body = client.get("/api/v1/coop/coverage/JPN?group=QUAD&mineral=nickel&year=2024").json()
+    row, = body["rows"]
+    assert (set(row["hs_codes_missing"]), set(row["partner_hs_codes"])) == (imp_missing, exp)
+
+
+def baci_code(iso3: str) -> int:
+    """BACI's numeric code of ``iso3`` (HS92 V202401b country table)."""
+    with shared("baci", "country_codes_V202401b.csv").open(encoding="utf-8") as f:
+        return next(int(r["country_code"]) for r in csv.DictReader(f)
+                    if r["country_iso3"] == iso3)
+
+
+def expected_supplier(exporter: str) -> tuple[set[str], set[str]]:
+    """(codes with a 2024 import row of Japan from ``exporter``, mapped codes of the minerals
+    it supplies without any import row of Japan), over every mapped mineral, from the raw
+    files."""
+    code = baci_code(exporter)
+    with HS_MAP.open(encoding="utf-8") as f:
+        minerals = sorted({r["mineral"] for r in csv.DictReader(f)})
+    counted: set[str] = set()
+    missing: set[str] = set()
+    for m in minerals:
+        have, _x = expected_codes(m, flow_keep=lambda i, j: i == code and j == JAPAN)
+        if have:
+            counted |= have
+            missing |= expected_codes(m, flow_keep=lambda _i, j: j == JAPAN)[1]
+    return counted, missing
+
+
+def test_suppliers_list_the_codes_each_value_counts(atlas: Atlas) -> None:
+    from critmin.reports import views
+
+    df, codes = views.supplier_table(atlas, "JPN", 2024)
+    assert len(df) == 10
+    for r in df.head(3).itertuples():
+        counted, missing = expected_supplier(r.exporter)
+        assert (set(r.hs_codes), set(r.hs_codes_missing)) == (counted, missing), r.exporter
+        assert r.codes_note.startswith("HS codes counted: " + ", ".join(sorted(counted)))
+    # the total (the shares' denominator): every code with an import row of Japan
+    assert set(codes["hs_codes"]) == set().union(
+        *(expected_codes(m, flow_keep=lambda _i, j: j == JAPAN)[0] for m in codes["by_mineral"]))

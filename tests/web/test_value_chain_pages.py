@@ -264,3 +264,33 @@ def test_api_lists_the_codes_each_import_figure_counts(chain_server: str) -> Non
         counted, missing, value = expected(row["mineral"])
         assert set(row["hs_codes"]) == counted and set(row["hs_codes_missing"]) == missing
         assert row["imports_kusd"] == pytest.approx(value, rel=1e-9)
+
+
+def test_country_page_suppliers_state_their_codes(chain_server: str) -> None:
+    """Each supplier's value carries (hover) the HS codes it counts and the mapped codes of its
+    minerals without data, and the table says which codes the total counts: from the raw BACI
+    files. The partner-coverage trade values carry their codes too."""
+    from tests.metrics.test_hs_coverage import JAPAN, QUAD, expected_codes, expected_supplier
+
+    html = get(chain_server, "/countries/JPN?group=QUAD")
+    sup = next(t for t in tables(html) if t["id"] == "suppliers")
+    value, iso3 = sup["head"].index("Value (kUSD)"), sup["head"].index("ISO3")
+    for row in sup["rows"][:2]:
+        counted, missing = expected_supplier(row[iso3][0])
+        title = row[value][1].get("title") or ""
+        assert title == ("HS codes counted: " + ", ".join(sorted(counted))
+                         + (f"; mapped without data: {', '.join(sorted(missing))}"
+                            if missing else ""))
+    m = re.search(r'<p class="muted" id="suppliers-codes">([^<]*)</p>', html)
+    assert m and "import rows in 2024" in m.group(1)
+    total = set().union(*(expected_codes(mn, flow_keep=lambda _i, j: j == JAPAN)[0]
+                          for mn in ("nickel", "cobalt", "lithium", "rare_earths")))
+    assert all(c in m.group(1).split("; mapped codes without data")[0] for c in total)
+    cov = next(t for t in tables(html) if t["id"] == "coverage")
+    imp = cov["head"].index("Imports from outside (kUSD)")
+    minerals = cov["head"].index("Mineral")
+    row = next(r for r in cov["rows"] if r[minerals][0] == "nickel")
+    counted, missing = expected_codes("nickel", flow_keep=lambda i, j: j == JAPAN
+                                      and i not in QUAD)
+    assert row[imp][1].get("title", "").startswith(
+        "HS codes counted: " + ", ".join(sorted(counted)))

@@ -88,11 +88,25 @@ def coverage_cmd(
 
     with duckdb_atlas(db, "coop coverage") as atlas:
         df = coverage(country, group, mineral=mineral, year=year, spare_capacity=spare, atlas=atlas)
-    from critmin.cli.notes import flag_notes
+    from critmin.cli.notes import coverage_notes, flag_notes
+    from critmin.cooperation.analytics import COVERAGE_CODE_COLUMNS
 
-    notes = ([*flag_notes(df, "flag", "coverage_ratio"),
-              *flag_notes(df, "coverage_value_flag", "coverage_value_ratio")]
-             if fmt is Format.table else [])
+    notes: list[str] = []
+    if fmt is Format.table:
+        g = df.group_id.iloc[0] if len(df) else group
+        labels, have, miss = [], [], []
+        for r in df.itertuples():
+            labels += [f"{r.mineral}, imports from outside {g}",
+                       f"{r.mineral}, partners' exports outside {g}"]
+            have += [r.hs_codes, r.partner_hs_codes]
+            miss += [r.hs_codes_missing, r.partner_hs_codes_missing]
+        notes = [*flag_notes(df, "flag", "coverage_ratio"),
+                 *flag_notes(df, "coverage_value_flag", "coverage_value_ratio"),
+                 *coverage_notes(labels, have, miss, "trade rows")]
+        if len(df):
+            notes.append("(partners' exports: --format json partner_hs_codes, "
+                         "partner_hs_codes_missing)")
+        df = df.drop(columns=COVERAGE_CODE_COLUMNS)
     emit(df, fmt, title=f"Partner coverage: {country} in {group} (tonnes contained; kUSD)",
          notes=notes)
 

@@ -35,12 +35,19 @@ def trace_cmd(
                                  "traced (by mine origin) shares of contained tonnes")
         import pandas as pd
 
+        from critmin.cli.notes import coverage_notes
         from critmin.output import number
+        from critmin.valuechain import TRACE_CODE_COLUMNS
 
-        row = t.metrics.iloc[0]
+        row = t.metrics.drop(columns=TRACE_CODE_COLUMNS).iloc[0]
         pairs = pd.DataFrame({"metric": list(row.index), "value": [
             v if isinstance(v, str) else number(v) for v in row]})
-        emit(pairs, fmt, title="Direct against traced view", notes=t.notes)
+        notes = [*t.notes, *coverage_notes(
+            [f"imports of {m.mineral} by {m.importer}",
+             "refiners' feed imports, world (feed_hs_codes, feed_hs_codes_missing)"],
+            [m.hs_codes, m.feed_hs_codes], [m.hs_codes_missing, m.feed_hs_codes_missing],
+            f"trade rows in {t.year}")]
+        emit(pairs, fmt, title="Direct against traced view", notes=notes)
         return
     emit(t.views.merge(t.metrics, on=["mineral", "importer"]), fmt)
 

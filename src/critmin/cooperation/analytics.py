@@ -40,7 +40,13 @@ from critmin.metrics.formulas import (
     calc_n_minus_1_coverage,
 )
 from critmin.metrics.supply import preferred_family
-from critmin.metrics.trade import members_in_year, mineral_trade, net_trade, one_basis
+from critmin.metrics.trade import (
+    hs_coverage,
+    members_in_year,
+    mineral_trade,
+    net_trade,
+    one_basis,
+)
 
 #: Default spare capacity of partners' producers, as a fraction of their production (10 %: a
 #: round figure for the utilisation headroom of mines and refineries; pass your own).
@@ -213,6 +219,12 @@ def _bloc_trade(atlas: Atlas, cg: ir.Table, mineral: str, stage: str | None, yea
 # --------------------------------------------------------------------------------------- coverage
 
 
+#: The HS-code fields of :func:`coverage`: codes counted and mapped codes without data of the
+#: country's imports from outside the group and of the partners' exports outside it.
+COVERAGE_CODE_COLUMNS = ["hs_codes", "hs_codes_missing", "partner_hs_codes",
+                         "partner_hs_codes_missing"]
+
+
 def coverage(country: str, group: str, mineral: str | None = None, year: int | None = None, *,
              spare_capacity: float = SPARE_CAPACITY, atlas: Atlas | None = None) -> pd.DataFrame:
     """How much of ``country``'s imports from outside ``group`` its partners in the group could
@@ -234,7 +246,10 @@ def coverage(country: str, group: str, mineral: str | None = None, year: int | N
     share: both coverages are capped at 1, the uncapped ratios are ``coverage_ratio`` and
     ``coverage_value_ratio``, and ``flag`` / ``coverage_value_flag`` say
     ``partners_exceed_imports`` (:data:`~critmin.metrics.formulas.ABOVE_100_FLAGS`). ``year``
-    defaults to the latest year with trade data for the country.
+    defaults to the latest year with trade data for the country. ``hs_codes``,
+    ``hs_codes_missing`` (the country's imports from outside the group) and ``partner_hs_codes``,
+    ``partner_hs_codes_missing`` (the partners' exports outside it): the HS codes each figure
+    counts and the mapped codes without data that year (:func:`~critmin.metrics.trade.hs_coverage`).
     """
     from critmin.reference import resolve_country
 
@@ -296,10 +311,29 @@ def coverage(country: str, group: str, mineral: str | None = None, year: int | N
     # a ratio above 1 is not a share: the partners could send more than the country imports
     df.loc[complete & (df.coverage_ratio > 1), "flag"] = "partners_exceed_imports"
     df.loc[~complete, "flag"] = "content_factor_unknown"
+    # the HS codes each trade figure counts, and the mapped codes without data
+    outside = lambda t: ~t.exporter.isin(mem.iso3)  # noqa: E731
+    sold = lambda t: t.exporter.isin(partners.iso3) & ~t.importer.isin(mem.iso3)  # noqa: E731
+    hs_m = hs if mineral is None else hs.filter(hs.mineral == mineral)
+    codes = {}
+    for prefix, kw in (("", {"importer": iso3, "where": outside}),
+                       ("partner_", {"by_importer": False, "where": sold})):
+        cov = hs_coverage(tf, hs_m, year=year, sources=src, **kw).to_pandas()
+        codes[prefix] = {m: (sorted(h) if h is not None else [],
+                             sorted(x) if x is not None else [])
+                         for m, h, x in zip(cov.mineral, cov.hs_codes, cov.hs_codes_missing,
+                                            strict=True)}
+    mapped = {m: sorted([*h, *x]) for m, (h, x) in codes[""].items()}
+    for prefix in ("", "partner_"):
+        # a mineral no kept flow carries: none counted, every mapped code of the year missing
+        got = [codes[prefix].get(m, ([], mapped.get(m, []))) for m in df.mineral]
+        df[f"{prefix}hs_codes"] = [h for h, _x in got]
+        df[f"{prefix}hs_codes_missing"] = [x for _h, x in got]
     cols = ["country", "group_id", "mineral", "year", "imports_outside_kusd", "imports_outside_t",
             "partner_exports_outside_kusd", "partner_exports_outside_t", "production_year",
             "partner_production_t", "spare_capacity", "spare_t", "coverage", "coverage_ratio",
-            "coverage_value", "flag", "coverage_value_ratio", "coverage_value_flag"]
+            "coverage_value", "flag", "coverage_value_ratio", "coverage_value_flag",
+            *COVERAGE_CODE_COLUMNS]
     return df[cols].sort_values("imports_outside_kusd", ascending=False, ignore_index=True)
 
 

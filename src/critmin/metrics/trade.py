@@ -12,7 +12,7 @@ Definitions (per importer c, mineral m, year t; amounts in thousand USD unless s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import ibis
 import ibis.expr.types as ir
@@ -74,7 +74,8 @@ def mineral_trade(trade_flows: ir.Table, hs_map: ir.Table, *, stage: str = "all"
 
 def hs_coverage(trade_flows: ir.Table, hs_map: ir.Table, *, year: int, stage: str = "all",
                 importer: str | None = None, by_importer: bool = True,
-                sources: ir.Table | None = None, family: str | None = "baci") -> ir.Table:
+                sources: ir.Table | None = None, family: str | None = "baci",
+                where: Callable[[ir.Table], ir.BooleanValue] | None = None) -> ir.Table:
     """Which HS codes a trade figure counts in ``year``, and which mapped codes had no data.
 
     One row per ``importer, mineral`` (every importer, or only ``importer``) that imports the
@@ -85,24 +86,17 @@ def hs_coverage(trade_flows: ir.Table, hs_map: ir.Table, *, year: int, stage: st
     revision when no revision has a row). With ``by_importer=False`` the rows are per mineral
     (``importer`` is null): the codes with any flow in ``year``. Codes are labelled
     ``HS92:260500``. ``stage``: ``mine``, ``refined`` or ``all`` (as :func:`mineral_trade`).
+    ``where`` (a function of the flow table: ``year, exporter, importer, mineral, hs_code,
+    hs_revision``) keeps only the flows a figure sums, e.g. imports from outside a group; the
+    revision that serves a product is still chosen on every flow of the year, as in
+    :func:`mineral_trade`. A mineral without a flow kept has no row.
     The lists come unordered (Spark has no ordered aggregation): sort them for display.
     """
-    t = trade_flows.filter(trade_flows.year == year)
-    if family is not None and sources is not None:
-        t = t.semi_join(sources.filter(sources.family == family).select("source_id"),
-                        "source_id")
-    m = hs_map if stage == "all" else hs_map.filter(hs_map.chain_stage == stage)
-    m = m.select("hs_code", "hs_revision", "mineral").distinct()
-    j = t.join(m, ["hs_code", "hs_revision"]).filter(_.exporter != _.importer)
-    j = one_hs_revision(j, ("year", "hs_product", "mineral"))
+    j, mapped = _coverage_flows(trade_flows, hs_map, year=year, stage=stage, sources=sources,
+                                family=family)
+    if where is not None:
+        j = j.filter(where(j))
     keys = ["mineral", "hs_code", "hs_revision"]
-    # mapped codes of the revisions loaded that year; a product some revision serves shows as
-    # that revision's codes only (the other revision's rows are never counted for it)
-    mapped = hs_products(m.semi_join(t.select("hs_revision").distinct(), "hs_revision"))
-    s = j.select("mineral", "hs_product", served_revision=j.hs_revision).distinct()
-    mapped = mapped.left_join(s, ["mineral", "hs_product"]).select(mapped, s.served_revision)
-    mapped = mapped.filter(mapped.served_revision.isnull()
-                           | (mapped.hs_revision == mapped.served_revision)).select(*keys)
     if by_importer:
         if importer is not None:
             j = j.filter(j.importer == importer)
@@ -122,6 +116,45 @@ def hs_coverage(trade_flows: ir.Table, hs_map: ir.Table, *, year: int, stage: st
     return g.group_by(["importer", "mineral"]).aggregate(
         hs_codes=label.collect(where=g.present.notnull()),
         hs_codes_missing=label.collect(where=g.present.isnull()))
+
+
+def hs_codes_by_exporter(trade_flows: ir.Table, hs_map: ir.Table, *, year: int, importer: str,
+                         sources: ir.Table | None = None, family: str | None = "baci"
+                         ) -> ir.Table:
+    """The HS codes ``importer``'s imports from each exporter count in ``year``: one row per
+    ``exporter, mineral`` with ``hs_codes`` (codes with an import row from that exporter, after
+    :func:`one_hs_revision`, labelled ``HS17:282200``; as :func:`hs_coverage`, whose
+    ``hs_codes_missing`` per mineral give the mapped codes without any import row). Unordered
+    lists."""
+    j, _mapped = _coverage_flows(trade_flows, hs_map, year=year, sources=sources, family=family)
+    j = j.filter(j.importer == importer)
+    return j.group_by(["exporter", "mineral"]).aggregate(
+        hs_codes=j.hs_revision.concat(":", j.hs_code).collect(distinct=True))
+
+
+def _coverage_flows(trade_flows: ir.Table, hs_map: ir.Table, *, year: int, stage: str = "all",
+                    sources: ir.Table | None = None, family: str | None = "baci"
+                    ) -> tuple[ir.Table, ir.Table]:
+    """(flows, mapped) for the coverage functions: the flows of ``year`` on the mapped codes
+    (self-trade dropped, one revision per product: the rows :func:`mineral_trade` sums) with
+    ``year, exporter, importer, mineral, hs_code, hs_revision``, and the mapped codes
+    (``mineral, hs_code, hs_revision``) of the revisions loaded that year; a product some
+    revision serves shows as that revision's codes only."""
+    t = trade_flows.filter(trade_flows.year == year)
+    if family is not None and sources is not None:
+        t = t.semi_join(sources.filter(sources.family == family).select("source_id"),
+                        "source_id")
+    m = hs_map if stage == "all" else hs_map.filter(hs_map.chain_stage == stage)
+    m = m.select("hs_code", "hs_revision", "mineral").distinct()
+    j = t.join(m, ["hs_code", "hs_revision"]).filter(_.exporter != _.importer)
+    j = one_hs_revision(j, ("year", "hs_product", "mineral"))
+    keys = ["mineral", "hs_code", "hs_revision"]
+    mapped = hs_products(m.semi_join(t.select("hs_revision").distinct(), "hs_revision"))
+    s = j.select("mineral", "hs_product", served_revision=j.hs_revision).distinct()
+    mapped = mapped.left_join(s, ["mineral", "hs_product"]).select(mapped, s.served_revision)
+    mapped = mapped.filter(mapped.served_revision.isnull()
+                           | (mapped.hs_revision == mapped.served_revision)).select(*keys)
+    return j.select("year", "exporter", "importer", *keys), mapped
 
 
 def hs_products(t: ir.Table) -> ir.Table:

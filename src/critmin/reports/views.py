@@ -427,23 +427,36 @@ def risk_matrix(risk: pd.DataFrame, axes: tuple[tuple[str, str], tuple[str, str]
             "missing": list(risk.name[~ok])}
 
 
+SUPPLIER_COLUMNS = ["exporter", "name", "year", "value_kusd", "share", "minerals", "hs_codes",
+                    "hs_codes_missing", "codes_note"]
+
+
 def suppliers(atlas: Atlas, country: str, year: int | None = None, top: int = 10
               ) -> pd.DataFrame:
-    """The country's largest suppliers over all mapped minerals in ``year`` (default: latest):
-    ``exporter, name, year, value_kusd, share, minerals``."""
+    """The table of :func:`supplier_table`."""
+    return supplier_table(atlas, country, year, top)[0]
+
+
+def supplier_table(atlas: Atlas, country: str, year: int | None = None, top: int = 10
+                   ) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """(table, codes): the country's largest suppliers over all mapped minerals in ``year`` (default: latest):
+    ``exporter, name, year, value_kusd, share, minerals, hs_codes, hs_codes_missing,
+    codes_note``: the HS codes each value counts (codes with an import row from that supplier)
+    and the mapped codes of its minerals without any import row for the country
+    (:func:`critmin.metrics.trade.hs_coverage`); ``codes_note`` says both as a tooltip. codes:
+    the codes the total (the shares' denominator) counts, :func:`supplier_codes`."""
     from ibis import _
 
-    from critmin.metrics.trade import mineral_trade
+    from critmin.metrics.trade import hs_codes_by_exporter, mineral_trade
     from critmin.reference import resolve_country
 
     iso3 = resolve_country(country)
-    f = mineral_trade(atlas.table("trade_flows"), atlas.table("hs_map"),
-                      sources=atlas.table("sources")).filter(_.importer == iso3)
+    tf, hs, src = atlas.table("trade_flows"), atlas.table("hs_map"), atlas.table("sources")
+    f = mineral_trade(tf, hs, sources=src).filter(_.importer == iso3)
     if year is None:
         y = f.year.max().to_pandas()
         if y is None or pd.isna(y):
-            return pd.DataFrame(columns=["exporter", "name", "year", "value_kusd", "share",
-                                         "minerals"])
+            return pd.DataFrame(columns=SUPPLIER_COLUMNS), supplier_codes(atlas, iso3, None)
         year = int(y)
     df = f.filter(_.year == year).to_pandas()
     g = df.groupby("exporter").agg(value_kusd=("value_kusd", "sum"),
@@ -452,8 +465,39 @@ def suppliers(atlas: Atlas, country: str, year: int | None = None, top: int = 10
     g = g.assign(share=g.value_kusd / g.value_kusd.sum(), year=year)
     names = countries(atlas).set_index("iso3").name
     g = g.assign(name=g.exporter.map(names).fillna(g.exporter))
-    return g.sort_values("value_kusd", ascending=False, ignore_index=True).head(top)[
-        ["exporter", "name", "year", "value_kusd", "share", "minerals"]]
+    g = g.sort_values("value_kusd", ascending=False, ignore_index=True).head(top)
+    by_exp = hs_codes_by_exporter(tf, hs, year=year, importer=iso3, sources=src).to_pandas()
+    have: dict[str, set[str]] = {}
+    for e, codes in zip(by_exp.exporter, by_exp.hs_codes, strict=True):
+        have.setdefault(e, set()).update(codes if codes is not None else ())
+    codes = supplier_codes(atlas, iso3, year)
+    missing = codes["by_mineral"]
+    g["hs_codes"] = [sorted(have.get(e, ())) for e in g.exporter]
+    g["hs_codes_missing"] = [sorted({c for m in ms.split(", ") for c in missing.get(m, ())})
+                             for ms in g.minerals]
+    g["codes_note"] = [codes_note(h, m) for h, m in zip(g.hs_codes, g.hs_codes_missing,
+                                                        strict=True)]
+    return g[SUPPLIER_COLUMNS], codes
+
+
+def supplier_codes(atlas: Atlas, iso3: str, year: int | None) -> dict[str, Any]:
+    """The HS codes ``iso3``'s imports of every mapped mineral count in ``year`` (the total the
+    suppliers' shares divide by) and the mapped codes without an import row:
+    ``{"year", "hs_codes", "hs_codes_missing", "note", "by_mineral"}`` (``by_mineral``: mineral ->
+    its codes without data; :func:`critmin.metrics.trade.hs_coverage`)."""
+    from critmin.metrics.trade import hs_coverage
+
+    if year is None:
+        return {"year": None, "hs_codes": [], "hs_codes_missing": [], "note": "",
+                "by_mineral": {}}
+    cov = hs_coverage(atlas.table("trade_flows"), atlas.table("hs_map"), year=year,
+                      importer=iso3, sources=atlas.table("sources")).to_pandas()
+    by_mineral = {m: sorted(x) if x is not None else []
+                  for m, x in zip(cov.mineral, cov.hs_codes_missing, strict=True)}
+    have = sorted({c for h in cov.hs_codes if h is not None for c in h})
+    missing = sorted({c for x in by_mineral.values() for c in x})
+    return {"year": year, "hs_codes": have, "hs_codes_missing": missing,
+            "note": codes_note(have, missing), "by_mineral": by_mineral}
 
 
 def coverage_group(atlas: Atlas, iso3: str, group: str | None = None) -> str:
@@ -498,17 +542,23 @@ def country_page(atlas: Atlas, country: str, year: int | None = None,
         top_producer_refinery_note=estimate_notes(
             risk.top_producer_estimated_refinery, "the refining HHI and top-3 share rest on it"))
     g = coverage_group(atlas, iso3, group)
+    sup, sup_codes = supplier_table(atlas, iso3, year)
     try:
         cov = partner_coverage(atlas, iso3, g, year)
         cov = cov.assign(coverage_note=flag_notes(cov.flag, ABOVE_100_FLAGS),
                          coverage_value_note=flag_notes(cov.coverage_value_flag,
-                                                        ABOVE_100_FLAGS))
+                                                        ABOVE_100_FLAGS),
+                         imports_note=[codes_note(h, m) for h, m in zip(
+                             cov.hs_codes, cov.hs_codes_missing, strict=True)],
+                         partner_note=[codes_note(h, m) for h, m in zip(
+                             cov.partner_hs_codes, cov.partner_hs_codes_missing, strict=True)])
     except CritminError as exc:
         cov = pd.DataFrame({"note": [str(exc)]})
     return {"iso3": iso3, "name": country_name(atlas, iso3),
             "year": int(risk.year.max()) if len(risk) else year, "risk": risk,
             "by_stage": imports_by_stage(atlas, iso3, year),
-            "matrix": risk_matrix(risk, matrix_axes(atlas)), "suppliers": suppliers(atlas, iso3, year),
+            "matrix": risk_matrix(risk, matrix_axes(atlas)), "suppliers": sup,
+            "suppliers_codes": sup_codes,
             "group": g, "coverage": cov, "lists": critical_lists(atlas, risk)}
 
 
