@@ -24,13 +24,18 @@ and socket errors); writes sent, acknowledged (201/200), refused (4xx) and faile
 answer), their p50/p99; and the acknowledged writes looked up in the operational database
 afterwards (each acknowledged registry edit as a ``registry_edits`` row, each acknowledged
 meeting request as a ``meeting_requests`` row with its id and pair): lost = acknowledged but not
-found. Target (issue 17): read p99 < 150 ms, zero errors, no write lost, in all four.
+found; and the CPU seconds used during the run by the server (all its processes), by wrk and
+by the writer threads: the load generator shares the machine's CPUs with the server, so this is
+what it takes from it. Target (issue 17): read p99 < 150 ms, zero errors, no write lost, in all
+four.
 
     python benchmarks/bench_http_load.py --db /tmp/full-atlas.duckdb --seconds 60
     python benchmarks/bench_http_load.py --db ... --only sqlite:1 --profile /tmp/prof   # py-spy
 
 ``--profile DIR`` records every server process with py-spy during the run (``py-spy record
---subprocesses``, speedscope and flame graph SVG in DIR; ``pip install 'critmin[bench]'``).
+--subprocesses``, speedscope and flame graph SVG in DIR; ``pip install 'critmin[bench]'``);
+with ``--gil`` only the threads holding the GIL are sampled (where the Python time goes). py-spy
+pauses the server to sample it, so a profiled run's figures are lower than an unprofiled one's.
 The server runs the ``critmin`` importable by this Python (``PYTHONPATH`` decides), so a
 before/after comparison runs this script twice with two source trees.
 """
@@ -43,6 +48,7 @@ import json
 import os
 import platform
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -90,6 +96,16 @@ class Writers:
     seconds: float
     done: list[Write] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: CPU seconds the writer threads used (the client side of the writes)
+    cpu: float = 0.0
+
+    def _timed(self, work: Any, *args: Any) -> None:
+        start = time.thread_time()
+        try:
+            work(*args)
+        finally:
+            with self.lock:
+                self.cpu += time.thread_time() - start
 
     def _record(self, w: Write) -> None:
         with self.lock:
@@ -143,9 +159,10 @@ class Writers:
         pairs = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1:]]
         random.Random(1).shuffle(pairs)
         n_meet = WRITERS // 2
-        threads = [threading.Thread(target=self.registry, args=(i, stop))
+        threads = [threading.Thread(target=self._timed, args=(self.registry, i, stop))
                    for i in range(WRITERS - n_meet)]
-        threads += [threading.Thread(target=self.meetings, args=(pairs[j::n_meet], stop))
+        threads += [threading.Thread(target=self._timed,
+                                     args=(self.meetings, pairs[j::n_meet], stop))
                     for j in range(n_meet)]
         for t in threads:
             t.start()
@@ -309,6 +326,12 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def children_cpu() -> float:
+    """CPU seconds used so far by this process's waited-for children (wrk)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
 def wait_idle(pid: int, timeout: float = 600) -> float:
     """Wait until the server (``pid`` and its workers) uses under 10 % of a CPU for a second
     (start-up work done in every worker); the seconds waited."""
@@ -338,7 +361,7 @@ def server_pid(port_url: str) -> int:
 
 
 def one_run(atlas: Path, kind: str, workers: int, seconds: int, paths: list[str],
-            script: Path, profile: Path | None) -> dict[str, Any]:
+            script: Path, profile: Path | None, gil: bool = False) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix=f"critmin-load-{kind}-{workers}-"))
     with stress.database(kind, folder) as url:
         analyst, participants = seed(url)
@@ -357,14 +380,19 @@ def one_run(atlas: Path, kind: str, workers: int, seconds: int, paths: list[str]
                 spy = subprocess.Popen(
                     [exe, "record", "--subprocesses", "--rate", "50", "--format",
                      "speedscope", "-o", str(profile / f"{kind}-{workers}.json"),
-                     "--pid", str(pid), "--duration", str(seconds + 2)],
+                     "--pid", str(pid), "--duration", str(seconds + 2),
+                     *(["--gil"] if gil else [])],
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             load = os.getloadavg()
             writers = Writers(base, analyst, participants, seconds)
+            server_cpu = cpu_seconds(pid)
+            wrk_cpu = children_cpu()
             wt = threading.Thread(target=writers.run)
             wt.start()
             reads = run_wrk(base + "/api/v1", seconds, READERS, script=script, timeout_s=120)
+            wrk_cpu = children_cpu() - wrk_cpu
             wt.join()
+            server_cpu = cpu_seconds(pid) - server_cpu
             if spy is not None:
                 spy.wait(timeout=120)
             # every URL the readers asked, asked again: which ones do not answer 200
@@ -375,6 +403,8 @@ def one_run(atlas: Path, kind: str, workers: int, seconds: int, paths: list[str]
     statuses = Counter(w.status for w in writers.done)
     return {
         "database": kind, "workers": workers, "load": load[0], "startup_s": startup,
+        # CPU seconds during the run: the server (all its processes), wrk, the writer threads
+        "cpu_s": {"server": server_cpu, "wrk": wrk_cpu, "writers": writers.cpu},
         "idle_wait_s": idle, "reads": reads,
         "writes": len(writers.done), "acked": acked, "lost": lost,
         "refused": sum(n for s, n in statuses.items() if 400 <= s < 500),
@@ -397,6 +427,8 @@ def main() -> None:
     ap.add_argument("--only", action="append", help="database:workers, e.g. sqlite:1 "
                     "(repeatable; default all four)")
     ap.add_argument("--profile", type=Path, help="record the servers with py-spy into DIR")
+    ap.add_argument("--gil", action="store_true", help="with --profile: sample only the "
+                    "threads holding the GIL (py-spy --gil): where the Python time goes")
     ap.add_argument("--label", default="", help="a name for this run in the output")
     ap.add_argument("--json", type=Path, help="append the results as JSON lines to this file")
     args = ap.parse_args()
@@ -410,7 +442,8 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} CPUs ({cpu_model()}), {platform.python_implementation()} "
           f"{platform.python_version()}, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC", flush=True)
     for kind, workers in configs:
-        r = one_run(Path(args.db), kind, workers, args.seconds, paths, script, args.profile)
+        r = one_run(Path(args.db), kind, workers, args.seconds, paths, script, args.profile,
+                   args.gil)
         rd = r["reads"]
         print(f"{args.label} {kind:10s} workers {workers}: reads {rd['requests']} "
               f"({rd['rps']:.0f}/s) p50 {rd['p50']:.1f} ms p99 {rd['p99']:.1f} ms "
@@ -418,7 +451,9 @@ def main() -> None:
               f"{rd['socket_errors']}); writes {r['writes']}: acknowledged {r['acked']} "
               f"{r['write_kinds']}, refused {r['refused']}, failed {r['failed']}, lost "
               f"{r['lost']}; write p50 {r['write_p50']:.1f} ms p99 {r['write_p99']:.1f} ms; "
-              f"load average before {r['load']:.1f}; server ready after {r['startup_s']:.1f} s; "
+              f"load average before {r['load']:.1f}; CPU seconds during the run: server "
+              f"{r['cpu_s']['server']:.1f}, wrk {r['cpu_s']['wrk']:.1f}, writers "
+              f"{r['cpu_s']['writers']:.1f}; server ready after {r['startup_s']:.1f} s; "
               f"URLs asked twice {r['repeats']}; read URLs by route {r['asked']}; asked again "
               f"after the run, not 200: {r['not_200'] or 'none'} {r['not_200_examples']}",
               flush=True)

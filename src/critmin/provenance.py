@@ -129,10 +129,9 @@ def atlas_sources(atlas: Any) -> list[dict[str, Any]]:
 
 
 def _duckdb_of(atlas: Any) -> Any:
-    """The plain DuckDB connection of an :class:`critmin.atlas.Atlas`, else None."""
-    from critmin.atlas import Atlas
-
-    return atlas.duckdb_connection if isinstance(atlas, Atlas) else None
+    """The plain DuckDB connection of an :class:`critmin.atlas.Atlas`
+    (``Atlas.duckdb_connection``), else None (a Parquet atlas)."""
+    return getattr(atlas, "duckdb_connection", None)
 
 
 def _source_ids(atlas: Any, table: str) -> list[str]:

@@ -66,6 +66,7 @@ def test_unknown_command_suggests_the_closest(capsys: object) -> None:
 #: libraries they must not load for it.
 SQL_PATH_COMMANDS = [
     (["geopolrisk", "--economy", "JPN", "--year", "2022"], ("ibis",)),
+    (["concentration", "--mineral", "cobalt"], ("ibis",)),
 ]
 
 

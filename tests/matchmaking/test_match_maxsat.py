@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 from pathlib import Path
@@ -161,6 +162,15 @@ def test_portfolio_time_limit_reports_unknown_with_a_bound() -> None:
     assert problem.trivial_bound <= res.lower_bound <= 2
 
 
+def test_portfolio_without_a_schedule_gives_up_at_the_given_time() -> None:
+    # forum-14 (optimum 2) is proved within 30 s, but has no schedule after 0.5 s: the run stops
+    # there for the caller's fallback instead of going on to the limit
+    problem = Problem.of(read_dzn(shared("b2b", "forum-14.original.dzn")), 2)
+    res = solve_maxsat(problem, time_limit_s=30, workers=2, give_up_at_s=0.5)
+    assert res.status == "UNKNOWN" and res.slots is None
+    assert problem.trivial_bound <= res.lower_bound <= 2
+
+
 def test_auto_falls_back_to_cpsat_and_keeps_the_proven_bound() -> None:
     # 3 s is too short to prove forum-14 (optimum 2): the portfolio's bound is kept, and any
     # schedule CP-SAT finds in the remaining time passes the checker
@@ -227,3 +237,40 @@ def test_solver_processes_die_with_a_killed_parent() -> None:
     alive = [k for k in kids if Path(f"/proc/{k}").exists()
              and "Z" not in (Path(f"/proc/{k}") / "stat").read_text().rsplit(")", 1)[1].split()[0]]
     assert alive == []
+
+
+@pytest.mark.slow  # runs the portfolio on a hard instance for a few seconds
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_the_search_from_above_runs_niced_beside_the_searches_at_the_bound() -> None:
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from critmin.matchmaking.maxsat import DOWN_NICE
+
+    if os.getpriority(os.PRIO_PROCESS, 0) + DOWN_NICE > 19:
+        pytest.skip("this process is too nice for its solver processes to differ")
+    # forum-13crafb is not settled in 2 s: the descent joins at a quarter of the 8 s limit
+    code = ("from critmin.matchmaking.dzn import read_dzn\n"
+            "from critmin.matchmaking.maxsat import solve_maxsat\n"
+            "from critmin.matchmaking.model import Problem\n"
+            f"inst = read_dzn({str(shared('b2b', 'forum-13crafb.original.dzn'))!r})\n"
+            "solve_maxsat(Problem.of(inst, 2), time_limit_s=8, workers=2)\n")
+    parent = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        base = os.getpriority(os.PRIO_PROCESS, parent.pid)
+        want = [base, base, base, base + DOWN_NICE]  # RC2, the two searches, the descent
+        deadline = time.monotonic() + 30
+        nice: list[int] = []
+        # a new worker renices itself once started: poll until the run ends
+        while sorted(nice) != want and time.monotonic() < deadline and parent.poll() is None:
+            time.sleep(0.2)
+            nice = []
+            for kid in _children(parent.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    nice.append(os.getpriority(os.PRIO_PROCESS, kid))
+        assert sorted(nice) == want
+    finally:
+        parent.kill()
+        parent.wait()

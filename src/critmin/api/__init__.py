@@ -52,6 +52,10 @@ __all__ = ["API_PREFIX", "create_app"]
 #: start-up (:func:`critmin.api.analytics.warm_steps`; ``critmin serve --warm-years``; default 0).
 WARM_YEARS_ENV = "CRITMIN_WARM_YEARS"
 
+#: Environment variable: threads that run the synchronous handlers (``critmin serve --threads``;
+#: default: anyio's 40).
+THREADS_ENV = "CRITMIN_THREADS"
+
 
 def create_app(atlas_path: str | Path | None = None, database_url: str | None = None, *,
                store: Any = None, upgrade: bool = True, web: bool = True,
@@ -89,7 +93,8 @@ def create_app(atlas_path: str | Path | None = None, database_url: str | None = 
     app.state.overlay = coop.Overlay()
     app.state.response_cache = ResponseCache(path, session_cookie=SESSION_COOKIE)
     app.add_middleware(ResponseCacheMiddleware, cache=app.state.response_cache,
-                       authenticate=authenticate_bearer)
+                       authenticate=authenticate_bearer,
+                       direct=tables.direct_route(API_PREFIX))  # table pages: no routing
     _handlers(app)
 
     # every route authenticates when credentials are sent (a bad token is a 401 everywhere)
@@ -145,6 +150,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     loop."""
     from critmin.api import warmup, watch
 
+    threads = int(os.environ.get(THREADS_ENV, "0") or 0)
+    if threads > 0:
+        import anyio.to_thread
+
+        anyio.to_thread.current_default_thread_limiter().total_tokens = threads
     warmup.start(app)
     async with watch.delivery_loop(app):
         yield

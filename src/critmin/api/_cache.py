@@ -12,6 +12,9 @@ dependency resolution and the thread pool to requests that carry no credentials 
 checked in the operational database (every request: a revoked token is refused at once). Any
 other request (a bad or revoked token, a session cookie) goes through the full stack, which
 answers a bad credential with its error, and meets the cache only inside the handler.
+On a miss of such a request for an atlas table page or row, the middleware hands it to that
+route's handler directly (:func:`critmin.api.tables.direct_route`: same handler, same thread
+pool, no routing; anything the handler refuses goes through the full stack).
 
 - The key is the request line as the handler sees it: scheme, ``Host`` (paging links embed it),
   root path, path and raw query string.
@@ -165,10 +168,14 @@ class ResponseCacheMiddleware:
     bad credential with its error."""
 
     def __init__(self, app: ASGIApp, *, cache: ResponseCache,
-                 authenticate: Callable[[Scope, bytes], Awaitable[bool]] | None = None) -> None:
+                 authenticate: Callable[[Scope, bytes], Awaitable[bool]] | None = None,
+                 direct: Callable[[Scope, ASGIApp], ASGIApp | None] | None = None) -> None:
         self.app = app
         self.cache = cache
         self.authenticate = authenticate
+        #: on a miss of such a request: ``direct(scope, app)``, an app answering it without the
+        #: routing (None: the full stack answers)
+        self.direct = direct
 
     def _credentials(self, scope: Scope) -> bytes | None:
         """The ``Authorization`` header (it wins over a cookie, as in the API's authentication);
@@ -193,5 +200,9 @@ class ResponseCacheMiddleware:
                                 "headers": list(headers)})
                     await send({"type": "http.response.body", "body": body,
                                 "more_body": False})
+                    return
+                app = self.direct(scope, self.app) if self.direct is not None else None
+                if app is not None:
+                    await app(scope, receive, send)
                     return
         await self.app(scope, receive, send)

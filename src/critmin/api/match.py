@@ -257,7 +257,7 @@ def send_request(request: Request, body: RequestIn,
 
 def _event_now(s: Session) -> dt.datetime:
     """Now in the event's time zone (naive), for the request deadline."""
-    tz = store.load_event(s).event.timezone
+    tz = store.event_timezone(s)  # the settings row, not the whole event
     return dt.datetime.now(ZoneInfo(tz)).replace(tzinfo=None)
 
 

@@ -20,6 +20,8 @@ from typing import Any
 import pandas as pd
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from critmin import schema
 from critmin.api._cache import cached
@@ -39,7 +41,7 @@ from critmin.api._core import (
     stream_parquet,
     stream_xlsx,
 )
-from critmin.output import MEDIA, Format
+from critmin.output import FILE_FORMATS, MEDIA, Format
 
 OPS = {"eq": "=", "ne": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">=", "in": "IN"}
 CONTROL = ("_sort", "_sort_desc", "_size", "_next", "_stream", "_release")
@@ -322,3 +324,51 @@ def _handlers(name: str) -> tuple[Any, Any, Any]:
         return cached(request, lambda: get_row(atlas_pool(request), name, key))
 
     return handler, handler_fmt, row
+
+
+def direct_route(prefix: str) -> Any:
+    """For :class:`~critmin.api._cache.ResponseCacheMiddleware`: ``direct(scope, fallback)``
+    gives an ASGI app answering a ``GET`` of a table page (``{prefix}/t``, ``{prefix}/t.fmt``)
+    or row (``{prefix}/t/key``) without FastAPI's routing, dependency resolution and wrappers
+    (under load they cost more of the event loop than the rest of such a request; see
+    docs/benchmarks.md), else None. The middleware asks it only for a request without
+    credentials or with a bearer token it has just checked (the ``principal`` dependency would
+    find the same), so the answer is the route's own: the same handler, in the same thread
+    pool. A request the handler refuses or fails (any exception: nothing has been sent yet, and a
+    ``GET`` of the atlas changes nothing) is passed to ``fallback``, the full stack, which
+    answers it as it always has (its error handlers, its status and body)."""
+    handlers = {name: _handlers(name) for name in schema.tables()}
+    single_key = {name for name, t in schema.tables().items() if len(t.key) == 1}
+    formats = {f.value for f in FILE_FORMATS}
+    start = prefix + "/"
+
+    def direct(scope: Scope, fallback: ASGIApp) -> ASGIApp | None:
+        path: str = scope["path"]
+        if scope.get("root_path") or not path.startswith(start):
+            return None
+        rest = path[len(start):]
+        name, slash, key = rest.partition("/")
+        if slash:
+            if name not in single_key or not key or "/" in key:
+                return None
+            call, params, args = handlers[name][2], {"key": key}, (key,)
+        else:
+            name, dot, fmt = rest.partition(".")
+            if name not in handlers or (dot and fmt not in formats):
+                return None
+            # (the page handler reads the format from the path parameters)
+            call, params, args = handlers[name][0], ({"fmt": fmt} if dot else {}), ()
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            scope["path_params"] = params
+            try:
+                response = await run_in_threadpool(call, Request(scope, receive), *args)
+            except Exception:  # the full stack answers it (its error handlers)
+                del scope["path_params"]
+                await fallback(scope, receive, send)
+                return
+            await response(scope, receive, send)
+
+        return app
+
+    return direct

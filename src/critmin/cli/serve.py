@@ -93,11 +93,15 @@ def serve_cmd(
         "N-1, GeoPolRisk, concentration) for this many of the latest trade years in each worker "
         "at start-up, in the background; other years are computed when first asked. 0: none.")
     ] = 5,
+    threads: Annotated[int, typer.Option(
+        "--threads", min=0, help="Threads per worker that run the request handlers (0: "
+        "anyio's default, 40). Each worker's Python code runs one thread at a time: fewer "
+        "threads queue requests instead of interleaving them.")] = 0,
 ) -> None:
     """Serve the HTTP API (/api/v1, docs at /docs) and the web pages with uvicorn."""
     import os
 
-    from critmin.api import WARM_YEARS_ENV
+    from critmin.api import THREADS_ENV, WARM_YEARS_ENV
     from critmin.atlas import Atlas
     from critmin.storage import Store
 
@@ -107,6 +111,8 @@ def serve_cmd(
     os.environ["CRITMIN_ATLAS"] = str(atlas_path)
     os.environ["CRITMIN_DATABASE_URL"] = store.url
     os.environ[WARM_YEARS_ENV] = str(warm_years)
+    if threads:
+        os.environ[THREADS_ENV] = str(threads)
     os.environ.setdefault("CRITMIN_WARMUP", "1")  # the navigation pages' data, at start-up
     run_server(server_config(host=host, port=port, workers=workers, log_level=log_level,
                              forwarded_allow_ips=forwarded_allow_ips))

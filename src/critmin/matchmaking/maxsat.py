@@ -33,7 +33,8 @@ per-slot aggregate (refutes fast) and one without it (finds schedules faster on 
 An unsatisfiable ``k`` raises the bound to ``k + 1`` and restarts both searches there; the first
 schedule found by them is optimal. When the instance is not settled within a quarter of the time
 limit, a fourth process searches from above (:func:`descent_worker`: it probes ``total <= k``
-above the bound until a schedule is found, then asks ``total <= best - 1`` incrementally); the
+above the bound until a schedule is found, then asks ``total <= best - 1`` incrementally), at a
+lower CPU priority (:data:`DOWN_NICE`) so that it takes little from the searches at the bound; the
 optimum is proved when the upper and lower bounds meet, and at the time limit the best schedule
 is returned as FEASIBLE.
 """
@@ -58,6 +59,12 @@ from critmin.matchmaking.model import Problem, interchangeable_meetings
 
 DOWN_AFTER = 0.25
 """Share of the time limit after which the search from above (:func:`descent_worker`) starts."""
+
+DOWN_NICE = 5
+"""Niceness the search from above adds to its process: it runs on the CPU time the searches at
+the bound leave (about a fifth of a core beside three busy solvers on two cores), so an instance
+whose schedule at the bound is hard to find loses little to it, and one that only the descent
+solves still gets it."""
 
 Progress = Callable[[int | None, int], None]
 """Called during a run with ``(best total breaks found so far or None, proved lower bound)``."""
@@ -507,6 +514,9 @@ def _child_main() -> None:
             pickle.dump(msg, stdout)
             stdout.flush()
 
+    if kind == "down":
+        with contextlib.suppress(OSError):
+            os.nice(DOWN_NICE)
     target = {"rc2": rc2_worker, "sat": sat_worker, "down": descent_worker}[kind]
     target(args[0], _Pipe(), *args[1:])
 
@@ -517,8 +527,13 @@ def solve_maxsat(
     time_limit_s: float | None = None,
     workers: int = 2,
     progress: Progress | None = None,
+    give_up_at_s: float | None = None,
 ) -> MaxSatOutcome:
     """Run the portfolio (module docstring) until the optimum is proved or the time is up.
+
+    ``give_up_at_s`` (seconds from the start): when no schedule has been found by then, stop
+    there (the caller then has the rest of the time for another method); a run that has a
+    schedule goes on to ``time_limit_s``.
 
     Small instances (at most 600 meeting-slot pairs) are solved by RC2 in this process; else
     each solver runs in a process of its own (killed at the deadline), RC2 alone when
@@ -544,6 +559,7 @@ def solve_maxsat(
     start_sats(sat_k)
     # the search from above joins once the instance proved not quick (most originals are done)
     down_at = started + (DOWN_AFTER * (float(time_limit_s) if time_limit_s is not None else 60.0))
+    give_up_at = float("inf") if give_up_at_s is None else started + float(give_up_at_s)
     best: tuple[int, list[int], str] | None = None  # total, slots, worker
     result: MaxSatOutcome | None = None
     reported: tuple[int | None, int] | None = None
@@ -559,7 +575,10 @@ def solve_maxsat(
                 down_at = float("inf")
             if deadline is not None and now >= deadline:
                 break
-            wait = min(deadline if deadline is not None else float("inf"), down_at) - now
+            if best is None and now >= give_up_at:
+                break
+            wait = min(deadline if deadline is not None else float("inf"), down_at,
+                       give_up_at if best is None else float("inf")) - now
             try:
                 tag, msg = inbox.get(timeout=None if wait == float("inf") else max(0.0, wait))
             except queue_mod.Empty:

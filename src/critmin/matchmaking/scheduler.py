@@ -167,6 +167,10 @@ def schedule_of(inst: B2BInstance, slots: Sequence[int]) -> tuple[Assignment, ..
 
 Method = Literal["auto", "maxsat", "cpsat"]
 
+FALLBACK_AT = 0.9
+"""Share of the time limit after which ``method="auto"`` turns to CP-SAT when the portfolio
+has found no schedule."""
+
 
 def greedy_schedule(problem: Problem) -> list[int] | None:
     """The greedy first slots (:func:`~critmin.matchmaking.model.greedy_slots`, index
@@ -204,9 +208,10 @@ def solve_schedule(
 
     ``method``: ``"maxsat"`` runs the SAT/MaxSAT portfolio of :mod:`critmin.matchmaking.maxsat`
     (which proves all 20 instances of the benchmark optimal), ``"cpsat"`` the CP-SAT model of
-    :mod:`critmin.matchmaking.cpsat`; ``"auto"`` (default) gives the portfolio 90 % of the time
-    limit and, when it found no schedule in that time, the rest to CP-SAT for a feasible schedule,
-    keeping the portfolio's proven lower bound. ``fairness`` is ``d`` (``None`` = no
+    :mod:`critmin.matchmaking.cpsat`; ``"auto"`` (default) runs the portfolio and, when it has
+    found no schedule by :data:`FALLBACK_AT` of the time limit, gives the rest to CP-SAT for a
+    feasible schedule, keeping the portfolio's proven lower bound (a portfolio that has a
+    schedule keeps the whole limit to prove it optimal). ``fairness`` is ``d`` (``None`` = no
     fairness constraint); ``workers`` the number of processes/threads (2 = the two cores).
 
     ``status`` is ``"OPTIMAL"`` when the optimum is proved, ``"FEASIBLE"`` when the time limit
@@ -258,12 +263,10 @@ def solve_schedule(
 
     report(None, problem.trivial_bound)
     if method != "cpsat":
-        share = 1.0 if method == "maxsat" or time_limit_s is None else 0.9
-        out = solve_maxsat(
-            problem, workers=workers,
-            time_limit_s=None if time_limit_s is None else share * float(time_limit_s),
-            progress=report,
-        )
+        give_up = (FALLBACK_AT * float(time_limit_s)
+                   if method == "auto" and time_limit_s is not None else None)
+        out = solve_maxsat(problem, workers=workers, time_limit_s=time_limit_s, progress=report,
+                           give_up_at_s=give_up)
         if out.status == "INFEASIBLE":
             return result("INFEASIBLE", None, 0)
         if out.slots is not None or method == "maxsat" or time_limit_s is None:

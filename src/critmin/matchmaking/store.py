@@ -125,6 +125,13 @@ def settings_row(s: Session) -> MatchEvent | None:
     return s.scalar(select(MatchEvent).order_by(MatchEvent.id).limit(1))
 
 
+def event_timezone(s: Session) -> str:
+    """The stored roundtable's time zone (what ``load_event(s).event.timezone`` gives, from the
+    settings row alone: the settings were validated when stored, see :func:`save_settings`)."""
+    row = settings_row(s)
+    return str({**DEFAULT_SETTINGS, **(row.settings if row else {})}["timezone"])
+
+
 def load_event(s: Session) -> StoredEvent:
     """The stored roundtable as an :class:`Event` (participants by id, requests by id)."""
     row = settings_row(s)

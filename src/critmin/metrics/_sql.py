@@ -10,8 +10,9 @@ convention). Inside a query:
 - ``{{slot}}`` is replaced by a fragment of the package's SQL files, chosen by the caller by name
   (``NAME`` in the same file, or ``FILE:NAME``; a fixed allow-list: the files' own fragments),
   e.g. the published or critmin's material map;
-- ``{{gpv(expr)}}`` is a formula of :mod:`critmin.metrics.formulas` (:data:`FORMULAS`), the one
-  home of the g(PV) weight, applied to ``expr``.
+- ``{{gpv(expr)}}``, ``{{share(amount, total)}}``, ``{{world_total(named, rest, published)}}``
+  are formulas of :mod:`critmin.metrics.formulas` (:data:`FORMULAS`), the one home of the g(PV)
+  weight, shares and world totals, applied to the SQL expressions given.
 
 Parameters are typed in the query (``CAST($x AS VARCHAR[])``), so ``None`` binds as a typed NULL.
 """
@@ -28,13 +29,18 @@ from typing import Any
 import pandas as pd
 
 from critmin.errors import CritminError
-from critmin.metrics.formulas import GPV_SQL
+from critmin.metrics.formulas import GPV_SQL, SHARE_SQL, WORLD_TOTAL_FLAG_SQL, WORLD_TOTAL_SQL
 
-#: SQL formulas a query may call as ``{{name(expr)}}``.
-FORMULAS = {"gpv": GPV_SQL}
+#: SQL formulas a query may call as ``{{name(expr, ...)}}``: the template and its arguments.
+FORMULAS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "gpv": (GPV_SQL, ("pv",)),
+    "share": (SHARE_SQL, ("amount", "total")),
+    "world_total": (WORLD_TOTAL_SQL, ("named", "rest", "published")),
+    "world_total_flag": (WORLD_TOTAL_FLAG_SQL, ("named", "rest", "published")),
+}
 
 _NAME = re.compile(r"^-- name: (\w+)[ \t]*$", re.MULTILINE)
-_SLOT = re.compile(r"\{\{(\w+)(?:\(([\w.]+)\))?\}\}")
+_SLOT = re.compile(r"\{\{(\w+)(?:\(([^{}]*)\))?\}\}")
 _PARAM = re.compile(r"\$(\w+)")
 
 
@@ -56,7 +62,11 @@ def render(file: str, name: str, **slots: str) -> str:
     def fill(m: re.Match[str]) -> str:
         slot, arg = m.group(1), m.group(2)
         if arg is not None:
-            return FORMULAS[slot].format(pv=arg)
+            template, names = FORMULAS[slot]
+            args = _split_args(arg)
+            if len(args) != len(names):
+                raise ValueError(f"{file}: {slot}() takes {len(names)} arguments: {arg!r}")
+            return template.format(**dict(zip(names, args, strict=True)))
         where, _, fragment = slots[slot].rpartition(":")
         known = queries(where or file)
         if fragment not in known:
@@ -66,10 +76,27 @@ def render(file: str, name: str, **slots: str) -> str:
     return _SLOT.sub(fill, queries(file)[name])
 
 
+def _split_args(text: str) -> list[str]:
+    """The comma-separated arguments of a formula call, commas inside parentheses kept."""
+    out, depth, cur = [], 0, ""
+    for ch in text:
+        if ch == "," and depth == 0:
+            out.append(cur.strip())
+            cur = ""
+            continue
+        depth += (ch == "(") - (ch == ")")
+        cur += ch
+    return [*out, cur.strip()]
+
+
 class Runner:
     """Runs the DuckDB-dialect queries on the engine holding the atlas tables."""
 
     def has_table(self, name: str) -> bool:
+        raise NotImplementedError
+
+    def columns_of(self, name: str) -> set[str]:
+        """The column names of table ``name``."""
         raise NotImplementedError
 
     def df(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
@@ -90,6 +117,10 @@ class DuckDBRunner(Runner):
         return bool(self.column("SELECT 1 FROM information_schema.tables WHERE table_name = $name",
                                 {"name": name}))
 
+    def columns_of(self, name: str) -> set[str]:
+        return set(self.column("SELECT column_name FROM information_schema.columns "
+                               "WHERE table_name = $name", {"name": name}))
+
     def df(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         if hasattr(self.con, "raw_sql"):  # an Ibis backend
             return self.con.raw_sql(sql, parameters=_used(sql, params)).df()
@@ -105,6 +136,9 @@ class SparkRunner(Runner):
 
     def has_table(self, name: str) -> bool:
         return bool(self.session.catalog.tableExists(name))
+
+    def columns_of(self, name: str) -> set[str]:
+        return set(self.session.table(name).columns)
 
     def df(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         import sqlglot

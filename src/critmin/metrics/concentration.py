@@ -9,15 +9,16 @@ For shares s_i = x_i / sum_j x_j of n suppliers (producers or exporters):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import ibis
-import ibis.expr.types as ir
-from ibis import _
-from ibis.common.exceptions import IbisError
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from critmin import provenance
+from critmin.metrics._sql import render
 from critmin.metrics.formulas import calc_hhi_of_amounts, calc_shares, calc_world_total
+
+if TYPE_CHECKING:  # Ibis loads in the functions that build expressions: `critmin concentration`
+    import ibis.expr.types as ir  # runs package SQL and never needs it
+    import pandas as pd
 
 #: Production rows that are not countries: a publisher's world total and its rest of world.
 WORLD, REST_OF_WORLD = "WLD", "XRW"
@@ -45,6 +46,8 @@ def shares(t: ir.Table, by: Sequence[str], amount: str, supplier: str,
            total: ir.Value | None = None) -> ir.Table:
     """Add ``share`` (amount / ``total``, by default the sum within ``by``; dimensionless,
     :func:`calc_shares`) and ``rank`` (1 = largest)."""
+    import ibis
+
     w = ibis.window(group_by=list(by))
     wr = ibis.window(group_by=list(by), order_by=[ibis.desc(amount), ibis.asc(supplier)])
     return t.mutate(
@@ -63,6 +66,8 @@ def concentration(t: ir.Table, by: Sequence[str], amount: str, supplier: str,
     ``hhi_points`` (0-10,000), ``top1_share``, ``top3_share``, ``top_supplier`` (and
     ``named_total``, ``rest_of_world``, ``published_total``, ``total_flag`` with ``totals``).
     """
+    import ibis
+
     t = t.filter(t[amount].notnull() & (t[amount] > 0))
     t = t.group_by([*by, supplier]).aggregate(**{amount: t[amount].sum()})
     if totals is not None:
@@ -97,6 +102,8 @@ def world_totals(production: ir.Table,
     XRW, null when none), ``published_t`` (the publisher's world total WLD, null when none),
     ``world_t`` and ``total_flag``. Amounts in the rows' unit (tonnes for masses).
     """
+    from ibis import _
+
     p = production.filter(production.value.notnull())
     named = p.filter(~p.country.isin(NOT_COUNTRIES)).group_by(list(by)).aggregate(
         named_t=_.value.sum())
@@ -127,27 +134,88 @@ def production_concentration(production: ir.Table, *, mineral: str | None = None
     """
     p = production
     if mineral is not None:
-        p = p.filter(_.mineral == mineral)
+        p = p.filter(p.mineral == mineral)
     if stage is not None:
-        p = p.filter(_.stage == stage)
+        p = p.filter(p.stage == stage)
     if year is not None:
-        p = p.filter(_.year == year)
+        p = p.filter(p.year == year)
     p = of_family(p, family, sources)
-    key = ["mineral", "stage", "year", "unit", "basis"]
-    named = p.filter(~p.country.isin(NOT_COUNTRIES))
-    conc = concentration(named, key, "value", "country", totals=world_totals(p, key))
-    if "estimated" not in p.columns:
-        return conc
-    pos = p.filter(p.value.notnull() & (p.value > 0) & (p.country != WORLD))
-    e = pos.group_by([*key, "country"]).aggregate(value=pos.value.sum(),
-                                                  est=is_estimate(pos).any())
-    es = e.group_by(key).aggregate(estimated_t=e.value.sum(where=e.est))
-    j = conc.left_join(es, key).select(conc, es.estimated_t)
-    top = e.rename(top_supplier="country").select(*key, "top_supplier", "est")
-    j = j.left_join(top, [*key, "top_supplier"]).select(j, top.est)
-    return j.mutate(top_estimated=j.est.fill_null(False),
-                    estimated_share=calc_shares(j.estimated_t.fill_null(0.0), j.total)
-                    ).drop("est", "estimated_t")
+    # one home for the computation: the package SQL query, run on the rows of ``p``
+    estimated = _estimated_fragment(set(p.columns))
+    out = _sql_view(p, render(_FILE, "production_concentration", ctes="ctes",
+                              estimated=estimated or "not_estimated"))
+    return out.drop("top_estimated", "estimated_share") if estimated is None else out
+
+
+#: Columns of :func:`production_concentration` after the key, and their types.
+_RESULT_TYPES = {"total": "float64", "n_suppliers": "int64", "hhi": "float64",
+                 "top1_share": "float64", "top3_share": "float64", "top_supplier": "string",
+                 "hhi_points": "float64", "named_total": "float64", "rest_of_world": "float64",
+                 "published_total": "float64", "total_flag": "string",
+                 "top_estimated": "boolean", "estimated_share": "float64"}
+
+
+def _sql_view(p: ir.Table, query: str) -> ir.Table:
+    """The Ibis table of ``query`` (DuckDB dialect) over the rows of ``p``, named ``prod_input``
+    in it: the SQL is the computation, ``p`` its input, on ``p``'s backend (transpiled for a
+    Spark one). The result schema is known, so no query runs to learn it (ibis's
+    ``Table.sql`` asks DuckDB 2 through an API it removed)."""
+    import ibis.expr.operations as ops
+    import ibis.expr.schema as sch
+    from ibis.common.exceptions import IbisError
+
+    try:
+        backend = p._find_backend(use_default=True)
+    except IbisError:  # pragma: no cover - ibis always has a default backend
+        backend = None
+    if backend is not None and backend.name != "duckdb":
+        query = backend._transpile_sql(query, dialect="duckdb")
+    key = p.schema()
+    schema = sch.Schema({**{c: key[c] for c in ("mineral", "stage", "year", "unit", "basis")},
+                         **_RESULT_TYPES})
+    return ops.SQLStringView(parent=p.alias("prod_input").op(), query=query,
+                             schema=schema).to_expr()
+
+
+_FILE = "concentration.sql"
+
+
+def _estimated_fragment(columns: set[str]) -> Any:
+    """The ``{{estimated}}`` fragment of ``concentration.sql`` for production rows with these
+    columns (:func:`is_estimate`); None without an ``estimated`` column (no estimate columns in
+    the result)."""
+    if "estimated" not in columns:
+        return None
+    return "estimated_flag" if "flag" in columns else "estimated_only"
+
+
+def family_concentration(source: Any, mineral: str | None = None, *, family: str = "auto",
+                         preference: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
+    """:func:`production_concentration` of one source family per mineral and stage
+    (:func:`critmin.metrics.supply.preferred_family`: ``auto``, the first family of
+    ``preference`` with rows; else ``family``'s rows), for every mineral or ``mineral``: one
+    package SQL query (``sql/concentration.sql``) run on the atlas's engine, without Ibis.
+
+    ``source``: an :class:`critmin.atlas.Atlas`, a :class:`critmin.engine.ParquetAtlas` or an
+    Ibis DuckDB backend holding the atlas tables. Rows ordered by mineral, stage, year, unit and
+    basis; columns those of :func:`production_concentration`."""
+    from critmin.metrics._sql import runner
+    from critmin.metrics.supply import FAMILY_PREFERENCE
+
+    run = runner(source, ("production", "sources"))
+    provenance.record("production")  # (as reading the tables through the atlas records them)
+    provenance.record("sources")
+    estimated = _estimated_fragment(run.columns_of("production"))
+    sql = render(_FILE, "concentration", ctes="ctes", estimated=estimated or "not_estimated")
+    prefs = FAMILY_PREFERENCE if preference is None else preference
+    df = run.df(sql, {"preference": [{"stage": st, "family": fam, "rk": i}
+                                     for st, fams in prefs.items()
+                                     for i, fam in enumerate(fams)],
+                      "mineral": mineral, "family": family})
+    for col in ("top_supplier", "total_flag"):  # an all-NULL text column: text, as Ibis gives
+        if df[col].dtype == object and df[col].isna().all():
+            df[col] = df[col].astype(df["mineral"].dtype)
+    return df.drop(columns=["top_estimated", "estimated_share"]) if estimated is None else df
 
 
 def is_estimate(production: ir.Table) -> ir.BooleanValue:
@@ -181,6 +249,8 @@ def sources_of(t: ir.Table, sources: ir.Table | None = None) -> ir.Table | None:
     that comes from no atlas (an in-memory table)."""
     if sources is not None:
         return sources
+    from ibis.common.exceptions import IbisError
+
     try:
         backend = t._find_backend()
     except IbisError:  # a memtable: no backend, no sources

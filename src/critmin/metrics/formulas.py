@@ -199,6 +199,30 @@ def calc_world_total(named: Any, rest: Any = None, published: Any = None,
     return named, "no_world_total"
 
 
+#: :func:`calc_shares` as SQL over columns ``{amount}`` and ``{total}`` (the package SQL files
+#: call it as ``{{share(amount, total)}}``, :mod:`critmin.metrics._sql`): NULL where the total is
+#: unknown, NaN or not positive.
+SHARE_SQL = ("CASE WHEN {total} IS NOT NULL AND NOT ISNAN({total}) AND {total} > 0 "
+             "THEN {amount} / {total} END")
+#: :func:`calc_world_total` as SQL over columns ``{named}``, ``{rest}``, ``{published}``: the
+#: world total W (``{{world_total(named, rest, published)}}``) and its flag
+#: (``{{world_total_flag(named, rest, published)}}``), the same cases in the same order as the
+#: Python and Ibis forms.
+WORLD_TOTAL_SQL = ("CASE WHEN {rest} IS NOT NULL THEN {named} + {rest} "
+                   "WHEN {published} IS NOT NULL AND {published} >= {named} THEN {published} "
+                   "ELSE {named} END")
+WORLD_TOTAL_FLAG_SQL = (
+    "CASE WHEN {rest} IS NOT NULL AND {published} IS NOT NULL "
+    f"AND ABS({{published}} - ({{named}} + {{rest}})) > CAST({TOTAL_TOLERANCE!r} AS DOUBLE) "
+    "* {published} THEN 'published_total_differs' "
+    "WHEN {rest} IS NOT NULL THEN NULL "
+    "WHEN {published} IS NOT NULL AND {published} < {named} THEN 'published_total_differs' "
+    f"WHEN {{published}} IS NOT NULL AND {{published}} - {{named}} > "
+    f"CAST({TOTAL_TOLERANCE!r} AS DOUBLE) * {{published}} THEN 'rest_from_published_total' "
+    "WHEN {published} IS NOT NULL THEN NULL "
+    "ELSE 'no_world_total' END")
+
+
 def _world_total_columns(named: Any, rest: Any, published: Any, tol: float) -> tuple[Any, Any]:
     if _is_ibis(named):
         import ibis
@@ -358,6 +382,7 @@ def calc_gpv(pv: Any) -> Any:
     return min(max((2.5 - pv) / 5, 0.0), 1.0)
 
 
-__all__ = ["GPV_SQL", "TOTAL_FLAGS", "TOTAL_TOLERANCE", "calc_apparent_consumption", "calc_gpv",
-           "calc_hhi", "calc_hhi_of_amounts", "calc_import_reliance", "calc_n_minus_1_coverage",
+__all__ = ["GPV_SQL", "SHARE_SQL", "TOTAL_FLAGS", "TOTAL_TOLERANCE", "WORLD_TOTAL_FLAG_SQL",
+           "WORLD_TOTAL_SQL", "calc_apparent_consumption", "calc_gpv", "calc_hhi",
+           "calc_hhi_of_amounts", "calc_import_reliance", "calc_n_minus_1_coverage",
            "calc_shares", "calc_world_total"]

@@ -14,9 +14,10 @@ CLI's ``--source``) to see another publisher's view.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
-import ibis
-import ibis.expr.types as ir
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
 #: Production source families per stage, in order of preference (``auto``).
 FAMILY_PREFERENCE: Mapping[str, Sequence[str]] = {
@@ -47,6 +48,8 @@ def preferred_family(production: ir.Table, sources: ir.Table, family: str = "aut
     the family, per natural key, only the latest release's rows count
     (:func:`critmin.metrics.concentration.latest_release`). Adds a ``family`` column.
     """
+    import ibis
+
     from critmin.metrics.concentration import latest_release
 
     src = sources.select("source_id", "family")

@@ -13,7 +13,6 @@ import datetime as dt
 from typing import Any
 
 import pandas as pd
-from ibis import _
 
 from critmin import provenance as cite
 from critmin import reference, schema
@@ -104,17 +103,13 @@ def concentration(atlas: Atlas, mineral: str | None = None, *, family: str = "au
     :func:`critmin.metrics.supply.preferred_family`; or the pinned ``family``): ``mineral,
     stage, year, unit, basis, total, n_suppliers, hhi, top1_share, top3_share,
     top_supplier``."""
-    from critmin.metrics.concentration import production_concentration
-    from critmin.metrics.supply import check_family, preferred_family
+    from critmin.metrics.concentration import family_concentration
+    from critmin.metrics.supply import check_family
 
     if mineral is not None:
         mineral = reference.require_mineral(mineral)
     check_family(family)
-    prod = atlas.table("production")
-    if mineral is not None:
-        prod = prod.filter(prod.mineral == mineral)
-    prod = preferred_family(prod, atlas.table("sources"), family).drop("family")
-    df = production_concentration(prod, family=None).to_pandas()
+    df = family_concentration(atlas, mineral, family=family)
     return df.sort_values(["mineral", "stage", "year"], ignore_index=True)
 
 
@@ -205,6 +200,8 @@ def producers(atlas: Atlas, mineral: str, stage: str | None = None) -> pd.DataFr
 
 
 def _mineral_flows(atlas: Atlas, mineral: str, year: int | None = None) -> tuple[Any, int | None]:
+    from ibis import _
+
     from critmin.metrics.trade import mineral_trade
 
     f = mineral_trade(atlas.table("trade_flows"), atlas.table("hs_map"),
@@ -222,6 +219,8 @@ def exporters(atlas: Atlas, mineral: str, year: int | None = None, top: int = 10
     """Top exporters of ``mineral`` (BACI, all HS codes of the mineral) in ``year`` (default:
     latest): ``exporter, name, year, value_kusd, quantity_t, share`` (share of world exports by
     value)."""
+    from ibis import _
+
     f, year = _mineral_flows(atlas, mineral, year)
     cols = ["exporter", "name", "year", "value_kusd", "quantity_t", "share"]
     if year is None:
@@ -269,6 +268,8 @@ def layers(atlas: Atlas, mineral: str) -> pd.DataFrame:
     source family per stage) and traded (exports of processed goods by value, BACI): ``layer,
     rank, country, name, year, amount, unit, share, source, estimated`` (the publisher marks the
     production figure as an estimate). The refiner is shown apart from the source of its ore."""
+    from ibis import _
+
     from critmin.cooperation.analytics import usgs_production
     from critmin.metrics.trade import mineral_trade
 
@@ -444,6 +445,8 @@ def supplier_table(atlas: Atlas, country: str, year: int | None = None, top: int
     and the mapped codes of its minerals without any import row for the country
     (:func:`critmin.metrics.trade.hs_coverage`); ``codes_note`` says both as a tooltip. codes:
     the codes the total (the shares' denominator) counts, :func:`supplier_codes`."""
+    from ibis import _
+
     from critmin.metrics.trade import hs_codes_by_exporter, mineral_trade
     from critmin.reference import resolve_country
 
@@ -590,6 +593,8 @@ def imports_by_stage(atlas: Atlas, country: str, year: int | None = None) -> pd.
     any (:func:`critmin.metrics.trade.hs_coverage`). A stage of an imported mineral whose mapped
     codes have no import row is a row without figures (imports unknown, not zero) listing
     them."""
+    from ibis import _
+
     from critmin.metrics.trade import hs_coverage, mineral_trade
     from critmin.reference import resolve_country
 
