@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import functools
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -434,3 +435,78 @@ def assert_api_codes(chain_atlas: Path, tmp_path: Path, url: str, counted: set[s
         row = client.get(url).json()["rows"][0]
     assert set(row["hs_codes"]) == counted and set(row["hs_codes_missing"]) == missing
     assert list(row)[-2:] == ["hs_codes", "hs_codes_missing"]
+
+
+def expected_scenario(mineral: str, chain_stage: str, year: int = 2024
+                      ) -> tuple[set[str], set[str]]:
+    """(codes a scenario's flows sum, mapped codes without) from the raw files: the mapped codes
+    of ``mineral`` at ``chain_stage`` (``all``: every stage) whose serving file has a flow with
+    a quantity between two countries (flows without a quantity are imputed from those with one;
+    a code with none is dropped, so it is missing), with the precedence of :func:`expected`."""
+    rows = raw_rows(year)
+    codes: dict[str, set[str]] = {}
+    with HS_MAP.open(encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if row["mineral"] == mineral and chain_stage in ("all", row["chain_stage"]):
+                codes.setdefault(row["hs_revision"], set()).add(row["hs_code"])
+    have_q = {rev: {k for k, *_rest, q in rs if q} for rev, rs in rows.items()}
+    present = {rev: {k for k, *_ in rs} for rev, rs in rows.items()}
+    traded_q = {rev: {k for k, i, j, _v, q in rs if i != j and q} for rev, rs in rows.items()}
+    counted, missing = set(), set()
+    for code in set().union(*codes.values()):
+        revs = [r for r in ("HS17", "HS92") if code in codes.get(r, ())]
+        served = next((r for r in revs if code in have_q[r]), None) or next(
+            (r for r in revs if code in present[r]), None)
+        if served is None:
+            missing |= {f"{r}:{code}" for r in revs}
+        elif code in traded_q[served]:
+            counted.add(f"{served}:{code}")
+        else:
+            missing.add(f"{served}:{code}")
+    return counted, missing
+
+
+def test_scenario_run_lists_the_codes_its_flows_sum(atlas: Atlas, chain_atlas: Path) -> None:
+    """``scenario run``: the summary's lists per mineral and stage (library, CLI table footnote,
+    JSON)."""
+    from typer.testing import CliRunner
+
+    from critmin.cli import app
+    from critmin.reports import charts
+    from critmin.scenarios import run
+    from critmin.web.pages import templates
+
+    shocks = [{"exporter": "CHN", "mineral": "graphite", "stage": "mine", "cut": 1.0},
+              {"exporter": "COD", "mineral": "cobalt", "stage": "all", "cut": 0.5},
+              {"exporter": "IDN", "mineral": "nickel", "stage": "refined", "cut": 0.5}]
+    spec = {"name": "codes", "base_year": 2024, "shocks": shocks}
+    res = run(spec, atlas)
+    assert len(res.summary) == 3
+    for r in res.summary.itertuples():
+        counted, missing = expected_scenario(r.mineral, r.stage)
+        assert set(r.hs_codes) == counted, (r.mineral, r.stage)
+        assert set(r.hs_codes_missing) == missing, (r.mineral, r.stage)
+        assert r.hs_codes == sorted(r.hs_codes) and counted
+    assert list(res.summary.columns)[-2:] == ["hs_codes", "hs_codes_missing"]
+    # the /scenarios page's result states them under the summary table
+    html = templates().env.get_template("_scenario_result.html").render(
+        spec=res.spec, res=res, fig=charts.scenario_bars(res.importers))
+    note = re.search(r'<p class="muted" id="scenario-codes">([^<]*)</p>', html)
+    assert note and "world flows (with quantities) in 2024" in note.group(1)
+    counted, missing = expected_scenario("cobalt", "all")
+    part = ", ".join(sorted(counted)) + (f" (mapped codes without data: "
+                                         f"{', '.join(sorted(missing))})" if missing else "")
+    assert f"cobalt all: {part}" in note.group(1)
+
+    path = chain_atlas.parent / "codes.json"
+    path.write_text(json.dumps(spec), encoding="utf-8")
+    out = CliRunner().invoke(app, ["scenario", "run", str(path), "--db", str(chain_atlas)])
+    assert out.exit_code == 0, out.output
+    counted, missing = expected_scenario("graphite", "mine")
+    line = next(x for x in out.output.splitlines() if x.strip().startswith("graphite mine:"))
+    assert line.strip().startswith("graphite mine: " + ", ".join(sorted(counted)))
+    assert all(c in line for c in missing) and ("no data" in line) == bool(missing)
+    out = CliRunner().invoke(app, ["scenario", "run", str(path), "--db", str(chain_atlas),
+                                   "--format", "json"])
+    row = next(r for r in json.loads(out.output)["summary"] if r["mineral"] == "graphite")
+    assert set(row["hs_codes"]) == counted and set(row["hs_codes_missing"]) == missing

@@ -50,7 +50,16 @@ def run_cmd(
                   ("shocks", "summary", "importers", "supply_mix", "exposure")}}
         sys.stdout.write(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
         return
-    emit(res.summary, Format.table, title=f"{s.name} — base year {s.base_year} (t/yr of product)")
+    from critmin.cli.notes import coverage_notes
+
+    summary, notes = res.summary, []
+    if len(summary):
+        notes = coverage_notes([f"{m} {st}" for m, st in zip(summary.mineral, summary.stage,
+                                                             strict=True)],
+                               summary.hs_codes, summary.hs_codes_missing,
+                               f"world trade rows with quantities in {s.base_year}")
+    emit(summary.drop(columns=["hs_codes", "hs_codes_missing"], errors="ignore"), Format.table,
+         title=f"{s.name} — base year {s.base_year} (t/yr of product)", notes=notes)
     cols = ["mineral", "stage", "importer", "loss_t", "rerouted_t", "shortfall_t",
             "shortfall_share", "stockpile_t", "days_covered", "residual_shortfall_t"]
     emit(res.importers[cols].head(30), Format.table,

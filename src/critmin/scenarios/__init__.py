@@ -38,7 +38,9 @@ class ScenarioResult:
     - ``importers``: per affected importer after re-routing: loss, rerouted, shortfall (t and
       share of supply), stockpile, days covered, draw-down and residual shortfall;
     - ``supply_mix``: per affected importer and origin: base and post-shock supply and share;
-    - ``summary``: per mineral and stage: total loss, spare capacity, rerouted and shortfall.
+    - ``summary``: per mineral and stage: total loss, spare capacity, rerouted and shortfall,
+      then ``hs_codes`` (the codes whose world flows in the base year the figures sum) and
+      ``hs_codes_missing`` (the mapped codes without a flow, or none with a quantity).
     """
 
     spec: ScenarioSpec
@@ -69,6 +71,7 @@ def run(spec: ScenarioSpec | dict[str, Any] | str | Path,
     stockpiles. Shocks on the same mineral and stage are solved together in one LP."""
     from critmin.atlas import Atlas
     from critmin.scenarios import data, exposure, reroute
+    from critmin.scenarios.nminus1 import world_hs_codes
 
     if isinstance(spec, str | Path):
         spec = load_spec(spec)
@@ -88,6 +91,9 @@ def run(spec: ScenarioSpec | dict[str, Any] | str | Path,
     shock_rows, expo, imps, mixes, summ, notes = [], [], [], [], [], []
     for (mineral, stage), shocks in groups.items():
         flows = data.trade(atlas, year, stage, [mineral])
+        counted = flows.attrs.get("hs_codes", {}).get(mineral, [])
+        have, miss = world_hs_codes(atlas, stage, [year], [mineral]).get((mineral, year),
+                                                                         ([], []))
         if flows.empty:
             notes.append(f"no BACI trade for {mineral} ({stage}) in {year}")
         flows = flows.assign(quantity_t=flows.quantity_t * growth)
@@ -133,7 +139,9 @@ def run(spec: ScenarioSpec | dict[str, Any] | str | Path,
         summ.append({"mineral": mineral, "stage": stage, "loss_t": float(loss.sum()),
                      "spare_capacity_t": float(cap.sum()), "theta": theta,
                      "rerouted_t": float(it.rerouted_t.sum()),
-                     "shortfall_t": float(it.shortfall_t.sum()), "lp_status": rr.status})
+                     "shortfall_t": float(it.shortfall_t.sum()), "lp_status": rr.status,
+                     "hs_codes": counted,
+                     "hs_codes_missing": sorted({*miss, *have} - set(counted))})
     lead = ["mineral", "stage"]
     return ScenarioResult(
         spec=spec, shocks=pd.DataFrame(shock_rows),

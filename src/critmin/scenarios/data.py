@@ -34,7 +34,9 @@ def trade(atlas: Atlas, year: int, stage: str = "all",
     """Bilateral trade per mineral in ``year`` (BACI), in tonnes of product.
 
     Columns: ``mineral, exporter, importer, quantity_t, value_kusd, imputed_t``. Self-trade is
-    dropped.
+    dropped. ``attrs["hs_codes"]`` maps each mineral to the sorted codes its rows sum
+    (``HS92:260400``; a code none of whose flows has a quantity is left out, see the module
+    docstring).
     """
     tf = atlas.table("trade_flows").filter(_.year == year)
     src = atlas.table("sources")
@@ -47,9 +49,13 @@ def trade(atlas: Atlas, year: int, stage: str = "all",
     m = m.select("hs_code", "hs_revision", "mineral")
     j = tf.join(m, ["hs_code", "hs_revision"]).filter(_.exporter != _.importer)
     j = one_hs_revision(j, ("year", "hs_product", "mineral"))
-    df = j.select("mineral", "hs_code", "exporter", "importer", "value_kusd",
+    df = j.select("mineral", "hs_code", "hs_revision", "exporter", "importer", "value_kusd",
                   "quantity_t").to_pandas()
-    return _impute(df)
+    out = _impute(df)
+    have = df[df.quantity_t.notna()]
+    out.attrs["hs_codes"] = {str(m): sorted(set(g.hs_revision + ":" + g.hs_code))
+                             for m, g in have.groupby("mineral")}
+    return out
 
 
 def _impute(df: pd.DataFrame) -> pd.DataFrame:

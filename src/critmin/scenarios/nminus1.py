@@ -128,7 +128,7 @@ def n_minus_1(atlas: Atlas, *, mineral: str | None = None, stage: str | None = N
         codes: dict[tuple[str, int], tuple[list[str], list[str]]] = {}
         if last_trade is not None:
             years = sorted({min(int(y), last_trade) for y in prod.production_year})
-            codes = _hs_codes(atlas, CHAIN_STAGE[s], years, minerals)
+            codes = world_hs_codes(atlas, CHAIN_STAGE[s], years, minerals)
             ft = mineral_trade(atlas.table("trade_flows"), atlas.table("hs_map"),
                                stage=CHAIN_STAGE[s], sources=atlas.table("sources"))
             ft = ft.filter(_.year.isin(years))
@@ -181,15 +181,17 @@ def n_minus_1(atlas: Atlas, *, mineral: str | None = None, stage: str | None = N
     return out.sort_values(["mineral", "stage"], ignore_index=True)
 
 
-def _hs_codes(atlas: Atlas, chain_stage: str, years: list[int],
-              minerals: list[str] | None) -> dict[tuple[str, int], tuple[list[str], list[str]]]:
-    """``(mineral, year) -> (hs_codes, hs_codes_missing)``: the codes with world trade rows in
-    the year and the mapped codes of the revisions loaded that year without rows (a mineral with
-    no flow at all: every mapped code of those revisions is missing)."""
+def world_hs_codes(atlas: Atlas, chain_stage: str, years: list[int], minerals: list[str] | None
+                   ) -> dict[tuple[str, int], tuple[list[str], list[str]]]:
+    """``(mineral, year) -> (hs_codes, hs_codes_missing)``: the codes of the mineral at
+    ``chain_stage`` (``mine``, ``refined`` or ``all``) with world trade rows in the year and the
+    mapped codes of the revisions loaded that year without rows (a mineral with no flow at all:
+    every mapped code of those revisions is missing)."""
     from critmin.metrics.trade import hs_coverage
 
     tf, hs = atlas.table("trade_flows"), atlas.table("hs_map")
-    hs = hs.filter(hs.chain_stage == chain_stage)
+    if chain_stage != "all":
+        hs = hs.filter(hs.chain_stage == chain_stage)
     if minerals:
         hs = hs.filter(hs.mineral.isin(minerals))
     mapped = hs.select("mineral", "hs_code", "hs_revision").distinct().to_pandas()
