@@ -156,8 +156,10 @@ def test_cli_assess_footnote_and_json_fields(atlas: Atlas, cli: Callable[..., st
 
 def expected_world(mineral: str, chain_stage: str, year: int = 2024) -> tuple[set[str], set[str]]:
     """(codes with any world trade row, mapped codes without) of ``mineral`` at ``chain_stage``
-    (``hs_map.chain_stage``) from the raw files, with the same precedence as :func:`expected`."""
-    return expected_codes(mineral, lambda row: row["chain_stage"] == chain_stage, year=year)
+    (``hs_map.chain_stage``; ``all``: every stage) from the raw files, with the same precedence
+    as :func:`expected`."""
+    return expected_codes(mineral, lambda row: chain_stage in ("all", row["chain_stage"]),
+                          year=year)
 
 
 @functools.cache
@@ -510,3 +512,24 @@ def test_scenario_run_lists_the_codes_its_flows_sum(atlas: Atlas, chain_atlas: P
                                    "--format", "json"])
     row = next(r for r in json.loads(out.output)["summary"] if r["mineral"] == "graphite")
     assert set(row["hs_codes"]) == counted and set(row["hs_codes_missing"]) == missing
+
+
+def test_coop_blocs_lists_the_world_trade_codes(atlas: Atlas, cli: Callable[..., str],
+                                               chain_atlas: Path) -> None:
+    """``coop blocs``: export_share and import_reliance sum world trade of every form of the
+    mineral in trade_year (library, JSON, CLI footnote)."""
+    from critmin.cooperation.analytics import blocs
+
+    df = blocs("cobalt", stage="mine", year=2024, atlas=atlas, groups=["QUAD", "MSP"])
+    counted, missing = expected_world("cobalt", "all")
+    assert len(df) == 2 and counted
+    for r in df.itertuples():
+        assert (set(r.hs_codes), set(r.hs_codes_missing)) == (counted, missing)
+    assert list(df.columns)[-2:] == ["hs_codes", "hs_codes_missing"]
+    rows = json.loads(cli("coop", "blocs", "--mineral", "cobalt", "--stage", "mine", "--year",
+                          "2024", "--format", "json", "--db", str(chain_atlas)))
+    assert set(rows[0]["hs_codes"]) == counted and set(rows[0]["hs_codes_missing"]) == missing
+    out = cli("coop", "blocs", "--mineral", "cobalt", "--stage", "mine", "--year", "2024",
+              "--db", str(chain_atlas))
+    line = next(x for x in out.splitlines() if x.strip().startswith("cobalt (trade 2024):"))
+    assert all(c in line for c in counted | missing) and ("no data" in line) == bool(missing)

@@ -67,8 +67,16 @@ def blocs_cmd(
 
     with duckdb_atlas(db, "coop blocs") as atlas:
         df = blocs(mineral, stage=stage, year=year, atlas=atlas)
+    notes: list[str] = []
+    if fmt is Format.table and len(df):
+        from critmin.cli.notes import coverage_notes
+
+        first = df.iloc[0]
+        notes = coverage_notes([f"{first.mineral} (trade {first.trade_year})"],
+                               [first.hs_codes], [first.hs_codes_missing], "world trade rows")
+        df = df.drop(columns=["hs_codes", "hs_codes_missing"])
     emit(df, fmt, title=f"Blocs: {mineral} (production in {df.unit.iloc[0] if len(df) else 't'}, "
-                        "exports in thousand USD)")
+                        "exports in thousand USD)", notes=notes)
 
 
 @coop_app.command("coverage")

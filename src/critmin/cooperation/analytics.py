@@ -114,6 +114,10 @@ def blocs(mineral: str, stage: str | None = None, year: int | None = None, *,
       member's trade lacks a content factor (``content_factor_unknown``) or the bloc's apparent
       consumption is not positive.
 
+    Coverage of the trade figures: ``hs_codes`` are the mineral's HS codes (every form) with
+    world trade rows in ``trade_year``, the codes export_share and import_reliance sum;
+    ``hs_codes_missing`` the mapped codes without rows (the same lists on every row).
+
     Rows: one per group and stage, sorted by production share.
     """
     atlas = atlas or Atlas.open()
@@ -163,10 +167,16 @@ def blocs(mineral: str, stage: str | None = None, year: int | None = None, *,
         df["reliance_flag"] = "no_trade_data"
     else:
         df = df.merge(_bloc_trade(atlas, cg, mineral, stage, trade_year), on="group_id", how="left")
+    from critmin.scenarios.nminus1 import world_hs_codes
+
+    have, miss = (world_hs_codes(atlas, "all", [trade_year], [mineral]).get(
+        (mineral, trade_year), ([], [])) if trade_year is not None else ([], []))
+    df["hs_codes"] = [list(have) for _ in range(len(df))]
+    df["hs_codes_missing"] = [list(miss) for _ in range(len(df))]
     cols = ["group_id", "mineral", "stage", "production_year", "unit", "basis", "n_members",
             "n_producers", "group_production", "world_production", "production_share",
             "trade_year", "group_exports_kusd", "world_exports_kusd", "export_share",
-            "import_reliance", "reliance_flag"]
+            "import_reliance", "reliance_flag", "hs_codes", "hs_codes_missing"]
     return df[cols].sort_values(["stage", "production_share", "group_id"],
                                 ascending=[True, False, True], ignore_index=True)
 
