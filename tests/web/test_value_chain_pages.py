@@ -294,3 +294,28 @@ def test_country_page_suppliers_state_their_codes(chain_server: str) -> None:
                                       and i not in QUAD)
     assert row[imp][1].get("title", "").startswith(
         "HS codes counted: " + ", ".join(sorted(counted)))
+
+
+def test_mineral_page_n_minus_1_states_its_codes_per_stage(chain_server: str) -> None:
+    """Each N-1 row lists the HS codes its trade figures count (world trade of the mineral at
+    the stage in the trade year) and the mapped codes without data: from the raw BACI files."""
+    from critmin.scenarios.nminus1 import CHAIN_STAGE
+    from tests.metrics.test_hs_coverage import expected_world
+
+    seen: set[tuple[str, str, bool, bool]] = set()
+    for mineral in ("nickel", "cobalt"):
+        n1 = next(t for t in tables(get(chain_server, f"/minerals/{mineral}"))
+                  if t["id"] == "n-minus-1")
+        head = n1["head"]
+        assert head[-2:] == ["HS codes counted", "Mapped, no data"]
+        stage, year = head.index("Stage"), head.index("Trade year")
+        assert len(n1["rows"]) >= 2
+        for row in n1["rows"]:
+            assert row[year][0] == "2024", (mineral, row[stage][0])
+            counted, missing = expected_world(mineral, CHAIN_STAGE[row[stage][0]])
+            assert row[-2][0] == (", ".join(sorted(counted)) or "–"), (mineral, row[stage][0])
+            assert row[-1][0] == (", ".join(sorted(missing)) or "–"), (mineral, row[stage][0])
+            seen.add((mineral, row[stage][0], bool(counted), bool(missing)))
+    # nickel ores have world rows in 2024, cobalt ores none (HS92 260500 is missing)
+    assert ("nickel", "mine", True, False) in seen or ("nickel", "mine", True, True) in seen
+    assert ("cobalt", "mine", False, True) in seen
