@@ -533,3 +533,27 @@ def test_coop_blocs_lists_the_world_trade_codes(atlas: Atlas, cli: Callable[...,
               "--db", str(chain_atlas))
     line = next(x for x in out.splitlines() if x.strip().startswith("cobalt (trade 2024):"))
     assert all(c in line for c in counted | missing) and ("no data" in line) == bool(missing)
+
+
+def test_coop_whatif_lists_the_world_trade_codes(atlas: Atlas, cli: Callable[..., str],
+                                                chain_atlas: Path, tmp_path: Path) -> None:
+    """``coop whatif``: the top producer's apparent consumption (d_top of n1_coverage) is drawn
+    from world trade of every form of the mineral in the year (library, JSON, CLI footnote,
+    API)."""
+    from critmin.cooperation.analytics import whatif
+
+    df = whatif(["JERVOIS-ICO"], 2024, atlas=atlas)
+    counted, missing = expected_world("cobalt", "all")
+    assert counted and "n1_coverage" in set(df.metric)
+    for r in df.itertuples():
+        assert (set(r.hs_codes), set(r.hs_codes_missing)) == (counted, missing)
+    assert list(df.columns)[-2:] == ["hs_codes", "hs_codes_missing"]
+    rows = json.loads(cli("coop", "whatif", "--project", "JERVOIS-ICO", "--year", "2024",
+                          "--format", "json", "--db", str(chain_atlas)))
+    assert set(rows[0]["hs_codes"]) == counted and set(rows[0]["hs_codes_missing"]) == missing
+    out = cli("coop", "whatif", "--project", "JERVOIS-ICO", "--year", "2024",
+              "--db", str(chain_atlas))
+    line = next(x for x in out.splitlines() if x.strip().startswith("cobalt mine (trade 2024"))
+    assert all(c in line for c in counted | missing) and ("no data" in line) == bool(missing)
+    assert_api_codes(chain_atlas, tmp_path, "/api/v1/coop/whatif?project=JERVOIS-ICO&year=2024",
+                     counted, missing)
