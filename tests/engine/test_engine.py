@@ -122,7 +122,7 @@ def test_scan_real_data_eu27_and_country(two_year_atlas: Path) -> None:
         eu = scan.dependency_scan("EU27", atlas=a)
         us = scan.dependency_scan("united states", atlas=a, year=2021, dependent_only=True)
     assert eu.attrs["year"] == 2022 and len(eu.attrs["members"]) == 27
-    assert list(eu.columns) == scan.COLUMNS
+    assert list(eu.columns) == [*scan.COLUMNS, "hs_codes", "hs_codes_missing"]
     dep = eu[eu.dependent]
     assert len(dep) > 0 and (dep.hhi > 0.4).all() and (dep.extra_share > 0.5).all()
     assert dep.critical_mineral.any()

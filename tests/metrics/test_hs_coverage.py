@@ -533,3 +533,57 @@ def test_coop_blocs_lists_the_world_trade_codes(atlas: Atlas, cli: Callable[...,
               "--db", str(chain_atlas))
     line = next(x for x in out.splitlines() if x.strip().startswith("cobalt (trade 2024):"))
     assert all(c in line for c in counted | missing) and ("no data" in line) == bool(missing)
+
+
+def test_coop_whatif_lists_the_world_trade_codes(atlas: Atlas, cli: Callable[..., str],
+                                                chain_atlas: Path, tmp_path: Path) -> None:
+    """``coop whatif``: the top producer's apparent consumption (d_top of n1_coverage) is drawn
+    from world trade of every form of the mineral in the year (library, JSON, CLI footnote,
+    API)."""
+    from critmin.cooperation.analytics import whatif
+
+    df = whatif(["JERVOIS-ICO"], 2024, atlas=atlas)
+    counted, missing = expected_world("cobalt", "all")
+    assert counted and "n1_coverage" in set(df.metric)
+    for r in df.itertuples():
+        assert (set(r.hs_codes), set(r.hs_codes_missing)) == (counted, missing)
+    assert list(df.columns)[-2:] == ["hs_codes", "hs_codes_missing"]
+    rows = json.loads(cli("coop", "whatif", "--project", "JERVOIS-ICO", "--year", "2024",
+                          "--format", "json", "--db", str(chain_atlas)))
+    assert set(rows[0]["hs_codes"]) == counted and set(rows[0]["hs_codes_missing"]) == missing
+    out = cli("coop", "whatif", "--project", "JERVOIS-ICO", "--year", "2024",
+              "--db", str(chain_atlas))
+    line = next(x for x in out.splitlines() if x.strip().startswith("cobalt mine (trade 2024"))
+    assert all(c in line for c in counted | missing) and ("no data" in line) == bool(missing)
+    assert_api_codes(chain_atlas, tmp_path, "/api/v1/coop/whatif?project=JERVOIS-ICO&year=2024",
+                     counted, missing)
+
+
+def test_scan_lists_each_rows_code_and_the_mapped_codes_without_imports(
+        atlas: Atlas, cli: Callable[..., str], chain_atlas: Path) -> None:
+    """``scan JPN``: each row's extra_imports_kusd counts its one code; hs_codes_missing are the
+    mapped codes of its minerals (HS92 and HS17, both loaded for 2024) with no import row of
+    Japan from another country in the raw files (library, JSON, CLI footnote)."""
+    from critmin.metrics.scan import dependency_scan
+
+    rows = raw_rows(2024)
+    with_rows = {f"{rev}:{k}" for rev, rs in rows.items() for k, i, j, v, _q in rs
+                 if j == JAPAN and i != JAPAN and v > 0}
+    codes = {f"{rev}:{c}" for rev, cs in mapped("cobalt").items() for c in cs}
+    missing = codes - with_rows
+    assert codes & with_rows
+    df = dependency_scan("JPN", year=2024, atlas=atlas)
+    assert list(df.columns)[-2:] == ["hs_codes", "hs_codes_missing"]
+    co = df[df.minerals == "cobalt"]
+    assert {c for h in co.hs_codes for c in h} == codes & with_rows
+    for r in co.itertuples():
+        assert r.hs_codes == [f"{r.hs_revision}:{r.hs_code}"] and set(r.hs_codes_missing) == missing
+    out = json.loads(cli("scan", "JPN", "--year", "2024", "--all", "--format", "json", "--db",
+                         str(chain_atlas)))
+    row = next(r for r in out["rows"] if r["minerals"] == "cobalt") if isinstance(out, dict) \
+        else next(r for r in out if r["minerals"] == "cobalt")
+    assert set(row["hs_codes_missing"]) == missing and len(row["hs_codes"]) == 1
+    table = cli("scan", "JPN", "--year", "2024", "--all", "--db", str(chain_atlas))
+    line = next(x for x in table.splitlines() if x.strip().startswith("cobalt (trade 2024):"))
+    assert all(c in line for c in codes & with_rows | missing)
+    assert ("no data" in line) == bool(missing)

@@ -131,7 +131,16 @@ def whatif_cmd(
 
     with duckdb_atlas(db, "coop whatif") as atlas:
         df = whatif(project, year=year, atlas=atlas)
-    emit(df, fmt, title="What if the projects' capacity came online")
+    notes: list[str] = []
+    if fmt is Format.table and len(df):
+        from critmin.cli.notes import coverage_notes
+
+        first = df.drop_duplicates(["mineral", "stage"])
+        notes = coverage_notes([f"{r.mineral} {r.stage} (trade {r.year}, N-1 coverage)"
+                                for r in first.itertuples()],
+                               first.hs_codes, first.hs_codes_missing, "world trade rows")
+        df = df.drop(columns=["hs_codes", "hs_codes_missing"])
+    emit(df, fmt, title="What if the projects' capacity came online", notes=notes)
 
 
 @coop_app.command("add")

@@ -49,7 +49,14 @@ def scan_cmd(
                  "minerals")
         cols = ["hs_code", "dependent", "extra_imports_kusd", "hhi", "top_supplier",
                 "top_supplier_share", "import_export_ratio", "extra_share", "minerals"]
-        emit(df[cols], fmt, title=title, ann=ann)
+        from critmin.cli.notes import coverage_notes
+
+        crit = df[df.critical_mineral].drop_duplicates("minerals")
+        notes = coverage_notes([f"{m} (trade {attrs['year']})" for m in crit.minerals],
+                               [sorted(set(h for c in df[df.minerals == m].hs_codes for h in c))
+                                for m in crit.minerals],
+                               crit.hs_codes_missing, "imports from outside the bloc")
+        emit(df[cols], fmt, title=title, ann=ann, notes=notes)
     else:
         df.attrs = {}
         emit(df, fmt, output=output, ann=ann)

@@ -409,6 +409,11 @@ def whatif(project_ids: Iterable[str], year: int | None = None, *, atlas: Atlas 
     Output: long table ``mineral, stage, year, unit, basis, metric, before, after, change`` with
     metrics ``world_production``, ``added_capacity``, ``hhi``, ``top1_share``, ``top_producer``
     (as text in ``note``), ``n1_coverage`` and ``share_<group>``.
+
+    Coverage of the trade figures: ``hs_codes`` (last but one column) are the mineral's HS codes
+    (every form) with world trade rows in ``year``, the trade the top producer's apparent
+    consumption d_top of ``n1_coverage`` is drawn from; ``hs_codes_missing`` the mapped codes
+    without rows (the same lists on every row of the mineral).
     """
     from critmin.cooperation.registry import Registry
 
@@ -527,6 +532,11 @@ def _whatif_one(atlas: Atlas, ctx: Context, mineral: str, stage: str, projects: 
     out.insert(2, "year", y)
     out.insert(3, "unit", unit)
     out.insert(4, "basis", basis)
+    from critmin.scenarios.nminus1 import world_hs_codes
+
+    have, miss = world_hs_codes(atlas, "all", [y], [mineral]).get((mineral, y), ([], []))
+    out["hs_codes"] = [list(have) for _ in range(len(out))]
+    out["hs_codes_missing"] = [list(miss) for _ in range(len(out))]
     return out
 
 

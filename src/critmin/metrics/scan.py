@@ -157,7 +157,8 @@ def dependency_scan(country: str, *, year: int | None = None, atlas: Atlas | Any
                     dependent_only: bool = False, **thresholds: float) -> pd.DataFrame:
     """The strategic-dependency scan of ``country`` (ISO3 code, name or group id such as EU27)
     as a pandas DataFrame (:data:`COLUMNS`), dependent products first, then by extra-bloc import
-    value. ``atlas`` is an :class:`~critmin.atlas.Atlas` or any object with its ``.table(name)``
+    value, with ``hs_codes`` and ``hs_codes_missing`` appended (:func:`with_codes`).
+    ``atlas`` is an :class:`~critmin.atlas.Atlas` or any object with its ``.table(name)``
     (e.g. :func:`critmin.engine.open_atlas` on Spark); ``year`` defaults to the latest BACI year.
     ``thresholds`` override :data:`DEFAULT_THRESHOLDS`. ``df.attrs`` holds ``bloc``, ``year``,
     ``members`` and ``thresholds``.
@@ -184,10 +185,35 @@ def dependency_scan(country: str, *, year: int | None = None, atlas: Atlas | Any
     if not member_list:
         raise CritminError(f"{bloc} has no members in {year}")
     expr = scan(tf, members, year=year, hs_map=atlas.table("hs_map"), sources=src, **th)
+    df = with_codes(normalise(expr.to_pandas()), atlas, year)
     if dependent_only:
-        expr = expr.filter(expr.dependent)
-    df = normalise(expr.to_pandas())
+        df = df[df.dependent].reset_index(drop=True)
     df.attrs.update({"bloc": bloc, "year": year, "members": member_list, "thresholds": th})
+    return df
+
+
+def with_codes(df: pd.DataFrame, atlas: Atlas | Any, year: int) -> pd.DataFrame:
+    """``df`` (every product of the scan) with ``hs_codes`` (the one code each row's values
+    count, labelled ``HS92:260500``) and ``hs_codes_missing`` (the mapped codes of the row's
+    minerals, in the nomenclatures loaded for ``year``, without imports from outside the bloc:
+    no row of the scan) appended; one grouped query on ``hs_map``."""
+    tf, src, hs = atlas.table("trade_flows"), atlas.table("sources"), atlas.table("hs_map")
+    revs = tf.filter(tf.year == year).semi_join(
+        src.filter(src.family == "baci").select("source_id"), "source_id").select(
+        "hs_revision").distinct()
+    m = hs.semi_join(revs, "hs_revision").select("mineral", "hs_code", "hs_revision").distinct()
+    mapped = m.to_pandas()
+    labels = df.hs_revision.astype(str) + ":" + df.hs_code.astype(str)
+    present = set(labels)
+    missing: dict[str, list[str]] = {}
+    for mineral, g in mapped.groupby("mineral"):
+        codes = set(g.hs_revision.astype(str) + ":" + g.hs_code.astype(str))
+        missing[str(mineral)] = sorted(codes - present)
+    df = df.copy()
+    df["hs_codes"] = [[label] for label in labels]
+    df["hs_codes_missing"] = [
+        sorted({c for mi in str(v).split(",") for c in missing.get(mi, [])})
+        if isinstance(v, str) and v else [] for v in df.minerals]
     return df
 
 
