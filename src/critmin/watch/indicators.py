@@ -180,6 +180,31 @@ def import_values(ctx: Context, by_pair: dict[tuple[str, str], dict[str, float]]
     return {e: v for e, v in out.items() if v > 0}
 
 
+def hs_code_lists(ctx: Context, chain: str, year: int, minerals: set[str], importers: set[str]
+                  ) -> dict[tuple[str, str], tuple[set[str], set[str]]]:
+    """(HS codes counted, mapped codes without an import row) per (mineral, importer) in
+    ``year`` (:func:`critmin.metrics.trade.hs_coverage`: one grouped query for all of them)."""
+    cov = trade.hs_coverage(ctx.tf, ctx.hs, year=year, stage=chain, sources=ctx.src)
+    cov = cov.filter(_.mineral.isin(sorted(minerals)) & _.importer.isin(sorted(importers)))
+    df = cov.select("mineral", "importer", "hs_codes", "hs_codes_missing").to_pandas()
+    return {(str(m), str(i)): (set(c if c is not None else ()), set(x if x is not None else ()))
+            for m, i, c, x in zip(df.mineral, df.importer, df.hs_codes, df.hs_codes_missing,
+                                  strict=True)}
+
+
+def coverage_detail(lists: dict[tuple[str, str], tuple[set[str], set[str]]], mineral: str,
+                    importers: set[str]) -> dict[str, list[str]]:
+    """A reading's ``hs_codes`` (codes with an import row of the country, or of any member of
+    a group, in the year read) and ``hs_codes_missing`` (its other mapped codes), sorted."""
+    counted: set[str] = set()
+    missing: set[str] = set()
+    for i in importers:
+        c, x = lists.get((mineral, i), (set(), set()))
+        counted |= c
+        missing |= x
+    return {"hs_codes": sorted(counted), "hs_codes_missing": sorted(missing - counted)}
+
+
 def _trade(ctx: Context, wanted: dict[Key, RuleSpec]) -> dict[Key, Reading]:
     year = ctx.trade_year
     if year is None:
@@ -189,8 +214,9 @@ def _trade(ctx: Context, wanted: dict[Key, RuleSpec]) -> dict[Key, Reading]:
     for chain in sorted({CHAIN[s.stage] for s in wanted.values()}):
         specs = {k: s for k, s in wanted.items() if CHAIN[s.stage] == chain}
         importers = set().union(*(ctx.expand(s.country, year) for s in specs.values()))
-        by_pair = supplier_values(ctx, chain, year, {s.mineral for s in specs.values()},
-                                  importers)
+        minerals = {s.mineral for s in specs.values()}
+        by_pair = supplier_values(ctx, chain, year, minerals, importers)
+        lists = hs_code_lists(ctx, chain, year, minerals, importers)
         for k, s in specs.items():
             values = import_values(ctx, by_pair, s.country, s.mineral, year)
             total = sum(values.values())
@@ -206,6 +232,7 @@ def _trade(ctx: Context, wanted: dict[Key, RuleSpec]) -> dict[Key, Reading]:
                 else:
                     sup = ctx.expand(s.supplier or "", year)
                     value = sum(v for e, v in values.items() if e in sup) / total
+            detail.update(coverage_detail(lists, s.mineral, ctx.expand(s.country, year)))
             out[k] = Reading(value, year, "baci", sources, detail)
     return out
 
@@ -256,13 +283,17 @@ def _import_reliance(ctx: Context, wanted: dict[Key, RuleSpec]) -> dict[Key, Rea
         r = trade.import_reliance(f, ctx.prod, stage=stage, sources=ctx.src)
         r = r.filter(_.country.isin(sorted({s.country for s in specs.values()}))).to_pandas()
         idx = r.set_index(["country", "mineral"])
+        lists = hs_code_lists(ctx, CHAIN[stage], year, {s.mineral for s in specs.values()},
+                              {s.country for s in specs.values()})
         for k, s in specs.items():
             value, flag = None, "no_trade_data"
             if (s.country, s.mineral) in idx.index:
                 row = idx.loc[(s.country, s.mineral)]
                 value = None if pd.isna(row.import_reliance) else float(row.import_reliance)
                 flag = None if pd.isna(row.reliance_flag) else str(row.reliance_flag)
-            out[k] = Reading(value, year, "baci", sources, {"reliance_flag": flag})
+            out[k] = Reading(value, year, "baci", sources,
+                             {"reliance_flag": flag,
+                              **coverage_detail(lists, s.mineral, {s.country})})
     return out
 
 
