@@ -43,3 +43,21 @@ def test_import_reliance_reading_lists_the_codes(chain_atlas: Path) -> None:
     assert set(r.detail["hs_codes"]) == counted
     assert set(r.detail["hs_codes_missing"]) == missing
     assert "reliance_flag" in r.detail
+
+
+def test_geopolrisk_reading_lists_the_codes(full_atlas: Path) -> None:
+    """GeoPolRisk counts the material's HS92 codes (the published method's mapping, loaded with
+    World Mining Data): the codes with an import row of Japan in 2024, from the raw HS92 file."""
+    from tests.metrics.test_hs_coverage import raw_rows
+
+    spec = RuleSpec("JPN", "cobalt", "geopolrisk", "threshold", op=">", value=0.5)
+    with Atlas(full_atlas) as a:
+        r = indicators.compute(a, [spec])[indicators.key(spec)]
+        mat = a.table("material_hs_map").to_pandas()
+    codes = {str(c) for c in mat[mat.mineral == "cobalt"].hs_code}
+    assert codes == {"282200", "810510"}  # the published map: oxides (main), unwrought
+    rows = raw_rows(2024)["HS92"]
+    have = {k for k, i, j, _v, _q in rows if j == JAPAN and i != j and k in codes}
+    assert r.value is not None
+    assert set(r.detail["hs_codes"]) == {f"HS92:{c}" for c in have}
+    assert set(r.detail["hs_codes_missing"]) == {f"HS92:{c}" for c in codes - have}

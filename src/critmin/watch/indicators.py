@@ -305,13 +305,16 @@ def _geopolrisk(ctx: Context, wanted: dict[Key, RuleSpec]) -> dict[Key, Reading]
         return {k: Reading(None, None, "baci") for k in wanted}
     gpr = geopolrisk(ctx.atlas, economies=sorted({s.country for s in wanted.values()}),
                      materials=sorted({s.mineral for s in wanted.values()}), years=[year])
-    idx = {(str(e), str(m)): v for e, m, v in zip(gpr.economy, gpr.material, gpr.score,
-                                                   strict=True)}
+    idx = {(str(e), str(m)): (v, c, x) for e, m, v, c, x in zip(
+        gpr.economy, gpr.material, gpr.score, gpr.hs_codes, gpr.hs_codes_missing, strict=True)}
     sources = ctx.sources_of("trade_flows", f"year = {year}", "baci")
     out: dict[Key, Reading] = {}
     for k, s in wanted.items():
-        v = idx.get((s.country, s.mineral))
-        out[k] = Reading(None if v is None or pd.isna(v) else float(v), year, "baci", sources)
+        v, c, x = idx.get((s.country, s.mineral), (None, None, None))
+        detail = {"hs_codes": sorted(c if c is not None else ()),
+                  "hs_codes_missing": sorted(x if x is not None else ())}
+        out[k] = Reading(None if v is None or pd.isna(v) else float(v), year, "baci", sources,
+                         detail)
     return out
 
 
