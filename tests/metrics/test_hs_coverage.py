@@ -569,7 +569,18 @@ def test_scan_lists_each_rows_code_and_the_mapped_codes_without_imports(
     rows = raw_rows(2024)
     with_rows = {f"{rev}:{k}" for rev, rs in rows.items() for k, i, j, v, _q in rs
                  if j == JAPAN and i != JAPAN and v > 0}
-    codes = {f"{rev}:{c}" for rev, cs in mapped("cobalt").items() for c in cs}
+    # one revision per product (issue 12 item 1): a code both files carry is served by the one
+    # with quantities, HS17 first; the other revision's code is neither counted nor missing
+    have_q = {rev: {k for k, *_r, q in rs if q} for rev, rs in rows.items()}
+    present = {rev: {k for k, *_r in rs} for rev, rs in rows.items()}
+    by_rev = mapped("cobalt")
+    codes = set()
+    for c in set().union(*by_rev.values()):
+        revs = [r for r in ("HS17", "HS92") if c in by_rev.get(r, ())]
+        served = next((r for r in revs if c in have_q[r]), None) or next(
+            (r for r in revs if c in present[r]), None)
+        codes |= {f"{served}:{c}"} if served else {f"{r}:{c}" for r in revs}
+    assert "HS17:282200" in codes and "HS92:282200" not in codes
     missing = codes - with_rows
     assert codes & with_rows
     df = dependency_scan("JPN", year=2024, atlas=atlas)

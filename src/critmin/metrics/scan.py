@@ -53,9 +53,10 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis import _
 
+from critmin import reference
 from critmin.errors import ChoiceError, CritminError
 from critmin.metrics.concentration import concentration
-from critmin.metrics.trade import members_in_year
+from critmin.metrics.trade import members_in_year, one_hs_revision
 from critmin.reference import resolve_country
 
 if TYPE_CHECKING:
@@ -106,6 +107,8 @@ def scan(trade_flows: ir.Table, members: ir.Table, *, year: int,
                            & (trade_flows.value_kusd > 0))
     if family is not None and sources is not None:
         t = t.semi_join(sources.filter(sources.family == family).select("source_id"), "source_id")
+    # one HS revision per product and year (HS92 and HS17 rows of the same goods never both)
+    t = one_hs_revision(t)
     mem = members.select("iso3").distinct()
     m1, m2, m3, m4 = (mem.view() for _i in range(4))  # one reference per join
     imports = t.semi_join(m1, t.importer == m1.iso3)
@@ -204,11 +207,18 @@ def with_codes(df: pd.DataFrame, atlas: Atlas | Any, year: int) -> pd.DataFrame:
     m = hs.semi_join(revs, "hs_revision").select("mineral", "hs_code", "hs_revision").distinct()
     mapped = m.to_pandas()
     labels = df.hs_revision.astype(str) + ":" + df.hs_code.astype(str)
-    present = set(labels)
+    # the goods a code covers (reference/hs_correlation.csv, as trade.hs_products): a code
+    # whose goods a row of another revision serves (one_hs_revision) is not missing
+    corr = {(r["hs_code"], r["hs_revision"]): r["product"]
+            for r in reference.rows("hs_correlation") or []}
+    served = {corr.get((str(c), str(r)), str(c)) for c, r in zip(df.hs_code, df.hs_revision,
+                                                                  strict=True)}
     missing: dict[str, list[str]] = {}
     for mineral, g in mapped.groupby("mineral"):
-        codes = set(g.hs_revision.astype(str) + ":" + g.hs_code.astype(str))
-        missing[str(mineral)] = sorted(codes - present)
+        missing[str(mineral)] = sorted(
+            f"{r}:{c}" for c, r in zip(g.hs_code.astype(str), g.hs_revision.astype(str),
+                                       strict=True)
+            if corr.get((c, r), c) not in served)
     df = df.copy()
     df["hs_codes"] = [[label] for label in labels]
     df["hs_codes_missing"] = [
