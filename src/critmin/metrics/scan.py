@@ -53,7 +53,6 @@ import ibis.expr.types as ir
 import pandas as pd
 from ibis import _
 
-from critmin import reference
 from critmin.errors import ChoiceError, CritminError
 from critmin.metrics.concentration import concentration
 from critmin.metrics.trade import members_in_year, one_hs_revision
@@ -188,41 +187,32 @@ def dependency_scan(country: str, *, year: int | None = None, atlas: Atlas | Any
     if not member_list:
         raise CritminError(f"{bloc} has no members in {year}")
     expr = scan(tf, members, year=year, hs_map=atlas.table("hs_map"), sources=src, **th)
-    df = with_codes(normalise(expr.to_pandas()), atlas, year)
+    df = with_codes(normalise(expr.to_pandas()), atlas, year, member_list)
     if dependent_only:
         df = df[df.dependent].reset_index(drop=True)
     df.attrs.update({"bloc": bloc, "year": year, "members": member_list, "thresholds": th})
     return df
 
 
-def with_codes(df: pd.DataFrame, atlas: Atlas | Any, year: int) -> pd.DataFrame:
-    """``df`` (every product of the scan) with ``hs_codes`` (the one code each row's values
-    count, labelled ``HS92:260500``) and ``hs_codes_missing`` (the mapped codes of the row's
-    minerals, in the nomenclatures loaded for ``year``, without imports from outside the bloc:
-    no row of the scan) appended; one grouped query on ``hs_map``."""
-    tf, src, hs = atlas.table("trade_flows"), atlas.table("sources"), atlas.table("hs_map")
-    revs = tf.filter(tf.year == year).semi_join(
-        src.filter(src.family == "baci").select("source_id"), "source_id").select(
-        "hs_revision").distinct()
-    m = hs.semi_join(revs, "hs_revision").select("mineral", "hs_code", "hs_revision").distinct()
-    mapped = m.to_pandas()
-    labels = df.hs_revision.astype(str) + ":" + df.hs_code.astype(str)
-    # the goods a code covers (reference/hs_correlation.csv, as trade.hs_products): a code
-    # whose goods a row of another revision serves (one_hs_revision) is not missing
-    corr = {(r["hs_code"], r["hs_revision"]): r["product"]
-            for r in reference.rows("hs_correlation") or []}
-    served = {corr.get((str(c), str(r)), str(c)) for c, r in zip(df.hs_code, df.hs_revision,
-                                                                  strict=True)}
-    missing: dict[str, list[str]] = {}
-    for mineral, g in mapped.groupby("mineral"):
-        missing[str(mineral)] = sorted(
-            f"{r}:{c}" for c, r in zip(g.hs_code.astype(str), g.hs_revision.astype(str),
-                                       strict=True)
-            if corr.get((c, r), c) not in served)
+def with_codes(df: pd.DataFrame, atlas: Atlas | Any, year: int, members: list[str]
+               ) -> pd.DataFrame:
+    """``df`` (every product of the scan of the bloc ``members``) with ``hs_codes`` (the one code
+    each row's values count, labelled ``HS92:260500``) and ``hs_codes_missing`` (the mapped
+    codes of the row's minerals without imports from outside the bloc in ``year``) appended:
+    :func:`critmin.metrics.trade.hs_coverage` of the extra-bloc flows, one grouped query, so a
+    code whose goods another HS revision serves (:func:`one_hs_revision`) is never missing."""
+    from critmin.metrics.trade import hs_coverage
+
+    cov = hs_coverage(atlas.table("trade_flows"), atlas.table("hs_map"), year=year,
+                      by_importer=False, sources=atlas.table("sources"),
+                      where=lambda j: j.importer.isin(members) & ~j.exporter.isin(members))
+    cov = cov.select("mineral", "hs_codes_missing").to_pandas()
+    missing = {str(m): set(x) if x is not None else set()
+               for m, x in zip(cov.mineral, cov.hs_codes_missing, strict=True)}
     df = df.copy()
-    df["hs_codes"] = [[label] for label in labels]
+    df["hs_codes"] = [[f"{r}:{c}"] for r, c in zip(df.hs_revision, df.hs_code, strict=True)]
     df["hs_codes_missing"] = [
-        sorted({c for mi in str(v).split(",") for c in missing.get(mi, [])})
+        sorted({c for mi in str(v).split(",") for c in missing.get(mi, set())})
         if isinstance(v, str) and v else [] for v in df.minerals]
     return df
 
