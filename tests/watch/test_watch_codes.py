@@ -11,7 +11,7 @@ import pytest
 from critmin.atlas import Atlas
 from critmin.watch import indicators
 from critmin.watch.rules import RuleSpec
-from tests.metrics.test_hs_coverage import JAPAN, expected
+from tests.metrics.test_hs_coverage import JAPAN, QUAD, expected, expected_codes
 
 pytestmark = pytest.mark.slow
 
@@ -61,3 +61,18 @@ def test_geopolrisk_reading_lists_the_codes(full_atlas: Path) -> None:
     assert r.value is not None
     assert set(r.detail["hs_codes"]) == {f"HS92:{c}" for c in have}
     assert set(r.detail["hs_codes_missing"]) == {f"HS92:{c}" for c in codes - have}
+
+
+def test_group_reading_lists_the_codes_of_its_extra_group_imports(chain_atlas: Path) -> None:
+    """A group's value sums its members' imports from outside the group: its codes are those of
+    these flows, not of trade between members (raw BACI 2024 files, Quad members)."""
+    specs = [RuleSpec("QUAD", m, "import_share", "threshold", supplier="CHN", op=">",
+                      value=0.5) for m in ("cobalt", "graphite", "nickel")]
+    with Atlas(chain_atlas) as a:
+        got = indicators.compute(a, specs)
+    for s in specs:
+        r = got[indicators.key(s)]
+        counted, missing = expected_codes(s.mineral,
+                                          flow_keep=lambda i, j: j in QUAD and i not in QUAD)
+        assert set(r.detail["hs_codes"]) == counted, s
+        assert set(r.detail["hs_codes_missing"]) == missing, s

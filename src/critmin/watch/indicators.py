@@ -180,29 +180,41 @@ def import_values(ctx: Context, by_pair: dict[tuple[str, str], dict[str, float]]
     return {e: v for e, v in out.items() if v > 0}
 
 
-def hs_code_lists(ctx: Context, chain: str, year: int, minerals: set[str], importers: set[str]
-                  ) -> dict[tuple[str, str], tuple[set[str], set[str]]]:
-    """(HS codes counted, mapped codes without an import row) per (mineral, importer) in
-    ``year`` (:func:`critmin.metrics.trade.hs_coverage`: one grouped query for all of them)."""
-    cov = trade.hs_coverage(ctx.tf, ctx.hs, year=year, stage=chain, sources=ctx.src)
-    cov = cov.filter(_.mineral.isin(sorted(minerals)) & _.importer.isin(sorted(importers)))
-    df = cov.select("mineral", "importer", "hs_codes", "hs_codes_missing").to_pandas()
-    return {(str(m), str(i)): (set(c if c is not None else ()), set(x if x is not None else ()))
-            for m, i, c, x in zip(df.mineral, df.importer, df.hs_codes, df.hs_codes_missing,
-                                  strict=True)}
+def hs_code_lists(ctx: Context, chain: str, year: int, minerals: set[str], countries: set[str]
+                  ) -> dict[tuple[str, str], tuple[list[str], list[str]]]:
+    """``(mineral, country) -> (hs_codes, hs_codes_missing)`` in ``year``, sorted: the HS codes
+    with a flow the reading sums and the mapped codes without
+    (:func:`critmin.metrics.trade.hs_coverage`). For a country, its imports (one grouped query
+    for all the countries); for a group, its members' imports from outside the group, as
+    :func:`import_values` sums them (one query per group)."""
+    def lists(cov: Any, key: str) -> dict[tuple[str, str], tuple[list[str], list[str]]]:
+        df = cov.filter(cov.mineral.isin(sorted(minerals))).to_pandas()
+        return {(str(m), str(k)): (sorted(c) if c is not None else [],
+                                   sorted(x) if x is not None else [])
+                for m, k, c, x in zip(df.mineral, df[key], df.hs_codes, df.hs_codes_missing,
+                                      strict=True)}
+
+    groups = {c for c in countries if ctx.expand(c, year) != {c}}
+    plain = sorted(countries - groups)
+    out: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
+    if plain:
+        cov = trade.hs_coverage(ctx.tf, ctx.hs, year=year, stage=chain, sources=ctx.src)
+        out.update(lists(cov.filter(cov.importer.isin(plain)), "importer"))
+    for g in sorted(groups):
+        mem = sorted(ctx.expand(g, year))
+        cov = trade.hs_coverage(
+            ctx.tf, ctx.hs, year=year, stage=chain, sources=ctx.src, by_importer=False,
+            where=lambda j, mem=mem: j.importer.isin(mem) & ~j.exporter.isin(mem))
+        out.update(lists(cov.mutate(group=ibis.literal(g)), "group"))
+    return out
 
 
-def coverage_detail(lists: dict[tuple[str, str], tuple[set[str], set[str]]], mineral: str,
-                    importers: set[str]) -> dict[str, list[str]]:
-    """A reading's ``hs_codes`` (codes with an import row of the country, or of any member of
-    a group, in the year read) and ``hs_codes_missing`` (its other mapped codes), sorted."""
-    counted: set[str] = set()
-    missing: set[str] = set()
-    for i in importers:
-        c, x = lists.get((mineral, i), (set(), set()))
-        counted |= c
-        missing |= x
-    return {"hs_codes": sorted(counted), "hs_codes_missing": sorted(missing - counted)}
+def coverage_detail(lists: dict[tuple[str, str], tuple[list[str], list[str]]], mineral: str,
+                    country: str) -> dict[str, list[str]]:
+    """A reading's ``hs_codes`` and ``hs_codes_missing`` (:func:`hs_code_lists`; empty when
+    the country has no flow of the mineral)."""
+    counted, missing = lists.get((mineral, country), ([], []))
+    return {"hs_codes": counted, "hs_codes_missing": missing}
 
 
 def _trade(ctx: Context, wanted: dict[Key, RuleSpec]) -> dict[Key, Reading]:
@@ -216,7 +228,7 @@ def _trade(ctx: Context, wanted: dict[Key, RuleSpec]) -> dict[Key, Reading]:
         importers = set().union(*(ctx.expand(s.country, year) for s in specs.values()))
         minerals = {s.mineral for s in specs.values()}
         by_pair = supplier_values(ctx, chain, year, minerals, importers)
-        lists = hs_code_lists(ctx, chain, year, minerals, importers)
+        lists = hs_code_lists(ctx, chain, year, minerals, {s.country for s in specs.values()})
         for k, s in specs.items():
             values = import_values(ctx, by_pair, s.country, s.mineral, year)
             total = sum(values.values())
@@ -232,7 +244,7 @@ def _trade(ctx: Context, wanted: dict[Key, RuleSpec]) -> dict[Key, Reading]:
                 else:
                     sup = ctx.expand(s.supplier or "", year)
                     value = sum(v for e, v in values.items() if e in sup) / total
-            detail.update(coverage_detail(lists, s.mineral, ctx.expand(s.country, year)))
+            detail.update(coverage_detail(lists, s.mineral, s.country))
             out[k] = Reading(value, year, "baci", sources, detail)
     return out
 
@@ -293,7 +305,7 @@ def _import_reliance(ctx: Context, wanted: dict[Key, RuleSpec]) -> dict[Key, Rea
                 flag = None if pd.isna(row.reliance_flag) else str(row.reliance_flag)
             out[k] = Reading(value, year, "baci", sources,
                              {"reliance_flag": flag,
-                              **coverage_detail(lists, s.mineral, {s.country})})
+                              **coverage_detail(lists, s.mineral, s.country)})
     return out
 
 
