@@ -33,6 +33,7 @@ LAYERS: dict[str, int] = {
     "storage": 5,
     "starter": 6,
     "engine": 6,
+    "plans": 6,
     "synthetic": 6,
     "metrics": 7,
     "auth": 7,

@@ -15,12 +15,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from ibis import _
 
+from critmin import plans
 from critmin.atlas import Atlas
 from critmin.errors import NoDataError
-from critmin.metrics import concentration, trade
-from critmin.metrics.supply import preferred_family
 from critmin.reference import require_mineral, require_year, resolve_country
 
 #: Column order of the ``assess`` table (a stable contract: new columns may be appended).
@@ -65,18 +63,35 @@ def assess(country: str, *, year: int | None = None, minerals: Sequence[str] | N
     one for the years each importer has trade data) for the next question about the atlas.
     """
     atlas = atlas or Atlas.open()
-    cache = cache or _no_cache
     iso3 = resolve_country(country)
     minerals = [require_mineral(m) for m in minerals or ()]
-    spans = cache(("assess", "trade years"), lambda: trade_years(atlas))
-    have = spans.get(iso3)
-    if not have:
-        raise NoDataError(f"no trade data for {iso3} in the atlas: no BACI flow has it as "
-                          "importer of a mapped mineral")
-    if year is None:
-        year = have[-1]
-    require_year(year, range(have[0], have[-1] + 1), what=f"trade data for {iso3}")
-    t = cache(("assess", year), lambda: year_tables(atlas, year))
+    # with a caller's cache every country's tables are computed once and kept; without one,
+    # only this country's rows are computed (the same figures: each is per country and mineral)
+    only = None if cache is not None else iso3
+    t = None
+    if only is not None:
+        # the years with flows before one HS revision is kept per product bound the years
+        # after it: when the country imports in the latest (or the asked) year of those, that
+        # year is in its span and the exact span (a scan of every year) is not needed
+        raw = _raw_span(atlas, iso3)
+        if raw is not None and (year is None or raw[0] <= year <= raw[1]):
+            t = year_tables(atlas, raw[1] if year is None else year, country=only)
+            if t.imports.get(iso3):
+                year = t.year
+            else:
+                t = None
+    if t is None:
+        cache = cache or _no_cache
+        spans = cache(("assess", "trade years"), lambda: trade_years(atlas, importer=only))
+        have = spans.get(iso3)
+        if not have:
+            raise NoDataError(f"no trade data for {iso3} in the atlas: no BACI flow has it as "
+                              "importer of a mapped mineral")
+        if year is None:
+            year = have[-1]
+        require_year(year, range(have[0], have[-1] + 1), what=f"trade data for {iso3}")
+        t = cache(("assess", year), lambda: year_tables(atlas, year, country=only))
+    assert year is not None
     rows = []
     for r in t.imports.get(iso3, []):
         m = r["mineral"]
@@ -120,13 +135,42 @@ def assess(country: str, *, year: int | None = None, minerals: Sequence[str] | N
     return out
 
 
-def trade_years(atlas: Atlas) -> dict[str, list[int]]:
-    """``{importer: [first year, last year]}`` of the mapped minerals' trade flows."""
-    tf, hs, src = atlas.table("trade_flows"), atlas.table("hs_map"), atlas.table("sources")
-    flows = trade.mineral_trade(tf, hs, sources=src)
-    span = flows.group_by("importer").aggregate(lo=_.year.min(), hi=_.year.max()).to_pandas()
+def trade_years(atlas: Atlas, *, importer: str | None = None) -> dict[str, list[int]]:
+    """``{importer: [first year, last year]}`` of the mapped minerals' trade flows (every
+    importer, or ``importer`` only)."""
+
+    def build() -> dict[str, Any]:
+        from ibis import _
+
+        from critmin.metrics import trade
+
+        tf, hs, src = atlas.table("trade_flows"), atlas.table("hs_map"), atlas.table("sources")
+        flows = trade.mineral_trade(tf, hs, sources=src)
+        if importer is not None:
+            flows = flows.filter(flows.importer == importer)
+        return {"span": flows.group_by("importer").aggregate(lo=_.year.min(), hi=_.year.max())}
+
+    span = plans.frames(atlas, "assess.trade_years", {"importer": importer}, build)["span"]
     return {str(i): [int(lo), int(hi)] for i, lo, hi in zip(span.importer, span.lo, span.hi,
                                                               strict=True)}
+
+
+def _raw_span(atlas: Atlas, importer: str) -> tuple[int, int] | None:
+    """First and last year of ``importer``'s BACI imports under a mapped HS code from another
+    country, before :func:`critmin.metrics.trade.one_hs_revision` (which only drops rows: the
+    years of :func:`trade_years` lie inside these); None when there are none."""
+
+    def build() -> dict[str, Any]:
+        from critmin.metrics.concentration import of_family
+
+        tf, hs, src = atlas.table("trade_flows"), atlas.table("hs_map"), atlas.table("sources")
+        t = tf.filter((tf.importer == importer) & (tf.exporter != importer))
+        t = of_family(t, "baci", src, table="trade_flows").semi_join(hs, ["hs_code", "hs_revision"])
+        return {"span": t.aggregate(lo=t.year.min(), hi=t.year.max())}
+
+    span = plans.frames(atlas, "assess.raw_span", {"importer": importer}, build)["span"]
+    lo, hi = span.lo.iloc[0], span.hi.iloc[0]
+    return None if pd.isna(lo) else (int(lo), int(hi))
 
 
 @dataclass(frozen=True)
@@ -150,51 +194,77 @@ IMPORT_COLUMNS = ["imports_kusd", "top_supplier", "top_supplier_share", "import_
                   "share_msp", "share_ipef", "share_quad"]
 
 
-def year_tables(atlas: Atlas, year: int) -> YearTables:
-    """The set-based part of :func:`assess` for every country and mineral in ``year``: one
-    query per metric, none per country (each figure is per country and mineral, so a country's
-    rows are those a query for it alone computes)."""
+def year_tables(atlas: Atlas, year: int, *, country: str | None = None) -> YearTables:
+    """The set-based part of :func:`assess` for every country and mineral in ``year`` (or for
+    ``country`` only): one query per metric, none per country (each figure is per country and
+    mineral, so a country's rows are those a query for it alone computes). The queries' SQL is
+    kept between runs (:func:`critmin.plans.frames`)."""
     from critmin.metrics.geopolrisk import geopolrisk
 
-    tf, hs, src = atlas.table("trade_flows"), atlas.table("hs_map"), atlas.table("sources")
-    flows_y = trade.mineral_trade(tf, hs, sources=src).filter(_.year == year)
-    im = trade.import_metrics(flows_y, atlas.table("country_groups")).to_pandas()
+    def build() -> dict[str, Any]:  # (Ibis loads only when the plan is not cached)
+        from ibis import _
+
+        from critmin.metrics import concentration, trade
+        from critmin.metrics.supply import preferred_family
+
+        tf = atlas.table("trade_flows")
+        tf = tf.filter(tf.year == year)  # (the HS revision is chosen per year: the same rows)
+        hs, src = atlas.table("hs_map"), atlas.table("sources")
+
+        def flows(chain: str) -> Any:
+            f = trade.mineral_trade(tf, hs, stage=chain, sources=src)
+            if country is not None:  # its imports and, for net imports, its exports
+                f = f.filter((f.importer == country) | (f.exporter == country))
+            return f
+
+        out = {}
+        im = flows("all")
+        if country is not None:
+            im = im.filter(im.importer == country)
+        out["imports"] = trade.import_metrics(im, atlas.table("country_groups"))
+        # mine: every traded form (content basis) against mine production, the whole chain;
+        # refinery: refined forms against refinery production. A publisher's own basis (USGS's
+        # refined copper, say) is trade.reliance_on_basis: see docs/validation.md
+        for stage, chain in (("mine", "all"), ("refinery", "refined")):
+            # every family's rows: the preferred one serves production, World Mining Data's
+            # complete producer lists tell who produces nothing
+            r = trade.import_reliance(flows(chain), atlas.table("production"), stage=stage,
+                                      sources=src, family=None)
+            out[f"reliance_{stage}"] = r if country is None else r.filter(r.country == country)
+        # the HS codes each importer's figures count (and the mapped ones without data)
+        out["coverage"] = trade.hs_coverage(tf, hs, year=year, importer=country, sources=src)
+        # one production source family per mineral and stage (USGS MCS; refining: else the IEA)
+        prod = preferred_family(atlas.table("production"), src).drop("family")
+        conc = concentration.production_concentration(prod, sources=src, family=None)
+        out["concentration"] = conc.filter((_.year <= year) & (_.unit == "t"))
+        out["lists"] = atlas.table("critical_lists").select("list_id", "mineral")
+        return out
+
+    economies = None if country is None else [country]
+    gpr_result = plans.in_background(
+        atlas, lambda reader: geopolrisk(reader, years=[year], economies=economies))
+    f = plans.frames(atlas, "assess.year_tables", {"year": year, "country": country}, build)
     imports: dict[str, list[dict[str, Any]]] = {}
-    for r in im[["importer", "mineral", *IMPORT_COLUMNS]].to_dict("records"):
+    for r in f["imports"][["importer", "mineral", *IMPORT_COLUMNS]].to_dict("records"):
         imports.setdefault(str(r.pop("importer")), []).append(r)
-
-    # mine: every traded form (content basis) against mine production, the whole chain;
-    # refinery: refined forms against refinery production. A publisher's own basis (USGS's
-    # refined copper, say) is trade.reliance_on_basis: see docs/validation.md
-    reliance = {}
-    for stage, chain in (("mine", "all"), ("refinery", "refined")):
-        f = trade.mineral_trade(tf, hs, stage=chain, sources=src).filter(_.year == year)
-        # every family's rows: the preferred one serves production, World Mining Data's
-        # complete producer lists tell who produces nothing
-        r = trade.import_reliance(f, atlas.table("production"), stage=stage, sources=src,
-                                  family=None).to_pandas()
-        reliance[stage] = {(str(row["country"]), str(row["mineral"])): row
-                           for row in r.to_dict("records")}
-
-    # the HS codes each importer's figures count (and the mapped ones without data)
-    cov = trade.hs_coverage(tf, hs, year=year, sources=src).to_pandas()
+    reliance = {stage: {(str(row["country"]), str(row["mineral"])): row
+                        for row in f[f"reliance_{stage}"].to_dict("records")}
+                for stage in ("mine", "refinery")}
     coverage = {(str(row["importer"]), str(row["mineral"])): row
-                for row in cov.to_dict("records")}
+                for row in f["coverage"].to_dict("records")}
+    # per (mineral, stage): the latest year's row, the largest total first (one sort, not one
+    # per group)
+    conc = f["concentration"].sort_values(["mineral", "stage", "year", "total"],
+                                          ascending=[True, True, False, False], kind="stable")
+    conc = conc.drop_duplicates(["mineral", "stage"])
+    best = {(str(row["mineral"]), str(row["stage"])): row for row in conc.to_dict("records")}
 
-    # one production source family per mineral and stage (USGS MCS; refining: else the IEA)
-    prod = preferred_family(atlas.table("production"), src).drop("family")
-    conc = concentration.production_concentration(prod, sources=src, family=None)
-    conc = conc.filter((_.year <= year) & (_.unit == "t")).to_pandas()
-    best = {}
-    for (m, stage), c in conc.groupby(["mineral", "stage"], sort=False):
-        c = c[c.year == c.year.max()].sort_values("total", ascending=False).iloc[0]
-        best[(str(m), str(stage))] = c.to_dict()
-
-    gpr = geopolrisk(atlas, years=[year])
+    gpr = gpr_result()
     scores: dict[str, dict[str, float | None]] = {}
     for e, m, v in zip(gpr.economy, gpr.material, gpr.score, strict=True):
         scores.setdefault(str(e), {})[str(m)] = None if pd.isna(v) else float(v)
-    return YearTables(year, imports, reliance, coverage, best, _lists(atlas), scores)
+    lists = {m: sorted(set(g.list_id)) for m, g in f["lists"].groupby("mineral")}
+    return YearTables(year, imports, reliance, coverage, best, lists, scores)
 
 
 def no_trade_reason(atlas: Atlas, iso3: str, mineral: str, year: int) -> str:
@@ -215,8 +285,3 @@ def _number(v: Any) -> float | None:
 
 def _text(v: Any) -> str | None:
     return None if v is None or pd.isna(v) else str(v)
-
-
-def _lists(atlas: Atlas) -> dict[str, list[str]]:
-    cl = atlas.table("critical_lists").select("list_id", "mineral").to_pandas()
-    return {m: sorted(set(g.list_id)) for m, g in cl.groupby("mineral")}

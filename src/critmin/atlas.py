@@ -22,6 +22,7 @@ import contextlib
 import datetime as dt
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -144,7 +145,7 @@ def connect(path: str | Path, *, release: str | Sequence[str] | None = None
                                + (", ".join(known) or "no releases"))
     rule = "sources" in present and any(t in present for t in RELEASE_PART)
     if rule:
-        con.execute(f"CREATE TABLE _release_active AS {release_rule_sql(pins, present)}")
+        _create_release_active(con, path, release_rule_sql(pins, present))
     for name in schema.tables():
         if name not in present:
             continue
@@ -157,6 +158,50 @@ def connect(path: str | Path, *, release: str | Sequence[str] | None = None
             body = f'SELECT * FROM {_FILE_DB}.main."{name}"'
         con.execute(f'CREATE VIEW "{name}" AS {body}')
     return con
+
+
+def _create_release_active(con: duckdb.DuckDBPyConnection, path: Path, rule: str) -> None:
+    """``CREATE TABLE _release_active AS rule``, the rows kept in the user cache as a Parquet
+    file per atlas file (path, inode, size, modification time: a rebuild or a load is a new
+    key) and rule text (pins, tables, code): computing them scans every data table (a third of
+    the time it takes to open the full atlas) and they change only with the file. Off with
+    ``$CRITMIN_SQL_CACHE=0``; a cache that cannot be read or written is skipped."""
+    import hashlib
+
+    st = path.stat()
+    key = f"{path.resolve()}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}|{duckdb.__version__}|{rule}"
+    cached = (sql_cache_dir() / "release"
+              / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.parquet")
+    use_cache = os.environ.get(SQL_CACHE_ENV, "1") != "0"
+    if use_cache and cached.exists():
+        with contextlib.suppress(duckdb.Error):
+            con.execute("CREATE TABLE _release_active AS SELECT * FROM read_parquet(?)",
+                        [str(cached)])
+            return
+    con.execute(f"CREATE TABLE _release_active AS {rule}")
+    if use_cache:
+        tmp = cached.with_name(f".{cached.stem}.{os.getpid()}.parquet")
+        with contextlib.suppress(OSError, duckdb.Error):
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            quoted = str(tmp).replace("'", "''")
+            con.execute(f"COPY _release_active TO '{quoted}' (FORMAT parquet)")
+            os.replace(tmp, cached)
+            old = sorted(cached.parent.glob("*.parquet"), key=lambda f: f.stat().st_mtime_ns)
+            for f in old[:-SQL_CACHE_FILES]:
+                f.unlink(missing_ok=True)
+
+
+def view_source_ids(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """The distinct source ids of the rows of ``table`` as a connection of :func:`connect`
+    reads it (sorted). For a table read one release per family, the sources the release rule
+    kept (each covers some rows, so these are the ids of the view's rows, without a scan)."""
+    if table in RELEASE_PART and con.execute(
+            "SELECT 1 FROM duckdb_tables() WHERE table_name = '_release_active'").fetchall():
+        rows = con.execute("SELECT DISTINCT source_id FROM _release_active WHERE tbl = ?",
+                           [table]).fetchall()
+    else:
+        rows = con.execute(f'SELECT DISTINCT source_id FROM "{table}"').fetchall()
+    return sorted(r[0] for r in rows)
 
 
 class Atlas:
@@ -180,6 +225,10 @@ class Atlas:
         self._con: ibis.BaseBackend | None = None
         self._duckdb: duckdb.DuckDBPyConnection | None = connection
         self._given = connection is not None
+        self._opening: Future[duckdb.DuckDBPyConnection] | None = None
+        self._lock = threading.Lock()
+        #: Work running on cursors of the connection (critmin.plans), waited for by close().
+        self._background: list[Future[Any]] = []
 
     @classmethod
     def open(cls, path: str | Path | None = None, *,
@@ -196,8 +245,40 @@ class Atlas:
         the package SQL queries (:mod:`critmin.metrics._sql`) run without loading Ibis; the Ibis
         backend :attr:`con` reads through the same connection."""
         if self._duckdb is None:
-            self._duckdb = connect(self.path, release=self.release)
+            with self._lock:  # (a prefetching thread may ask at the same time)
+                if self._duckdb is None:
+                    opening, self._opening = self._opening, None
+                    self._duckdb = (opening.result() if opening is not None
+                                    else connect(self.path, release=self.release))
         return self._duckdb
+
+    def open_in_background(self, then: Callable[[duckdb.DuckDBPyConnection], None] | None = None
+                           ) -> None:
+        """Start opening the DuckDB connection (:func:`connect`: attach the file, choose the
+        releases, create the views) in a background thread, so that a command line does it
+        while it imports pandas; the first use of :attr:`duckdb_connection` waits for it (and
+        raises its error, if any). ``then(connection)`` runs on that thread once it is open,
+        before anyone else can use it (to make cursors for background queries: a connection
+        takes one call at a time); on an open connection it runs at once."""
+        if self._duckdb is not None or self._opening is not None:
+            if then is not None:
+                then(self.duckdb_connection)
+            return
+        future: Future[duckdb.DuckDBPyConnection] = Future()
+
+        def work() -> None:
+            try:
+                con = connect(self.path, release=self.release)
+            except BaseException as exc:  # handed to the first user of the connection
+                future.set_exception(exc)
+                return
+            if then is not None:
+                with contextlib.suppress(Exception):  # (its own errors are its own)
+                    then(con)
+            future.set_result(con)
+
+        threading.Thread(target=work, name="critmin-atlas-open", daemon=True).start()
+        self._opening = future
 
     @property
     def con(self) -> ibis.BaseBackend:
@@ -209,8 +290,13 @@ class Atlas:
                 self._con = ibis.duckdb.from_connection(self.duckdb_connection)
             else:
                 self._con = _caching_backend().from_connection(self.duckdb_connection)
-                self._con._critmin_cache_key = _atlas_identity(self.path, self.release)
+                self._con._critmin_cache_key = atlas_identity(self.path, self.release)
         return self._con
+
+    @property
+    def given_connection(self) -> bool:
+        """True when the caller passed the DuckDB connection in (its views are the caller's)."""
+        return self._given
 
     def table(self, name: str, *, all_releases: bool = False) -> ir.Table:
         """An Ibis table expression for atlas table ``name``: one release per source family, or
@@ -230,7 +316,25 @@ class Atlas:
         """Run raw SQL on the atlas; returns a pandas DataFrame."""
         return self.con.raw_sql(query).df()
 
+    def source_ids(self, table: str) -> list[str]:
+        """The distinct source ids of the rows of ``table`` as this atlas reads it (sorted;
+        :func:`view_source_ids`)."""
+        return view_source_ids(self.duckdb_connection, table)
+
+    def in_background(self, future: Future[Any]) -> None:
+        """Register work running on a cursor of this atlas's connection: :meth:`close` waits
+        for it (a connection cannot be closed while a cursor of it runs a query)."""
+        self._background.append(future)
+
     def close(self) -> None:
+        if self._opening is not None:  # (a connection still opening is closed once open)
+            with contextlib.suppress(Exception):
+                self.duckdb_connection  # noqa: B018
+        if self._background:
+            import concurrent.futures
+
+            concurrent.futures.wait(self._background)
+            self._background.clear()
         if self._con is not None:
             self._con.disconnect()
             self._con = None
@@ -262,27 +366,60 @@ _sql_memory: dict[tuple[str, str], str] = {}
 _backend_cls: type | None = None
 
 
-def _atlas_identity(path: Path, release: str | Sequence[str] | None) -> str:
+def atlas_identity(path: Path, release: str | Sequence[str] | None, *,
+                   compiler: str | None = None) -> str:
     """What a compiled query of this atlas depends on besides the expression: the file (path,
     inode, size, modification time: a rebuild is a new file), the pinned releases, and the
-    versions of Ibis, sqlglot and DuckDB that compile and run it."""
-    import ibis
-    import sqlglot
+    versions of Ibis, sqlglot and DuckDB that compile and run it (``compiler``: the Ibis and
+    sqlglot part, given by a caller that does not import them)."""
+    if compiler is None:
+        import ibis
+        import sqlglot
 
+        compiler = f"ibis {ibis.__version__}|sqlglot {sqlglot.__version__}"
     if release is None:
         release = [r.strip() for r in os.environ.get(RELEASE_ENV, "").split(",") if r.strip()]
     pins = [release] if isinstance(release, str) else list(release or ())
     st = path.stat()
     return (f"{path.resolve()}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}|"
-            f"{','.join(sorted(p.lower() for p in pins))}|ibis {ibis.__version__}|"
-            f"sqlglot {sqlglot.__version__}|duckdb {duckdb.__version__}")
+            f"{','.join(sorted(p.lower() for p in pins))}|{compiler}|duckdb {duckdb.__version__}")
+
+
+#: Name prefix of :func:`reference_memtable` tables, whose names fingerprint their content.
+REFERENCE_MEMTABLE_PREFIX = "critmin_ref_"
+
+
+def reference_memtable(label: str, columns: Mapping[str, Sequence[Any]],
+                       schema: Mapping[str, str]) -> ir.Table:
+    """An Ibis in-memory table of reference data (``columns``, typed by ``schema``) named
+    ``critmin_ref_<label>_<digest of content and schema>``: the same data has the same name in
+    every process, so an expression reading it keeps a stable :func:`expression_key` and its
+    compiled query can be cached (Ibis registers the table under that name before each run)."""
+    import hashlib
+    import json
+
+    import ibis
+    from ibis.expr import operations as ops
+
+    text = json.dumps([sorted(schema.items()), {k: list(v) for k, v in columns.items()}],
+                      sort_keys=True, default=str)
+    name = f"{REFERENCE_MEMTABLE_PREFIX}{label}_{hashlib.sha256(text.encode()).hexdigest()[:20]}"
+    if name not in _reference_memtables:  # one node per name: Ibis refuses two of one name
+        op = ibis.memtable(dict(columns), schema=dict(schema)).op()
+        _reference_memtables[name] = ops.InMemoryTable(name=name, schema=op.schema,
+                                                       data=op.data).to_expr()
+    return _reference_memtables[name]
+
+
+_reference_memtables: dict[str, Any] = {}
 
 
 def expression_key(expr: Any) -> str | None:
     """A fingerprint of an Ibis expression's shape that is the same in every process (node types
     and arguments, tables by name and schema; not the backend object), or None when the
-    expression holds something without a stable text form (an in-memory table, an object
-    printed with its address): such expressions are compiled every time."""
+    expression holds something without a stable text form (an in-memory table other than a
+    :func:`reference_memtable`, an object printed with its address): such expressions are
+    compiled every time."""
     import hashlib
 
     from ibis.common.grounds import Concrete
@@ -306,7 +443,11 @@ def expression_key(expr: Any) -> str | None:
         key = id(op)
         if key not in memo:
             if isinstance(op, ops.InMemoryTable):
-                raise _Unstable
+                if not op.name.startswith(REFERENCE_MEMTABLE_PREFIX):
+                    raise _Unstable
+                # a reference_memtable: its name is a digest of its content and schema
+                memo[key] = op.name
+                return op.name
             parts = [type(op).__module__, type(op).__qualname__]
             for name, arg in zip(op.__argnames__, op.__args__, strict=True):
                 if not (name == "source" and isinstance(op, ops.DatabaseTable)):

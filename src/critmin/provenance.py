@@ -136,6 +136,9 @@ def _duckdb_of(atlas: Any) -> Any:
 
 def _source_ids(atlas: Any, table: str) -> list[str]:
     """The distinct source ids of the rows of atlas ``table``, sorted."""
+    if hasattr(atlas, "source_ids"):  # an Atlas: without a scan where it can
+        record(table)
+        return list(atlas.source_ids(table))
     con = _duckdb_of(atlas)
     if con is not None:
         record(table)

@@ -6,6 +6,7 @@ out through :func:`emit` (the shared output layer :mod:`critmin.output`).
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -171,11 +172,20 @@ def run_analytic(fn: Callable[[Any], T], db: Path | None, engine: str | None = N
                  ) -> tuple[T, dict[str, Any]]:
     """``fn(atlas)`` on the chosen engine, and the annotations (sources, licence, atlas
     version) of the tables and source families it read (:mod:`critmin.provenance`)."""
-    from critmin import provenance
+    from critmin import plans, provenance
+    from critmin.atlas import Atlas
 
+    # this command line, where it runs: the key of the plans it used last time (critmin.plans)
+    run_key = "\0".join([os.getcwd(), os.environ.get("CRITMIN_RELEASE", ""), *_argv])
     with analytic_atlas(db, engine, parquet, master) as handle:
+        if isinstance(handle, Atlas):  # opened, and the queries the same command ran last time
+            plans.prefetch(handle, run_key)  # started, while ``fn`` imports what it needs
+            handle.open_in_background()
         with provenance.recording() as reads:
             result = fn(handle)
+        plans.remember(run_key)
+        global _quick_exit
+        _quick_exit = True
         return result, provenance.atlas_annotations(handle, reads)
 
 
@@ -217,6 +227,38 @@ def install_starter_if_missing(args: list[str]) -> None:
         starter.install(path)
 
 
+#: The arguments of the running command line (set by :func:`main`).
+_argv: list[str] = []
+#: Set by a command that only read and printed (:func:`run_analytic`): the process may end
+#: without tearing the interpreter down (:func:`console`).
+_quick_exit = False
+
+
+def console() -> None:
+    """The ``critmin`` console script and ``python -m critmin.cli``: :func:`main`, then, after a
+    command that only read the atlas and printed, the process ends with :func:`os._exit` once
+    the ``atexit`` handlers have run and the standard streams are flushed: freeing pandas' and
+    DuckDB's objects one by one at interpreter shutdown takes about 60 ms a person waits for
+    and nothing needs (docs/benchmarks.md, interactive commands)."""
+    try:
+        main()
+    except SystemExit as exc:
+        if not _quick_exit:
+            raise
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if not isinstance(exc.code, int | None):
+            print(exc.code, file=sys.stderr)
+        import atexit
+
+        atexit._run_exitfuncs()
+        import contextlib
+
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):  # (a closed pipe: nothing to write)
+                stream.flush()
+        os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``critmin`` console script.
 
@@ -224,8 +266,10 @@ def main(argv: list[str] | None = None) -> None:
     ``error: ...`` line on stderr and exit status 1, never a traceback or a usage box."""
     from typer._click.exceptions import NoArgsIsHelpError, UsageError
 
+    global _argv
+    _argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        install_starter_if_missing(list(sys.argv[1:] if argv is None else argv))
+        install_starter_if_missing(_argv)
         rv = app(args=argv, prog_name="critmin", standalone_mode=False)
     except NoArgsIsHelpError as exc:  # the help was printed
         sys.exit(exc.exit_code)

@@ -1,5 +1,5 @@
 """``python -m critmin.cli``: the same as the ``critmin`` command."""
 
-from critmin.cli import main
+from critmin.cli import console
 
-main()
+console()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from critmin.cli import Format, app, emit, run_analytic
 from critmin.cli.options import DbOption, EngineOption, FormatOption, MasterOption, ParquetOption
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @app.command("assess")
@@ -22,10 +25,13 @@ def assess_cmd(
     master: MasterOption = None,
 ) -> None:
     """Supply risk of COUNTRY per mineral: import reliance, suppliers, concentration, lists."""
-    from critmin.assessment import assess
 
-    df, ann = run_analytic(lambda atlas: assess(country, year=year, minerals=mineral,
-                                                atlas=atlas), db, engine, parquet, master)
+    def run(atlas: object) -> pd.DataFrame:
+        from critmin.assessment import assess  # (pandas loads while the atlas opens)
+
+        return assess(country, year=year, minerals=mineral, atlas=atlas)  # type: ignore[arg-type]
+
+    df, ann = run_analytic(run, db, engine, parquet, master)
     notes = list(df.attrs.get("notes", []))
     if fmt is Format.table:
         from critmin.cli.notes import coverage_notes, estimate_notes
@@ -43,7 +49,7 @@ def _reliance_notes(df: object) -> list[str]:
     """Footnotes for the reliance column: the basis and the reason of every blank."""
     import pandas as pd
 
-    from critmin.metrics.trade import RELIANCE_FLAGS
+    from critmin.metrics.formulas import RELIANCE_FLAGS
 
     assert isinstance(df, pd.DataFrame)
     flags = sorted({f for f in df.import_reliance_flag.dropna()})
@@ -126,12 +132,16 @@ def concentration_cmd(
 ) -> None:
     """Production concentration of a mineral: HHI, top-1/top-3 shares, largest producer."""
     from critmin.metrics.supply import check_family
-    from critmin.reports import views
 
     check_family(source)
-    df, ann = run_analytic(lambda atlas: views.concentration_view(
-        views.concentration(atlas, mineral, family=source), mineral, stage, year),
-        db, engine, parquet, master)
+
+    def run(atlas: object) -> pd.DataFrame:
+        from critmin.reports import views  # (pandas loads while the atlas opens)
+
+        return views.concentration_view(views.concentration(atlas, mineral, family=source),
+                                        mineral, stage, year)
+
+    df, ann = run_analytic(run, db, engine, parquet, master)
     notes: list[str] = []
     if fmt is Format.table:
         from critmin.cli.notes import estimate_notes

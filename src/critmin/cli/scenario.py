@@ -6,7 +6,7 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -21,6 +21,9 @@ from critmin.cli.options import (
     TableOrJsonOption,
 )
 from critmin.output import records
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 scenario_app = typer.Typer(help="Disruption scenarios: export bans, N-1, re-routing, stockpiles.",
                            no_args_is_help=True)
@@ -82,11 +85,14 @@ def n_minus_1_cmd(
     master: MasterOption = None,
 ) -> None:
     """N-1 test: the largest producer, its share, and how far the rest covers world demand."""
-    from critmin.scenarios.nminus1 import n_minus_1
 
-    df, ann = run_analytic(lambda atlas: n_minus_1(
-        atlas, mineral=mineral, stage=stage.value if stage else None, year=year),
-        db, engine, parquet, master)
+    def run(atlas: object) -> pd.DataFrame:
+        from critmin.scenarios.nminus1 import n_minus_1  # (pandas loads while the atlas opens)
+
+        return n_minus_1(atlas, mineral=mineral,  # type: ignore[arg-type]
+                         stage=stage.value if stage else None, year=year)
+
+    df, ann = run_analytic(run, db, engine, parquet, master)
     notes: list[str] = []
     if fmt is Format.table:
         import pandas as pd

@@ -45,6 +45,27 @@ ABOVE_100_FLAGS = {
 }
 
 
+#: Why a production figure is what it is (``production_flag``) or why reliance is blank
+#: (``reliance_flag``); shown as a footnote (CLI), a flag column (API) and a tooltip (web).
+RELIANCE_FLAGS: dict[str, str] = {
+    "not_a_listed_producer": "not among the producers a complete country list names for this "
+                             "mineral and stage (USGS without an 'Other countries' row, or World "
+                             "Mining Data): production 0",
+    "production_wmd": "production from World Mining Data (USGS counts the country in 'Other "
+                      "countries')",
+    "production_withheld": "the publisher withholds the country's production (USGS 'W')",
+    "in_rest_of_world": "the country's production is inside the publisher's 'Other countries' "
+                        "and no complete country list gives it",
+    "no_production_data": "no production source covers this mineral, stage and year",
+    "content_factor_unknown": "a traded form has no content factor or quantity, and the country "
+                              "produces: reliance cannot be put on one basis",
+    "no_apparent_consumption": "production plus net imports is not positive (nothing consumed)",
+    "value_basis": "computed on trade value (the country produces nothing, so the basis does "
+                   "not change the result)",
+    "partial_content": "on a content basis from the traded forms with a content factor, which "
+                       "carry at least 90 % of the trade value; the rest is left out",
+}
+
 def _is_ibis(x: Any) -> bool:
     return type(x).__module__.startswith("ibis.")
 

@@ -19,6 +19,7 @@ import ibis.expr.types as ir
 from ibis import _
 
 from critmin import provenance, reference
+from critmin.atlas import reference_memtable
 from critmin.metrics.concentration import (
     NOT_COUNTRIES,
     REST_OF_WORLD,
@@ -26,7 +27,11 @@ from critmin.metrics.concentration import (
     shares,
     sources_of,
 )
-from critmin.metrics.formulas import calc_apparent_consumption, calc_import_reliance
+from critmin.metrics.formulas import (  # noqa: F401  (RELIANCE_FLAGS: re-exported)
+    RELIANCE_FLAGS,
+    calc_apparent_consumption,
+    calc_import_reliance,
+)
 from critmin.metrics.supply import preferred_family
 from critmin.reference import factor_basis_is_gross
 from critmin.sources.baci import HS_REVISIONS
@@ -164,10 +169,11 @@ def hs_products(t: ir.Table) -> ir.Table:
     a code not listed is its own product in every revision (``hs_product`` = ``hs_code``).
     """
     rows = reference.rows("hs_correlation") or []
-    corr = ibis.memtable({"_code": [r["hs_code"] for r in rows],
-                          "_rev": [r["hs_revision"] for r in rows],
-                          "_product": [r["product"] for r in rows]},
-                         schema={"_code": "string", "_rev": "string", "_product": "string"})
+    corr = reference_memtable("hs_correlation",
+                              {"_code": [r["hs_code"] for r in rows],
+                               "_rev": [r["hs_revision"] for r in rows],
+                               "_product": [r["product"] for r in rows]},
+                              {"_code": "string", "_rev": "string", "_product": "string"})
     j = t.left_join(corr, [t.hs_code == corr._code, t.hs_revision == corr._rev])
     j = j.select(t, corr._product)
     return j.mutate(hs_product=j._product.fill_null(j.hs_code)).drop("_product")
@@ -188,12 +194,14 @@ def one_hs_revision(t: ir.Table, by: Sequence[str] = ("year", "hs_product")) -> 
     """
     if "hs_product" in by and "hs_product" not in t.columns:
         t = hs_products(t)
-    order = t.hs_revision.substitute({r: i for i, r in enumerate(HS_REVISIONS)}, else_=-1)
-    t = t.mutate(_rev_rank=order)
-    has_q = t.quantity_t.count().over(ibis.window(group_by=[*by, "hs_revision"])) > 0
-    t = t.mutate(_rev_rank=t._rev_rank + ibis.ifelse(has_q, 100, 0))
-    t = t.mutate(_rev_max=t._rev_rank.max().over(ibis.window(group_by=list(by))))
-    return t.filter(t._rev_rank == t._rev_max).drop("_rev_rank", "_rev_max")
+    # the choice is made on the small table of (group, revision) pairs and the rows kept by a
+    # semi join, so that a later filter on other columns (one importer) reaches the scan
+    keys = [*by, "hs_revision"]
+    r = t.group_by(keys).aggregate(_n_q=t.quantity_t.count())
+    order = r.hs_revision.substitute({v: i for i, v in enumerate(HS_REVISIONS)}, else_=-1)
+    r = r.mutate(_rev_rank=order + ibis.ifelse(r._n_q > 0, 100, 0))
+    r = r.mutate(_rev_max=r._rev_rank.max().over(ibis.window(group_by=list(by))))
+    return t.semi_join(r.filter(r._rev_rank == r._rev_max).select(*keys), keys)
 
 
 def revision_precedence(trade_flows: ir.Table) -> ir.Table:
@@ -304,27 +312,6 @@ def net_trade(flows: ir.Table) -> ir.Table:
     ).drop("missing", "vc")
 
 
-#: Why a production figure is what it is (``production_flag``) or why reliance is blank
-#: (``reliance_flag``); shown as a footnote (CLI), a flag column (API) and a tooltip (web).
-RELIANCE_FLAGS: dict[str, str] = {
-    "not_a_listed_producer": "not among the producers a complete country list names for this "
-                             "mineral and stage (USGS without an 'Other countries' row, or World "
-                             "Mining Data): production 0",
-    "production_wmd": "production from World Mining Data (USGS counts the country in 'Other "
-                      "countries')",
-    "production_withheld": "the publisher withholds the country's production (USGS 'W')",
-    "in_rest_of_world": "the country's production is inside the publisher's 'Other countries' "
-                        "and no complete country list gives it",
-    "no_production_data": "no production source covers this mineral, stage and year",
-    "content_factor_unknown": "a traded form has no content factor or quantity, and the country "
-                              "produces: reliance cannot be put on one basis",
-    "no_apparent_consumption": "production plus net imports is not positive (nothing consumed)",
-    "value_basis": "computed on trade value (the country produces nothing, so the basis does "
-                   "not change the result)",
-    "partial_content": "on a content basis from the traded forms with a content factor, which "
-                       "carry at least 90 % of the trade value; the rest is left out",
-}
-
 #: Share of a country's trade value (imports plus exports) that must have a known content for
 #: a content-basis reliance when some traded forms lack a content factor.
 CONTENT_MIN_SHARE = 0.9
@@ -344,8 +331,9 @@ def one_basis(p: ir.Table) -> ir.Table:
     the one with most named countries; then the first by name.
     """
     gross = factor_basis_is_gross()
-    kinds = ibis.memtable({"mineral": list(gross), "_want_gross": list(gross.values())},
-                          schema={"mineral": "string", "_want_gross": "boolean"})
+    kinds = reference_memtable("factor_basis",
+                               {"mineral": list(gross), "_want_gross": list(gross.values())},
+                               {"mineral": "string", "_want_gross": "boolean"})
     named = ibis.ifelse(p.country.isin(NOT_COUNTRIES), 0, 1)
     b = p.group_by(["mineral", "year", "basis"]).aggregate(_n=named.sum())
     b = b.left_join(kinds, "mineral").select(b, kinds._want_gross)

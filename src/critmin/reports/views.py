@@ -524,8 +524,7 @@ def country_page(atlas: Atlas, country: str, year: int | None = None,
     """Everything the country page shows, with tooltips: ``imports_note`` (the HS codes each
     import figure counts), the reasons of blank reliances, of coverages above 100 % and of
     estimates."""
-    from critmin.metrics.formulas import ABOVE_100_FLAGS
-    from critmin.metrics.trade import RELIANCE_FLAGS
+    from critmin.metrics.formulas import ABOVE_100_FLAGS, RELIANCE_FLAGS
     from critmin.reference import resolve_country
 
     iso3 = resolve_country(country)

@@ -12,15 +12,12 @@ published basis, for the latest year up to the base year.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from ibis import _
 
-from critmin.metrics.concentration import NOT_COUNTRIES, is_estimate
-from critmin.metrics.supply import preferred_family
-from critmin.metrics.trade import one_hs_revision
+from critmin.metrics.concentration import NOT_COUNTRIES
 
 if TYPE_CHECKING:
     from critmin.atlas import Atlas
@@ -38,6 +35,10 @@ def trade(atlas: Atlas, year: int, stage: str = "all",
     (``HS92:260400``; a code none of whose flows has a quantity is left out, see the module
     docstring).
     """
+    from ibis import _
+
+    from critmin.metrics.trade import one_hs_revision
+
     tf = atlas.table("trade_flows").filter(_.year == year)
     src = atlas.table("sources")
     tf = tf.semi_join(src.filter(src.family == "baci").select("source_id"), "source_id")
@@ -91,7 +92,19 @@ def production(atlas: Atlas, year: int, stage: str = "mine",
     mineral has several bases (e.g. gross and content), the one with most countries is kept.
     Country rows only, unless ``aggregates``: then also the publisher's rest of world (``XRW``)
     and world total (``WLD``) rows, for :func:`critmin.metrics.formulas.calc_world_total`.
+    (The query is :func:`production_rows`, the rest :func:`latest_production`.)
     """
+    rows = production_rows(atlas, year, stage, minerals, aggregates=aggregates).to_pandas()
+    return latest_production(rows)
+
+
+def production_rows(atlas: Atlas, year: int, stage: str = "mine",
+                    minerals: Sequence[str] | None = None, *, aggregates: bool = False) -> Any:
+    """The Ibis query of :func:`production`: ``mineral, country, year, basis, value,
+    estimated`` rows of the preferred family up to ``year``."""
+    from critmin.metrics.concentration import is_estimate
+    from critmin.metrics.supply import preferred_family
+
     p = atlas.table("production")
     p = p.filter((p.stage == stage) & (p.unit == "t") & (p.year <= year) & p.value.notnull())
     if minerals is not None:
@@ -99,8 +112,12 @@ def production(atlas: Atlas, year: int, stage: str = "mine",
     if not aggregates:
         p = p.filter(~p.country.isin(NOT_COUNTRIES))
     p = preferred_family(p, atlas.table("sources"))
-    df = p.select("mineral", "country", "year", "basis", "value",
-                  estimated=is_estimate(p)).to_pandas()
+    return p.select("mineral", "country", "year", "basis", "value", estimated=is_estimate(p))
+
+
+def latest_production(df: pd.DataFrame) -> pd.DataFrame:
+    """:func:`production`'s table from the rows of :func:`production_rows`: per mineral, the
+    latest year of the basis with most countries."""
     cols = ["mineral", "country", "production_t", "production_year", "basis", "estimated"]
     if df.empty:
         return pd.DataFrame(columns=cols)
@@ -120,6 +137,8 @@ def members(atlas: Atlas, group: str, year: int) -> frozenset[str]:
     1 Jan)."""
     import datetime as dt
 
+    from ibis import _
+
     cg = atlas.table("country_groups").filter(_.group_id == group).to_pandas()
     start, end = dt.date(year, 1, 1), dt.date(year, 12, 31)
     ok = (cg.joined.isna() | (pd.to_datetime(cg.joined) <= pd.Timestamp(end))) & \
@@ -130,6 +149,8 @@ def members(atlas: Atlas, group: str, year: int) -> frozenset[str]:
 def governance_pv(atlas: Atlas, year: int) -> pd.Series:
     """WGI political stability (``pv``) per country: latest estimate up to ``year`` from the
     latest ``wgi`` release (index ISO3, about -2.5 to 2.5)."""
+    from ibis import _
+
     g = atlas.table("governance").filter((_.indicator == "pv") & (_.year <= year))
     src = atlas.table("sources").filter(_.family == "wgi").select("source_id", "release")
     df = g.join(src, "source_id").select("country", "year", "estimate", "release").to_pandas()

@@ -40,12 +40,13 @@ mineral); sorted, labelled ``HS92:260500``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
-from ibis import _
 
-from critmin import reference
+from critmin import plans, reference
 from critmin.metrics.concentration import NOT_COUNTRIES, REST_OF_WORLD, WORLD
 from critmin.metrics.formulas import (
     calc_apparent_consumption,
@@ -69,9 +70,10 @@ COLUMNS = ["mineral", "stage", "year", "basis", "n_producers", "world_production
 FLAG_COLUMNS = ("content_flag", "total_flag", "coverage_flag")
 
 
-def calc_n_minus_1(production_t: pd.Series, imports_t: pd.Series,
-                   exports_t: pd.Series) -> dict[str, Any]:
-    """N-1 figures from production, imports and exports (tonnes, Series indexed by country).
+def calc_n_minus_1(production_t: pd.Series, imports_t: Mapping[str, float] | pd.Series,
+                   exports_t: Mapping[str, float] | pd.Series) -> dict[str, Any]:
+    """N-1 figures from production, imports and exports (tonnes, by country: a Series indexed
+    by country, or a mapping for imports and exports).
 
     ``production_t`` may hold the publisher's rest of world (``XRW``) and world total (``WLD``):
     the world is then :func:`calc_world_total` of them, and the top producer a named country.
@@ -111,55 +113,87 @@ def n_minus_1(atlas: Atlas, *, mineral: str | None = None, stage: str | None = N
             keep &= every.mineral == mineral
         return every[keep].reset_index(drop=True)
     minerals = [mineral] if mineral else None
-    from critmin.metrics.trade import mineral_trade
+    upto = year if year is not None else 9999
 
-    trade_years = atlas.table("trade_flows").year.max().to_pandas()
-    last_trade = int(trade_years) if trade_years is not None and pd.notna(trade_years) else None
-    rows = []
+    def base() -> dict[str, Any]:
+        tf = atlas.table("trade_flows")
+        out = {"last_trade": tf.aggregate(year=tf.year.max())}
+        for s in stages:
+            out[f"production_{s}"] = data.production_rows(atlas, upto, s, minerals,
+                                                          aggregates=True)
+        return out
+
+    # (the queries' SQL is kept between runs, critmin.plans; each batch runs side by side)
+    b = plans.frames(atlas, "nminus1.base", {"year": upto, "stages": stages,
+                                             "minerals": minerals}, base)
+    last = b["last_trade"].year.iloc[0]
+    last_trade = int(last) if last is not None and pd.notna(last) else None
+    prods = {}
     for s in stages:
-        prod = data.production(atlas, year if year is not None else 9999, s, minerals,
-                               aggregates=True)
+        prod = data.latest_production(b[f"production_{s}"])
         if year is not None:
             prod = prod[prod.production_year == year]
-        if prod.empty:
-            continue
-        flows = None
-        by_key: dict[tuple[str, int], pd.DataFrame] = {}
-        codes: dict[tuple[str, int], tuple[list[str], list[str]]] = {}
-        if last_trade is not None:
-            years = sorted({min(int(y), last_trade) for y in prod.production_year})
-            codes = world_hs_codes(atlas, CHAIN_STAGE[s], years, minerals)
-            ft = mineral_trade(atlas.table("trade_flows"), atlas.table("hs_map"),
+        if not prod.empty:
+            prods[s] = prod
+    trade_years = ({s: sorted({min(int(y), last_trade) for y in p.production_year})
+                    for s, p in prods.items()} if last_trade is not None else {})
+
+    def trade() -> dict[str, Any]:
+        from critmin.metrics.trade import mineral_trade
+
+        out = {}
+        for s, years in trade_years.items():
+            out.update(world_hs_code_queries(atlas, CHAIN_STAGE[s], years, minerals,
+                                             prefix=f"{s}_"))
+            tf = atlas.table("trade_flows")
+            # (the HS revision is chosen per year: the years' rows alone give the same flows)
+            ft = mineral_trade(tf.filter(tf.year.isin(years)), atlas.table("hs_map"),
                                stage=CHAIN_STAGE[s], sources=atlas.table("sources"))
-            ft = ft.filter(_.year.isin(years))
             if minerals:
-                ft = ft.filter(_.mineral.isin(minerals))
-            flows = ft.to_pandas()
-            # split once: a boolean mask over all flows per (mineral, year) group was the loop's
-            # largest cost (docs/benchmarks.md, interactive commands)
-            by_key = {(str(k[0]), int(k[1])): g
-                      for k, g in flows.groupby(["mineral", "year"], sort=False)}
-        for (m, py, basis), g in prod.groupby(["mineral", "production_year", "basis"]):
-            named = g[~g.country.isin(NOT_COUNTRIES)]
-            if (named.production_t > 0).sum() == 0:
+                ft = ft.filter(ft.mineral.isin(minerals))
+            out[f"{s}_flows"] = ft
+        return out
+
+    t = (plans.frames(atlas, "nminus1.trade", {"years": trade_years, "minerals": minerals},
+                      trade) if trade_years else {})
+    rows = []
+    for s, prod in prods.items():
+        sums: dict[tuple[str, int], _TradeSums] = {}
+        codes: dict[tuple[str, int], tuple[list[str], list[str]]] = {}
+        if s in trade_years:
+            codes = assemble_world_hs_codes(t, trade_years[s], prefix=f"{s}_")
+            # one grouping of all flows, not one per (mineral, year): the per-group pandas work
+            # was the loop's largest cost (docs/benchmarks.md, interactive commands)
+            sums = _trade_sums(t[f"{s}_flows"])
+        # plain Python per (mineral, year, basis): a handful of rows each, where pandas'
+        # per-call overhead was most of the loop's time (docs/benchmarks.md)
+        groups: dict[tuple[str, int, str], list[tuple[str, float, bool]]] = {}
+        for m, py, basis, c, v, e in zip(prod.mineral.tolist(), prod.production_year.tolist(),
+                                         prod.basis.tolist(), prod.country.tolist(),
+                                         prod.production_t.astype(float).tolist(),
+                                         prod.estimated.astype(bool).tolist(), strict=True):
+            groups.setdefault((str(m), int(py), str(basis)), []).append((str(c), v, e))
+        for (m, py, basis), g in sorted(groups.items()):
+            named = [(c, v) for c, v, _e in g if c not in NOT_COUNTRIES]
+            n_producers = sum(1 for _c, v in named if v > 0)
+            if n_producers == 0:
                 continue
-            ty = min(int(py), last_trade) if last_trade is not None else None
-            f = (by_key.get((str(m), int(ty)), flows.iloc[:0])
-                 if flows is not None and ty is not None else None)
-            p = g.set_index("country").production_t
-            # figures the publisher marks as estimates (the world total WLD is not a figure
-            # of its own); rest of world included
-            est_rows = g.estimated.astype(bool) & (g.country != WORLD)
-            est = g.set_index("country").estimated.astype(bool)
-            top_named = str(named.set_index("country").production_t.idxmax())
+            ty = min(py, last_trade) if last_trade is not None else None
+            f = sums.get((m, ty)) if ty is not None else None
+            p = pd.Series({c: v for c, v, _e in g}, dtype=float)
+            est = {c: e for c, _v, e in g}
+            top_named = max(named, key=lambda cv: cv[1])[0]  # (the first of equal maxima)
             imp, exp, flag = _content_trade(f, top_named)
             r = calc_n_minus_1(p, imp, exp)
             if flag in ("no_content_factor", "no_trade_data"):
                 r["coverage"] = None
             top = r["top_producer"]
+            # figures the publisher marks as estimates (the world total WLD is not a figure
+            # of its own); rest of world included
+            estimated = np.array([v for c, v, e in g if e and c != WORLD and v > 0], dtype=float)
             rows.append({
-                "mineral": m, "stage": s, "year": int(py), "basis": basis,
-                "n_producers": int((named.production_t > 0).sum()),
+                "mineral": m, "stage": s, "year": py, "basis": basis,
+                "n_producers": n_producers,
                 "world_production_t": r["world_production_t"],
                 "top_producer": top, "top_share": r["top_share"],
                 "top_production_t": float(p[top]), "top_imports_t": float(imp.get(top, 0.0)),
@@ -169,10 +203,8 @@ def n_minus_1(atlas: Atlas, *, mineral: str | None = None, stage: str | None = N
                 "coverage_flag": ("surplus" if r["coverage"] is not None
                                   and r["coverage"] > 1 else None),
                 "top_estimated": bool(est.get(top, False)),
-                "estimated_share": calc_shares(
-                    float(g.production_t[est_rows & (g.production_t > 0)].sum()),
-                    r["world_production_t"]),
-                **_codes_of(codes, str(m), ty),
+                "estimated_share": calc_shares(float(estimated.sum()), r["world_production_t"]),
+                **_codes_of(codes, m, ty),
             })
     out = pd.DataFrame(rows, columns=COLUMNS)
     for c in FLAG_COLUMNS:  # text or None, whichever rows a call computed (pandas would infer
@@ -186,7 +218,17 @@ def world_hs_codes(atlas: Atlas, chain_stage: str, years: list[int], minerals: l
     """``(mineral, year) -> (hs_codes, hs_codes_missing)``: the codes of the mineral at
     ``chain_stage`` (``mine``, ``refined`` or ``all``) with world trade rows in the year and the
     mapped codes of the revisions loaded that year without rows (a mineral with no flow at all:
-    every mapped code of those revisions is missing)."""
+    every mapped code of those revisions is missing). (The queries are
+    :func:`world_hs_code_queries`, the rest :func:`assemble_world_hs_codes`.)"""
+    frames = {k: e.to_pandas()
+              for k, e in world_hs_code_queries(atlas, chain_stage, years, minerals).items()}
+    return assemble_world_hs_codes(frames, years)
+
+
+def world_hs_code_queries(atlas: Atlas, chain_stage: str, years: list[int],
+                          minerals: list[str] | None, prefix: str = "") -> dict[str, Any]:
+    """The Ibis queries of :func:`world_hs_codes`: ``{prefix}mapped``, ``{prefix}loaded`` and
+    ``{prefix}cov_{year}`` per year."""
     from critmin.metrics.trade import hs_coverage
 
     tf, hs = atlas.table("trade_flows"), atlas.table("hs_map")
@@ -194,19 +236,34 @@ def world_hs_codes(atlas: Atlas, chain_stage: str, years: list[int], minerals: l
         hs = hs.filter(hs.chain_stage == chain_stage)
     if minerals:
         hs = hs.filter(hs.mineral.isin(minerals))
-    mapped = hs.select("mineral", "hs_code", "hs_revision").distinct().to_pandas()
-    loaded = tf.filter(tf.year.isin(years)).select("year", "hs_revision").distinct().to_pandas()
+    out = {f"{prefix}mapped": hs.select("mineral", "hs_code", "hs_revision").distinct(),
+           f"{prefix}loaded": tf.filter(tf.year.isin(years)).select("year",
+                                                                    "hs_revision").distinct()}
+    for y in years:
+        out[f"{prefix}cov_{y}"] = hs_coverage(tf, hs, year=y, by_importer=False,
+                                              sources=atlas.table("sources"))
+    return out
+
+
+def assemble_world_hs_codes(frames: dict[str, pd.DataFrame], years: list[int], prefix: str = ""
+                            ) -> dict[tuple[str, int], tuple[list[str], list[str]]]:
+    """:func:`world_hs_codes` from the frames of :func:`world_hs_code_queries`."""
+    mapped, loaded = frames[f"{prefix}mapped"], frames[f"{prefix}loaded"]
     out: dict[tuple[str, int], tuple[list[str], list[str]]] = {}
     for y in years:
         m = mapped[mapped.hs_revision.isin(set(loaded.hs_revision[loaded.year == y]))]
         for mineral, g in m.groupby("mineral"):
             out[(str(mineral), y)] = ([], sorted(g.hs_revision + ":" + g.hs_code))
-        cov = hs_coverage(tf, hs, year=y, by_importer=False,
-                          sources=atlas.table("sources")).to_pandas()
+        cov = frames[f"{prefix}cov_{y}"]
         for mineral, have, miss in zip(cov.mineral, cov.hs_codes, cov.hs_codes_missing,
                                        strict=True):
-            out[(str(mineral), y)] = (sorted(have or []), sorted(miss or []))
+            out[(str(mineral), y)] = (sorted(_codes(have)), sorted(_codes(miss)))
     return out
+
+
+def _codes(value: Any) -> list[str]:
+    """A list column's value as a list (a list or a NumPy array; a missing value is empty)."""
+    return [] if value is None or (not hasattr(value, "__len__") and pd.isna(value)) else list(value)
 
 
 def _codes_of(codes: dict[tuple[str, int], tuple[list[str], list[str]]], mineral: str,
@@ -216,18 +273,46 @@ def _codes_of(codes: dict[tuple[str, int], tuple[list[str], list[str]]], mineral
     return {"hs_codes": have, "hs_codes_missing": miss}
 
 
-def _content_trade(flows: pd.DataFrame | None, top: str) -> tuple[pd.Series, pd.Series, str | None]:
-    """Imports and exports in content tonnes per country and a flag for the top producer."""
-    empty = pd.Series(dtype=float)
-    if flows is None or flows.empty:
-        return empty, empty, "no_trade_data"
-    content = flows.content_t.astype(float).fillna(0.0)
-    imp = content.groupby(flows.importer).sum()
-    exp = content.groupby(flows.exporter).sum()
-    mine = flows[(flows.importer == top) | (flows.exporter == top)]
-    if mine.empty:
+#: Per country: content imports (t), content exports (t), and the flows it is party to
+#: (count, count with a content figure), of one mineral and year.
+_TradeSums = tuple[dict[str, float], dict[str, float], dict[str, tuple[int, int]]]
+
+
+def _trade_sums(flows: pd.DataFrame) -> dict[tuple[str, int], _TradeSums]:
+    """:data:`_TradeSums` per (mineral, year) of :func:`critmin.metrics.trade.mineral_trade`
+    rows (content of a flow without a content figure: 0)."""
+    out: dict[tuple[str, int], _TradeSums] = {}
+    if flows.empty:
+        return out
+    df = pd.DataFrame({"mineral": flows.mineral.astype(str), "year": flows.year.astype(int),
+                       "importer": flows.importer.astype(str),
+                       "exporter": flows.exporter.astype(str),
+                       "content": flows.content_t.astype(float).fillna(0.0),
+                       "n_flows": flows.n_flows.astype(int),
+                       "n_content": flows.n_content.astype(int)})
+    for side, i in (("importer", 0), ("exporter", 1)):
+        g = df.groupby(["mineral", "year", side], sort=False)[
+            ["content", "n_flows", "n_content"]].sum()
+        for (m, y, c), v, nf, nc in zip(g.index, g.content, g.n_flows, g.n_content,
+                                        strict=True):
+            entry = out.setdefault((m, int(y)), ({}, {}, {}))
+            entry[i][c] = float(v)
+            before = entry[2].get(c, (0, 0))
+            entry[2][c] = (before[0] + int(nf), before[1] + int(nc))
+    return out
+
+
+def _content_trade(sums: _TradeSums | None, top: str
+                   ) -> tuple[dict[str, float], dict[str, float], str | None]:
+    """Imports and exports in content tonnes per country and a flag for the top producer:
+    ``no_trade_data`` (no flow), ``no_content_factor`` (none of the top producer's flows has a
+    content figure), ``partial_content`` (some have none) or None."""
+    if sums is None:
+        return {}, {}, "no_trade_data"
+    imp, exp, counts = sums
+    n_flows, n_content = counts.get(top, (0, 0))
+    if n_flows == 0:  # (self-trade is dropped: no flow is counted on both sides)
         return imp, exp, None
-    missing = mine.n_flows.sum() - mine.n_content.sum()
-    if mine.n_content.sum() == 0:
+    if n_content == 0:
         return imp, exp, "no_content_factor"
-    return imp, exp, "partial_content" if missing > 0 else None
+    return imp, exp, "partial_content" if n_flows > n_content else None

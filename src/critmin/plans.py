@@ -1,0 +1,353 @@
+"""Compiled plans: the SQL of a computation's Ibis expressions, kept between runs.
+
+An interactive command (``critmin assess JPN``, ``critmin scenario n-minus-1``) asks the same
+questions of the same atlas again and again. Building its Ibis expressions and compiling them to
+SQL costs more than DuckDB's work (importing Ibis alone takes longer than the queries), so
+:func:`frames` keeps, per computation site and arguments, the compiled SQL of every expression
+the computation builds, with what running them needs:
+
+- the in-memory reference tables they read (:func:`critmin.atlas.reference_memtable`, e.g. the
+  HS correlation table), registered on the connection before the SQL runs;
+- the atlas tables and source families the build recorded (:mod:`critmin.provenance`), recorded
+  again on a hit, so that a cached answer cites the same sources.
+
+A plan is valid for one atlas file (path, inode, size, modification time), its pinned releases,
+the DuckDB, Ibis and sqlglot installations, and the critmin code and reference data (a
+fingerprint of the package files): a rebuilt atlas, an upgrade or an edit of critmin starts from
+a new plan. Plans live in ``<user cache dir>/critmin/sql/plans`` (at most :data:`MAX_PLANS`,
+the least recently written dropped first), each written to a temporary file and swapped in with
+:func:`os.replace`; ``$CRITMIN_SQL_CACHE=0`` turns the cache off. A hit runs the SQL on the
+atlas's plain DuckDB connection without importing Ibis; a miss builds, compiles, saves and runs
+the same SQL the same way, so both give the same frames.
+
+Computations on another engine (Spark, a Parquet atlas) or on a connection a caller passed in
+run their expressions through Ibis as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Mapping
+from importlib.util import find_spec
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from critmin import provenance
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from critmin.atlas import Atlas
+
+#: Most plans kept on disk (each a few kB to a few tens of kB of SQL).
+MAX_PLANS = 256
+#: Queries of one plan run at once (each on its own cursor of the atlas connection).
+PARALLEL_QUERIES = 4
+#: Plan file format (bumped when the layout changes).
+FORMAT = 1
+#: Types a reference memtable column may have, and their Arrow types.
+_ARROW_TYPES = ("string", "boolean", "float64", "int64")
+
+_fingerprint: str | None = None
+T = TypeVar("T")
+#: Names of the plan files :func:`frames` used in this process (for :func:`remember`).
+_used: list[str] = []
+#: Plans started by :func:`prefetch`: file name -> (plan, future of its frames, atlas).
+_ahead: dict[str, tuple[dict[str, Any], Any, Any]] = {}
+
+
+def frames(atlas: Any, site: str, args: Mapping[str, Any],
+           build: Callable[[], Mapping[str, Any]]) -> dict[str, pd.DataFrame]:
+    """``{name: DataFrame}`` of the Ibis tables ``build()`` returns (``{name: expression}``),
+    for the computation ``site`` (a stable name, e.g. ``"assess.year_tables"``) with JSON-able
+    ``args`` that, with the atlas, determine the expressions. See the module docstring."""
+    from critmin.atlas import Atlas
+
+    if (not isinstance(atlas, Atlas) or atlas.given_connection
+            or os.environ.get("CRITMIN_SQL_CACHE", "1") == "0"):
+        return {name: expr.to_pandas() for name, expr in build().items()}
+    path = _plan_path(atlas, site, args)
+    _used.append(path.name)
+    ahead = _ahead.pop(path.name, None)
+    if ahead is not None and ahead[2] is atlas:  # run by prefetch(), from the same saved plan
+        plan, future, _ = ahead
+        atlas.duckdb_connection  # noqa: B018  (raises if the atlas did not open: then nothing ran)
+        try:
+            result = future.result()
+        except Exception:  # (the plan run again below reports any real error)
+            result = None
+        if result is not None:
+            provenance.replay({t: set(f) for t, f in plan["reads"].items()})
+            return result
+    plan = _load(path)
+    if plan is None:
+        plan = _compile(atlas, build)
+        if plan is None:  # an expression with an unnamed in-memory table: not cacheable
+            return {name: expr.to_pandas() for name, expr in build().items()}
+        _save(path, plan)
+    else:
+        provenance.replay({t: set(f) for t, f in plan["reads"].items()})
+    return run(atlas.duckdb_connection, plan["queries"], plan["memtables"])
+
+
+def run(con: Any, queries: Mapping[str, str], memtables: Mapping[str, Any] | None = None
+        ) -> dict[str, pd.DataFrame]:
+    """Run ``queries`` (``{name: SQL}``) on the DuckDB connection ``con``, several at a time,
+    each on its own cursor (DuckDB runs them side by side, which a single small query does not
+    keep both cores busy enough to match), after registering ``memtables``. The cursors are
+    made here, on the calling thread: a connection takes one call at a time."""
+    names = list(queries)
+    cursors = [con.cursor() for _ in names]
+    try:
+        if len(names) <= 1:
+            return {n: _one(c, queries[n], memtables) for n, c in zip(names, cursors, strict=True)}
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(len(names), PARALLEL_QUERIES)) as pool:
+            frames = pool.map(lambda nc: _one(nc[1], queries[nc[0]], memtables),
+                              zip(names, cursors, strict=True))
+            return dict(zip(names, frames, strict=True))
+    finally:
+        for c in cursors:
+            c.close()
+
+
+def _one(cursor: Any, sql: str, memtables: Mapping[str, Any] | None) -> pd.DataFrame:
+    _register(cursor, memtables or {})
+    return cursor.execute(sql).df()
+
+
+def prefetch(atlas: Any, run_key: str) -> None:
+    """Start the saved plans the last run with ``run_key`` (e.g. a command line) used, each in
+    a background thread on a cursor of the atlas connection: :func:`frames` asked for one of
+    them then takes its frames instead of running its queries. The plans are found by their
+    file names, which fingerprint site, arguments, atlas, release and code (a changed atlas or
+    code asks for other plans, and what was fetched is not used). Does nothing on another
+    engine or with the cache off."""
+    from critmin.atlas import Atlas
+
+    if (not isinstance(atlas, Atlas) or atlas.given_connection
+            or os.environ.get("CRITMIN_SQL_CACHE", "1") == "0"):
+        return
+    try:
+        names = json.loads(_run_path(run_key).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        names = []
+    import threading
+    from concurrent.futures import Future
+
+    folder = sql_cache_folder()
+    todo = []
+    for name in dict.fromkeys(names) if isinstance(names, list) else []:
+        plan = _load(folder / str(name))
+        if plan is not None and name not in _ahead:
+            future: Future[dict[str, pd.DataFrame]] = Future()
+            _ahead[str(name)] = (plan, future, atlas)
+            todo.append((plan, future))
+
+    def start(con: Any) -> None:
+        """Start each plan on a cursor of ``con``, made on this thread (the connection takes
+        one call at a time): the threads then use only their own cursors."""
+        for plan, future in todo:
+            atlas.in_background(future)  # (close() waits for it)
+            try:
+                cursor = con.cursor()
+            except BaseException as exc:
+                future.set_exception(exc)
+                continue
+
+            def work(plan: dict[str, Any] = plan, future: Future[Any] = future,
+                     cursor: Any = cursor) -> None:
+                try:
+                    future.set_result(run(cursor, plan["queries"], plan["memtables"]))
+                except BaseException as exc:  # (frames() runs the plan itself then)
+                    future.set_exception(exc)
+                finally:
+                    cursor.close()
+
+            threading.Thread(target=work, name="critmin-prefetch", daemon=True).start()
+
+    if todo:
+        atlas.open_in_background(then=start)
+
+
+def remember(run_key: str) -> None:
+    """Save the names of the plans :func:`frames` used in this process under ``run_key``, for
+    :func:`prefetch` in the next run with the same key."""
+    if not _used or os.environ.get("CRITMIN_SQL_CACHE", "1") == "0":
+        return
+    path = _run_path(run_key)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(list(dict.fromkeys(_used))), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
+def _run_path(run_key: str) -> Path:
+    return sql_cache_folder() / "runs" / f"{hashlib.sha256(run_key.encode()).hexdigest()[:32]}.json"
+
+
+def sql_cache_folder() -> Path:
+    """Where plans are kept: ``<user cache dir>/critmin/sql/plans``."""
+    from critmin.atlas import sql_cache_dir
+
+    return sql_cache_dir() / "plans"
+
+
+def in_background(atlas: Any, fn: Callable[[Any], T]) -> Callable[[], T]:
+    """Start ``fn(reader)`` beside the caller's own queries and return a function that waits for
+    its value (or raises its error). On a DuckDB :class:`critmin.atlas.Atlas` the reader reads
+    through a cursor of the atlas connection, in a thread that records its reads into the
+    caller's provenance; on any other atlas ``fn(atlas)`` runs at once."""
+    from critmin.atlas import Atlas
+
+    if not isinstance(atlas, Atlas):
+        value = fn(atlas)
+        return lambda: value
+    import contextvars
+    import threading
+
+    reader = Atlas(atlas.path, release=atlas.release,
+                   connection=atlas.duckdb_connection.cursor())
+    context = contextvars.copy_context()  # (the provenance record of the caller)
+    box: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            box["value"] = context.run(fn, reader)
+        except BaseException as exc:  # handed to the caller
+            box["error"] = exc
+
+    from concurrent.futures import Future
+
+    done: Future[None] = Future()
+
+    def run_work() -> None:
+        try:
+            work()
+        finally:
+            reader.close()
+            done.set_result(None)
+
+    threading.Thread(target=run_work, name="critmin-background", daemon=True).start()
+    atlas.in_background(done)
+
+    def result() -> T:
+        done.result()
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+    return result
+
+
+def _compile(atlas: Atlas, build: Callable[[], Mapping[str, Any]]) -> dict[str, Any] | None:
+    """Build the expressions (recording the reads) and compile each to DuckDB SQL."""
+    from ibis.expr import operations as ops
+
+    from critmin.atlas import REFERENCE_MEMTABLE_PREFIX
+
+    with provenance.recording() as reads:
+        exprs = dict(build())
+    memtables: dict[str, Any] = {}
+    for expr in exprs.values():
+        for op in expr.op().find(ops.InMemoryTable):
+            if not op.name.startswith(REFERENCE_MEMTABLE_PREFIX):
+                return None
+            types = {n: str(t).lstrip("!") for n, t in op.schema.items()}
+            if any(t not in _ARROW_TYPES for t in types.values()):
+                return None
+            df = op.data.to_frame()
+            memtables[op.name] = {"types": types, "columns": {
+                n: [None if v != v else v for v in df[n].tolist()] for n in types}}
+    con = atlas.con
+    return {"format": FORMAT, "queries": {n: con.compile(e) for n, e in exprs.items()},
+            "memtables": memtables,
+            "reads": {t: sorted(f, key=str) for t, f in reads.items()}}
+
+
+def _register(con: Any, memtables: Mapping[str, Any]) -> None:
+    """Register the plan's reference tables on the DuckDB connection (once per connection)."""
+    if not memtables:
+        return
+    import pyarrow as pa
+
+    have = {r[0] for r in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE temporary UNION ALL "
+        "SELECT view_name FROM duckdb_views() WHERE temporary").fetchall()}
+    arrow = {"string": pa.string(), "boolean": pa.bool_(), "float64": pa.float64(),
+             "int64": pa.int64()}
+    for name, m in memtables.items():
+        if name not in have:
+            table = pa.table({c: pa.array(v, type=arrow[m["types"][c]])
+                              for c, v in m["columns"].items()})
+            con.register(name, table)
+
+
+def _plan_path(atlas: Atlas, site: str, args: Mapping[str, Any]) -> Path:
+    from critmin.atlas import atlas_identity
+
+    key = json.dumps([FORMAT, site, dict(args), atlas_identity(atlas.path, atlas.release,
+                                                               compiler=_compiler_versions()),
+                      code_fingerprint()], sort_keys=True, default=str)
+    return sql_cache_folder() / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+
+
+def _compiler_versions() -> str:
+    """The installed Ibis and sqlglot, without importing them: their package files' sizes and
+    modification times (an upgrade rewrites them)."""
+    parts = []
+    for name in ("ibis", "sqlglot"):
+        spec = find_spec(name)
+        if spec is None or spec.origin is None:
+            parts.append(f"{name} missing")
+            continue
+        st = Path(spec.origin).stat()
+        parts.append(f"{name} {spec.origin} {st.st_size} {st.st_mtime_ns}")
+    return "|".join(parts)
+
+
+def code_fingerprint() -> str:
+    """A fingerprint of critmin's code, SQL and reference data (each package file's path, size
+    and modification time), so an edit or an upgrade invalidates the plans."""
+    global _fingerprint
+    if _fingerprint is None:
+        root = Path(__file__).resolve().parent
+        h = hashlib.sha256()
+        for dirpath, dirnames, files in sorted(os.walk(root)):
+            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+            for f in sorted(files):
+                if f.endswith((".py", ".sql", ".csv")):
+                    st = os.stat(os.path.join(dirpath, f))
+                    h.update(f"{dirpath}/{f}|{st.st_size}|{st.st_mtime_ns}\n".encode())
+        _fingerprint = h.hexdigest()[:32]
+    return _fingerprint
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    try:
+        plan = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return plan if isinstance(plan, dict) and plan.get("format") == FORMAT else None
+
+
+def _save(path: Path, plan: dict[str, Any]) -> None:
+    """Write the plan atomically; drop the oldest plans beyond :data:`MAX_PLANS`. A cache that
+    cannot be written is skipped: it only saves time."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(plan), encoding="utf-8")
+        os.replace(tmp, path)
+        plans = list(path.parent.glob("*.json"))
+        if len(plans) > MAX_PLANS:
+            for old in sorted(plans, key=lambda f: f.stat().st_mtime_ns)[:len(plans) // 2]:
+                old.unlink(missing_ok=True)
+    except OSError:
+        pass
