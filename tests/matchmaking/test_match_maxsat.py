@@ -101,15 +101,58 @@ def test_rc2_and_sat_searches_match_brute_force(inst: B2BInstance, d: int | None
         assert expected == max([Problem.of(inst, d).trivial_bound, *refuted])
     # the decision version: total <= k is satisfiable exactly from the optimum on
     for k in range(max(0, expected - 1), expected + 2):
-        for aggregate in (True, False):
+        for aggregate, windows in itertools.product((True, False), (True, False)):
             sink = Sink()
-            sat_worker(Problem.of(inst, d), sink, k, aggregate)
+            sat_worker(Problem.of(inst, d), sink, k, aggregate, reified_windows=windows)
             if k < expected:
                 assert sink.got == [("unsat", k)]
             else:
                 kind, bound, slots = sink.got[0]
                 assert (kind, bound) == ("sol", k)
                 assert _valid(inst, slots, d) <= k
+
+
+@st.composite
+def larger_instances(draw: st.DrawFn) -> B2BInstance:
+    """Instances too large for brute force (up to 7 participants, 9 meetings, 7 slots), where
+    several participants have room for breaks."""
+    n_p = draw(st.integers(4, 7))
+    n_slots = draw(st.integers(5, 7))
+    pairs = list(itertools.combinations(range(1, n_p + 1), 2))
+    chosen = draw(st.lists(st.sampled_from(pairs), min_size=4, max_size=9, unique=True))
+    meetings = tuple(Meeting(a, b, Session.ANY) for a, b in chosen)
+    forbidden = tuple(
+        frozenset(draw(st.sets(st.integers(1, n_slots), max_size=2))) for _ in range(n_p)
+    )
+    precedences = tuple(
+        frozenset(draw(st.sets(st.integers(1, len(meetings)), max_size=1))) - {m + 1}
+        for m in range(len(meetings))
+    )
+    return B2BInstance(n_p, draw(st.integers(1, 3)), n_slots, n_slots, meetings,
+                       forbidden=forbidden, precedences=precedences)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inst=larger_instances(), d=st.sampled_from([1, 2, None]))
+def test_reified_windows_keep_every_schedule_within_the_bound(
+    inst: B2BInstance, d: int | None
+) -> None:
+    """``total <= k`` with the reified windows (at most ``k - sum lb`` participants of bound 0
+    have a break; the others are contiguous) is satisfiable exactly from RC2's optimum on."""
+    problem = Problem.of(inst, d)
+    out = Sink()
+    rc2_worker(problem, out)
+    if out.got[-1] == ("infeasible",):
+        return
+    expected = out.got[-1][1]
+    for k in range(max(0, expected - 2), expected + 3):
+        sink = Sink()
+        sat_worker(problem, sink, k, True, reified_windows=True)
+        if k < expected:
+            assert sink.got == [("unsat", k)]
+        else:
+            assert sink.got[0][:2] == ("sol", k)
+            assert _valid(inst, sink.got[0][2], d) <= k
 
 
 def test_one_table_constraint_per_slot_when_nobody_hosts_a_booth() -> None:
