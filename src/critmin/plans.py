@@ -213,7 +213,8 @@ def in_background(atlas: Any, fn: Callable[[Any], T]) -> Callable[[], T]:
     import threading
 
     reader = Atlas(atlas.path, release=atlas.release,
-                   connection=atlas.duckdb_connection.cursor())
+                   connection=atlas.duckdb_connection.cursor(),
+                   made_by_connect=not atlas.given_connection)
     context = contextvars.copy_context()  # (the provenance record of the caller)
     box: dict[str, Any] = {}
 
