@@ -214,17 +214,20 @@ class Atlas:
     """
 
     def __init__(self, path: str | Path, *, release: str | Sequence[str] | None = None,
-                 connection: duckdb.DuckDBPyConnection | None = None) -> None:
-        """``connection``: a connection (or a cursor of one) made by :func:`connect` for this
-        file and release, to read through instead of opening one: cursors of one connection
-        share its database instance (views, buffer pool, threads); the server gives each of its
-        threads such an atlas."""
+                 connection: duckdb.DuckDBPyConnection | None = None,
+                 made_by_connect: bool = False) -> None:
+        """``connection``: a connection (or a cursor of one) to read through instead of
+        opening one: cursors of one connection share its database instance (views, buffer
+        pool, threads); the server gives each of its threads such an atlas.
+        ``made_by_connect``: ``connection`` was made by :func:`connect` for this file and
+        release (its views are the atlas's own), so compiled queries and plans
+        (:mod:`critmin.plans`) are kept for it as for an atlas that opens its own."""
         self.path = Path(path)
         check_file(self.path)
         self.release = release
         self._con: ibis.BaseBackend | None = None
         self._duckdb: duckdb.DuckDBPyConnection | None = connection
-        self._given = connection is not None
+        self._given = connection is not None and not made_by_connect
         self._opening: Future[duckdb.DuckDBPyConnection] | None = None
         self._lock = threading.Lock()
         #: Work running on cursors of the connection (critmin.plans), waited for by close().

@@ -286,6 +286,6 @@ def text_table(df: pd.DataFrame, *, title: str | None = None, notes: list[str] |
         table.add_row(*(Text(cell(v, c)) for v, c in zip(row, cols, strict=True)))
     console = Console(width=max(width, Console().width), file=io.StringIO(), record=True)
     console.print(table)
-    for line in notes or []:
-        console.print(line, highlight=False, markup=False)
+    if notes:  # (one call: each line is wrapped on its own, as line by line, at less cost)
+        console.print("\n".join(notes), highlight=False, markup=False)
     return console.export_text()

@@ -52,8 +52,8 @@ _ARROW_TYPES = ("string", "boolean", "float64", "int64")
 
 _fingerprint: str | None = None
 T = TypeVar("T")
-#: Names of the plan files :func:`frames` used in this process (for :func:`remember`).
-_used: list[str] = []
+#: Names of the plan files :func:`frames` used in this process, in order (for :func:`remember`).
+_used: dict[str, None] = {}
 #: Plans started by :func:`prefetch`: file name -> (plan, future of its frames, atlas).
 _ahead: dict[str, tuple[dict[str, Any], Any, Any]] = {}
 
@@ -69,7 +69,7 @@ def frames(atlas: Any, site: str, args: Mapping[str, Any],
             or os.environ.get("CRITMIN_SQL_CACHE", "1") == "0"):
         return {name: expr.to_pandas() for name, expr in build().items()}
     path = _plan_path(atlas, site, args)
-    _used.append(path.name)
+    _used[path.name] = None
     ahead = _ahead.pop(path.name, None)
     if ahead is not None and ahead[2] is atlas:  # run by prefetch(), from the same saved plan
         plan, future, _ = ahead
@@ -182,7 +182,7 @@ def remember(run_key: str) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_text(json.dumps(list(dict.fromkeys(_used))), encoding="utf-8")
+        tmp.write_text(json.dumps(list(_used)), encoding="utf-8")
         os.replace(tmp, path)
     except OSError:
         pass
@@ -213,7 +213,8 @@ def in_background(atlas: Any, fn: Callable[[Any], T]) -> Callable[[], T]:
     import threading
 
     reader = Atlas(atlas.path, release=atlas.release,
-                   connection=atlas.duckdb_connection.cursor())
+                   connection=atlas.duckdb_connection.cursor(),
+                   made_by_connect=not atlas.given_connection)
     context = contextvars.copy_context()  # (the provenance record of the caller)
     box: dict[str, Any] = {}
 

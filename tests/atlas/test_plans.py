@@ -174,7 +174,7 @@ def test_run_gives_each_query_its_frame(cache: Path) -> None:
 
 def test_a_command_prefetches_the_plans_it_used_last_time(
         cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(plans, "_used", [])
+    monkeypatch.setattr(plans, "_used", {})
     monkeypatch.setattr(plans, "_ahead", {})
     builds: list[int] = []
     with Atlas(cache) as a:

@@ -110,7 +110,7 @@ class AtlasPool:
 
             with self._lock:
                 a = Atlas(self.path, release=self.release,
-                          connection=self._connection().cursor())
+                          connection=self._connection().cursor(), made_by_connect=True)
             self._local.atlas = a
         return a
 

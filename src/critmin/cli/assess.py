@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -26,10 +26,10 @@ def assess_cmd(
 ) -> None:
     """Supply risk of COUNTRY per mineral: import reliance, suppliers, concentration, lists."""
 
-    def run(atlas: object) -> pd.DataFrame:
+    def run(atlas: Any) -> pd.DataFrame:
         from critmin.assessment import assess  # (pandas loads while the atlas opens)
 
-        return assess(country, year=year, minerals=mineral, atlas=atlas)  # type: ignore[arg-type]
+        return assess(country, year=year, minerals=mineral, atlas=atlas)
 
     df, ann = run_analytic(run, db, engine, parquet, master)
     notes = list(df.attrs.get("notes", []))
@@ -135,7 +135,7 @@ def concentration_cmd(
 
     check_family(source)
 
-    def run(atlas: object) -> pd.DataFrame:
+    def run(atlas: Any) -> pd.DataFrame:
         from critmin.reports import views  # (pandas loads while the atlas opens)
 
         return views.concentration_view(views.concentration(atlas, mineral, family=source),

@@ -6,7 +6,7 @@ import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -86,10 +86,10 @@ def n_minus_1_cmd(
 ) -> None:
     """N-1 test: the largest producer, its share, and how far the rest covers world demand."""
 
-    def run(atlas: object) -> pd.DataFrame:
+    def run(atlas: Any) -> pd.DataFrame:
         from critmin.scenarios.nminus1 import n_minus_1  # (pandas loads while the atlas opens)
 
-        return n_minus_1(atlas, mineral=mineral,  # type: ignore[arg-type]
+        return n_minus_1(atlas, mineral=mineral,
                          stage=stage.value if stage else None, year=year)
 
     df, ann = run_analytic(run, db, engine, parquet, master)

@@ -88,20 +88,26 @@ def production(atlas: Atlas, year: int, stage: str = "mine",
     ``stage`` is a production stage (``mine``, ``refinery``, ``smelter``). Columns:
     ``mineral, country, production_t, production_year, basis, estimated`` (``estimated``: the
     publisher marks the figure as an estimate, :func:`~critmin.metrics.concentration.is_estimate`).
-    Only mass units (t); when a
-    mineral has several bases (e.g. gross and content), the one with most countries is kept.
-    Country rows only, unless ``aggregates``: then also the publisher's rest of world (``XRW``)
-    and world total (``WLD``) rows, for :func:`critmin.metrics.formulas.calc_world_total`.
-    (The query is :func:`production_rows`, the rest :func:`latest_production`.)
+    Only mass units (t); when a mineral has several bases (e.g. gross and content), the one with
+    most countries in its latest year is kept (then the first by name). Country rows only,
+    unless ``aggregates``: then also the publisher's rest of world (``XRW``) and world total
+    (``WLD``) rows, for :func:`critmin.metrics.formulas.calc_world_total`. Rows by mineral and
+    country. (The query is :func:`production_query`.)
     """
-    rows = production_rows(atlas, year, stage, minerals, aggregates=aggregates).to_pandas()
-    return latest_production(rows)
+    df = production_query(atlas, year, stage, minerals, aggregates=aggregates).to_pandas()
+    return df if len(df) else pd.DataFrame(columns=PRODUCTION_COLUMNS)
 
 
-def production_rows(atlas: Atlas, year: int, stage: str = "mine",
-                    minerals: Sequence[str] | None = None, *, aggregates: bool = False) -> Any:
-    """The Ibis query of :func:`production`: ``mineral, country, year, basis, value,
-    estimated`` rows of the preferred family up to ``year``."""
+#: Columns of :func:`production`.
+PRODUCTION_COLUMNS = ["mineral", "country", "production_t", "production_year", "basis",
+                      "estimated"]
+
+
+def production_query(atlas: Atlas, year: int, stage: str = "mine",
+                     minerals: Sequence[str] | None = None, *, aggregates: bool = False) -> Any:
+    """The Ibis query of :func:`production` (its rows, ordered by mineral and country)."""
+    import ibis
+
     from critmin.metrics.concentration import is_estimate
     from critmin.metrics.supply import preferred_family
 
@@ -112,24 +118,21 @@ def production_rows(atlas: Atlas, year: int, stage: str = "mine",
     if not aggregates:
         p = p.filter(~p.country.isin(NOT_COUNTRIES))
     p = preferred_family(p, atlas.table("sources"))
-    return p.select("mineral", "country", "year", "basis", "value", estimated=is_estimate(p))
-
-
-def latest_production(df: pd.DataFrame) -> pd.DataFrame:
-    """:func:`production`'s table from the rows of :func:`production_rows`: per mineral, the
-    latest year of the basis with most countries."""
-    cols = ["mineral", "country", "production_t", "production_year", "basis", "estimated"]
-    if df.empty:
-        return pd.DataFrame(columns=cols)
-    df = df.groupby(["mineral", "basis", "year", "country"], as_index=False).agg(
-        value=("value", "sum"), estimated=("estimated", "any"))
-    latest = df.groupby(["mineral", "basis"]).year.transform("max")
-    df = df[df.year == latest]
-    n = (~df.country.isin(NOT_COUNTRIES)).groupby([df.mineral, df.basis]).transform("sum")
-    best = df.assign(n=n).sort_values(["mineral", "n", "basis"], ascending=[True, False, True])
-    keep = best.drop_duplicates("mineral")[["mineral", "basis"]]
-    df = df.merge(keep, on=["mineral", "basis"])
-    return df.rename(columns={"value": "production_t", "year": "production_year"})[cols]
+    p = p.mutate(estimated=is_estimate(p))
+    g = p.group_by(["mineral", "basis", "year", "country"]).aggregate(
+        value=p.value.sum(), estimated=p.estimated.any())
+    # each basis at its latest year; the basis with most named countries there (then by name)
+    g = g.mutate(_latest=g.year.max().over(ibis.window(group_by=["mineral", "basis"])))
+    g = g.filter(g.year == g._latest)
+    named = ibis.ifelse(g.country.isin(NOT_COUNTRIES), 0, 1)
+    n = g.group_by(["mineral", "basis"]).aggregate(_n=named.sum())
+    n = n.mutate(_rank=ibis.row_number().over(ibis.window(
+        group_by="mineral", order_by=[ibis.desc(n._n), n.basis])))
+    keep = n.filter(n._rank == 0).select("mineral", "basis")
+    g = g.semi_join(keep, ["mineral", "basis"])
+    return g.select("mineral", "country", production_t=g.value, production_year=g.year,
+                    basis=g.basis, estimated=g.estimated).order_by(["mineral", "basis",
+                                                                    "country"])
 
 
 def members(atlas: Atlas, group: str, year: int) -> frozenset[str]:

@@ -70,22 +70,24 @@ COLUMNS = ["mineral", "stage", "year", "basis", "n_producers", "world_production
 FLAG_COLUMNS = ("content_flag", "total_flag", "coverage_flag")
 
 
-def calc_n_minus_1(production_t: pd.Series, imports_t: Mapping[str, float] | pd.Series,
+def calc_n_minus_1(production_t: Mapping[str, float] | pd.Series,
+                   imports_t: Mapping[str, float] | pd.Series,
                    exports_t: Mapping[str, float] | pd.Series) -> dict[str, Any]:
-    """N-1 figures from production, imports and exports (tonnes, by country: a Series indexed
-    by country, or a mapping for imports and exports).
+    """N-1 figures from production, imports and exports (tonnes, by country: a mapping or a
+    Series indexed by country).
 
     ``production_t`` may hold the publisher's rest of world (``XRW``) and world total (``WLD``):
-    the world is then :func:`calc_world_total` of them, and the top producer a named country.
-    Returns ``top_producer, top_share, world_production_t, top_demand_t, coverage, total_flag``
-    (:func:`calc_n_minus_1_coverage`: null when the rest of the world has no positive demand).
+    the world is then :func:`calc_world_total` of them, and the top producer a named country
+    (the largest; of equal ones, the first by code). Returns ``top_producer, top_share,
+    world_production_t, top_demand_t, coverage, total_flag`` (:func:`calc_n_minus_1_coverage`:
+    null when the rest of the world has no positive demand).
     """
-    named = production_t[~production_t.index.isin(NOT_COUNTRIES)]
-    p = named[named > 0].sort_index()
-    world, flag = calc_world_total(float(p.sum()), production_t.get(REST_OF_WORLD),
-                                   production_t.get(WORLD))
-    top = str(p.sort_values(ascending=False, kind="stable").index[0])
-    p_top = float(p[top])
+    p = {str(c): float(v) for c, v in sorted(production_t.items())
+         if c not in NOT_COUNTRIES and v > 0}
+    world, flag = calc_world_total(float(np.sum(list(p.values()), dtype=float)),
+                                   production_t.get(REST_OF_WORLD), production_t.get(WORLD))
+    top = max(p, key=p.__getitem__)  # (the first of equal maxima in code order)
+    p_top = p[top]
     d_top = calc_apparent_consumption(p_top, float(imports_t.get(top, 0.0)),
                                       float(exports_t.get(top, 0.0)))
     return {"top_producer": top, "top_share": calc_shares(p_top, world),
@@ -119,8 +121,8 @@ def n_minus_1(atlas: Atlas, *, mineral: str | None = None, stage: str | None = N
         tf = atlas.table("trade_flows")
         out = {"last_trade": tf.aggregate(year=tf.year.max())}
         for s in stages:
-            out[f"production_{s}"] = data.production_rows(atlas, upto, s, minerals,
-                                                          aggregates=True)
+            out[f"production_{s}"] = data.production_query(atlas, upto, s, minerals,
+                                                           aggregates=True)
         return out
 
     # (the queries' SQL is kept between runs, critmin.plans; each batch runs side by side)
@@ -130,7 +132,7 @@ def n_minus_1(atlas: Atlas, *, mineral: str | None = None, stage: str | None = N
     last_trade = int(last) if last is not None and pd.notna(last) else None
     prods = {}
     for s in stages:
-        prod = data.latest_production(b[f"production_{s}"])
+        prod = b[f"production_{s}"]
         if year is not None:
             prod = prod[prod.production_year == year]
         if not prod.empty:
@@ -151,7 +153,13 @@ def n_minus_1(atlas: Atlas, *, mineral: str | None = None, stage: str | None = N
                                stage=CHAIN_STAGE[s], sources=atlas.table("sources"))
             if minerals:
                 ft = ft.filter(ft.mineral.isin(minerals))
-            out[f"{s}_flows"] = ft
+            # per mineral, year and country, as importer and as exporter: content (a flow
+            # without a content figure counts 0) and the flows it is party to
+            for side in ("importer", "exporter"):
+                g = ft.group_by(["mineral", "year", side]).aggregate(
+                    content=ft.content_t.fill_null(0.0).sum(), n_flows=ft.n_flows.sum(),
+                    n_content=ft.n_content.sum())
+                out[f"{s}_{side}"] = g.rename(country=side)
         return out
 
     t = (plans.frames(atlas, "nminus1.trade", {"years": trade_years, "minerals": minerals},
@@ -164,7 +172,7 @@ def n_minus_1(atlas: Atlas, *, mineral: str | None = None, stage: str | None = N
             codes = assemble_world_hs_codes(t, trade_years[s], prefix=f"{s}_")
             # one grouping of all flows, not one per (mineral, year): the per-group pandas work
             # was the loop's largest cost (docs/benchmarks.md, interactive commands)
-            sums = _trade_sums(t[f"{s}_flows"])
+            sums = _trade_sums(t[f"{s}_importer"], t[f"{s}_exporter"])
         # plain Python per (mineral, year, basis): a handful of rows each, where pandas'
         # per-call overhead was most of the loop's time (docs/benchmarks.md)
         groups: dict[tuple[str, int, str], list[tuple[str, float, bool]]] = {}
@@ -180,7 +188,7 @@ def n_minus_1(atlas: Atlas, *, mineral: str | None = None, stage: str | None = N
                 continue
             ty = min(py, last_trade) if last_trade is not None else None
             f = sums.get((m, ty)) if ty is not None else None
-            p = pd.Series({c: v for c, v, _e in g}, dtype=float)
+            p = {c: v for c, v, _e in g}
             est = {c: e for c, _v, e in g}
             top_named = max(named, key=lambda cv: cv[1])[0]  # (the first of equal maxima)
             imp, exp, flag = _content_trade(f, top_named)
@@ -278,27 +286,20 @@ def _codes_of(codes: dict[tuple[str, int], tuple[list[str], list[str]]], mineral
 _TradeSums = tuple[dict[str, float], dict[str, float], dict[str, tuple[int, int]]]
 
 
-def _trade_sums(flows: pd.DataFrame) -> dict[tuple[str, int], _TradeSums]:
-    """:data:`_TradeSums` per (mineral, year) of :func:`critmin.metrics.trade.mineral_trade`
-    rows (content of a flow without a content figure: 0)."""
+def _trade_sums(by_importer: pd.DataFrame, by_exporter: pd.DataFrame
+                ) -> dict[tuple[str, int], _TradeSums]:
+    """:data:`_TradeSums` per (mineral, year), from the per-country sums of
+    :func:`critmin.metrics.trade.mineral_trade` rows as importer and as exporter (``mineral,
+    year, country, content, n_flows, n_content``)."""
     out: dict[tuple[str, int], _TradeSums] = {}
-    if flows.empty:
-        return out
-    df = pd.DataFrame({"mineral": flows.mineral.astype(str), "year": flows.year.astype(int),
-                       "importer": flows.importer.astype(str),
-                       "exporter": flows.exporter.astype(str),
-                       "content": flows.content_t.astype(float).fillna(0.0),
-                       "n_flows": flows.n_flows.astype(int),
-                       "n_content": flows.n_content.astype(int)})
-    for side, i in (("importer", 0), ("exporter", 1)):
-        g = df.groupby(["mineral", "year", side], sort=False)[
-            ["content", "n_flows", "n_content"]].sum()
-        for (m, y, c), v, nf, nc in zip(g.index, g.content, g.n_flows, g.n_content,
-                                        strict=True):
-            entry = out.setdefault((m, int(y)), ({}, {}, {}))
-            entry[i][c] = float(v)
-            before = entry[2].get(c, (0, 0))
-            entry[2][c] = (before[0] + int(nf), before[1] + int(nc))
+    for i, df in enumerate((by_importer, by_exporter)):
+        for m, y, c, v, nf, nc in zip(df.mineral.tolist(), df.year.tolist(),
+                                      df.country.tolist(), df.content.tolist(),
+                                      df.n_flows.tolist(), df.n_content.tolist(), strict=True):
+            entry = out.setdefault((str(m), int(y)), ({}, {}, {}))
+            entry[i][str(c)] = float(v)
+            before = entry[2].get(str(c), (0, 0))
+            entry[2][str(c)] = (before[0] + int(nf), before[1] + int(nc))
     return out
 
 
