@@ -155,6 +155,19 @@ def test_reified_windows_keep_every_schedule_within_the_bound(
             assert _valid(inst, sink.got[0][2], d) <= k
 
 
+def test_rc2_reports_infeasible_when_the_hard_clauses_fail_after_a_core() -> None:
+    """Six meetings for one table and five slots: RC2 finds a core of breaks first, then its
+    core trimming meets the unsatisfiable hard clauses (PySAT then reads an empty core)."""
+    meetings = tuple(Meeting(a, b, Session.ANY) for a, b in itertools.combinations(range(1, 5), 2))
+    inst = B2BInstance(4, 1, 5, 5, meetings,
+                       forbidden=(frozenset({1}), frozenset({4}), frozenset(), frozenset({4})),
+                       precedences=(frozenset(), frozenset(), frozenset({6}), frozenset({6}),
+                                    frozenset(), frozenset()))
+    out = Sink()
+    rc2_worker(Problem.of(inst, 1), out)
+    assert out.got[-1] == ("infeasible",)
+
+
 def test_one_table_constraint_per_slot_when_nobody_hosts_a_booth() -> None:
     # K6 on 2 tables: every slot has 15 candidate meetings for 2 tables. Without booths the pool
     # is every table, so the encoding holds exactly one "at most 2 meetings" counter per slot (a

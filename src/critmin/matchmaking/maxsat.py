@@ -374,7 +374,17 @@ def rc2_worker(problem: Problem, out: Any, solver: str = "g4") -> None:
             return super()._call_oracle(assumptions, expect_interrupt)
 
     with _Reporting(wcnf, solver=solver, adapt=True, exhaust=True, minz=True, trim=5) as rc2:
-        model = rc2.compute()
+        try:
+            model = rc2.compute()
+        except TypeError:
+            # PySAT's core trimming takes the length of the empty core (None) it gets when the
+            # hard clauses alone are unsatisfiable after a first core: then there is no schedule
+            from pysat.solvers import Solver
+
+            with Solver(name=solver, bootstrap_with=enc.clauses) as s:
+                if s.solve():
+                    raise
+            model = None
         if model is None:
             out.put(("infeasible",))
         else:
