@@ -229,7 +229,7 @@ def year_tables(atlas: Atlas, year: int, *, country: str | None = None) -> YearT
             # every family's rows: the preferred one serves production, World Mining Data's
             # complete producer lists tell who produces nothing
             r = trade.import_reliance(flows(chain), atlas.table("production"), stage=stage,
-                                      sources=src, family=None)
+                                      sources=src, family=None, years=[year])
             out[f"reliance_{stage}"] = r if country is None else r.filter(r.country == country)
         # the HS codes each importer's figures count (and the mapped ones without data)
         out["coverage"] = trade.hs_coverage(tf, hs, year=year, importer=country, sources=src)

@@ -348,8 +348,8 @@ def one_basis(p: ir.Table) -> ir.Table:
 
 
 def production_status(production: ir.Table, *, stage: str, sources: ir.Table | None = None,
-                      family: str | None = "usgs-mcs", complete_family: str | None = "wmd"
-                      ) -> ir.Table:
+                      family: str | None = "usgs-mcs", complete_family: str | None = "wmd",
+                      years: Sequence[int] | None = None) -> ir.Table:
     """Production per (mineral, year, country) with the rule that turns a gap into a number.
 
     Columns ``mineral, year, country, production_t, production_flag, production_basis`` for
@@ -363,6 +363,9 @@ def production_status(production: ir.Table, *, stage: str, sources: ir.Table | N
     ``Fe content`` for iron ore, gross weight for magnesite): a publisher giving two bases
     (USGS iron ore as usable ore and as Fe content) is never summed across them, and a World
     Mining Data figure fills a country USGS does not name only on the same basis.
+
+    ``years`` keeps those years only, once the family is chosen (the choice looks at every
+    year; everything after it is per mineral and year, so the rows kept are unchanged).
     """
     p = production.filter((production.stage == stage) & production.unit.isin(list(MASS_UNITS)))
     factor = ibis.cases(*[(p.unit == u, f) for u, f in MASS_UNITS.items()],
@@ -375,6 +378,9 @@ def production_status(production: ir.Table, *, stage: str, sources: ir.Table | N
         u = of_family(p, family, sources)
     w = (of_family(p, complete_family, sources)
          if complete_family is not None and srcs is not None else None)
+    if years is not None:
+        u = u.filter(u.year.isin(list(years)))
+        w = w.filter(w.year.isin(list(years))) if w is not None else None
     u = one_basis(u)
     listed = u.filter(~u.country.isin(NOT_COUNTRIES)).group_by(
         ["mineral", "year", "country", "production_basis"]).aggregate(
@@ -411,7 +417,8 @@ def production_status(production: ir.Table, *, stage: str, sources: ir.Table | N
 
 
 def import_reliance(flows: ir.Table, production: ir.Table, *, stage: str,
-                    sources: ir.Table | None = None, family: str | None = "usgs-mcs") -> ir.Table:
+                    sources: ir.Table | None = None, family: str | None = "usgs-mcs",
+                    years: Sequence[int] | None = None) -> ir.Table:
     """Net import reliance per country, mineral and year (:func:`calc_import_reliance`).
 
     reliance = (M - X) / (P + M - X), on a metal-content basis: imports M and exports X in
@@ -427,10 +434,12 @@ def import_reliance(flows: ir.Table, production: ir.Table, *, stage: str,
     production_t, production_flag, production_basis, apparent_consumption_t, import_reliance,
     reliance_basis, reliance_flag`` (the reason of a blank, :data:`RELIANCE_FLAGS`;
     ``production_basis``: the one production basis used, :func:`one_basis`, e.g. ``Fe content``
-    for iron ore). Negative: a net exporter.
+    for iron ore). Negative: a net exporter. ``years``: compute production for these years
+    only (:func:`production_status`; pass the years of ``flows`` when it holds only those).
     """
     nt = net_trade(flows)
-    status, lists = production_status(production, stage=stage, sources=sources, family=family)
+    status, lists = production_status(production, stage=stage, sources=sources, family=family,
+                                      years=years)
     status = status.view()
     j = nt.left_join(status, ["country", "mineral", "year"]).select(
         nt, status.production_t, status.production_flag, status.production_basis)

@@ -21,12 +21,21 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from critmin.scenarios.spec import ScenarioSpec, load_spec, parse_spec
-
 if TYPE_CHECKING:
     from critmin.atlas import Atlas
+    from critmin.scenarios.spec import ScenarioSpec
 
 __all__ = ["ScenarioResult", "ScenarioSpec", "load_spec", "parse_spec", "run"]
+
+
+def __getattr__(name: str) -> Any:
+    """The scenario-spec models (pydantic) load on first use, not with the package: the N-1
+    test and the other modules do not need them (PEP 562)."""
+    if name in ("ScenarioSpec", "load_spec", "parse_spec"):
+        from critmin.scenarios import spec
+
+        return getattr(spec, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -72,6 +81,7 @@ def run(spec: ScenarioSpec | dict[str, Any] | str | Path,
     from critmin.atlas import Atlas
     from critmin.scenarios import data, exposure, reroute
     from critmin.scenarios.nminus1 import world_hs_codes
+    from critmin.scenarios.spec import load_spec, parse_spec
 
     if isinstance(spec, str | Path):
         spec = load_spec(spec)
