@@ -184,8 +184,17 @@ def remember(run_key: str) -> None:
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
         tmp.write_text(json.dumps(list(_used)), encoding="utf-8")
         os.replace(tmp, path)
+        _evict(path.parent)
     except OSError:
         pass
+
+
+def _evict(folder: Path) -> None:
+    """Keep at most :data:`MAX_PLANS` files in ``folder``: past that, the older half goes."""
+    files = list(folder.glob("*.json"))
+    if len(files) > MAX_PLANS:
+        for old in sorted(files, key=lambda f: f.stat().st_mtime_ns)[:len(files) // 2]:
+            old.unlink(missing_ok=True)
 
 
 def _run_path(run_key: str) -> Path:
@@ -346,9 +355,6 @@ def _save(path: Path, plan: dict[str, Any]) -> None:
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
         tmp.write_text(json.dumps(plan), encoding="utf-8")
         os.replace(tmp, path)
-        plans = list(path.parent.glob("*.json"))
-        if len(plans) > MAX_PLANS:
-            for old in sorted(plans, key=lambda f: f.stat().st_mtime_ns)[:len(plans) // 2]:
-                old.unlink(missing_ok=True)
+        _evict(path.parent)
     except OSError:
         pass

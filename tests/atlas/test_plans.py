@@ -217,3 +217,12 @@ def test_the_release_table_is_kept_per_atlas_file(cache: Path,
     after = rows()
     assert after != first and len(list(folder.glob("*.parquet"))) == 3
     assert {r[1] for r in after} > {r[1] for r in first}  # the MCS 2024 source counts now
+
+
+def test_the_remembered_runs_are_bounded(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(plans, "_used", {"a-plan.json": None})
+    monkeypatch.setattr(plans, "MAX_PLANS", 8)
+    for i in range(20):
+        plans.remember(f"critmin command {i}")
+    runs = list((plans.sql_cache_folder() / "runs").glob("*.json"))
+    assert 0 < len(runs) <= 8
