@@ -168,11 +168,10 @@ def _create_release_active(con: duckdb.DuckDBPyConnection, path: Path, rule: str
     ``$CRITMIN_SQL_CACHE=0``; a cache that cannot be read or written is skipped."""
     import hashlib
 
-    st = path.stat()
-    key = f"{path.resolve()}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}|{duckdb.__version__}|{rule}"
+    key = f"{_file_identity(path)}|{duckdb.__version__}|{rule}"
     cached = (sql_cache_dir() / "release"
               / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.parquet")
-    use_cache = os.environ.get(SQL_CACHE_ENV, "1") != "0"
+    use_cache = sql_cache_enabled()
     if use_cache and cached.exists():
         with contextlib.suppress(duckdb.Error):
             con.execute("CREATE TABLE _release_active AS SELECT * FROM read_parquet(?)",
@@ -383,9 +382,21 @@ def atlas_identity(path: Path, release: str | Sequence[str] | None, *,
     if release is None:
         release = [r.strip() for r in os.environ.get(RELEASE_ENV, "").split(",") if r.strip()]
     pins = [release] if isinstance(release, str) else list(release or ())
+    return (f"{_file_identity(path)}|{','.join(sorted(p.lower() for p in pins))}|{compiler}|"
+            f"duckdb {duckdb.__version__}")
+
+
+def _file_identity(path: Path) -> str:
+    """The atlas file as cached artefacts know it: path, inode, size, modification time (a
+    rebuild or a load is a new identity)."""
     st = path.stat()
-    return (f"{path.resolve()}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}|"
-            f"{','.join(sorted(p.lower() for p in pins))}|{compiler}|duckdb {duckdb.__version__}")
+    return f"{path.resolve()}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}"
+
+
+def sql_cache_enabled() -> bool:
+    """False when ``$CRITMIN_SQL_CACHE=0`` turns the on-disk caches (compiled queries, plans,
+    release tables) off."""
+    return os.environ.get(SQL_CACHE_ENV, "1") != "0"
 
 
 #: Name prefix of :func:`reference_memtable` tables, whose names fingerprint their content.
@@ -533,7 +544,7 @@ def _caching_backend() -> type:
                     return super().compile(expr, limit=limit, params=params, pretty=pretty)
                 if limit is not None:
                     key = f"{key}-{limit}"
-                disk = os.environ.get(SQL_CACHE_ENV, "1") != "0"
+                disk = sql_cache_enabled()
                 sql = _sql_memory.get((identity, key))
                 if sql is None and disk:
                     sql = _load_sql(identity, key)

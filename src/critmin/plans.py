@@ -63,10 +63,7 @@ def frames(atlas: Any, site: str, args: Mapping[str, Any],
     """``{name: DataFrame}`` of the Ibis tables ``build()`` returns (``{name: expression}``),
     for the computation ``site`` (a stable name, e.g. ``"assess.year_tables"``) with JSON-able
     ``args`` that, with the atlas, determine the expressions. See the module docstring."""
-    from critmin.atlas import Atlas
-
-    if (not isinstance(atlas, Atlas) or atlas.given_connection
-            or os.environ.get("CRITMIN_SQL_CACHE", "1") == "0"):
+    if not _enabled(atlas):
         return {name: expr.to_pandas() for name, expr in build().items()}
     path = _plan_path(atlas, site, args)
     _used[path.name] = None
@@ -83,10 +80,10 @@ def frames(atlas: Any, site: str, args: Mapping[str, Any],
             return result
     plan = _load(path)
     if plan is None:
-        plan = _compile(atlas, build)
+        exprs, plan = _compile(atlas, build)
         if plan is None:  # an expression with an unnamed in-memory table: not cacheable
-            return {name: expr.to_pandas() for name, expr in build().items()}
-        _save(path, plan)
+            return {name: expr.to_pandas() for name, expr in exprs.items()}
+        _write(path, json.dumps(plan))
     else:
         provenance.replay({t: set(f) for t, f in plan["reads"].items()})
     return run(atlas.duckdb_connection, plan["queries"], plan["memtables"])
@@ -126,10 +123,7 @@ def prefetch(atlas: Any, run_key: str) -> None:
     file names, which fingerprint site, arguments, atlas, release and code (a changed atlas or
     code asks for other plans, and what was fetched is not used). Does nothing on another
     engine or with the cache off."""
-    from critmin.atlas import Atlas
-
-    if (not isinstance(atlas, Atlas) or atlas.given_connection
-            or os.environ.get("CRITMIN_SQL_CACHE", "1") == "0"):
+    if not _enabled(atlas):
         return
     try:
         names = json.loads(_run_path(run_key).read_text(encoding="utf-8"))
@@ -176,17 +170,18 @@ def prefetch(atlas: Any, run_key: str) -> None:
 def remember(run_key: str) -> None:
     """Save the names of the plans :func:`frames` used in this process under ``run_key``, for
     :func:`prefetch` in the next run with the same key."""
-    if not _used or os.environ.get("CRITMIN_SQL_CACHE", "1") == "0":
-        return
-    path = _run_path(run_key)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_text(json.dumps(list(_used)), encoding="utf-8")
-        os.replace(tmp, path)
-        _evict(path.parent)
-    except OSError:
-        pass
+    from critmin.atlas import sql_cache_enabled
+
+    if _used and sql_cache_enabled():
+        _write(_run_path(run_key), json.dumps(list(_used)))
+
+
+def _enabled(atlas: Any) -> bool:
+    """Plans are kept for a DuckDB :class:`critmin.atlas.Atlas` whose views are its own, unless
+    ``$CRITMIN_SQL_CACHE=0``."""
+    from critmin.atlas import Atlas, sql_cache_enabled
+
+    return isinstance(atlas, Atlas) and not atlas.given_connection and sql_cache_enabled()
 
 
 def _evict(folder: Path) -> None:
@@ -220,44 +215,35 @@ def in_background(atlas: Any, fn: Callable[[Any], T]) -> Callable[[], T]:
         return lambda: value
     import contextvars
     import threading
+    from concurrent.futures import Future
 
     reader = Atlas(atlas.path, release=atlas.release,
                    connection=atlas.duckdb_connection.cursor(),
                    made_by_connect=not atlas.given_connection)
     context = contextvars.copy_context()  # (the provenance record of the caller)
-    box: dict[str, Any] = {}
+    future: Future[T] = Future()
 
     def work() -> None:
         try:
-            box["value"] = context.run(fn, reader)
+            try:
+                value = context.run(fn, reader)
+            finally:
+                reader.close()  # (before the future is done: close() of the atlas waits for it)
         except BaseException as exc:  # handed to the caller
-            box["error"] = exc
+            future.set_exception(exc)
+        else:
+            future.set_result(value)
 
-    from concurrent.futures import Future
-
-    done: Future[None] = Future()
-
-    def run_work() -> None:
-        try:
-            work()
-        finally:
-            reader.close()
-            done.set_result(None)
-
-    threading.Thread(target=run_work, name="critmin-background", daemon=True).start()
-    atlas.in_background(done)
-
-    def result() -> T:
-        done.result()
-        if "error" in box:
-            raise box["error"]
-        return box["value"]
-
-    return result
+    threading.Thread(target=work, name="critmin-background", daemon=True).start()
+    atlas.in_background(future)
+    return future.result
 
 
-def _compile(atlas: Atlas, build: Callable[[], Mapping[str, Any]]) -> dict[str, Any] | None:
-    """Build the expressions (recording the reads) and compile each to DuckDB SQL."""
+def _compile(atlas: Atlas, build: Callable[[], Mapping[str, Any]]
+             ) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Build the expressions (recording the reads) and compile each to DuckDB SQL: the
+    expressions and the plan (None when an expression cannot be kept: it reads an unnamed
+    in-memory table)."""
     from ibis.expr import operations as ops
 
     from critmin.atlas import REFERENCE_MEMTABLE_PREFIX
@@ -268,17 +254,17 @@ def _compile(atlas: Atlas, build: Callable[[], Mapping[str, Any]]) -> dict[str, 
     for expr in exprs.values():
         for op in expr.op().find(ops.InMemoryTable):
             if not op.name.startswith(REFERENCE_MEMTABLE_PREFIX):
-                return None
+                return exprs, None
             types = {n: str(t).lstrip("!") for n, t in op.schema.items()}
             if any(t not in _ARROW_TYPES for t in types.values()):
-                return None
+                return exprs, None
             df = op.data.to_frame()
             memtables[op.name] = {"types": types, "columns": {
                 n: [None if v != v else v for v in df[n].tolist()] for n in types}}
     con = atlas.con
-    return {"format": FORMAT, "queries": {n: con.compile(e) for n, e in exprs.items()},
-            "memtables": memtables,
-            "reads": {t: sorted(f, key=str) for t, f in reads.items()}}
+    return exprs, {"format": FORMAT, "queries": {n: con.compile(e) for n, e in exprs.items()},
+                   "memtables": memtables,
+                   "reads": {t: sorted(f, key=str) for t, f in reads.items()}}
 
 
 def _register(con: Any, memtables: Mapping[str, Any]) -> None:
@@ -347,13 +333,14 @@ def _load(path: Path) -> dict[str, Any] | None:
     return plan if isinstance(plan, dict) and plan.get("format") == FORMAT else None
 
 
-def _save(path: Path, plan: dict[str, Any]) -> None:
-    """Write the plan atomically; drop the oldest plans beyond :data:`MAX_PLANS`. A cache that
-    cannot be written is skipped: it only saves time."""
+def _write(path: Path, text: str) -> None:
+    """Write a plan or a remembered run atomically (a temporary file and :func:`os.replace`);
+    past :data:`MAX_PLANS` files in its folder, the older half goes. A cache that cannot be
+    written is skipped: it only saves time."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        tmp.write_text(json.dumps(plan), encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
         _evict(path.parent)
     except OSError:

@@ -173,10 +173,10 @@ def run_analytic(fn: Callable[[Any], T], db: Path | None, engine: str | None = N
     """``fn(atlas)`` on the chosen engine, and the annotations (sources, licence, atlas
     version) of the tables and source families it read (:mod:`critmin.provenance`)."""
     from critmin import plans, provenance
-    from critmin.atlas import Atlas
+    from critmin.atlas import RELEASE_ENV, Atlas
 
     # this command line, where it runs: the key of the plans it used last time (critmin.plans)
-    run_key = "\0".join([os.getcwd(), os.environ.get("CRITMIN_RELEASE", ""), *_argv])
+    run_key = "\0".join([os.getcwd(), os.environ.get(RELEASE_ENV, ""), *_argv])
     with analytic_atlas(db, engine, parquet, master) as handle:
         if isinstance(handle, Atlas):  # opened, and the queries the same command ran last time
             plans.prefetch(handle, run_key)  # started, while ``fn`` imports what it needs
@@ -249,10 +249,9 @@ def console() -> None:
         if not isinstance(exc.code, int | None):
             print(exc.code, file=sys.stderr)
         import atexit
-
-        atexit._run_exitfuncs()
         import contextlib
 
+        atexit._run_exitfuncs()
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(OSError, ValueError):  # (a closed pipe: nothing to write)
                 stream.flush()
