@@ -157,15 +157,15 @@ def trade_years(atlas: Atlas, *, importer: str | None = None) -> dict[str, list[
 
 def _raw_span(atlas: Atlas, importer: str) -> tuple[int, int] | None:
     """First and last year of ``importer``'s BACI imports under a mapped HS code from another
-    country, before :func:`critmin.metrics.trade.one_hs_revision` (which only drops rows: the
-    years of :func:`trade_years` lie inside these); None when there are none."""
+    country (:func:`critmin.metrics.trade.mapped_flows`), before
+    :func:`critmin.metrics.trade.one_hs_revision` (which only drops rows: the years of
+    :func:`trade_years` lie inside these); None when there are none."""
 
     def build() -> dict[str, Any]:
-        from critmin.metrics.concentration import of_family
+        from critmin.metrics.trade import mapped_flows
 
         tf, hs, src = atlas.table("trade_flows"), atlas.table("hs_map"), atlas.table("sources")
-        t = tf.filter((tf.importer == importer) & (tf.exporter != importer))
-        t = of_family(t, "baci", src, table="trade_flows").semi_join(hs, ["hs_code", "hs_revision"])
+        t = mapped_flows(tf.filter(tf.importer == importer), hs, sources=src, columns=())
         return {"span": t.aggregate(lo=t.year.min(), hi=t.year.max())}
 
     span = plans.frames(atlas, "assess.raw_span", {"importer": importer}, build)["span"]

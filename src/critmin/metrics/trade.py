@@ -18,7 +18,7 @@ import ibis
 import ibis.expr.types as ir
 from ibis import _
 
-from critmin import provenance, reference
+from critmin import reference
 from critmin.atlas import reference_memtable
 from critmin.metrics.concentration import (
     NOT_COUNTRIES,
@@ -53,18 +53,8 @@ def mineral_trade(trade_flows: ir.Table, hs_map: ir.Table, *, stage: str = "all"
     correlation table ``reference/hs_correlation.csv`` gives as overlapping, e.g. HS92 252890
     and HS17 252800 natural borates), only one revision counts (:func:`one_hs_revision`).
     """
-    t = trade_flows
-    if family is not None and sources is not None:
-        provenance.record("trade_flows", family)
-        fam = sources.filter(sources.family == family).select("source_id")
-        t = t.semi_join(fam, "source_id")
-    m = hs_map
-    if stage != "all":
-        m = m.filter(m.chain_stage == stage)
-    if forms is not None:
-        m = m.filter(m.stage.isin(list(forms)))
-    m = m.select("hs_code", "hs_revision", "mineral", "content_factor")
-    j = t.join(m, ["hs_code", "hs_revision"]).filter(_.exporter != _.importer)
+    j = mapped_flows(trade_flows, hs_map, stage=stage, forms=forms, family=family,
+                     sources=sources, columns=("mineral", "content_factor"))
     j = one_hs_revision(j, ("year", "hs_product", "mineral"))
     content = j.quantity_t * j.content_factor
     return j.group_by(["year", "exporter", "importer", "mineral"]).aggregate(
@@ -75,6 +65,38 @@ def mineral_trade(trade_flows: ir.Table, hs_map: ir.Table, *, stage: str = "all"
         n_content=content.count(),
         value_content_kusd=j.value_kusd.sum(where=content.notnull()),
     )
+
+
+def mapped_flows(trade_flows: ir.Table, hs_map: ir.Table, *, stage: str = "all",
+                 forms: Sequence[str] | None = None, family: str | None = "baci",
+                 sources: ir.Table | None = None, columns: Sequence[str] = ("mineral",)
+                 ) -> ir.Table:
+    """The flows of ``trade_flows`` under an HS code ``hs_map`` maps, self-trade (re-imports)
+    dropped: the rows :func:`mineral_trade` sums, before :func:`one_hs_revision` keeps one
+    revision per product.
+
+    ``family`` keeps the flows of that source family (:func:`of_trade_family`); ``stage`` and
+    ``forms`` choose the mapped codes as in :func:`mineral_trade`. A flow comes once per mapped
+    row of its code, with that row's ``columns`` (``hs_map`` columns, e.g. ``mineral``); with no
+    columns, once (a code mapped to any mineral)."""
+    t = of_trade_family(trade_flows, family, sources)
+    m = hs_map
+    if stage != "all":
+        m = m.filter(m.chain_stage == stage)
+    if forms is not None:
+        m = m.filter(m.stage.isin(list(forms)))
+    keys = ["hs_code", "hs_revision"]
+    j = t.join(m.select(*keys, *columns), keys) if columns else t.semi_join(m, keys)
+    return j.filter(_.exporter != _.importer)
+
+
+def of_trade_family(trade_flows: ir.Table, family: str | None, sources: ir.Table | None
+                    ) -> ir.Table:
+    """The flows of source ``family`` (recorded as read, :mod:`critmin.provenance`); every flow
+    when ``family`` or ``sources`` is None."""
+    if family is None or sources is None:
+        return trade_flows
+    return of_family(trade_flows, family, sources, table="trade_flows")
 
 
 def hs_coverage(trade_flows: ir.Table, hs_map: ir.Table, *, year: int, stage: str = "all",
@@ -145,15 +167,11 @@ def _coverage_flows(trade_flows: ir.Table, hs_map: ir.Table, *, year: int, stage
     ``year, exporter, importer, mineral, hs_code, hs_revision``, and the mapped codes
     (``mineral, hs_code, hs_revision``) of the revisions loaded that year; a product some
     revision serves shows as that revision's codes only."""
-    t = trade_flows.filter(trade_flows.year == year)
-    if family is not None and sources is not None:
-        t = t.semi_join(sources.filter(sources.family == family).select("source_id"),
-                        "source_id")
-    m = hs_map if stage == "all" else hs_map.filter(hs_map.chain_stage == stage)
-    m = m.select("hs_code", "hs_revision", "mineral").distinct()
-    j = t.join(m, ["hs_code", "hs_revision"]).filter(_.exporter != _.importer)
-    j = one_hs_revision(j, ("year", "hs_product", "mineral"))
+    t = of_trade_family(trade_flows.filter(trade_flows.year == year), family, sources)
     keys = ["mineral", "hs_code", "hs_revision"]
+    m = hs_map if stage == "all" else hs_map.filter(hs_map.chain_stage == stage)
+    m = m.select(*keys).distinct()
+    j = one_hs_revision(mapped_flows(t, m, family=None), ("year", "hs_product", "mineral"))
     mapped = hs_products(m.semi_join(t.select("hs_revision").distinct(), "hs_revision"))
     s = j.select("mineral", "hs_product", served_revision=j.hs_revision).distinct()
     mapped = mapped.left_join(s, ["mineral", "hs_product"]).select(mapped, s.served_revision)
