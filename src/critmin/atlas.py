@@ -165,7 +165,8 @@ def _create_release_active(con: duckdb.DuckDBPyConnection, path: Path, rule: str
     file per atlas file (path, inode, size, modification time: a rebuild or a load is a new
     key) and rule text (pins, tables, code): computing them scans every data table (a third of
     the time it takes to open the full atlas) and they change only with the file. Off with
-    ``$CRITMIN_SQL_CACHE=0``; a cache that cannot be read or written is skipped."""
+    ``$CRITMIN_SQL_CACHE=0``; at most :data:`SQL_CACHE_FILES` files (:func:`evict`); a cache
+    that cannot be read or written is skipped."""
     import hashlib
 
     key = f"{_file_identity(path)}|{duckdb.__version__}|{rule}"
@@ -185,9 +186,7 @@ def _create_release_active(con: duckdb.DuckDBPyConnection, path: Path, rule: str
             quoted = str(tmp).replace("'", "''")
             con.execute(f"COPY _release_active TO '{quoted}' (FORMAT parquet)")
             os.replace(tmp, cached)
-            old = sorted(cached.parent.glob("*.parquet"), key=lambda f: f.stat().st_mtime_ns)
-            for f in old[:-SQL_CACHE_FILES]:
-                f.unlink(missing_ok=True)
+            evict(cached.parent, "*.parquet", SQL_CACHE_FILES)
 
 
 def view_source_ids(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
@@ -361,8 +360,8 @@ class Atlas:
 #: Environment variable: ``0`` turns the on-disk compiled-query cache off (the in-process one
 #: stays).
 SQL_CACHE_ENV = "CRITMIN_SQL_CACHE"
-#: Compiled queries kept per atlas identity (the oldest half goes when full), and atlas
-#: identities kept on disk.
+#: Compiled queries kept per atlas identity, and atlas identities (and release tables) kept on
+#: disk: past either, the older half goes (:func:`evict`).
 SQL_CACHE_ENTRIES, SQL_CACHE_FILES = 2000, 16
 _sql_memory: dict[tuple[str, str], str] = {}
 _backend_cls: type | None = None
@@ -486,10 +485,31 @@ def sql_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("critmin", appauthor=False)) / "sql"
 
 
+#: The folders of :func:`_sql_cache_folder` (32 hex digits: not ``plans`` or ``release``).
+_IDENTITY_FOLDERS = "[0-9a-f]" * 32
+
+
 def _sql_cache_folder(identity: str) -> Path:
     import hashlib
 
     return sql_cache_dir() / hashlib.sha256(identity.encode()).hexdigest()[:32]
+
+
+def evict(folder: Path, pattern: str, most: int) -> None:
+    """The one rule of the on-disk caches (compiled queries, plans, release tables): keep at
+    most ``most`` entries of ``folder`` matching ``pattern``; past that, the older half by
+    modification time goes (a file deleted, a folder with its content). Names starting with a
+    dot (a write in progress) are neither counted nor removed. An entry that cannot be read or
+    removed raises :class:`OSError`: the caller skips the cache, which only saves time."""
+    entries = [p for p in folder.glob(pattern) if not p.name.startswith(".")]
+    if len(entries) <= most:
+        return
+    entries.sort(key=lambda p: p.stat().st_mtime_ns)
+    for old in entries[:len(entries) // 2]:
+        if old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.unlink(missing_ok=True)
 
 
 def _load_sql(identity: str, key: str) -> str | None:
@@ -502,8 +522,8 @@ def _load_sql(identity: str, key: str) -> str | None:
 
 def _save_sql(identity: str, key: str, sql: str) -> None:
     """Save one compiled query (a temporary file and :func:`os.replace`, so a reader never sees
-    half a query); keep at most :data:`SQL_CACHE_ENTRIES` queries per atlas identity and the
-    :data:`SQL_CACHE_FILES` most recently used identities. A cache that cannot be written is
+    half a query); keep at most :data:`SQL_CACHE_ENTRIES` queries per atlas identity and
+    :data:`SQL_CACHE_FILES` identities (:func:`evict`). A cache that cannot be written is
     skipped silently: it only saves time."""
     folder = _sql_cache_folder(identity)
     try:
@@ -512,14 +532,8 @@ def _save_sql(identity: str, key: str, sql: str) -> None:
         tmp = folder / f".{key}.{os.getpid()}"
         tmp.write_text(sql, encoding="utf-8")
         os.replace(tmp, folder / f"{key}.sql")
-        entries = list(folder.glob("*.sql"))
-        if len(entries) > SQL_CACHE_ENTRIES:
-            for old in sorted(entries, key=lambda f: f.stat().st_mtime_ns)[:len(entries) // 2]:
-                old.unlink(missing_ok=True)
-        others = sorted((d for d in folder.parent.iterdir() if d.is_dir()),
-                        key=lambda d: d.stat().st_mtime_ns)
-        for old in others[:-SQL_CACHE_FILES]:
-            shutil.rmtree(old, ignore_errors=True)
+        evict(folder, "*.sql", SQL_CACHE_ENTRIES)
+        evict(folder.parent, _IDENTITY_FOLDERS, SQL_CACHE_FILES)
     except OSError:
         pass
 

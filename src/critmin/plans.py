@@ -14,11 +14,11 @@ the computation builds, with what running them needs:
 A plan is valid for one atlas file (path, inode, size, modification time), its pinned releases,
 the DuckDB, Ibis and sqlglot installations, and the critmin code and reference data (a
 fingerprint of the package files): a rebuilt atlas, an upgrade or an edit of critmin starts from
-a new plan. Plans live in ``<user cache dir>/critmin/sql/plans`` (at most :data:`MAX_PLANS`,
-the least recently written dropped first), each written to a temporary file and swapped in with
-:func:`os.replace`; ``$CRITMIN_SQL_CACHE=0`` turns the cache off. A hit runs the SQL on the
-atlas's plain DuckDB connection without importing Ibis; a miss builds, compiles, saves and runs
-the same SQL the same way, so both give the same frames.
+a new plan. Plans live in ``<user cache dir>/critmin/sql/plans`` (past :data:`MAX_PLANS`, the
+older half by time of writing goes: :func:`critmin.atlas.evict`), each written to a temporary
+file and swapped in with :func:`os.replace`; ``$CRITMIN_SQL_CACHE=0`` turns the cache off. A
+hit runs the SQL on the atlas's plain DuckDB connection without importing Ibis; a miss builds,
+compiles, saves and runs the same SQL the same way, so both give the same frames.
 
 Computations on another engine (Spark, a Parquet atlas) or on a connection a caller passed in
 run their expressions through Ibis as before.
@@ -47,8 +47,9 @@ MAX_PLANS = 256
 PARALLEL_QUERIES = 4
 #: Plan file format (bumped when the layout changes).
 FORMAT = 1
-#: Types a reference memtable column may have, and their Arrow types.
-_ARROW_TYPES = ("string", "boolean", "float64", "int64")
+#: Types a reference memtable column may have, and their Arrow types (the name of the
+#: ``pyarrow`` function that makes each: pyarrow loads only when a plan is run).
+_ARROW_TYPES = {"string": "string", "boolean": "bool_", "float64": "float64", "int64": "int64"}
 
 _fingerprint: str | None = None
 T = TypeVar("T")
@@ -184,14 +185,6 @@ def _enabled(atlas: Any) -> bool:
     return isinstance(atlas, Atlas) and not atlas.given_connection and sql_cache_enabled()
 
 
-def _evict(folder: Path) -> None:
-    """Keep at most :data:`MAX_PLANS` files in ``folder``: past that, the older half goes."""
-    files = list(folder.glob("*.json"))
-    if len(files) > MAX_PLANS:
-        for old in sorted(files, key=lambda f: f.stat().st_mtime_ns)[:len(files) // 2]:
-            old.unlink(missing_ok=True)
-
-
 def _run_path(run_key: str) -> Path:
     return sql_cache_folder() / "runs" / f"{hashlib.sha256(run_key.encode()).hexdigest()[:32]}.json"
 
@@ -276,11 +269,9 @@ def _register(con: Any, memtables: Mapping[str, Any]) -> None:
     have = {r[0] for r in con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE temporary UNION ALL "
         "SELECT view_name FROM duckdb_views() WHERE temporary").fetchall()}
-    arrow = {"string": pa.string(), "boolean": pa.bool_(), "float64": pa.float64(),
-             "int64": pa.int64()}
     for name, m in memtables.items():
         if name not in have:
-            table = pa.table({c: pa.array(v, type=arrow[m["types"][c]])
+            table = pa.table({c: pa.array(v, type=getattr(pa, _ARROW_TYPES[m["types"][c]])())
                               for c, v in m["columns"].items()})
             con.register(name, table)
 
@@ -337,11 +328,13 @@ def _write(path: Path, text: str) -> None:
     """Write a plan or a remembered run atomically (a temporary file and :func:`os.replace`);
     past :data:`MAX_PLANS` files in its folder, the older half goes. A cache that cannot be
     written is skipped: it only saves time."""
+    from critmin.atlas import evict
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}")
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
-        _evict(path.parent)
+        evict(path.parent, "*.json", MAX_PLANS)
     except OSError:
         pass

@@ -103,3 +103,43 @@ def test_expression_key_in_process() -> None:
     t = ibis.table({"year": "int16"}, name="trade_flows")
     assert expression_key(t.filter(t.year == 2022)) == expression_key(t.filter(t.year == 2022))
     assert expression_key(t.filter(t.year == 2022)) != expression_key(t.filter(t.year > 2022))
+
+
+def test_evict_drops_the_older_half_past_the_limit(tmp_path: Path) -> None:
+    """The one rule of the on-disk caches: past ``most`` entries, the older half goes (files
+    and folders alike); other names and writes in progress (a leading dot) are left alone."""
+    for i in range(5):  # entries 0 (oldest) to 4
+        entry = tmp_path / f"{i}.sql"
+        if i == 1:
+            entry.mkdir()
+            (entry / "inside.txt").write_text("x")
+        else:
+            entry.write_text("x")
+        os.utime(entry, ns=(i * 10**9, i * 10**9))
+    for other in (".5.sql", "keep.json"):
+        (tmp_path / other).write_text("x")
+        os.utime(tmp_path / other, ns=(0, 0))
+    every = sorted(p.name for p in tmp_path.iterdir())
+    atlas_mod.evict(tmp_path, "*.sql", 5)
+    assert sorted(p.name for p in tmp_path.iterdir()) == every  # at the limit: nothing goes
+    atlas_mod.evict(tmp_path, "*.sql", 4)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".5.sql", "2.sql", "3.sql", "4.sql",
+                                                         "keep.json"]
+
+
+def test_compiled_queries_are_bounded_per_identity_and_in_identities(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(atlas_mod, "SQL_CACHE_ENTRIES", 4)
+    monkeypatch.setattr(atlas_mod, "SQL_CACHE_FILES", 3)
+    for other in ("plans", "release"):  # the other caches' folders, older than every identity
+        (sql_cache_dir() / other).mkdir(parents=True)
+        os.utime(sql_cache_dir() / other, ns=(0, 0))
+    for i in range(10):
+        atlas_mod._save_sql("one atlas", f"q{i}", "SELECT 1")
+    assert 0 < len(list(atlas_mod._sql_cache_folder("one atlas").glob("*.sql"))) <= 4
+    for i in range(10):
+        atlas_mod._save_sql(f"atlas {i}", "q", "SELECT 1")
+    kept = [d for d in sql_cache_dir().iterdir() if (d / "identity.txt").exists()]
+    assert 0 < len(kept) <= 3 and atlas_mod._sql_cache_folder("atlas 9") in kept
+    assert (sql_cache_dir() / "plans").is_dir() and (sql_cache_dir() / "release").is_dir()
