@@ -71,8 +71,13 @@ class AtlasPool:
     per process, one at a time.
     """
 
-    def __init__(self, path: Path, *, release: tuple[str, ...] | None = None) -> None:
+    def __init__(self, path: Path, *, release: tuple[str, ...] | None = None,
+                 page_index: bool = False) -> None:
         self.path = Path(path)
+        #: whether table pages are answered from in-memory copies (:meth:`page_index`)
+        self.index_pages = page_index
+        self._indexes: dict[str, Any] = {}  # table -> PageIndex, or False: not indexable
+        self._index_locks: dict[str, threading.Lock] = {}
         #: release labels pinned for every read (``?_release=``); None: the server's default
         #: (``$CRITMIN_RELEASE``, else each family's latest release)
         self.release = release
@@ -113,6 +118,37 @@ class AtlasPool:
                           connection=self._connection().cursor(), made_by_connect=True)
             self._local.atlas = a
         return a
+
+    def page_index(self, table: str, *, wait: bool = False) -> Any:
+        """The :class:`~critmin.api.pageindex.PageIndex` of ``table`` (None when pages are not
+        indexed here, the table is not indexable, or it is being loaded: without ``wait`` a
+        request does not wait for the load but asks DuckDB meanwhile). Loaded on first use from
+        this pool's connection, so it holds the rows the pool's queries read."""
+        if not self.index_pages:
+            return None
+        index = self._indexes.get(table)
+        if index is not None:
+            return index if index is not False else None
+        lock = self._index_lock(table)
+        if not lock.acquire(blocking=wait):
+            return None
+        try:
+            if table not in self._indexes:
+                from critmin.api import pageindex
+
+                self._indexes[table] = pageindex.load(self._connection_cursor(), table) or False
+        finally:
+            lock.release()
+        index = self._indexes[table]
+        return index if index is not False else None
+
+    def _index_lock(self, table: str) -> threading.Lock:
+        with self._lock:
+            return self._index_locks.setdefault(table, threading.Lock())
+
+    def _connection_cursor(self) -> Any:
+        with self._lock:
+            return self._connection().cursor()
 
     def sources(self) -> list[dict[str, Any]]:
         if self._sources is None:

@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from critmin import schema
+from critmin.api import pageindex
 from critmin.api._cache import cached
 from critmin.api._core import (
     RELEASE_PARAM,
@@ -85,12 +86,13 @@ def _value(col: schema.Column, raw: str) -> Any:
     return raw
 
 
-def build_query(table: str, params: list[tuple[str, str]]) -> tuple[str, list[Any], dict[str, Any]]:
-    """SQL (``WHERE`` and ``ORDER BY``), its parameters and the paging options for ``params``."""
+def parse_params(table: str, params: list[tuple[str, str]]
+                 ) -> tuple[list[pageindex.Filter], dict[str, Any]]:
+    """The filters and the paging options (``size``, ``offset``, ``stream``, ``sort``, ``desc``)
+    of a page's query parameters, checked against the table's schema (400 otherwise)."""
     t = schema.table(table)
     cols = {c.name: c for c in t.columns}
-    where: list[str] = []
-    args: list[Any] = []
+    filters: list[pageindex.Filter] = []
     opts: dict[str, Any] = {"size": DEFAULT_SIZE, "offset": 0, "stream": False,
                             "sort": None, "desc": False}
     seen_control: set[str] = set()
@@ -141,24 +143,53 @@ def build_query(table: str, params: list[tuple[str, str]]) -> tuple[str, list[An
             values = [_value(col, v) for v in raw.split(",")] if raw != "" else []
             if not values:
                 raise fail(400, f"filter {key!r} needs at least one value")
-            where.append(f'"{name}" IN ({", ".join("?" * len(values))})')
-            args += values
+            filters.append(pageindex.Filter(name, op, tuple(values)))
         else:
-            where.append(f'"{name}" {OPS[op]} ?')
-            args.append(_value(col, raw))
-    order = []
-    if opts["sort"]:
-        order.append(f'"{opts["sort"]}" {"DESC" if opts["desc"] else "ASC"} NULLS LAST')
-    order += [f'"{k}"' for k in (t.key or t.column_names) if k != opts["sort"]]
-    sql = (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY " + ", ".join(order)
-    return sql, args, opts
+            filters.append(pageindex.Filter(name, op, (_value(col, raw),)))
+    return filters, opts
+
+
+def where_sql(filters: list[pageindex.Filter]) -> tuple[str, list[Any]]:
+    """`` WHERE ...`` (empty without filters) and its parameters."""
+    where: list[str] = []
+    args: list[Any] = []
+    for f in filters:
+        if f.op == "in":
+            where.append(f'"{f.column}" IN ({", ".join("?" * len(f.values))})')
+        else:
+            where.append(f'"{f.column}" {OPS[f.op]} ?')
+        args += f.values
+    return (" WHERE " + " AND ".join(where) if where else ""), args
+
+
+def order_sql(table: str, sort: str | None, desc: bool) -> str:
+    """`` ORDER BY`` the sort column (NULLs last), then the table's key: pages are stable."""
+    t = schema.table(table)
+    order = [f'"{sort}" {"DESC" if desc else "ASC"} NULLS LAST'] if sort else []
+    order += [f'"{k}"' for k in (t.key or t.column_names) if k != sort]
+    return " ORDER BY " + ", ".join(order)
+
+
+#: Tables whose pages are asked most, indexed first at start-up (:func:`warm_steps`).
+BUSIEST = ("trade_flows", "production", "countries")
+
+
+def warm_steps(pool: AtlasPool) -> list[tuple[str, Any]]:
+    """Start-up steps loading every table's page index (:mod:`critmin.api.pageindex`), the
+    busiest first; empty when ``pool`` does not index pages."""
+    if not pool.index_pages:
+        return []
+    names = [*BUSIEST, *(n for n in schema.tables() if n not in BUSIEST)]
+    return [(f"page index of {n}", lambda n=n: pool.page_index(n, wait=True)) for n in names]
 
 
 def query_table(pool: AtlasPool, table: str, params: list[tuple[str, str]], fmt: Format,
                 base_url: str, *, anonymous: bool = False) -> Response:
     """The response for ``GET /api/v1/<table>[.fmt]?<params>`` (``anonymous``: the caller sent
     no credentials, so ``_stream`` exports are capped at :data:`ANON_STREAM_ROWS` rows)."""
-    clause, args, opts = build_query(table, params)
+    filters, opts = parse_params(table, params)
+    where, args = where_sql(filters)
+    clause = where + order_sql(table, opts["sort"], opts["desc"])
     t = schema.table(table)
     cols = t.column_names
     select = f'SELECT {", ".join(chr(34) + c + chr(34) for c in cols)} FROM "{table}"{clause}'
@@ -167,8 +198,7 @@ def query_table(pool: AtlasPool, table: str, params: list[tuple[str, str]], fmt:
     if opts["stream"]:
         if fmt is Format.json:
             raise fail(400, "_stream returns every row: ask for .csv, .parquet or .xlsx")
-        n = cur.execute(f'SELECT count(*) FROM "{table}"{clause.split(" ORDER BY ")[0]}',
-                        args).fetchall()[0][0]
+        n = cur.execute(f'SELECT count(*) FROM "{table}"{where}', args).fetchall()[0][0]
         if anonymous and n > ANON_STREAM_ROWS:
             raise fail(403, f"{n} rows: exports without signing in are capped at "
                        f"{ANON_STREAM_ROWS} rows; narrow the filters, page with _size/_next, "
@@ -186,8 +216,11 @@ def query_table(pool: AtlasPool, table: str, params: list[tuple[str, str]], fmt:
             return stream_parquet(batches, name=table, ann=ann)
         return stream_xlsx(batches, cols, name=table, ann=ann)
     size, offset = opts["size"], opts["offset"]
-    rel = cur.execute(f"{select} LIMIT {size + 1} OFFSET {offset}", args)
-    rows = rel.fetchall()
+    index = pool.page_index(table)
+    rows = None if index is None else index.page(filters, opts["sort"], opts["desc"], offset,
+                                                 size + 1)
+    if rows is None:
+        rows = cur.execute(f"{select} LIMIT {size + 1} OFFSET {offset}", args).fetchall()
     more = len(rows) > size
     rows = rows[:size]
     nxt = encode_cursor(offset + size) if more else None
@@ -252,10 +285,13 @@ def get_row(pool: AtlasPool, table: str, key: str) -> Response:
     (k,) = t.key
     value = _value(t.column(k), key)
     cols = t.column_names
-    rel = pool.cursor().execute(
-        f'SELECT {", ".join(chr(34) + c + chr(34) for c in cols)} FROM "{table}" '
-        f'WHERE "{k}" = ?', [value])
-    row = rel.fetchone()
+    index = pool.page_index(table)
+    if index is not None:
+        row = index.row(value)
+    else:
+        row = pool.cursor().execute(
+            f'SELECT {", ".join(chr(34) + c + chr(34) for c in cols)} FROM "{table}" '
+            f'WHERE "{k}" = ?', [value]).fetchone()
     if row is None:
         raise fail(404, f"{table} has no row with {k} = {key!r}")
     return json_response({"ok": True, "name": table, "row": dict(zip(cols, map(_cell, row),

@@ -6,7 +6,9 @@
    every page in the navigation bar (:func:`critmin.web.pages.warm_steps`: the home page's
    first), then the ``/docs`` page (the OpenAPI document, the compressed Swagger UI assets);
    "critmin: pages warmed up in N s" is logged on uvicorn's log when these are done;
-2. with ``warm_years`` > 0 (``critmin serve --warm-years``, ``$CRITMIN_WARM_YEARS``), the tables
+2. when either is on, the page index of every atlas table (:func:`critmin.api.tables.warm_steps`:
+   table pages answered from memory, see :mod:`critmin.api.pageindex`);
+3. with ``warm_years`` > 0 (``critmin serve --warm-years``, ``$CRITMIN_WARM_YEARS``), the tables
    the analytic routes share (:func:`critmin.api.analytics.warm_steps`).
 
 Steps run one at a time (on a 2-core machine two warm-up threads only slow each other and the
@@ -43,7 +45,7 @@ def pages_asked() -> bool:
 def plan(app: FastAPI) -> tuple[list[Step], list[Step]]:
     """``(page steps, analytics steps)`` of ``app``'s warm-up, each in the order they run (the
     page steps first). Building the plan computes nothing."""
-    from critmin.api import analytics
+    from critmin.api import analytics, tables
 
     pages: list[Step] = []
     if pages_asked():
@@ -52,7 +54,10 @@ def plan(app: FastAPI) -> tuple[list[Step], list[Step]]:
 
             pages += warm_steps(app.state.atlas, app.state.store, app.state.overlay)
         pages.append(("API docs page", app.state.docs_page.warm))
-    return pages, analytics.warm_steps(app.state.atlas, app.state.warm_years)
+    rest = analytics.warm_steps(app.state.atlas, app.state.warm_years)
+    if pages or rest:  # a server's warm-up (critmin serve): table pages too
+        rest = tables.warm_steps(app.state.atlas) + rest
+    return pages, rest
 
 
 def run_steps(steps: list[Step], log: logging.Logger | None = None) -> list[str]:
