@@ -27,7 +27,7 @@ def _refuse(*_a: Any, **_k: Any) -> Any:
 
 def test_one_warm_up_serves_pages_docs_and_analytics_from_cache(
         starter_atlas: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from critmin.api import create_app, warmup
+    from critmin.api import create_app, tables, warmup
     from critmin.api._docs import ASSETS, docs_html
     from critmin.atlas import Atlas
     from critmin.cooperation.registry import Registry
@@ -45,6 +45,8 @@ def test_one_warm_up_serves_pages_docs_and_analytics_from_cache(
         "assess, latest trade year - 0")
     assert not _warm_threads()  # building the plan started nothing
     with TestClient(app) as client:
+        # the busiest tables' page indexes are loaded before the server answers
+        assert all(app.state.atlas.page_index(n) is not None for n in tables.BUSIEST)
         threads = _warm_threads()
         assert len(threads) == 1  # one warm-up thread, not one per part
         threads[0].join(timeout=600)

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -174,12 +175,13 @@ def order_sql(table: str, sort: str | None, desc: bool) -> str:
 BUSIEST = ("trade_flows", "production", "countries")
 
 
-def warm_steps(pool: AtlasPool) -> list[tuple[str, Any]]:
-    """Start-up steps loading every table's page index (:mod:`critmin.api.pageindex`), the
-    busiest first; empty when ``pool`` does not index pages."""
+def warm_steps(pool: AtlasPool, names: Sequence[str] | None = None) -> list[tuple[str, Any]]:
+    """Start-up steps loading the page index (:mod:`critmin.api.pageindex`) of tables ``names``
+    (default: every table, the busiest first); empty when ``pool`` does not index pages."""
     if not pool.index_pages:
         return []
-    names = [*BUSIEST, *(n for n in schema.tables() if n not in BUSIEST)]
+    if names is None:
+        names = [*BUSIEST, *(n for n in schema.tables() if n not in BUSIEST)]
     return [(f"page index of {n}", lambda n=n: pool.page_index(n, wait=True)) for n in names]
 
 
