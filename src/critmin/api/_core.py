@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import contextvars
 import csv
 import datetime as dt
 import io
@@ -58,6 +60,33 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
 # ------------------------------------------------------------------------------------ atlas
 
 
+#: Set while a handler runs on the event loop (:func:`on_the_loop`): reaching DuckDB then raises
+#: :class:`NeedsThread`, and the caller runs the handler again in the thread pool.
+_ON_THE_LOOP: contextvars.ContextVar[bool] = contextvars.ContextVar("critmin_on_the_loop",
+                                                                   default=False)
+
+
+class NeedsThread(Exception):
+    """Raised where a handler running on the event loop would wait on DuckDB."""
+
+
+@contextlib.contextmanager
+def on_the_loop() -> Iterator[None]:
+    """Within: an :class:`AtlasPool` raises :class:`NeedsThread` instead of touching DuckDB
+    (a cursor, a connection, an index not loaded yet), so what is answered in memory (a table
+    page from its index, a kept response) never blocks the event loop."""
+    token = _ON_THE_LOOP.set(True)
+    try:
+        yield
+    finally:
+        _ON_THE_LOOP.reset(token)
+
+
+def _off_the_loop() -> None:
+    if _ON_THE_LOOP.get():
+        raise NeedsThread
+
+
 class AtlasPool:
     """Read-only access to one atlas file from many threads.
 
@@ -85,6 +114,8 @@ class AtlasPool:
         self._lock = threading.Lock()
         self._base: Any = None
         self._sources: list[dict[str, Any]] | None = None
+        self._version: str | None = None
+        self._table_annotations: dict[tuple[str, ...], dict[str, Any]] = {}
         self._table_sources: dict[str, list[str]] = {}
         self._cache: OrderedDict[Any, Any] = OrderedDict()
         self.cache_size = 256
@@ -93,6 +124,7 @@ class AtlasPool:
 
     def _connection(self) -> Any:
         """The process's DuckDB connection (call under :attr:`_lock`)."""
+        _off_the_loop()
         if self._base is None:
             from critmin.atlas import connect
 
@@ -101,6 +133,7 @@ class AtlasPool:
         return self._base
 
     def cursor(self) -> Any:
+        _off_the_loop()
         cur = getattr(self._local, "cursor", None)
         if cur is None:
             with self._lock:
@@ -109,6 +142,7 @@ class AtlasPool:
         return cur
 
     def atlas(self) -> Any:
+        _off_the_loop()
         a = getattr(self._local, "atlas", None)
         if a is None:
             from critmin.atlas import Atlas
@@ -162,7 +196,9 @@ class AtlasPool:
     @property
     def version(self) -> str:
         """``<critmin version>+<12 hex digits over the loaded files' checksums>``."""
-        return provenance.atlas_version(self.sources())
+        if self._version is None:
+            self._version = provenance.atlas_version(self.sources())
+        return self._version
 
     def table_source_ids(self, table: str) -> list[str] | None:
         """Source ids loaded into data table ``table`` (None for a reference table)."""
@@ -181,9 +217,15 @@ class AtlasPool:
                     reads: provenance.Reads | None = None) -> dict[str, Any]:
         """Source, licence and atlas version for a response computed with ``reads`` (recorded
         by :func:`critmin.provenance.recording`), or built from whole ``tables``; all loaded
-        sources and the curated reference data when both are None."""
+        sources and the curated reference data when both are None. Those of whole tables are
+        kept (the same dict each time: not to be changed by the caller)."""
         if reads is None and tables is not None:
-            reads = {t: {provenance.ALL} for t in tables}
+            key = tuple(tables)
+            kept = self._table_annotations.get(key)
+            if kept is None:
+                kept = self._table_annotations[key] = self.annotations(
+                    reads={t: {provenance.ALL} for t in tables})
+            return kept
         if reads is None:
             srcs = [{k: s.get(k) for k in provenance.SOURCE_KEYS}
                     for s in [*self.sources(), provenance.REFERENCE_SOURCE]]

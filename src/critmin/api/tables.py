@@ -31,6 +31,7 @@ from critmin.api._core import (
     RELEASE_PARAM,
     AtlasPool,
     FmtPath,
+    NeedsThread,
     annotation_headers,
     atlas_pool,
     csv_rows,
@@ -38,6 +39,7 @@ from critmin.api._core import (
     encode_cursor,
     fail,
     json_response,
+    on_the_loop,
     render_frame,
     stream_csv,
     stream_parquet,
@@ -196,8 +198,8 @@ def query_table(pool: AtlasPool, table: str, params: list[tuple[str, str]], fmt:
     cols = t.column_names
     select = f'SELECT {", ".join(chr(34) + c + chr(34) for c in cols)} FROM "{table}"{clause}'
     ann = pool.annotations([table])
-    cur = pool.cursor()
     if opts["stream"]:
+        cur = pool.cursor()
         if fmt is Format.json:
             raise fail(400, "_stream returns every row: ask for .csv, .parquet or .xlsx")
         n = cur.execute(f'SELECT count(*) FROM "{table}"{where}', args).fetchall()[0][0]
@@ -222,7 +224,8 @@ def query_table(pool: AtlasPool, table: str, params: list[tuple[str, str]], fmt:
     rows = None if index is None else index.page(filters, opts["sort"], opts["desc"], offset,
                                                  size + 1)
     if rows is None:
-        rows = cur.execute(f"{select} LIMIT {size + 1} OFFSET {offset}", args).fetchall()
+        rows = pool.cursor().execute(f"{select} LIMIT {size + 1} OFFSET {offset}",
+                                     args).fetchall()
     more = len(rows) > size
     rows = rows[:size]
     nxt = encode_cursor(offset + size) if more else None
@@ -371,10 +374,12 @@ def direct_route(prefix: str) -> Any:
     (under load they cost more of the event loop than the rest of such a request; see
     docs/benchmarks.md), else None. The middleware asks it only for a request without
     credentials or with a bearer token it has just checked (the ``principal`` dependency would
-    find the same), so the answer is the route's own: the same handler, in the same thread
-    pool. A request the handler refuses or fails (any exception: nothing has been sent yet, and a
-    ``GET`` of the atlas changes nothing) is passed to ``fallback``, the full stack, which
-    answers it as it always has (its error handlers, its status and body)."""
+    find the same), so the answer is the route's own: the same handler, run first on the event
+    loop (:func:`~critmin.api._core.on_the_loop`: a page its table's index answers, or a kept
+    response, costs well under a millisecond and no thread hop), and in the route's thread pool
+    when it needs DuckDB. A request the handler refuses or fails (any exception: nothing has
+    been sent yet, and a ``GET`` of the atlas changes nothing) is passed to ``fallback``, the
+    full stack, which answers it as it always has (its error handlers, its status and body)."""
     handlers = {name: _handlers(name) for name in schema.tables()}
     single_key = {name for name, t in schema.tables().items() if len(t.key) == 1}
     formats = {f.value for f in FILE_FORMATS}
@@ -399,8 +404,13 @@ def direct_route(prefix: str) -> Any:
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
             scope["path_params"] = params
+            request = Request(scope, receive)
             try:
-                response = await run_in_threadpool(call, Request(scope, receive), *args)
+                try:  # in memory (the page index, a kept response): on the loop, no thread hop
+                    with on_the_loop():
+                        response = call(request, *args)
+                except NeedsThread:  # DuckDB: in the thread pool
+                    response = await run_in_threadpool(call, request, *args)
             except Exception:  # the full stack answers it (its error handlers)
                 del scope["path_params"]
                 await fallback(scope, receive, send)
