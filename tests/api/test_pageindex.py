@@ -238,7 +238,11 @@ def test_api_pages_with_and_without_the_index_are_the_same(
             "/api/v1/production.csv?mineral=lithium&stage=mine&year__gte=2020",
             "/api/v1/countries/JPN", "/api/v1/countries/ZZZ", "/api/v1/countries?kind=group",
             "/api/v1/country_groups?group_id=quad&_sort=-joined",
-            "/api/v1/trade_flows?year=2023&exporter=CHN&_size=5&_next=eyJvIjo1fQ"]
+            "/api/v1/trade_flows?year=2023&exporter=CHN&_size=5&_next=eyJvIjo1fQ",
+            # a float filter alone: too many rows to check here, DuckDB's (in the thread pool)
+            "/api/v1/trade_flows?value_kusd__gt=5000000&_sort=-value_kusd&_size=3",
+            "/api/v1/trade_flows.csv?year=2024&exporter=CHL&_stream=1"]
+    monkeypatch.setattr(pageindex, "SCAN_ROWS", 100_000)  # the fixture has 206k trade rows
     answers = []
     for rows in ("", "0"):
         monkeypatch.setenv(pageindex.MAX_ROWS_ENV, rows or str(pageindex.DEFAULT_MAX_ROWS))
@@ -251,3 +255,21 @@ def test_api_pages_with_and_without_the_index_are_the_same(
                             for r in (svc.client.get(u) for u in urls)])
     assert answers[0] == answers[1]
     assert [a[0] for a in answers[0]].count(200) == len(urls) - 1  # countries/ZZZ: 404
+
+
+def test_on_the_event_loop_duckdb_is_never_reached(pool: AtlasPool) -> None:
+    """What the direct table path runs on the event loop raises instead of waiting on DuckDB,
+    and answers from memory what the index holds."""
+    from critmin.api._core import NeedsThread, on_the_loop
+
+    index = pool.page_index("countries", wait=True)
+    assert index is not None
+    fresh = AtlasPool(pool.path, page_index=True)
+    with on_the_loop():
+        assert pool.page_index("countries") is index
+        assert index.row("JPN") is not None
+        for reach in (pool.cursor, pool.atlas, lambda: fresh.page_index("countries"),
+                      fresh.sources):
+            with pytest.raises(NeedsThread):
+                reach()
+    assert fresh.page_index("countries") is not None  # off the loop: loaded
