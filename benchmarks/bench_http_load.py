@@ -33,7 +33,8 @@ four.
     python benchmarks/bench_http_load.py --db ... --only sqlite:1 --profile /tmp/prof   # py-spy
 
 ``--profile DIR`` records every server process with py-spy during the run (``py-spy record
---subprocesses``, speedscope and flame graph SVG in DIR; ``pip install 'critmin[bench]'``);
+--subprocesses``: collapsed stacks, one line per stack and its sample count, in DIR; ``pip
+install 'critmin[bench]'``);
 with ``--gil`` only the threads holding the GIL are sampled (where the Python time goes). py-spy
 pauses the server to sample it, so a profiled run's figures are lower than an unprofiled one's.
 The server runs the ``critmin`` importable by this Python (``PYTHONPATH`` decides), so a
@@ -328,8 +329,8 @@ def one_run(atlas: Path, kind: str, workers: int, seconds: int, paths: list[str]
                 profile.mkdir(parents=True, exist_ok=True)
                 exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
                 spy = subprocess.Popen(
-                    [exe, "record", "--subprocesses", "--rate", "50", "--format",
-                     "speedscope", "-o", str(profile / f"{kind}-{workers}.json"),
+                    [exe, "record", "--subprocesses", "--rate", "50", "--format", "raw",
+                     "-o", str(profile / f"{kind}-{workers}.txt"),
                      "--pid", str(pid), "--duration", str(seconds + 2),
                      *(["--gil"] if gil else [])],
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
