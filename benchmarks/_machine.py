@@ -1,8 +1,12 @@
-"""Machine facts the benchmark scripts print beside their figures."""
+"""Machine facts the benchmark scripts print beside their figures, and the CPU use of a server
+they measure (from /proc)."""
 
 from __future__ import annotations
 
+import os
 import platform
+import time
+import urllib.parse
 from pathlib import Path
 
 
@@ -15,3 +19,53 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds used so far by ``pid`` and its descendants (from /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    stats: dict[int, float] = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            parts = (d / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(parts[1]), []).append(int(d.name))
+        stats[int(d.name)] = (int(parts[11]) + int(parts[12])) / ticks
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        total += stats.get(p, 0.0)
+        todo += children.get(p, [])
+    return total
+
+
+def wait_idle(pid: int, timeout: float = 600) -> float:
+    """Wait until the server (``pid`` and its workers) uses under 10 % of a CPU for a second
+    (start-up work done in every worker); the seconds waited."""
+    start = time.perf_counter()
+    last = cpu_seconds(pid)
+    while time.perf_counter() - start < timeout:
+        time.sleep(1)
+        now = cpu_seconds(pid)
+        if now - last < 0.1:
+            break
+        last = now
+    return time.perf_counter() - start
+
+
+def server_pid(port_url: str) -> int:
+    """The pid of the ``critmin serve`` process listening at ``port_url``."""
+    port = urllib.parse.urlsplit(port_url).port
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                cmd = (d / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"serve" in cmd and str(port).encode() in cmd:
+                return int(d.name)
+    raise LookupError(f"no critmin serve process on port {port}")

@@ -6,7 +6,8 @@ The script builds a SQLite copy of the atlas tables ``trade_flows``, ``productio
 datasette user would add for these filters (``trade_flows (year, exporter)``, ``(year,
 importer)``; ``production (mineral, stage)``; ``countries`` keyed by ``iso3``), serves it with
 ``datasette serve --immutable`` on one port and the atlas with ``critmin serve`` on another
-(1 worker, then 2), and drives each with the same distinct-URL filter set, with wrk (2 threads,
+(1 worker, then 2; driven once its start-up warm-up is done, when the server uses under 10 % of a
+CPU for a second), and drives each with the same distinct-URL filter set, with wrk (2 threads,
 50 connections, ``--seconds`` per server, in the same run, one after the other):
 
 - ``trade_flows`` pages: each trade year x the largest traders as exporter or importer x
@@ -47,7 +48,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
-from _machine import cpu_model  # noqa: E402
+from _machine import cpu_model, server_pid, wait_idle  # noqa: E402
 from bench_api import check_paths, run_wrk, wrk_script  # noqa: E402
 
 from tests import stress  # noqa: E402
@@ -252,6 +253,11 @@ def main() -> None:
         for workers in args.workers:
             with stress.running_server(Path(args.db), folder, "--workers", str(workers),
                                        "--warm-years", "0") as base:
+                # its start-up warm-up (pages' data, page indexes) done in every worker, as a
+                # user meets a running server; datasette has none to wait for
+                waited = wait_idle(server_pid(base))
+                print(f"critmin --workers {workers}: idle {waited:.0f} s after answering",
+                      flush=True)
                 for _ in range(20 * workers):
                     urllib.request.urlopen(base + "/api/v1/countries?_size=5", timeout=60).read()
                 results[f"critmin {workers}"] = drive(

@@ -33,7 +33,8 @@ four.
     python benchmarks/bench_http_load.py --db ... --only sqlite:1 --profile /tmp/prof   # py-spy
 
 ``--profile DIR`` records every server process with py-spy during the run (``py-spy record
---subprocesses``, speedscope and flame graph SVG in DIR; ``pip install 'critmin[bench]'``);
+--subprocesses``: collapsed stacks, one line per stack and its sample count, in DIR; ``pip
+install 'critmin[bench]'``);
 with ``--gil`` only the threads holding the GIL are sampled (where the Python time goes). py-spy
 pauses the server to sample it, so a profiled run's figures are lower than an unprofiled one's.
 The server runs the ``critmin`` importable by this Python (``PYTHONPATH`` decides), so a
@@ -66,7 +67,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 import httpx  # noqa: E402
-from _machine import cpu_model  # noqa: E402
+from _machine import cpu_model, cpu_seconds, server_pid, wait_idle  # noqa: E402
 from bench_api import check_paths, run_wrk, varied_paths, wrk_script  # noqa: E402
 
 from tests import stress  # noqa: E402
@@ -304,60 +305,10 @@ def route(path: str) -> str:
     return path.split("?")[0].split("/")[3].split(".")[0]
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU seconds used so far by ``pid`` and its descendants (from /proc)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    children: dict[int, list[int]] = {}
-    stats: dict[int, float] = {}
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
-            continue
-        try:
-            parts = (d / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(parts[1]), []).append(int(d.name))
-        stats[int(d.name)] = (int(parts[11]) + int(parts[12])) / ticks
-    total, todo = 0.0, [pid]
-    while todo:
-        p = todo.pop()
-        total += stats.get(p, 0.0)
-        todo += children.get(p, [])
-    return total
-
-
 def children_cpu() -> float:
     """CPU seconds used so far by this process's waited-for children (wrk)."""
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     return ru.ru_utime + ru.ru_stime
-
-
-def wait_idle(pid: int, timeout: float = 600) -> float:
-    """Wait until the server (``pid`` and its workers) uses under 10 % of a CPU for a second
-    (start-up work done in every worker); the seconds waited."""
-    start = time.perf_counter()
-    last = cpu_seconds(pid)
-    while time.perf_counter() - start < timeout:
-        time.sleep(1)
-        now = cpu_seconds(pid)
-        if now - last < 0.1:
-            break
-        last = now
-    return time.perf_counter() - start
-
-
-def server_pid(port_url: str) -> int:
-    """The pid of the ``critmin serve`` process listening at ``port_url``."""
-    port = urllib.parse.urlsplit(port_url).port
-    for d in Path("/proc").iterdir():
-        if d.name.isdigit():
-            try:
-                cmd = (d / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"serve" in cmd and str(port).encode() in cmd:
-                return int(d.name)
-    raise LookupError(f"no critmin serve process on port {port}")
 
 
 def one_run(atlas: Path, kind: str, workers: int, seconds: int, paths: list[str],
@@ -378,8 +329,8 @@ def one_run(atlas: Path, kind: str, workers: int, seconds: int, paths: list[str]
                 profile.mkdir(parents=True, exist_ok=True)
                 exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
                 spy = subprocess.Popen(
-                    [exe, "record", "--subprocesses", "--rate", "50", "--format",
-                     "speedscope", "-o", str(profile / f"{kind}-{workers}.json"),
+                    [exe, "record", "--subprocesses", "--rate", "50", "--format", "raw",
+                     "-o", str(profile / f"{kind}-{workers}.txt"),
                      "--pid", str(pid), "--duration", str(seconds + 2),
                      *(["--gil"] if gil else [])],
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

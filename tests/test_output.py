@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import math
+from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -54,3 +55,41 @@ def test_jsonable_and_files_have_no_inf() -> None:
     assert pd.isna(xlsx["data"].ratio.iloc[0])
     text = output.text_table(df, title="t")
     assert "2023" in text and "2,023" not in text and "inf" not in text
+
+
+def _records_by_row(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """What :func:`critmin.output.records` was: :func:`jsonable` on every value of every row."""
+    cols = [str(c) for c in df.columns]
+    return [dict(zip(cols, (output.jsonable(v) for v in row), strict=True))
+            for row in df.itertuples(index=False, name=None)]
+
+
+_CELLS = {
+    "float": st.floats(allow_nan=True, allow_infinity=True),
+    "int": st.integers(-(2**62), 2**62),
+    "bool": st.booleans(),
+    "text": st.none() | st.text(max_size=5),
+    "mixed": st.none() | st.floats() | st.integers(-5, 5) | st.text(max_size=3)
+    | st.lists(st.text(max_size=2), max_size=2),
+    "date": st.none() | st.dates(),
+}
+
+
+@given(st.lists(st.sampled_from(sorted(_CELLS)), max_size=5).flatmap(
+    lambda kinds: st.tuples(st.just(kinds), st.lists(
+        st.tuples(*[_CELLS[k] for k in kinds]), max_size=6))))
+def test_records_by_column_are_the_records_by_row(case: tuple[list[str], list[Any]]) -> None:
+    kinds, rows = case
+    df = pd.DataFrame(rows, columns=[f"{k}{i}" for i, k in enumerate(kinds)])
+    for i, k in enumerate(kinds):  # the dtypes the analytics give
+        col = f"{k}{i}"
+        if k == "text" and rows:
+            df[col] = df[col].astype("string")
+        elif k == "date" and rows:
+            df[col] = pd.to_datetime(df[col])
+        elif k == "int" and rows and i % 2:
+            df[col] = df[col].astype("Int64")
+    assert output.records(df) == _records_by_row(df)
+    assert output.to_json(df, name="t", ann={}) == output.dumps(
+        {"ok": True, "name": "t", "columns": list(df.columns), "rows": _records_by_row(df),
+         "annotations": {}})

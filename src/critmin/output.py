@@ -83,10 +83,28 @@ def jsonable(value: Any) -> Any:
 
 
 def records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows of ``df`` as JSON-ready dicts (see :func:`jsonable`)."""
+    """Rows of ``df`` as JSON-ready dicts (see :func:`jsonable`), built column by column: a
+    numpy integer or boolean column is already JSON-ready as Python values, a float column
+    needs only its non-finite values replaced, and text needs nothing (the same dicts as
+    :func:`jsonable` on every value of ``df.itertuples()``, at a fraction of the cost)."""
+    import numpy as np
+
     cols = [str(c) for c in df.columns]
-    return [dict(zip(cols, (jsonable(v) for v in row), strict=True))
-            for row in df.itertuples(index=False, name=None)]
+    columns = []
+    for i in range(df.shape[1]):
+        s = df.iloc[:, i]
+        values = s.tolist()
+        dtype = s.dtype
+        if isinstance(dtype, np.dtype) and dtype.kind in "biu":
+            pass
+        elif isinstance(dtype, np.dtype) and dtype.kind == "f":
+            if not np.isfinite(s.to_numpy()).all():
+                values = [v if math.isfinite(v) else None for v in values]
+        else:
+            values = [v if type(v) is str or v is None else jsonable(v) for v in values]
+        columns.append(values)
+    return [dict(zip(cols, row, strict=True)) for row in zip(*columns, strict=True)] \
+        if columns else [{} for _ in range(len(df))]
 
 
 def dumps(payload: Any, *, indent: bool = False) -> bytes:

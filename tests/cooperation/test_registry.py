@@ -156,6 +156,23 @@ def test_edit_remove_and_csv_round_trip(tmp_path: Path, registry: Registry) -> N
     assert len(registry.projects) == 30 or "TEST-CO" not in {p.id for p in registry.projects}
 
 
+def test_edits_to_a_copy_leave_the_original_as_it_was(registry: Registry) -> None:
+    """``Registry.copy`` shares the records (never changed in place) and not the lists: every
+    kind of edit of the copy leaves the original's rows, records and versions unchanged."""
+    before = {t: registry.rows(t) for t in registry.records}
+    versions = {p.id: registry.version("projects", p.id) for p in registry.projects}
+    first = registry.projects[0]
+    reg = registry.copy()
+    reg.add("projects", _project())
+    reg.edit("projects", first.id, {"capacity": 123.0, "status": "operating"})
+    reg.remove("projects", "TEST-CO")
+    reg.remove("projects", registry.projects[1].id)
+    assert reg.get("projects", first.id).capacity == 123.0
+    assert {t: registry.rows(t) for t in registry.records} == before
+    assert {p.id: registry.version("projects", p.id) for p in registry.projects} == versions
+    assert registry.get("projects", first.id) is first
+
+
 def test_read_records_json(tmp_path: Path) -> None:
     from critmin.cooperation.registry import read_records
 

@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from critmin import schema
+
 
 def _warm_threads() -> list[threading.Thread]:
     from critmin.api.warmup import THREAD_NAME
@@ -25,7 +27,7 @@ def _refuse(*_a: Any, **_k: Any) -> Any:
 
 def test_one_warm_up_serves_pages_docs_and_analytics_from_cache(
         starter_atlas: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from critmin.api import create_app, warmup
+    from critmin.api import create_app, tables, warmup
     from critmin.api._docs import ASSETS, docs_html
     from critmin.atlas import Atlas
     from critmin.cooperation.registry import Registry
@@ -39,9 +41,12 @@ def test_one_warm_up_serves_pages_docs_and_analytics_from_cache(
     # most requested first: the home page's data, the other pages, /docs, then the analytics
     assert names[:2] == ["main_concentration", "country JPN"]
     assert names.index("cooperation") < names.index("API docs page") < names.index(
-        "concentration") < names.index("assess, latest trade year - 0")
+        "page index of trade_flows") < names.index("concentration") < names.index(
+        "assess, latest trade year - 0")
     assert not _warm_threads()  # building the plan started nothing
     with TestClient(app) as client:
+        # the busiest tables' page indexes are loaded before the server answers
+        assert all(app.state.atlas.page_index(n) is not None for n in tables.BUSIEST)
         threads = _warm_threads()
         assert len(threads) == 1  # one warm-up thread, not one per part
         threads[0].join(timeout=600)
@@ -112,5 +117,10 @@ def test_warm_years_alone_warms_the_analytics(starter_atlas: Path, tmp_path: Pat
     app = create_app(starter_atlas, f"sqlite:///{tmp_path / 'critmin.db'}")
     pages, rest = warmup.plan(app)
     assert pages == []
-    assert [n for n, _ in rest][3:5] == ["assess, latest trade year - 0",
+    names = [n for n, _ in rest]
+    indexed = [n for n in names if n.startswith("page index of ")]  # table pages first
+    assert names[:3] == ["page index of trade_flows", "page index of production",
+                         "page index of countries"]
+    assert names[:len(indexed)] == indexed and len(indexed) == len(schema.tables())
+    assert names[len(indexed):][3:5] == ["assess, latest trade year - 0",
                                          "assess, latest trade year - 1"]

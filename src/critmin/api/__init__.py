@@ -85,7 +85,7 @@ def create_app(atlas_path: str | Path | None = None, database_url: str | None = 
         "New keys may be added to responses; clients ignore keys they do not know.",
         openapi_url="/openapi.json", docs_url=None, redoc_url=None,
         lifespan=_lifespan)
-    app.state.atlas = AtlasPool(path)
+    app.state.atlas = AtlasPool(path, page_index=True)
     app.state.release_pools = OrderedDict()  # ?_release= pools, see _core.atlas_pool
     app.state.warm_years = int(os.environ.get(WARM_YEARS_ENV, "0") or 0) \
         if warm_years is None else warm_years

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import contextvars
 import csv
 import datetime as dt
 import io
@@ -58,6 +60,33 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
 # ------------------------------------------------------------------------------------ atlas
 
 
+#: Set while a handler runs on the event loop (:func:`on_the_loop`): reaching DuckDB then raises
+#: :class:`NeedsThread`, and the caller runs the handler again in the thread pool.
+_ON_THE_LOOP: contextvars.ContextVar[bool] = contextvars.ContextVar("critmin_on_the_loop",
+                                                                   default=False)
+
+
+class NeedsThread(Exception):
+    """Raised where a handler running on the event loop would wait on DuckDB."""
+
+
+@contextlib.contextmanager
+def on_the_loop() -> Iterator[None]:
+    """Within: an :class:`AtlasPool` raises :class:`NeedsThread` instead of touching DuckDB
+    (a cursor, a connection, an index not loaded yet), so what is answered in memory (a table
+    page from its index, a kept response) never blocks the event loop."""
+    token = _ON_THE_LOOP.set(True)
+    try:
+        yield
+    finally:
+        _ON_THE_LOOP.reset(token)
+
+
+def _off_the_loop() -> None:
+    if _ON_THE_LOOP.get():
+        raise NeedsThread
+
+
 class AtlasPool:
     """Read-only access to one atlas file from many threads.
 
@@ -71,8 +100,13 @@ class AtlasPool:
     per process, one at a time.
     """
 
-    def __init__(self, path: Path, *, release: tuple[str, ...] | None = None) -> None:
+    def __init__(self, path: Path, *, release: tuple[str, ...] | None = None,
+                 page_index: bool = False) -> None:
         self.path = Path(path)
+        #: whether table pages are answered from in-memory copies (:meth:`page_index`)
+        self.index_pages = page_index
+        self._indexes: dict[str, Any] = {}  # table -> PageIndex, or False: not indexable
+        self._index_locks: dict[str, threading.Lock] = {}
         #: release labels pinned for every read (``?_release=``); None: the server's default
         #: (``$CRITMIN_RELEASE``, else each family's latest release)
         self.release = release
@@ -80,6 +114,8 @@ class AtlasPool:
         self._lock = threading.Lock()
         self._base: Any = None
         self._sources: list[dict[str, Any]] | None = None
+        self._version: str | None = None
+        self._table_annotations: dict[tuple[str, ...], dict[str, Any]] = {}
         self._table_sources: dict[str, list[str]] = {}
         self._cache: OrderedDict[Any, Any] = OrderedDict()
         self.cache_size = 256
@@ -88,6 +124,7 @@ class AtlasPool:
 
     def _connection(self) -> Any:
         """The process's DuckDB connection (call under :attr:`_lock`)."""
+        _off_the_loop()
         if self._base is None:
             from critmin.atlas import connect
 
@@ -96,6 +133,7 @@ class AtlasPool:
         return self._base
 
     def cursor(self) -> Any:
+        _off_the_loop()
         cur = getattr(self._local, "cursor", None)
         if cur is None:
             with self._lock:
@@ -104,6 +142,7 @@ class AtlasPool:
         return cur
 
     def atlas(self) -> Any:
+        _off_the_loop()
         a = getattr(self._local, "atlas", None)
         if a is None:
             from critmin.atlas import Atlas
@@ -113,6 +152,37 @@ class AtlasPool:
                           connection=self._connection().cursor(), made_by_connect=True)
             self._local.atlas = a
         return a
+
+    def page_index(self, table: str, *, wait: bool = False) -> Any:
+        """The :class:`~critmin.api.pageindex.PageIndex` of ``table`` (None when pages are not
+        indexed here, the table is not indexable, or it is being loaded: without ``wait`` a
+        request does not wait for the load but asks DuckDB meanwhile). Loaded on first use from
+        this pool's connection, so it holds the rows the pool's queries read."""
+        if not self.index_pages:
+            return None
+        index = self._indexes.get(table)
+        if index is not None:
+            return index if index is not False else None
+        lock = self._index_lock(table)
+        if not lock.acquire(blocking=wait):
+            return None
+        try:
+            if table not in self._indexes:
+                from critmin.api import pageindex
+
+                self._indexes[table] = pageindex.load(self._connection_cursor(), table) or False
+        finally:
+            lock.release()
+        index = self._indexes[table]
+        return index if index is not False else None
+
+    def _index_lock(self, table: str) -> threading.Lock:
+        with self._lock:
+            return self._index_locks.setdefault(table, threading.Lock())
+
+    def _connection_cursor(self) -> Any:
+        with self._lock:
+            return self._connection().cursor()
 
     def sources(self) -> list[dict[str, Any]]:
         if self._sources is None:
@@ -126,7 +196,9 @@ class AtlasPool:
     @property
     def version(self) -> str:
         """``<critmin version>+<12 hex digits over the loaded files' checksums>``."""
-        return provenance.atlas_version(self.sources())
+        if self._version is None:
+            self._version = provenance.atlas_version(self.sources())
+        return self._version
 
     def table_source_ids(self, table: str) -> list[str] | None:
         """Source ids loaded into data table ``table`` (None for a reference table)."""
@@ -145,9 +217,15 @@ class AtlasPool:
                     reads: provenance.Reads | None = None) -> dict[str, Any]:
         """Source, licence and atlas version for a response computed with ``reads`` (recorded
         by :func:`critmin.provenance.recording`), or built from whole ``tables``; all loaded
-        sources and the curated reference data when both are None."""
+        sources and the curated reference data when both are None. Those of whole tables are
+        kept (the same dict each time: not to be changed by the caller)."""
         if reads is None and tables is not None:
-            reads = {t: {provenance.ALL} for t in tables}
+            key = tuple(tables)
+            kept = self._table_annotations.get(key)
+            if kept is None:
+                kept = self._table_annotations[key] = self.annotations(
+                    reads={t: {provenance.ALL} for t in tables})
+            return kept
         if reads is None:
             srcs = [{k: s.get(k) for k in provenance.SOURCE_KEYS}
                     for s in [*self.sources(), provenance.REFERENCE_SOURCE]]

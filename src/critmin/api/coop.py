@@ -15,7 +15,6 @@ registry as it is when the write is stored).
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -92,7 +91,7 @@ class Overlay:
             if self._reg is not None and self._last is not None and 0 <= self._last < last:
                 # edits commit in id order (each names the one before it), so the newer ones
                 # are applied to a copy of the cached state
-                reg, since, skipped = copy.deepcopy(self._reg), self._last, list(self.skipped)
+                reg, since, skipped = self._reg.copy(), self._last, list(self.skipped)
             else:
                 reg, since, skipped = Registry.from_atlas(pool.atlas()), 0, []
             skipped += reg.replay(s.scalars(
@@ -201,7 +200,7 @@ def _edit(request: Request, who: Principal, table: RegistryTable, action: str, r
             current, last = overlay.state(state.atlas, s)
             try:
                 current.check_version(table.value, record_id, version)
-                reg = copy.deepcopy(current)
+                reg = current.copy()
                 rid = apply(reg, table.value, action, record_id, payload)
             except ConflictError as exc:
                 raise fail(409, str(exc)) from None

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -24,11 +25,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from critmin import schema
+from critmin.api import pageindex
 from critmin.api._cache import cached
 from critmin.api._core import (
     RELEASE_PARAM,
     AtlasPool,
     FmtPath,
+    NeedsThread,
     annotation_headers,
     atlas_pool,
     csv_rows,
@@ -36,6 +39,7 @@ from critmin.api._core import (
     encode_cursor,
     fail,
     json_response,
+    on_the_loop,
     render_frame,
     stream_csv,
     stream_parquet,
@@ -85,12 +89,13 @@ def _value(col: schema.Column, raw: str) -> Any:
     return raw
 
 
-def build_query(table: str, params: list[tuple[str, str]]) -> tuple[str, list[Any], dict[str, Any]]:
-    """SQL (``WHERE`` and ``ORDER BY``), its parameters and the paging options for ``params``."""
+def parse_params(table: str, params: list[tuple[str, str]]
+                 ) -> tuple[list[pageindex.Filter], dict[str, Any]]:
+    """The filters and the paging options (``size``, ``offset``, ``stream``, ``sort``, ``desc``)
+    of a page's query parameters, checked against the table's schema (400 otherwise)."""
     t = schema.table(table)
     cols = {c.name: c for c in t.columns}
-    where: list[str] = []
-    args: list[Any] = []
+    filters: list[pageindex.Filter] = []
     opts: dict[str, Any] = {"size": DEFAULT_SIZE, "offset": 0, "stream": False,
                             "sort": None, "desc": False}
     seen_control: set[str] = set()
@@ -141,34 +146,63 @@ def build_query(table: str, params: list[tuple[str, str]]) -> tuple[str, list[An
             values = [_value(col, v) for v in raw.split(",")] if raw != "" else []
             if not values:
                 raise fail(400, f"filter {key!r} needs at least one value")
-            where.append(f'"{name}" IN ({", ".join("?" * len(values))})')
-            args += values
+            filters.append(pageindex.Filter(name, op, tuple(values)))
         else:
-            where.append(f'"{name}" {OPS[op]} ?')
-            args.append(_value(col, raw))
-    order = []
-    if opts["sort"]:
-        order.append(f'"{opts["sort"]}" {"DESC" if opts["desc"] else "ASC"} NULLS LAST')
-    order += [f'"{k}"' for k in (t.key or t.column_names) if k != opts["sort"]]
-    sql = (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY " + ", ".join(order)
-    return sql, args, opts
+            filters.append(pageindex.Filter(name, op, (_value(col, raw),)))
+    return filters, opts
+
+
+def where_sql(filters: list[pageindex.Filter]) -> tuple[str, list[Any]]:
+    """`` WHERE ...`` (empty without filters) and its parameters."""
+    where: list[str] = []
+    args: list[Any] = []
+    for f in filters:
+        if f.op == "in":
+            where.append(f'"{f.column}" IN ({", ".join("?" * len(f.values))})')
+        else:
+            where.append(f'"{f.column}" {OPS[f.op]} ?')
+        args += f.values
+    return (" WHERE " + " AND ".join(where) if where else ""), args
+
+
+def order_sql(table: str, sort: str | None, desc: bool) -> str:
+    """`` ORDER BY`` the sort column (NULLs last), then the table's key: pages are stable."""
+    t = schema.table(table)
+    order = [f'"{sort}" {"DESC" if desc else "ASC"} NULLS LAST'] if sort else []
+    order += [f'"{k}"' for k in (t.key or t.column_names) if k != sort]
+    return " ORDER BY " + ", ".join(order)
+
+
+#: Tables whose pages are asked most, indexed first at start-up (:func:`warm_steps`).
+BUSIEST = ("trade_flows", "production", "countries")
+
+
+def warm_steps(pool: AtlasPool, names: Sequence[str] | None = None) -> list[tuple[str, Any]]:
+    """Start-up steps loading the page index (:mod:`critmin.api.pageindex`) of tables ``names``
+    (default: every table, the busiest first); empty when ``pool`` does not index pages."""
+    if not pool.index_pages:
+        return []
+    if names is None:
+        names = [*BUSIEST, *(n for n in schema.tables() if n not in BUSIEST)]
+    return [(f"page index of {n}", lambda n=n: pool.page_index(n, wait=True)) for n in names]
 
 
 def query_table(pool: AtlasPool, table: str, params: list[tuple[str, str]], fmt: Format,
                 base_url: str, *, anonymous: bool = False) -> Response:
     """The response for ``GET /api/v1/<table>[.fmt]?<params>`` (``anonymous``: the caller sent
     no credentials, so ``_stream`` exports are capped at :data:`ANON_STREAM_ROWS` rows)."""
-    clause, args, opts = build_query(table, params)
+    filters, opts = parse_params(table, params)
+    where, args = where_sql(filters)
+    clause = where + order_sql(table, opts["sort"], opts["desc"])
     t = schema.table(table)
     cols = t.column_names
     select = f'SELECT {", ".join(chr(34) + c + chr(34) for c in cols)} FROM "{table}"{clause}'
     ann = pool.annotations([table])
-    cur = pool.cursor()
     if opts["stream"]:
+        cur = pool.cursor()
         if fmt is Format.json:
             raise fail(400, "_stream returns every row: ask for .csv, .parquet or .xlsx")
-        n = cur.execute(f'SELECT count(*) FROM "{table}"{clause.split(" ORDER BY ")[0]}',
-                        args).fetchall()[0][0]
+        n = cur.execute(f'SELECT count(*) FROM "{table}"{where}', args).fetchall()[0][0]
         if anonymous and n > ANON_STREAM_ROWS:
             raise fail(403, f"{n} rows: exports without signing in are capped at "
                        f"{ANON_STREAM_ROWS} rows; narrow the filters, page with _size/_next, "
@@ -186,8 +220,12 @@ def query_table(pool: AtlasPool, table: str, params: list[tuple[str, str]], fmt:
             return stream_parquet(batches, name=table, ann=ann)
         return stream_xlsx(batches, cols, name=table, ann=ann)
     size, offset = opts["size"], opts["offset"]
-    rel = cur.execute(f"{select} LIMIT {size + 1} OFFSET {offset}", args)
-    rows = rel.fetchall()
+    index = pool.page_index(table)
+    rows = None if index is None else index.page(filters, opts["sort"], opts["desc"], offset,
+                                                 size + 1)
+    if rows is None:
+        rows = pool.cursor().execute(f"{select} LIMIT {size + 1} OFFSET {offset}",
+                                     args).fetchall()
     more = len(rows) > size
     rows = rows[:size]
     nxt = encode_cursor(offset + size) if more else None
@@ -252,10 +290,13 @@ def get_row(pool: AtlasPool, table: str, key: str) -> Response:
     (k,) = t.key
     value = _value(t.column(k), key)
     cols = t.column_names
-    rel = pool.cursor().execute(
-        f'SELECT {", ".join(chr(34) + c + chr(34) for c in cols)} FROM "{table}" '
-        f'WHERE "{k}" = ?', [value])
-    row = rel.fetchone()
+    index = pool.page_index(table)
+    if index is not None:
+        row = index.row(value)
+    else:
+        row = pool.cursor().execute(
+            f'SELECT {", ".join(chr(34) + c + chr(34) for c in cols)} FROM "{table}" '
+            f'WHERE "{k}" = ?', [value]).fetchone()
     if row is None:
         raise fail(404, f"{table} has no row with {k} = {key!r}")
     return json_response({"ok": True, "name": table, "row": dict(zip(cols, map(_cell, row),
@@ -333,10 +374,12 @@ def direct_route(prefix: str) -> Any:
     (under load they cost more of the event loop than the rest of such a request; see
     docs/benchmarks.md), else None. The middleware asks it only for a request without
     credentials or with a bearer token it has just checked (the ``principal`` dependency would
-    find the same), so the answer is the route's own: the same handler, in the same thread
-    pool. A request the handler refuses or fails (any exception: nothing has been sent yet, and a
-    ``GET`` of the atlas changes nothing) is passed to ``fallback``, the full stack, which
-    answers it as it always has (its error handlers, its status and body)."""
+    find the same), so the answer is the route's own: the same handler, run first on the event
+    loop (:func:`~critmin.api._core.on_the_loop`: a page its table's index answers, or a kept
+    response, costs well under a millisecond and no thread hop), and in the route's thread pool
+    when it needs DuckDB. A request the handler refuses or fails (any exception: nothing has
+    been sent yet, and a ``GET`` of the atlas changes nothing) is passed to ``fallback``, the
+    full stack, which answers it as it always has (its error handlers, its status and body)."""
     handlers = {name: _handlers(name) for name in schema.tables()}
     single_key = {name for name, t in schema.tables().items() if len(t.key) == 1}
     formats = {f.value for f in FILE_FORMATS}
@@ -361,8 +404,13 @@ def direct_route(prefix: str) -> Any:
 
         async def app(scope: Scope, receive: Receive, send: Send) -> None:
             scope["path_params"] = params
+            request = Request(scope, receive)
             try:
-                response = await run_in_threadpool(call, Request(scope, receive), *args)
+                try:  # in memory (the page index, a kept response): on the loop, no thread hop
+                    with on_the_loop():
+                        response = call(request, *args)
+                except NeedsThread:  # DuckDB: in the thread pool
+                    response = await run_in_threadpool(call, request, *args)
             except Exception:  # the full stack answers it (its error handlers)
                 del scope["path_params"]
                 await fallback(scope, receive, send)

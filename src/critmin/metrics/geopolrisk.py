@@ -53,6 +53,7 @@ import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from critmin import provenance, reference
@@ -154,11 +155,9 @@ def geopolrisk(
     if years is not None:
         years = _check_years(checks, [int(y) for y in years], wmd_only=bool(compat))
     if every is not None and not compat and not regions:
-        keep = pd.Series(True, index=every.index)
-        for col, vals in (("economy", economies), ("material", materials), ("year", years)):
-            if vals is not None:
-                keep &= every[col].isin(vals)
-        out = every[keep].reset_index(drop=True)
+        asked = {col: vals for col, vals in (("economy", economies), ("material", materials),
+                                             ("year", years)) if vals is not None}
+        out = every.iloc[_positions(every, asked)].reset_index(drop=True)
         if out.empty:  # as the query's empty answer: text columns of dtype object, then _finish
             out = _finish(out.astype({c: object for c in out.columns
                                       if isinstance(out[c].dtype, pd.StringDtype)}))
@@ -184,6 +183,23 @@ def _finish(df: pd.DataFrame) -> pd.DataFrame:
         if c in df.columns:
             df[c] = [v.tolist() if hasattr(v, "tolist") else list(v) for v in df[c]]
     return df.reset_index(drop=True)
+
+
+def _positions(every: pd.DataFrame, asked: Mapping[str, Iterable[Any]]) -> np.ndarray:
+    """Ascending positions of the rows of ``every`` whose column ``c`` is one of ``asked[c]``
+    for every ``c`` (the rows ``every[every[c].isin(asked[c]) & ...]`` selects), from the
+    positions of each value, kept with ``every`` (a question about a few economies, materials
+    and years then costs a few dict lookups, not a scan of every row per column)."""
+    memo = _memo(every)
+    out: np.ndarray | None = None
+    for col, vals in asked.items():
+        by_value = memo.get(("positions", col))
+        if by_value is None:
+            by_value = memo[("positions", col)] = every.groupby(col, sort=False).indices
+        parts = [by_value[v] for v in dict.fromkeys(vals) if v in by_value]
+        pos = np.sort(np.concatenate(parts)) if parts else np.arange(0)
+        out = pos if out is None else np.intersect1d(out, pos, assume_unique=True)
+    return np.arange(len(every)) if out is None else out
 
 
 _MEMOS: dict[int, dict[Any, Any]] = {}
