@@ -121,11 +121,13 @@ def assess(country: str, *, year: int | None = None, minerals: Sequence[str] | N
                 years.append(int(c["year"]))
         row["production_year"] = max(years) if years else None
         rows.append(row)
+    # largest imports first (equal imports: by mineral, the same every run), missing last: the
+    # order of sort_values(["imports_kusd", "mineral"], ascending=[False, True]), sorted here
+    # because pandas' multi-column sort of a few dozen rows costs milliseconds
+    rows.sort(key=_by_imports)
     out = pd.DataFrame(rows, columns=COLUMNS)
     scores = t.geopolrisk.get(iso3, {})
     out["geopolrisk"] = [scores.get(m) for m in out.mineral]
-    out = out.sort_values(["imports_kusd", "mineral"], ascending=[False, True],
-                          ignore_index=True)  # (equal imports: by mineral, the same every run)
     missing = [m for m in minerals if m not in set(out.mineral)]
     if missing:
         notes = [no_trade_reason(atlas, iso3, m, year) for m in missing]
@@ -133,6 +135,13 @@ def assess(country: str, *, year: int | None = None, minerals: Sequence[str] | N
             raise NoDataError("; ".join(notes))
         out.attrs["notes"] = notes
     return out
+
+
+def _by_imports(row: dict[str, Any]) -> tuple[bool, float, str]:
+    """Sort key of an assess row: imports descending (missing last), then mineral."""
+    v = row["imports_kusd"]
+    missing = v is None or v != v
+    return missing, 0.0 if missing else -float(v), row["mineral"]
 
 
 def trade_years(atlas: Atlas, *, importer: str | None = None) -> dict[str, list[int]]:

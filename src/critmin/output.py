@@ -88,13 +88,19 @@ def records(df: pd.DataFrame) -> list[dict[str, Any]]:
     needs only its non-finite values replaced, and text needs nothing (the same dicts as
     :func:`jsonable` on every value of ``df.itertuples()``, at a fraction of the cost)."""
     import numpy as np
+    import pandas as pd
 
     cols = [str(c) for c in df.columns]
     columns = []
     for i in range(df.shape[1]):
         s = df.iloc[:, i]
-        values = s.tolist()
         dtype = s.dtype
+        arrow = getattr(s.array, "__arrow_array__", None)
+        if arrow is not None and isinstance(dtype, pd.StringDtype):
+            # Arrow-backed text: str or None each, without pandas boxing every value
+            columns.append(arrow().to_pylist())
+            continue
+        values = s.tolist()
         if isinstance(dtype, np.dtype) and dtype.kind in "biu":
             pass
         elif isinstance(dtype, np.dtype) and dtype.kind == "f":

@@ -115,7 +115,7 @@ class AtlasPool:
         self._base: Any = None
         self._sources: list[dict[str, Any]] | None = None
         self._version: str | None = None
-        self._table_annotations: dict[tuple[str, ...], dict[str, Any]] = {}
+        self._annotations: dict[Any, dict[str, Any]] = {}
         self._table_sources: dict[str, list[str]] = {}
         self._cache: OrderedDict[Any, Any] = OrderedDict()
         self.cache_size = 256
@@ -217,21 +217,21 @@ class AtlasPool:
                     reads: provenance.Reads | None = None) -> dict[str, Any]:
         """Source, licence and atlas version for a response computed with ``reads`` (recorded
         by :func:`critmin.provenance.recording`), or built from whole ``tables``; all loaded
-        sources and the curated reference data when both are None. Those of whole tables are
-        kept (the same dict each time: not to be changed by the caller)."""
+        sources and the curated reference data when both are None. Each answer is kept per
+        set of reads (a few dozen: the same dict each time, not to be changed by the caller)."""
         if reads is None and tables is not None:
-            key = tuple(tables)
-            kept = self._table_annotations.get(key)
-            if kept is None:
-                kept = self._table_annotations[key] = self.annotations(
-                    reads={t: {provenance.ALL} for t in tables})
-            return kept
-        if reads is None:
-            srcs = [{k: s.get(k) for k in provenance.SOURCE_KEYS}
-                    for s in [*self.sources(), provenance.REFERENCE_SOURCE]]
-        else:
-            srcs = provenance.cited(reads, self.sources(), self.table_source_ids)
-        return provenance.annotations(srcs, self.version)
+            reads = {t: {provenance.ALL} for t in tables}
+        key = None if reads is None else tuple(sorted(
+            (t, tuple(sorted(fams, key=str))) for t, fams in reads.items()))
+        kept = self._annotations.get(key)
+        if kept is None:
+            if reads is None:
+                srcs = [{k: s.get(k) for k in provenance.SOURCE_KEYS}
+                        for s in [*self.sources(), provenance.REFERENCE_SOURCE]]
+            else:
+                srcs = provenance.cited(reads, self.sources(), self.table_source_ids)
+            kept = self._annotations[key] = provenance.annotations(srcs, self.version)
+        return kept
 
     def shared(self, key: Any, compute: Callable[[], Any]) -> Any:
         """``compute()`` kept under ``key`` for the life of the process (never evicted: for

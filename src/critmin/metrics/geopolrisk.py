@@ -49,11 +49,9 @@ tool's columns.
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from critmin import provenance, reference
@@ -61,6 +59,7 @@ from critmin.errors import ChoiceError, CritminError
 from critmin.metrics import geopolrisk_compat
 from critmin.metrics._sql import Runner, queries, render, runner
 from critmin.metrics.formulas import calc_gpv
+from critmin.metrics.frames import kept_rows, memo
 from critmin.metrics.geopolrisk_compat import COMPAT, COMPAT_ALIASES, COMPAT_PV_UNMATCHED
 
 CF_CU = 0.409412948
@@ -142,7 +141,7 @@ def geopolrisk(
     economies = None if economies is None else [e.strip() for e in economies]
     # the checks' lookups (countries, groups, years) are the same for every question about
     # one atlas: kept with ``every`` when a caller keeps it
-    checks = _Remembered(run, _memo(every)) if every is not None else run
+    checks = _Remembered(run, memo(every)) if every is not None else run
     if economies is not None:
         economies = [e.upper() if e not in regions and e.upper() not in regions else e
                      for e in economies]
@@ -157,7 +156,7 @@ def geopolrisk(
     if every is not None and not compat and not regions:
         asked = {col: vals for col, vals in (("economy", economies), ("material", materials),
                                              ("year", years)) if vals is not None}
-        out = every.iloc[_positions(every, asked)].reset_index(drop=True)
+        out = kept_rows(every, asked)
         if out.empty:  # as the query's empty answer: text columns of dtype object, then _finish
             out = _finish(out.astype({c: object for c in out.columns
                                       if isinstance(out[c].dtype, pd.StringDtype)}))
@@ -183,36 +182,6 @@ def _finish(df: pd.DataFrame) -> pd.DataFrame:
         if c in df.columns:
             df[c] = [v.tolist() if hasattr(v, "tolist") else list(v) for v in df[c]]
     return df.reset_index(drop=True)
-
-
-def _positions(every: pd.DataFrame, asked: Mapping[str, Iterable[Any]]) -> np.ndarray:
-    """Ascending positions of the rows of ``every`` whose column ``c`` is one of ``asked[c]``
-    for every ``c`` (the rows ``every[every[c].isin(asked[c]) & ...]`` selects), from the
-    positions of each value, kept with ``every`` (a question about a few economies, materials
-    and years then costs a few dict lookups, not a scan of every row per column)."""
-    memo = _memo(every)
-    out: np.ndarray | None = None
-    for col, vals in asked.items():
-        by_value = memo.get(("positions", col))
-        if by_value is None:
-            by_value = memo[("positions", col)] = every.groupby(col, sort=False).indices
-        parts = [by_value[v] for v in dict.fromkeys(vals) if v in by_value]
-        pos = np.sort(np.concatenate(parts)) if parts else np.arange(0)
-        out = pos if out is None else np.intersect1d(out, pos, assume_unique=True)
-    return np.arange(len(every)) if out is None else out
-
-
-_MEMOS: dict[int, dict[Any, Any]] = {}
-
-
-def _memo(every: pd.DataFrame) -> dict[Any, Any]:
-    """A dict kept as long as ``every`` lives."""
-    key = id(every)
-    memo = _MEMOS.get(key)
-    if memo is None:
-        memo = _MEMOS[key] = {}
-        weakref.finalize(every, _MEMOS.pop, key, None)
-    return memo
 
 
 class _Remembered(Runner):

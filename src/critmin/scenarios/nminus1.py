@@ -54,6 +54,7 @@ from critmin.metrics.formulas import (
     calc_shares,
     calc_world_total,
 )
+from critmin.metrics.frames import kept_rows
 from critmin.scenarios import data
 
 if TYPE_CHECKING:
@@ -110,10 +111,8 @@ def n_minus_1(atlas: Atlas, *, mineral: str | None = None, stage: str | None = N
     if mineral is not None:
         mineral = reference.require_mineral(mineral)
     if every is not None:
-        keep = every.stage.isin(stages)
-        if mineral is not None:
-            keep &= every.mineral == mineral
-        return every[keep].reset_index(drop=True)
+        asked = {"stage": stages, **({"mineral": [mineral]} if mineral is not None else {})}
+        return kept_rows(every, asked)
     minerals = [mineral] if mineral else None
     upto = year if year is not None else 9999
 
