@@ -92,8 +92,7 @@ def records(df: pd.DataFrame) -> list[dict[str, Any]]:
 
     cols = [str(c) for c in df.columns]
     columns = []
-    for i in range(df.shape[1]):
-        s = df.iloc[:, i]
+    for _, s in df.items():  # (by position: repeated column names are kept apart)
         dtype = s.dtype
         arrow = getattr(s.array, "__arrow_array__", None)
         if arrow is not None and isinstance(dtype, pd.StringDtype):
