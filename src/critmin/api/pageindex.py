@@ -208,11 +208,9 @@ class PageIndex:
         decided = np.zeros(self.n - 1, dtype=bool)
         for k in self.key:
             order = self.columns[k].sort_key(every, False)
-            step = np.sign(order[1:] - order[:-1]) if order.dtype.kind == "i" else \
-                np.sign(np.diff(order)).astype(np.int64)
-            if ((step < 0) & ~decided).any():
+            if ((order[1:] < order[:-1]) & ~decided).any():
                 return False
-            decided |= step != 0
+            decided |= order[1:] > order[:-1]
         return bool(decided.all())
 
     def page(self, filters: Sequence[Filter], sort: str | None, desc: bool, offset: int,
@@ -240,7 +238,7 @@ class PageIndex:
         """The row whose single-column key is ``key`` (None when absent)."""
         (k,) = self.table.key
         found = self._candidates([Filter(k, "eq", (key,))])
-        if found is None or isinstance(self.columns[k], _Floats):
+        if found is None:
             found = np.arange(self.n)
         found = found[self.columns[k].mask(found, "eq", (key,))]
         return self._rows(found[:1])[0] if len(found) else None
@@ -264,9 +262,7 @@ class PageIndex:
             code = col.code(eq[k])
             if code is None:
                 return np.arange(0)
-            run, c = col.codes[lo:hi], col.codes.dtype.type(code)  # same dtype: no copy
-            lo, hi = (lo + int(np.searchsorted(run, c, "left")),
-                      lo + int(np.searchsorted(run, c, "right")))
+            lo, hi = _run(col.codes, lo, hi, code)
             best = np.arange(lo, hi)
         lead = self.prefix[0] if self.prefix else None
         lead_code = self.columns[lead].code(eq[lead]) if lead in eq else None  # type: ignore
@@ -280,10 +276,7 @@ class PageIndex:
                     return np.arange(0)
                 start, stop = int(col.bounds[k]), int(col.bounds[k + 1])
                 if lead_code is not None and f.column in self.lead:
-                    run = self.lead[f.column][start:stop]
-                    c = run.dtype.type(lead_code)  # same dtype: no copy
-                    start, stop = (start + int(np.searchsorted(run, c, "left")),
-                                   start + int(np.searchsorted(run, c, "right")))
+                    start, stop = _run(self.lead[f.column], start, stop, lead_code)
                 rows = col.perm[start:stop]
             else:
                 parts = [col.posting(v) for v in dict.fromkeys(f.values)]
@@ -297,6 +290,14 @@ class PageIndex:
     def _rows(self, rows: np.ndarray) -> list[tuple[Any, ...]]:
         cols = [self.columns[c].take(rows) for c in self.table.column_names]
         return list(zip(*cols, strict=True)) if cols else []
+
+
+def _run(codes: np.ndarray, start: int, stop: int, code: int) -> tuple[int, int]:
+    """The positions ``[lo, hi)`` within ``[start, stop)`` of ``codes`` (ascending there) that
+    hold ``code`` (searched as ``codes``' own dtype: a Python int would copy the slice)."""
+    part, c = codes[start:stop], codes.dtype.type(code)
+    return (start + int(np.searchsorted(part, c, "left")),
+            start + int(np.searchsorted(part, c, "right")))
 
 
 def load(cursor: Any, table: str) -> PageIndex | None:
