@@ -170,7 +170,7 @@ class AtlasPool:
             if table not in self._indexes:
                 from critmin.api import pageindex
 
-                self._indexes[table] = pageindex.load(self._connection_cursor(), table) or False
+                self._indexes[table] = pageindex.load(self.cursor(), table) or False
         finally:
             lock.release()
         index = self._indexes[table]
@@ -179,10 +179,6 @@ class AtlasPool:
     def _index_lock(self, table: str) -> threading.Lock:
         with self._lock:
             return self._index_locks.setdefault(table, threading.Lock())
-
-    def _connection_cursor(self) -> Any:
-        with self._lock:
-            return self._connection().cursor()
 
     def sources(self) -> list[dict[str, Any]]:
         if self._sources is None:
