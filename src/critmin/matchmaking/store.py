@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,19 +133,34 @@ def event_timezone(s: Session) -> str:
     return str({**DEFAULT_SETTINGS, **(row.settings if row else {})}["timezone"])
 
 
-def load_event(s: Session) -> StoredEvent:
-    """The stored roundtable as an :class:`Event` (participants by id, requests by id)."""
+def load_event(s: Session, only: Collection[int] | None = None) -> StoredEvent:
+    """The stored roundtable as an :class:`Event` (participants by id, requests by id).
+
+    ``only``: the slice of the event that concerns these participants (database ids): the
+    settings, those participants, the requests between two of them and their booths. The rules
+    about one request (:func:`critmin.matchmaking.roundtable.add_request` and ``respond``) read
+    only the two participants, the requests between them and the settings, so they answer the
+    same on the slice as on the whole event, at a cost that does not grow with the event.
+    """
     row = settings_row(s)
     settings = {**DEFAULT_SETTINGS, **(row.settings if row else {})}
-    people = list(s.scalars(select(Participant).order_by(Participant.id)))
+    people_q = select(Participant).order_by(Participant.id)
+    requests_q = select(RequestRow).order_by(RequestRow.id)
+    if only is not None:
+        ids = sorted(set(only))
+        people_q = people_q.where(Participant.id.in_(ids))
+        requests_q = requests_q.where(RequestRow.from_id.in_(ids), RequestRow.to_id.in_(ids))
+    people = list(s.scalars(people_q))
     db_id = {profile_id_of(p): p.id for p in people}
     profile_id = {p.id: profile_id_of(p) for p in people}
     requests = [
         MeetingRequest(id=str(r.id), requester=profile_id[r.from_id], target=profile_id[r.to_id],
                        status=r.status, session=r.session, fixed_slot=r.fixed_slot,  # type: ignore[arg-type]
                        note=r.message[:2000])
-        for r in s.scalars(select(RequestRow).order_by(RequestRow.id))
+        for r in s.scalars(requests_q)
     ]
+    if only is not None:
+        settings["booths"] = {k: v for k, v in settings["booths"].items() if k in db_id}
     event = Event.model_validate({**settings, "participants": [to_profile(p) for p in people]})
     event = event.model_copy(update={"requests": requests})
     return StoredEvent(event, db_id, profile_id, row.published_run_id if row else None)
@@ -174,7 +190,7 @@ def add_request(s: Session, from_db: int, to_db: int, *, session: SessionName = 
                 message: str = "", now: dt.datetime | None = None) -> RequestRow:
     """Store a request after the core's checks; a concurrent duplicate (either direction) loses
     on the unique pair key and raises :class:`Conflict`."""
-    se = load_event(s)
+    se = load_event(s, only=(from_db, to_db))
     try:
         ev = core.add_request(se.event, se.pid(from_db), se.pid(to_db), session=session,
                               note=message, now=now)
@@ -201,7 +217,9 @@ def respond(s: Session, request_id: int, *, accept: bool, by_db: int | None) -> 
     The core checks who may answer; the update is conditional on ``status = 'pending'``, so of
     two concurrent answers one wins and the other gets :class:`Conflict`.
     """
-    se = load_event(s)
+    pair = s.execute(select(RequestRow.from_id, RequestRow.to_id)
+                     .where(RequestRow.id == request_id)).first()
+    se = load_event(s, only=[*(pair or ()), *([by_db] if by_db is not None else [])])
     by = se.pid(by_db) if by_db is not None else None
     try:
         core.respond(se.event, str(request_id), accept=accept, by=by)
