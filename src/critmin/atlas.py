@@ -30,16 +30,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from critmin import provenance, reference, schema
 from critmin.countries import CountryCodes, country_codes
 from critmin.errors import AtlasError, CritminError, InputError
-from critmin.sources.base import Context, Parsed, SourceMeta, iter_files, sha256
 
 if TYPE_CHECKING:
     import ibis
     import ibis.expr.types as ir
+    import pyarrow as pa
+
+    from critmin.sources.base import Context, Parsed, SourceMeta
 
 #: Tables that hold loaded data (cleared per source id when a file is reloaded).
 DATA_TABLES = [n for n, t in schema.tables().items() if t.kind == "data"]
@@ -678,6 +679,8 @@ def _to_arrow(name: str, rows: list[dict[str, str]], *, file: str | None = None,
               ) -> pa.Table:
     """Reference rows as table ``name``, validated like every loaded file (types, allowed values,
     bounds, keys; country codes and mineral ids when given)."""
+    import pyarrow as pa
+
     t = schema.table(name)
     required = [c.name for c in t.columns if not c.nullable and c.default is None]
     # rows without a required value (e.g. the EU as a member of a framework, which is not a
@@ -736,6 +739,8 @@ def _insert(con: duckdb.DuckDBPyConnection, name: str, data: pa.Table) -> None:
 
 
 def _source_row(meta: SourceMeta, file: Path, digest: str, rows: int) -> pa.Table:
+    import pyarrow as pa
+
     return pa.table({
         "source_id": [meta.source_id], "family": [meta.family], "release": [meta.release],
         "publisher": [meta.publisher], "title": [meta.title], "file": [file.name],
@@ -783,6 +788,8 @@ def replaced_releases(con: duckdb.DuckDBPyConnection, meta: SourceMeta,
     replaces ``pv``), and a file without a release label (Comtrade, DataWeb) replaces nothing.
     A file with no rows is compared with the family's rows in the years its name promises.
     """
+    import pyarrow as pa
+
     release = meta.release or ""
     names = [t for t in RELEASE_PART if t in tables] or list(RELEASE_PART)
     if not release:
@@ -894,6 +901,8 @@ def load_parsed(con: duckdb.DuckDBPyConnection, parsed: Parsed, file: Path, dige
 
 
 def context(codes: CountryCodes | None = None) -> Context:
+    from critmin.sources.base import Context
+
     codes = codes or country_codes()
     return Context(codes=codes, minerals=frozenset(reference.minerals()))
 
@@ -915,6 +924,7 @@ def build(
     (``report.changed`` is False).
     """
     from critmin.sources import detect, loaders, reference_file
+    from critmin.sources.base import iter_files
 
     db = Path(db) if db is not None else default_path()
     if db.exists():
@@ -1017,6 +1027,8 @@ def _years_text(years: list[int]) -> str:
 
 def _loaded_ids(db: Path, plan: list[tuple[Path, Any]]) -> list[str]:
     """The source id under which each planned file (known unchanged) is recorded."""
+    from critmin.sources.base import sha256
+
     con = _connect(db, read_only=True)
     try:
         by = {(f, d): sid for sid, f, d in con.execute(
@@ -1029,6 +1041,8 @@ def _loaded_ids(db: Path, plan: list[tuple[Path, Any]]) -> list[str]:
 def _unchanged(db: Path, plan: list[tuple[Path, Any]], codes: CountryCodes) -> bool:
     """Whether building ``plan`` into the atlas at ``db`` would change nothing: every file is
     recorded with the same name and SHA-256, and the reference tables equal the package's."""
+    from critmin.sources.base import sha256
+
     if not db.exists():
         return False
     con = _connect(db, read_only=True)
@@ -1092,6 +1106,8 @@ def _parse_ahead(pool: ThreadPoolExecutor, plan: list[tuple[Path, Any]], ctx: Co
     files ahead on a thread pool (DuckDB and Arrow release the GIL, so parsing the next file
     overlaps with loading the current one). Files with the same content as an earlier one are
     skipped with a note. Parses of files found unchanged are cancelled or discarded."""
+    from critmin.sources.base import sha256
+
     seen: dict[str, str] = {}
     todo: list[tuple[Path, Any, str]] = []
     for f, mod in plan:

@@ -15,8 +15,10 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 def _norm(name: str) -> str:
@@ -68,6 +70,8 @@ class CountryCodes:
         """The ``countries`` table."""
         cols = ["iso3", "iso2", "m49", "baci_code", "wb_code", "name", "kind"]
         data = {c: [r.get(c) for r in self.rows.values()] for c in cols}
+        import pyarrow as pa
+
         from critmin.schema import table
 
         return pa.table(data, schema=table("countries").arrow_schema)

@@ -47,9 +47,8 @@ MAX_PLANS = 256
 PARALLEL_QUERIES = 4
 #: Plan file format (bumped when the layout changes).
 FORMAT = 1
-#: Types a reference memtable column may have, and their Arrow types (the name of the
-#: ``pyarrow`` function that makes each: pyarrow loads only when a plan is run).
-_ARROW_TYPES = {"string": "string", "boolean": "bool_", "float64": "float64", "int64": "int64"}
+#: Types a reference memtable column may have (Ibis names), and their DuckDB types.
+_SQL_TYPES = {"string": "VARCHAR", "boolean": "BOOLEAN", "float64": "DOUBLE", "int64": "BIGINT"}
 
 _fingerprint: str | None = None
 T = TypeVar("T")
@@ -249,7 +248,7 @@ def _compile(atlas: Atlas, build: Callable[[], Mapping[str, Any]]
             if not op.name.startswith(REFERENCE_MEMTABLE_PREFIX):
                 return exprs, None
             types = {n: str(t).lstrip("!") for n, t in op.schema.items()}
-            if any(t not in _ARROW_TYPES for t in types.values()):
+            if any(t not in _SQL_TYPES for t in types.values()):
                 return exprs, None
             df = op.data.to_frame()
             memtables[op.name] = {"types": types, "columns": {
@@ -261,19 +260,44 @@ def _compile(atlas: Atlas, build: Callable[[], Mapping[str, Any]]
 
 
 def _register(con: Any, memtables: Mapping[str, Any]) -> None:
-    """Register the plan's reference tables on the DuckDB connection (once per connection)."""
+    """Create the plan's reference tables on the DuckDB connection (once per connection) as
+    temporary tables, their rows written as SQL literals: binding Python values would make
+    DuckDB look for numpy and pandas, so the queries could not start while the command line
+    still imports them."""
     if not memtables:
         return
-    import pyarrow as pa
-
     have = {r[0] for r in con.execute(
         "SELECT table_name FROM duckdb_tables() WHERE temporary UNION ALL "
         "SELECT view_name FROM duckdb_views() WHERE temporary").fetchall()}
     for name, m in memtables.items():
-        if name not in have:
-            table = pa.table({c: pa.array(v, type=getattr(pa, _ARROW_TYPES[m["types"][c]])())
-                              for c, v in m["columns"].items()})
-            con.register(name, table)
+        if name in have:
+            continue
+        cols = list(m["columns"])
+        con.execute(f"CREATE TEMP TABLE {_ident(name)} ("
+                    + ", ".join(f"{_ident(c)} {_SQL_TYPES[m['types'][c]]}" for c in cols) + ")")
+        rows = list(zip(*(m["columns"][c] for c in cols), strict=True))
+        if rows:  # each value a text literal cast to its column's type, as DuckDB reads text
+            con.execute(f"INSERT INTO {_ident(name)} VALUES "
+                        + ", ".join("(" + ", ".join(map(_literal, r)) + ")" for r in rows))
+
+
+def _ident(name: str) -> str:
+    """``name`` as a quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(value: Any) -> str:
+    """A plan's reference value (text, number, boolean or None) as an SQL text literal or NULL
+    (a float's ``repr`` reads back as the same double)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, float):
+        text = repr(value)
+    else:
+        text = str(value)
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _plan_path(atlas: Atlas, site: str, args: Mapping[str, Any]) -> Path:

@@ -19,22 +19,34 @@ import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from critmin.errors import ChoiceError, InputError
 
-_ARROW_TYPES: dict[str, pa.DataType] = {
-    "SMALLINT": pa.int16(),
-    "INTEGER": pa.int32(),
-    "BIGINT": pa.int64(),
-    "DOUBLE": pa.float64(),
-    "VARCHAR": pa.string(),
-    "BOOLEAN": pa.bool_(),
-    "DATE": pa.date32(),
-    "TIMESTAMP": pa.timestamp("us"),
-}
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+@cache
+def _arrow_types() -> dict[str, pa.DataType]:
+    """The Arrow type of each column type (pyarrow loads when a table is built, not read)."""
+    import pyarrow as pa
+
+    return {
+        "SMALLINT": pa.int16(),
+        "INTEGER": pa.int32(),
+        "BIGINT": pa.int64(),
+        "DOUBLE": pa.float64(),
+        "VARCHAR": pa.string(),
+        "BOOLEAN": pa.bool_(),
+        "DATE": pa.date32(),
+        "TIMESTAMP": pa.timestamp("us"),
+    }
+
+
+#: The column types the schema tables use (DuckDB names; :func:`_arrow_types` maps them).
+COLUMN_TYPES = frozenset({"SMALLINT", "INTEGER", "BIGINT", "DOUBLE", "VARCHAR", "BOOLEAN", "DATE",
+                          "TIMESTAMP"})
 
 
 @dataclass(frozen=True)
@@ -53,7 +65,7 @@ class Column:
 
     @property
     def arrow_type(self) -> pa.DataType:
-        return _ARROW_TYPES[self.type]
+        return _arrow_types()[self.type]
 
     @property
     def python_default(self) -> Any:
@@ -97,6 +109,8 @@ class Table:
 
     @property
     def arrow_schema(self) -> pa.Schema:
+        import pyarrow as pa
+
         return pa.schema([pa.field(c.name, c.arrow_type, nullable=c.nullable) for c in self.columns])
 
     def column(self, name: str) -> Column:
@@ -143,7 +157,7 @@ def tables() -> dict[str, Table]:
     for row in _read_csv("tables.csv"):
         cols = tuple(_column(c) for c in _read_csv(f"tables/{row['table']}.csv"))
         for c in cols:
-            if c.type not in _ARROW_TYPES:
+            if c.type not in COLUMN_TYPES:
                 raise ValueError(f"schema/tables/{row['table']}.csv: unknown type {c.type!r}")
         out[row["table"]] = Table(row["table"], row["kind"], row["description"], cols)
     return out
@@ -248,6 +262,8 @@ def from_text_rows(name: str, rows: list[dict[str, str]], *, file: str | None = 
     """Rows of text (a CSV read with :class:`csv.DictReader`) as a table of ``name``'s types, with
     a ``_line`` column (``first_line`` for the first row) for validation messages. Defaults fill
     empty cells."""
+    import pyarrow as pa
+
     t = table(name)
     cols: dict[str, list[Any]] = {c.name: [] for c in t.columns}
     for i, r in enumerate(rows):
@@ -267,6 +283,8 @@ def from_text_rows(name: str, rows: list[dict[str, str]], *, file: str | None = 
 def parser_schema(name: str) -> pa.Schema:
     """The Arrow schema a parser emits for table ``name``: the table's columns with their types
     (nullable: missing values are :func:`validate`'s to report) and ``_line``."""
+    import pyarrow as pa
+
     return pa.schema([*(pa.field(c.name, c.arrow_type) for c in table(name).columns),
                       pa.field("_line", pa.int64())])
 
@@ -277,6 +295,8 @@ def conform(name: str, data: pa.Table, *, file: str | None = None) -> pa.Table:
     Extra columns are dropped except ``_line`` (the input line of each row, used in error
     messages). A missing column raises :class:`InputError`.
     """
+    import pyarrow as pa
+
     t = table(name)
     arrays = []
     fields = []
@@ -331,6 +351,7 @@ def validate(
     same key. The first problem raises :class:`InputError` naming the file, line and field
     (``fields`` maps a column to the name of the file's field it came from, for the message).
     """
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     data = conform(name, data, file=file)
@@ -388,6 +409,7 @@ def validate(
 
 def _check_unique(t: Table, data: pa.Table, fail: Any) -> None:
     """Fail on the second row whose key (the schema's key columns) repeats an earlier row's."""
+    import pyarrow as pa
     import pyarrow.compute as pc
 
     if not t.key or data.num_rows < 2:
