@@ -126,6 +126,13 @@ class DuckDBRunner(Runner):
             return self.con.raw_sql(sql, parameters=_used(sql, params)).df()
         return self.con.execute(sql, _used(sql, params)).df()
 
+    def column(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Any]:
+        """The first column of ``sql``'s result, as Python values (no DataFrame is built: the
+        input checks run several such lookups before the main query)."""
+        if hasattr(self.con, "raw_sql"):
+            return super().column(sql, params)
+        return [r[0] for r in self.con.execute(sql, _used(sql, params)).fetchall()]
+
 
 class SparkRunner(Runner):
     """A Spark session whose catalog holds the atlas tables as views: the query transpiled by

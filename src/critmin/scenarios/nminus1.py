@@ -257,10 +257,16 @@ def assemble_world_hs_codes(frames: dict[str, pd.DataFrame], years: list[int], p
     """:func:`world_hs_codes` from the frames of :func:`world_hs_code_queries`."""
     mapped, loaded = frames[f"{prefix}mapped"], frames[f"{prefix}loaded"]
     out: dict[tuple[str, int], tuple[list[str], list[str]]] = {}
+    rows = list(zip(mapped.mineral.tolist(), mapped.hs_revision.tolist(),
+                    mapped.hs_code.tolist(), strict=True))
     for y in years:
-        m = mapped[mapped.hs_revision.isin(set(loaded.hs_revision[loaded.year == y]))]
-        for mineral, g in m.groupby("mineral"):
-            out[(str(mineral), y)] = ([], sorted(g.hs_revision + ":" + g.hs_code))
+        revisions = set(loaded.hs_revision[loaded.year == y])
+        by_mineral: dict[str, list[str]] = {}
+        for mineral, revision, code in rows:  # (plain Python: a few hundred rows)
+            if revision in revisions:
+                by_mineral.setdefault(str(mineral), []).append(f"{revision}:{code}")
+        for mineral, codes in by_mineral.items():
+            out[(mineral, y)] = ([], sorted(codes))
         cov = frames[f"{prefix}cov_{y}"]
         for mineral, have, miss in zip(cov.mineral, cov.hs_codes, cov.hs_codes_missing,
                                        strict=True):
