@@ -93,27 +93,30 @@ def run(con: Any, queries: Mapping[str, str], memtables: Mapping[str, Any] | Non
         ) -> dict[str, pd.DataFrame]:
     """Run ``queries`` (``{name: SQL}``) on the DuckDB connection ``con``, several at a time,
     each on its own cursor (DuckDB runs them side by side, which a single small query does not
-    keep both cores busy enough to match), after registering ``memtables``. The cursors are
-    made here, on the calling thread: a connection takes one call at a time."""
+    keep both cores busy enough to match), after registering ``memtables``; then turn each
+    result into a DataFrame. Every query runs before any result is converted: the conversion
+    needs pandas, which a command line may still be importing, and the queries need not wait
+    for it. The cursors are made here, on the calling thread: a connection takes one call at a
+    time."""
     names = list(queries)
     cursors = [con.cursor() for _ in names]
+
+    def execute(name: str, cursor: Any) -> Any:
+        _register(cursor, memtables or {})
+        return cursor.execute(queries[name])  # (the result is held by the cursor until .df())
+
     try:
         if len(names) <= 1:
-            return {n: _one(c, queries[n], memtables) for n, c in zip(names, cursors, strict=True)}
+            return {n: execute(n, c).df() for n, c in zip(names, cursors, strict=True)}
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(min(len(names), PARALLEL_QUERIES)) as pool:
-            frames = pool.map(lambda nc: _one(nc[1], queries[nc[0]], memtables),
-                              zip(names, cursors, strict=True))
+            results = list(pool.map(execute, names, cursors))
+            frames = pool.map(lambda r: r.df(), results)
             return dict(zip(names, frames, strict=True))
     finally:
         for c in cursors:
             c.close()
-
-
-def _one(cursor: Any, sql: str, memtables: Mapping[str, Any] | None) -> pd.DataFrame:
-    _register(cursor, memtables or {})
-    return cursor.execute(sql).df()
 
 
 def prefetch(atlas: Any, run_key: str) -> None:
