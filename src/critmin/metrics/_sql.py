@@ -112,10 +112,12 @@ class DuckDBRunner(Runner):
 
     def __init__(self, con: Any) -> None:
         self.con = con
+        self._tables: set[str] | None = None
 
     def has_table(self, name: str) -> bool:
-        return bool(self.column("SELECT 1 FROM information_schema.tables WHERE table_name = $name",
-                                {"name": name}))
+        if self._tables is None:  # (one lookup for the runner's several checks)
+            self._tables = set(self.column("SELECT table_name FROM information_schema.tables"))
+        return name in self._tables
 
     def columns_of(self, name: str) -> set[str]:
         return set(self.column("SELECT column_name FROM information_schema.columns "
