@@ -226,3 +226,34 @@ def test_the_remembered_runs_are_bounded(cache: Path, monkeypatch: pytest.Monkey
         plans.remember(f"critmin command {i}")
     runs = list((plans.sql_cache_folder() / "runs").glob("*.json"))
     assert 0 < len(runs) <= 8
+
+
+def test_reference_tables_hold_the_values_and_types_arrow_would_give() -> None:
+    """A plan's reference tables, written as SQL literals, read back exactly as the Arrow table
+    Ibis registers for the same columns: text with quotes, NULLs, floats at full precision
+    (and infinities), booleans, integers; an empty table keeps its columns and types."""
+    import duckdb
+    import pyarrow as pa
+
+    columns = {"code": ["260600", "it's", None], "factor": [0.30049502404920253, 1e-300, None],
+               "big": [float("inf"), -0.0, 1 / 3], "gross": [True, False, None],
+               "n": [1, None, -(2**62)]}
+    types = {"code": "string", "factor": "float64", "big": "float64", "gross": "boolean",
+             "n": "int64"}
+    arrow = {"string": pa.string(), "float64": pa.float64(), "boolean": pa.bool_(),
+             "int64": pa.int64()}
+    memtables = {"critmin_ref_t": {"types": types, "columns": columns},
+                 "critmin_ref_empty": {"types": {"a": "string"}, "columns": {"a": []}}}
+    con = duckdb.connect()
+    plans._register(con, memtables)
+    plans._register(con, memtables)  # (once per connection: a second call changes nothing)
+    con.register("expected", pa.table({c: pa.array(v, arrow[types[c]])
+                                       for c, v in columns.items()}))
+    assert (con.execute("SELECT * FROM critmin_ref_t").fetchall()
+            == con.execute("SELECT * FROM expected").fetchall())
+    assert ([r[:2] for r in con.execute("DESCRIBE critmin_ref_t").fetchall()]
+            == [r[:2] for r in con.execute("DESCRIBE expected").fetchall()])
+    assert con.execute("SELECT count(*), any_value(typeof(a)) FROM critmin_ref_empty"
+                       ).fetchall() == [(0, None)]
+    assert con.execute("SELECT typeof(a) FROM (SELECT a FROM critmin_ref_empty UNION ALL "
+                       "SELECT 'x')").fetchall() == [("VARCHAR",)]

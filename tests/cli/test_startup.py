@@ -33,6 +33,27 @@ def test_cli_import_loads_no_heavy_library() -> None:
     assert out.stdout.strip() == ""
 
 
+def test_opening_the_atlas_and_running_a_plan_loads_neither_pyarrow_nor_pandas(
+        fixture_atlas: Path) -> None:
+    """A command line opens the atlas and starts its saved queries (with their reference
+    tables) in the background while it imports pandas: none of that may need pyarrow, pandas
+    or numpy, or the queries would wait for the import instead of running beside it."""
+    code = ("import sys\n"
+            "from critmin import plans\n"
+            "from critmin.atlas import Atlas\n"
+            f"a = Atlas({str(fixture_atlas)!r})\n"
+            "cur = a.duckdb_connection.cursor()\n"
+            "plans._register(cur, {'critmin_ref_x': {'types': {'m': 'string', 'f': 'float64'},"
+            " 'columns': {'m': ['cobalt'], 'f': [0.5]}}})\n"
+            "n = cur.execute('SELECT count(*) FROM production JOIN critmin_ref_x "
+            "ON production.mineral = critmin_ref_x.m').fetchall()[0][0]\n"
+            "assert n > 0, n\n"
+            "print(','.join(m for m in ('pyarrow', 'pandas', 'numpy') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ""
+
+
 def test_top_level_help_lists_every_command_with_its_help(cli: object) -> None:
     """The root group lists light entries (no command is built for ``--help``); each carries the
     first line of the command's own help, as the full command tree would."""
