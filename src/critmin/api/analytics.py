@@ -25,9 +25,11 @@ from critmin.api._cache import cached
 from critmin.api._core import (
     AtlasPool,
     FmtPath,
+    NeedsThread,
     atlas_pool,
     fail,
     json_response,
+    on_the_loop,
     principal,
     render_frame,
     require,
@@ -203,7 +205,13 @@ def direct_route(prefix: str) -> Callable[[Scope, ASGIApp], ASGIApp | None]:
                 kwargs = parse(request)
                 if kwargs is None:
                     raise LookupError("not read here")
-                response = await run_in_threadpool(respond, request, Format(fmt), kwargs)
+                try:  # from kept tables: on the loop, no thread hop (on_the_loop)
+                    if fmt not in _ON_LOOP_FORMATS:  # (a workbook takes tens of ms to write)
+                        raise NeedsThread
+                    with on_the_loop(kept=True):
+                        response = respond(request, Format(fmt), kwargs)
+                except NeedsThread:  # a whole-atlas table to compute first: in the thread pool
+                    response = await run_in_threadpool(respond, request, Format(fmt), kwargs)
             except Exception:  # the full stack answers it (its validation, its error handlers)
                 del scope["path_params"]
                 await fallback(scope, receive, send)
@@ -247,6 +255,8 @@ def _match(routes: list[Route], path: str) -> tuple[dict[str, str], str, Any, An
 
 
 _FORMATS = frozenset(f.value for f in FILE_FORMATS)
+#: Formats an analytic answer is rendered in on the event loop (the others in a thread).
+_ON_LOOP_FORMATS = frozenset({"json", "csv"})
 
 
 def _atlas(request: Request) -> Any:
