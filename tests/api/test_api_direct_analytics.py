@@ -5,6 +5,7 @@ the parameters FastAPI would pass, or leaves the request to the full stack."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -104,3 +105,25 @@ def _read(url: str) -> dict[str, Any] | str | None:
 ])
 def test_direct_path_reads_what_fastapi_passes(url: str, want: Any) -> None:
     assert _read(url) == want
+
+
+def test_kept_mode_computes_no_whole_atlas_table_on_the_loop(starter_atlas: Any) -> None:
+    """On the loop with ``kept``: a whole-atlas table not computed yet, or an atlas not opened
+    yet, raises NeedsThread (the handler goes to a thread); a kept table and short reads of
+    the opened atlas are allowed. Without ``kept`` any DuckDB access raises it."""
+    from critmin.api._core import AtlasPool, NeedsThread, on_the_loop
+
+    pool = AtlasPool(starter_atlas)
+    with on_the_loop(kept=True), pytest.raises(NeedsThread):
+        pool.cursor()  # the atlas is not open yet
+    with on_the_loop(kept=True), pytest.raises(NeedsThread):
+        pool.shared("t", lambda: 1)
+    assert pool.shared("t", lambda: 2) == 2  # off the loop: computed and kept
+    opener = threading.Thread(target=pool.cursor)  # the atlas opened by another thread
+    opener.start()
+    opener.join()
+    with on_the_loop(kept=True):
+        assert pool.shared("t", lambda: 3) == 2
+        assert pool.cursor().execute("SELECT 1").fetchone() == (1,)
+    with on_the_loop(), pytest.raises(NeedsThread):
+        pool.cursor()

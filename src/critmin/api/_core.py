@@ -92,6 +92,36 @@ def _off_the_loop(opened: bool = True) -> None:
         raise NeedsThread
 
 
+def direct_app(params: dict[str, Any], fallback: Any,
+               call: Callable[[Request], Response], *, kept: bool = False,
+               on_loop: bool = True) -> Any:
+    """The ASGI app of a direct path (:class:`~critmin.api._cache.ResponseCacheMiddleware`:
+    no FastAPI routing): ``call(request)`` with ``params`` as the path parameters, first on
+    the event loop (:func:`on_the_loop`, ``kept`` as there; not when ``on_loop`` is false) and
+    in the thread pool when it raises :class:`NeedsThread`. When it raises anything else
+    (nothing has been sent yet, and a ``GET`` changes nothing) ``fallback``, the full stack,
+    answers the request as it always has: its validation, its error handlers."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        scope["path_params"] = params
+        request = Request(scope, receive)
+        try:
+            try:
+                if not on_loop:
+                    raise NeedsThread
+                with on_the_loop(kept=kept):
+                    response = call(request)
+            except NeedsThread:
+                response = await run_in_threadpool(call, request)
+        except Exception:
+            del scope["path_params"]
+            await fallback(scope, receive, send)
+            return
+        await response(scope, receive, send)
+
+    return app
+
+
 class AtlasPool:
     """Read-only access to one atlas file from many threads.
 

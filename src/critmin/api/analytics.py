@@ -17,19 +17,17 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi import params as params_
 from fastapi.responses import Response
 from pydantic.fields import FieldInfo
-from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
 
 from critmin import provenance
 from critmin.api._cache import cached
 from critmin.api._core import (
     AtlasPool,
     FmtPath,
-    NeedsThread,
     atlas_pool,
+    direct_app,
     fail,
     json_response,
-    on_the_loop,
     principal,
     render_frame,
     require,
@@ -198,27 +196,15 @@ def direct_route(prefix: str) -> Callable[[Scope, ASGIApp], ASGIApp | None]:
             return None
         params, fmt, parse, respond = found
 
-        async def app(scope: Scope, receive: Receive, send: Send) -> None:
-            scope["path_params"] = params
-            request = Request(scope, receive)
-            try:
-                kwargs = parse(request)
-                if kwargs is None:
-                    raise LookupError("not read here")
-                try:  # from kept tables: on the loop, no thread hop (on_the_loop)
-                    if fmt not in _ON_LOOP_FORMATS:  # (a workbook takes tens of ms to write)
-                        raise NeedsThread
-                    with on_the_loop(kept=True):
-                        response = respond(request, Format(fmt), kwargs)
-                except NeedsThread:  # a whole-atlas table to compute first: in the thread pool
-                    response = await run_in_threadpool(respond, request, Format(fmt), kwargs)
-            except Exception:  # the full stack answers it (its validation, its error handlers)
-                del scope["path_params"]
-                await fallback(scope, receive, send)
-                return
-            await response(scope, receive, send)
+        def call(request: Request) -> Response:
+            kwargs = parse(request)
+            if kwargs is None:
+                raise LookupError("not read here: the full stack answers")
+            return respond(request, Format(fmt), kwargs)
 
-        return app
+        # from kept tables: on the loop; a whole-atlas table to compute first, or a workbook
+        # (tens of ms to write): in the thread pool
+        return direct_app(params, fallback, call, kept=True, on_loop=fmt in _ON_LOOP_FORMATS)
 
     return direct
 
