@@ -21,11 +21,9 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU seconds used so far by ``pid`` and its descendants (from /proc)."""
-    ticks = os.sysconf("SC_CLK_TCK")
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (from /proc)."""
     children: dict[int, list[int]] = {}
-    stats: dict[int, float] = {}
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
             continue
@@ -34,13 +32,34 @@ def cpu_seconds(pid: int) -> float:
         except OSError:
             continue
         children.setdefault(int(parts[1]), []).append(int(d.name))
-        stats[int(d.name)] = (int(parts[11]) + int(parts[12])) / ticks
-    total, todo = 0.0, [pid]
+    out, todo = [], [pid]
     while todo:
         p = todo.pop()
-        total += stats.get(p, 0.0)
+        out.append(p)
         todo += children.get(p, [])
-    return total
+    return out
+
+
+def _stat_cpu(path: Path) -> float:
+    """utime + stime of a /proc ``stat`` file, in seconds (0 when it is gone)."""
+    try:
+        parts = path.read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds used so far by ``pid`` and its descendants (from /proc)."""
+    return sum(_stat_cpu(Path(f"/proc/{p}/stat")) for p in _tree(pid))
+
+
+def main_thread_cpu_seconds(pid: int) -> float:
+    """CPU seconds used so far by the main threads of ``pid`` and its descendants (from
+    /proc/P/task/P/stat): for ``critmin serve`` the event loops, which parse HTTP and run the
+    handlers that need no thread; the rest of :func:`cpu_seconds` is handler threads and
+    DuckDB's own threads."""
+    return sum(_stat_cpu(Path(f"/proc/{p}/task/{p}/stat")) for p in _tree(pid))
 
 
 def wait_idle(pid: int, timeout: float = 600) -> float:

@@ -67,7 +67,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 import httpx  # noqa: E402
-from _machine import cpu_model, cpu_seconds, server_pid, wait_idle  # noqa: E402
+from _machine import cpu_model, cpu_seconds, main_thread_cpu_seconds, server_pid, wait_idle  # noqa: E402
 from bench_api import check_paths, run_wrk, varied_paths, wrk_script  # noqa: E402
 
 from tests import stress  # noqa: E402
@@ -312,7 +312,8 @@ def children_cpu() -> float:
 
 
 def one_run(atlas: Path, kind: str, workers: int, seconds: int, paths: list[str],
-            script: Path, profile: Path | None, gil: bool = False) -> dict[str, Any]:
+            script: Path, profile: Path | None, gil: bool = False,
+            idle_threads: bool = False) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix=f"critmin-load-{kind}-{workers}-"))
     with stress.database(kind, folder) as url:
         analyst, participants = seed(url)
@@ -332,11 +333,12 @@ def one_run(atlas: Path, kind: str, workers: int, seconds: int, paths: list[str]
                     [exe, "record", "--subprocesses", "--rate", "50", "--format", "raw",
                      "-o", str(profile / f"{kind}-{workers}.txt"),
                      "--pid", str(pid), "--duration", str(seconds + 2),
-                     *(["--gil"] if gil else [])],
+                     *(["--gil"] if gil else []),
+                     *(["--idle", "--threads"] if idle_threads else [])],
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             load = os.getloadavg()
             writers = Writers(base, analyst, participants, seconds)
-            server_cpu = cpu_seconds(pid)
+            server_cpu, loop_cpu = cpu_seconds(pid), main_thread_cpu_seconds(pid)
             wrk_cpu = children_cpu()
             wt = threading.Thread(target=writers.run)
             wt.start()
@@ -344,6 +346,7 @@ def one_run(atlas: Path, kind: str, workers: int, seconds: int, paths: list[str]
             wrk_cpu = children_cpu() - wrk_cpu
             wt.join()
             server_cpu = cpu_seconds(pid) - server_cpu
+            loop_cpu = main_thread_cpu_seconds(pid) - loop_cpu
             if spy is not None:
                 spy.wait(timeout=120)
             # every URL the readers asked, asked again: which ones do not answer 200
@@ -355,7 +358,7 @@ def one_run(atlas: Path, kind: str, workers: int, seconds: int, paths: list[str]
     return {
         "database": kind, "workers": workers, "load": load[0], "startup_s": startup,
         # CPU seconds during the run: the server (all its processes), wrk, the writer threads
-        "cpu_s": {"server": server_cpu, "wrk": wrk_cpu, "writers": writers.cpu},
+        "cpu_s": {"server": server_cpu, "event_loops": loop_cpu, "wrk": wrk_cpu, "writers": writers.cpu},
         "idle_wait_s": idle, "reads": reads,
         "writes": len(writers.done), "acked": acked, "lost": lost,
         "refused": sum(n for s, n in statuses.items() if 400 <= s < 500),
@@ -380,6 +383,9 @@ def main() -> None:
     ap.add_argument("--profile", type=Path, help="record the servers with py-spy into DIR")
     ap.add_argument("--gil", action="store_true", help="with --profile: sample only the "
                     "threads holding the GIL (py-spy --gil): where the Python time goes")
+    ap.add_argument("--idle", action="store_true", help="with --profile: sample every thread, "
+                    "idle or not, each stack under its thread (py-spy --idle --threads): where "
+                    "the threads wait")
     ap.add_argument("--label", default="", help="a name for this run in the output")
     ap.add_argument("--json", type=Path, help="append the results as JSON lines to this file")
     args = ap.parse_args()
@@ -394,7 +400,7 @@ def main() -> None:
           f"{platform.python_version()}, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC", flush=True)
     for kind, workers in configs:
         r = one_run(Path(args.db), kind, workers, args.seconds, paths, script, args.profile,
-                   args.gil)
+                   args.gil, args.idle)
         rd = r["reads"]
         print(f"{args.label} {kind:10s} workers {workers}: reads {rd['requests']} "
               f"({rd['rps']:.0f}/s) p50 {rd['p50']:.1f} ms p99 {rd['p99']:.1f} ms "
@@ -403,7 +409,8 @@ def main() -> None:
               f"{r['write_kinds']}, refused {r['refused']}, failed {r['failed']}, lost "
               f"{r['lost']}; write p50 {r['write_p50']:.1f} ms p99 {r['write_p99']:.1f} ms; "
               f"load average before {r['load']:.1f}; CPU seconds during the run: server "
-              f"{r['cpu_s']['server']:.1f}, wrk {r['cpu_s']['wrk']:.1f}, writers "
+              f"{r['cpu_s']['server']:.1f} (event loops {r['cpu_s']['event_loops']:.1f}), "
+              f"wrk {r['cpu_s']['wrk']:.1f}, writers "
               f"{r['cpu_s']['writers']:.1f}; server ready after {r['startup_s']:.1f} s; "
               f"URLs asked twice {r['repeats']}; read URLs by route {r['asked']}; asked again "
               f"after the run, not 200: {r['not_200'] or 'none'} {r['not_200_examples']}",

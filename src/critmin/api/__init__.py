@@ -94,7 +94,8 @@ def create_app(atlas_path: str | Path | None = None, database_url: str | None = 
     app.state.response_cache = ResponseCache(path, session_cookie=SESSION_COOKIE)
     app.add_middleware(ResponseCacheMiddleware, cache=app.state.response_cache,
                        authenticate=authenticate_bearer,
-                       direct=tables.direct_route(API_PREFIX))  # table pages: no routing
+                       direct=_direct_routes(tables.direct_route(API_PREFIX),  # no routing
+                                             analytics.direct_route(API_PREFIX)))
     _handlers(app)
 
     # every route authenticates when credentials are sent (a bad token is a 401 everywhere)
@@ -173,6 +174,20 @@ def _message(errors: list[dict[str, Any]]) -> str:
         loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body") or "body"
         parts.append(f"{loc}: {e.get('msg', 'invalid')}")
     return "; ".join(parts)
+
+
+def _direct_routes(*directs: Any) -> Any:
+    """One ``direct(scope, fallback)`` for :class:`ResponseCacheMiddleware`: the first of
+    ``directs`` that answers the request (table pages, then analytic routes)."""
+
+    def direct(scope: Any, fallback: Any) -> Any:
+        for d in directs:
+            app = d(scope, fallback)
+            if app is not None:
+                return app
+        return None
+
+    return direct
 
 
 def _handlers(app: FastAPI) -> None:

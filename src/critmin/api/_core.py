@@ -60,10 +60,11 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
 # ------------------------------------------------------------------------------------ atlas
 
 
-#: Set while a handler runs on the event loop (:func:`on_the_loop`): reaching DuckDB then raises
-#: :class:`NeedsThread`, and the caller runs the handler again in the thread pool.
-_ON_THE_LOOP: contextvars.ContextVar[bool] = contextvars.ContextVar("critmin_on_the_loop",
-                                                                   default=False)
+#: Set while a handler runs on the event loop (:func:`on_the_loop`): ``"memory"`` (reaching
+#: DuckDB raises :class:`NeedsThread`) or ``"kept"`` (short DuckDB reads allowed, a whole-atlas
+#: table not computed yet raises it); the caller then runs the handler again in the thread pool.
+_ON_THE_LOOP: contextvars.ContextVar[str | None] = contextvars.ContextVar("critmin_on_the_loop",
+                                                                         default=None)
 
 
 class NeedsThread(Exception):
@@ -71,20 +72,54 @@ class NeedsThread(Exception):
 
 
 @contextlib.contextmanager
-def on_the_loop() -> Iterator[None]:
+def on_the_loop(*, kept: bool = False) -> Iterator[None]:
     """Within: an :class:`AtlasPool` raises :class:`NeedsThread` instead of touching DuckDB
     (a cursor, a connection, an index not loaded yet), so what is answered in memory (a table
-    page from its index, a kept response) never blocks the event loop."""
-    token = _ON_THE_LOOP.set(True)
+    page from its index, a kept response) never blocks the event loop. With ``kept``: instead,
+    only what would compute a whole-atlas table (:meth:`AtlasPool.shared`, seconds) or open
+    the atlas raises it; an analytic answer filtered from kept tables runs on the loop (its
+    few lookups included), like a table page, rather than waiting for the GIL in a thread."""
+    token = _ON_THE_LOOP.set("kept" if kept else "memory")
     try:
         yield
     finally:
         _ON_THE_LOOP.reset(token)
 
 
-def _off_the_loop() -> None:
-    if _ON_THE_LOOP.get():
+def _off_the_loop(opened: bool = True) -> None:
+    mode = _ON_THE_LOOP.get()
+    if mode == "memory" or (mode == "kept" and not opened):
         raise NeedsThread
+
+
+def direct_app(params: dict[str, Any], fallback: Any,
+               call: Callable[[Request], Response], *, kept: bool = False,
+               on_loop: bool = True) -> Any:
+    """The ASGI app of a direct path (:class:`~critmin.api._cache.ResponseCacheMiddleware`:
+    no FastAPI routing): ``call(request)`` with ``params`` as the path parameters, first on
+    the event loop (:func:`on_the_loop`, ``kept`` as there; not when ``on_loop`` is false) and
+    in the thread pool when it raises :class:`NeedsThread`. When it raises anything else
+    (nothing has been sent yet, and a ``GET`` changes nothing) ``fallback``, the full stack,
+    answers the request as it always has: its validation, its error handlers."""
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        scope["path_params"] = params
+        request = Request(scope, receive)
+        try:
+            try:
+                if not on_loop:
+                    raise NeedsThread
+                with on_the_loop(kept=kept):
+                    response = call(request)
+            except NeedsThread:
+                response = await run_in_threadpool(call, request)
+        except Exception:
+            del scope["path_params"]
+            await fallback(scope, receive, send)
+            return
+        await response(scope, receive, send)
+
+    return app
 
 
 class AtlasPool:
@@ -124,7 +159,7 @@ class AtlasPool:
 
     def _connection(self) -> Any:
         """The process's DuckDB connection (call under :attr:`_lock`)."""
-        _off_the_loop()
+        _off_the_loop(self._base is not None)
         if self._base is None:
             from critmin.atlas import connect
 
@@ -238,6 +273,8 @@ class AtlasPool:
         recorded again on every call (:mod:`critmin.provenance`)."""
         hit = self._shared.get(key)
         if hit is None:
+            if _ON_THE_LOOP.get() is not None:
+                raise NeedsThread
             with self._computing:  # re-entrant: a computation may use another shared table
                 hit = self._shared.get(key)
                 if hit is None:

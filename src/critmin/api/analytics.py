@@ -6,13 +6,18 @@ Every route exists as ``/path`` (JSON) and ``/path.{fmt}`` (json, csv, parquet, 
 from __future__ import annotations
 
 import inspect
+import re
 import typing
 from collections.abc import Callable
 from typing import Annotated, Any
 
+import annotated_types
 import pandas as pd
 from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi import params as params_
 from fastapi.responses import Response
+from pydantic.fields import FieldInfo
+from starlette.types import ASGIApp, Scope
 
 from critmin import provenance
 from critmin.api._cache import cached
@@ -20,6 +25,7 @@ from critmin.api._core import (
     AtlasPool,
     FmtPath,
     atlas_pool,
+    direct_app,
     fail,
     json_response,
     principal,
@@ -27,9 +33,14 @@ from critmin.api._core import (
     require,
 )
 from critmin.auth import Principal
-from critmin.output import Format
+from critmin.output import FILE_FORMATS, Format
 
 router = APIRouter()
+
+#: ``(path, parse, respond)`` of every :func:`data_route` whose parameters :func:`_parser`
+#: can read, for :func:`direct_route`.
+_DIRECT: list[tuple[str, Callable[[Request], dict[str, Any] | None],
+                    Callable[[Request, Format, dict[str, Any]], Response]]] = []
 
 
 def data_route(path: str, *, tags: list[str] | None = None, summary: str | None = None
@@ -72,6 +83,9 @@ def data_route(path: str, *, tags: list[str] | None = None, summary: str | None 
                                           return_annotation=Response)
         with_fmt.__signature__ = sig.replace(  # type: ignore[attr-defined]
             parameters=[req, fmt_p, *rest], return_annotation=Response)
+        parse = _parser(rest)
+        if parse is not None:
+            _DIRECT.append((path, parse, respond))
         doc = (fn.__doc__ or "").strip()
         router.add_api_route(path + ".{fmt}", with_fmt, methods=["GET"], tags=tags,
                              summary=(summary or doc.splitlines()[0]) + " (format by extension)",
@@ -82,6 +96,153 @@ def data_route(path: str, *, tags: list[str] | None = None, summary: str | None 
         return fn
 
     return deco
+
+
+_INT = re.compile(r"0|-?[1-9][0-9]{0,17}")
+_CHECKS: dict[type, Callable[[Any, Any], bool]] = {
+    annotated_types.MaxLen: lambda m, v: len(v) <= m.max_length,
+    annotated_types.MinLen: lambda m, v: len(v) >= m.min_length,
+    annotated_types.Ge: lambda m, v: v >= m.ge,
+    annotated_types.Le: lambda m, v: v <= m.le,
+    annotated_types.Gt: lambda m, v: v > m.gt,
+    annotated_types.Lt: lambda m, v: v < m.lt,
+}
+
+
+def _parser(params: list[inspect.Parameter]) -> Callable[[Request], dict[str, Any] | None] | None:
+    """A reader of a route's path and query parameters, for :func:`direct_route`, or None when
+    a parameter is of a kind it does not read. It reads text, integers and lists of them with
+    length and bound checks, and gives what FastAPI would pass the function for such input;
+    anything it is not sure of (a missing required value, a repeated single value, an integer
+    not written plainly, a failed check) is None, and the full stack answers (its 422)."""
+    readers: list[Callable[[Request], tuple[str, Any] | None]] = []
+    for p in params:
+        hint, info = p.annotation, None
+        if typing.get_origin(hint) is Annotated:
+            hint, *extras = typing.get_args(hint)
+            info = next((x for x in extras if isinstance(x, FieldInfo)), None)
+        if not isinstance(info, (params_.Query, params_.Path)) or info.alias is not None:
+            return None
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional = hint is not None and type(None) in typing.get_args(hint)
+        base = args[0] if optional and len(args) == 1 else hint
+        many = typing.get_origin(base) is list
+        item = typing.get_args(base)[0] if many else base
+        checks = [(type(m), m) for m in info.metadata]
+        if item not in (str, int) or any(k not in _CHECKS for k, _ in checks) \
+                or (optional and p.default is not None) or (many and checks):
+            return None
+        required = p.default is inspect.Parameter.empty
+        readers.append(_reader(p.name, isinstance(info, params_.Path), item, many, required,
+                               None if required else p.default, checks))
+
+    def parse(request: Request) -> dict[str, Any] | None:
+        out = {}
+        for read in readers:
+            got = read(request)
+            if got is None:
+                return None
+            out[got[0]] = got[1]
+        return out
+
+    return parse
+
+
+def _reader(name: str, in_path: bool, item: type, many: bool, required: bool, default: Any,
+            checks: list[tuple[type, Any]]) -> Callable[[Request], tuple[str, Any] | None]:
+    """One parameter's reader for :func:`_parser`: ``(name, value)``, or None when unsure."""
+
+    def value(text: str) -> Any:
+        if item is int:
+            if not _INT.fullmatch(text):
+                return None
+            v: Any = int(text)
+        else:
+            v = text
+        return v if all(_CHECKS[k](m, v) for k, m in checks) else None
+
+    def read(request: Request) -> tuple[str, Any] | None:
+        texts = [request.path_params[name]] if in_path else request.query_params.getlist(name)
+        if not texts:
+            return None if required else (name, default)
+        if many:
+            vals = [value(x) for x in texts]
+            return None if any(v is None for v in vals) else (name, vals)
+        if len(texts) > 1:
+            return None
+        v = value(texts[0])
+        return None if v is None else (name, v)
+
+    return read
+
+
+def direct_route(prefix: str) -> Callable[[Scope, ASGIApp], ASGIApp | None]:
+    """For :class:`~critmin.api._cache.ResponseCacheMiddleware`, as
+    :func:`critmin.api.tables.direct_route` for table pages: ``direct(scope, fallback)`` gives an
+    ASGI app answering a ``GET`` of an analytic route (``{prefix}{path}``, ``.{fmt}``) whose
+    parameters :func:`_parser` reads, without FastAPI's routing and dependency resolution
+    (about a millisecond of the event loop per request under load: docs/benchmarks.md), else
+    None. The route's own ``respond`` runs in the thread pool with the values FastAPI would
+    pass it; a request it cannot read, or one the handler refuses or fails (nothing has been
+    sent yet, and a ``GET`` changes nothing), goes to ``fallback``, the full stack, which
+    answers it as it always has."""
+    routes = _routes(prefix)
+
+    def direct(scope: Scope, fallback: ASGIApp) -> ASGIApp | None:
+        if scope.get("root_path") or not scope["path"].startswith(prefix):
+            return None
+        found = _match(routes, scope["path"])
+        if found is None:
+            return None
+        params, fmt, parse, respond = found
+
+        def call(request: Request) -> Response:
+            kwargs = parse(request)
+            if kwargs is None:
+                raise LookupError("not read here: the full stack answers")
+            return respond(request, Format(fmt), kwargs)
+
+        # from kept tables: on the loop; a whole-atlas table to compute first, or a workbook
+        # (tens of ms to write): in the thread pool
+        return direct_app(params, fallback, call, kept=True, on_loop=fmt in _ON_LOOP_FORMATS)
+
+    return direct
+
+
+Route = tuple[re.Pattern[str], Callable[[Request], dict[str, Any] | None],
+              Callable[[Request, Format, dict[str, Any]], Response]]
+
+
+def _routes(prefix: str) -> list[Route]:
+    """The path patterns of :data:`_DIRECT` under ``prefix``, in the order FastAPI tries them
+    (``path.{fmt}`` first, then ``path``; a path parameter is one path segment)."""
+    routes = []
+    for path, parse, respond in _DIRECT:
+        pattern = re.escape(prefix + path)
+        for n in re.findall(r"{(\w+)}", path):
+            pattern = pattern.replace(re.escape("{" + n + "}"), f"(?P<{n}>[^/]+)")
+        routes.append((re.compile(pattern + r"\.(?P<fmt>[^/]+)"), parse, respond))
+        routes.append((re.compile(pattern), parse, respond))
+    return routes
+
+
+def _match(routes: list[Route], path: str) -> tuple[dict[str, str], str, Any, Any] | None:
+    """``(path parameters, format, parse, respond)`` of the route ``path`` is for, or None (no
+    such route, or a format the routes do not serve)."""
+    for regex, parse, respond in routes:
+        m = regex.fullmatch(path)
+        if m is not None:
+            params = m.groupdict()
+            fmt = params.pop("fmt", "json")
+            if fmt not in _FORMATS:
+                return None
+            return params, fmt, parse, respond
+    return None
+
+
+_FORMATS = frozenset(f.value for f in FILE_FORMATS)
+#: Formats an analytic answer is rendered in on the event loop (the others in a thread).
+_ON_LOOP_FORMATS = frozenset({"json", "csv"})
 
 
 def _atlas(request: Request) -> Any:

@@ -21,8 +21,7 @@ from typing import Any
 import pandas as pd
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Scope
 
 from critmin import schema
 from critmin.api import pageindex
@@ -31,15 +30,14 @@ from critmin.api._core import (
     RELEASE_PARAM,
     AtlasPool,
     FmtPath,
-    NeedsThread,
     annotation_headers,
     atlas_pool,
     csv_rows,
     decode_cursor,
+    direct_app,
     encode_cursor,
     fail,
     json_response,
-    on_the_loop,
     render_frame,
     stream_csv,
     stream_parquet,
@@ -402,21 +400,7 @@ def direct_route(prefix: str) -> Any:
             # (the page handler reads the format from the path parameters)
             call, params, args = handlers[name][0], ({"fmt": fmt} if dot else {}), ()
 
-        async def app(scope: Scope, receive: Receive, send: Send) -> None:
-            scope["path_params"] = params
-            request = Request(scope, receive)
-            try:
-                try:  # in memory (the page index, a kept response): on the loop, no thread hop
-                    with on_the_loop():
-                        response = call(request, *args)
-                except NeedsThread:  # DuckDB: in the thread pool
-                    response = await run_in_threadpool(call, request, *args)
-            except Exception:  # the full stack answers it (its error handlers)
-                del scope["path_params"]
-                await fallback(scope, receive, send)
-                return
-            await response(scope, receive, send)
-
-        return app
+        # in memory (the page index, a kept response): on the loop; DuckDB: in the thread pool
+        return direct_app(params, fallback, lambda request: call(request, *args))
 
     return direct

@@ -22,14 +22,16 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
 from critmin.errors import CritminError
 from critmin.metrics.formulas import GPV_SQL, SHARE_SQL, WORLD_TOTAL_FLAG_SQL, WORLD_TOTAL_SQL
+
+T = TypeVar("T")
 
 #: SQL formulas a query may call as ``{{name(expr, ...)}}``: the template and its arguments.
 FORMULAS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -105,6 +107,12 @@ class Runner:
     def column(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Any]:
         """The first column of ``sql``'s result."""
         return list(self.df(sql, params).iloc[:, 0])
+
+    def kept(self, key: Any, compute: Callable[[], T]) -> T:
+        """``compute()``, which reads only this runner's tables; a runner that remembers its
+        answers while the atlas cannot change keeps it under ``key``; this one computes it each
+        time."""
+        return compute()
 
 
 class DuckDBRunner(Runner):

@@ -49,8 +49,8 @@ tool's columns.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -62,6 +62,7 @@ from critmin.metrics.formulas import calc_gpv
 from critmin.metrics.frames import kept_rows, memo
 from critmin.metrics.geopolrisk_compat import COMPAT, COMPAT_ALIASES, COMPAT_PV_UNMATCHED
 
+T = TypeVar("T")
 CF_CU = 0.409412948
 COLUMNS = ["economy", "material", "year", "hhi", "import_risk", "score", "price", "cf", "flags"]
 #: The default mode's columns: :data:`COLUMNS`, then the HS codes the imports count.
@@ -203,29 +204,41 @@ class _Remembered(Runner):
             self.memo[key] = self.run.df(sql, params)
         return self.memo[key]
 
+    def kept(self, key: Any, compute: Callable[[], T]) -> T:
+        if ("kept", key) not in self.memo:
+            self.memo[("kept", key)] = compute()
+        return self.memo[("kept", key)]  # type: ignore[no-any-return]
+
 
 def _check_economies(run: Runner, economies: list[str], regions: Mapping[str, Sequence[str]]
                      ) -> dict[str, list[str]]:
     """Raise :class:`~critmin.errors.ChoiceError` for an economy that is neither a country of
     the atlas, a group with memberships nor a user region; return the current members of each
     group named (ordered by country name, as the tool lists its EU)."""
-    iso3 = set(run.column(queries(_FILE)["countries"]))
+    iso3, groups = run.kept("economy lookups", lambda: _economy_lookups(run))
+    for e in economies:
+        if e not in regions and e not in iso3 and e not in groups:
+            raise ChoiceError("economy", e, hint="use an ISO 3166 alpha-3 code such as JPN, a "
+                              "group id (" + ", ".join(sorted(groups)) + ") or a --region name")
+    return {g: list(m) for g, m in groups.items()}
+
+
+def _economy_lookups(run: Runner) -> tuple[frozenset[str], dict[str, tuple[str, ...]]]:
+    """The atlas's ISO3 codes, and the current members of each country group."""
+    iso3 = frozenset(run.column(queries(_FILE)["countries"]))
     groups: dict[str, list[str]] = {}
     if run.has_table("country_groups"):
         rows = run.df(queries(_FILE)["current_group_members"])
         for g, m in zip(rows.iloc[:, 0], rows.iloc[:, 1], strict=True):
             groups.setdefault(str(g), []).append(str(m))
-    for e in economies:
-        if e not in regions and e not in iso3 and e not in groups:
-            raise ChoiceError("economy", e, hint="use an ISO 3166 alpha-3 code such as JPN, a "
-                              "group id (" + ", ".join(sorted(groups)) + ") or a --region name")
-    return groups
+    return iso3, {g: tuple(m) for g, m in groups.items()}
 
 
 def _check_years(run: Runner, years: list[int], *, wmd_only: bool) -> list[int]:
     """Years outside the span of the production (World Mining Data's only, ``wmd_only``) and
     trade data raise a :class:`ChoiceError` naming the span."""
-    have = [int(y) for y in run.column(queries(_FILE)["data_years"], {"wmd_only": wmd_only})]
+    have = run.kept(("data years", wmd_only), lambda: [
+        int(y) for y in run.column(queries(_FILE)["data_years"], {"wmd_only": wmd_only})])
     span = range(min(have), max(have) + 1) if have else []
     for y in years:
         reference.require_year(y, span, what="the production and trade data")
