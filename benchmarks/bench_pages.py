@@ -2,10 +2,10 @@
 (issue #17 item 4; target < 300 ms each after the server's start-up warm-up).
 
 Starts ``critmin.api:create_app`` with uvicorn on 127.0.0.1 (a fresh SQLite operational database,
-the atlas given by ``--atlas``), waits until it answers (start-up, including any warm-up the app
-does, is over), then opens every page linked from the navigation bar of the home page in
-Debian's headless Chromium (Playwright, launched as the browser tests launch it), one fresh
-browser context per visit (empty browser cache), and reads the page's navigation timing:
+the atlas given by ``--atlas``), waits until it answers and its start-up warm-up is over (the
+pages' data, then every table's page index), then opens every page linked from the navigation
+bar of the home page in Debian's headless Chromium (Playwright, launched as the browser tests
+launch it), one fresh browser context per visit (empty browser cache), and reads the page's navigation timing:
 
 - ``ttfb``: request start to the first byte of the HTML (server time plus the loopback);
 - ``dcl``: DOMContentLoaded (HTML parsed, deferred scripts run);
@@ -68,11 +68,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+#: What the server logs when its start-up warm-up is over (:func:`critmin.api.warmup.freeze`).
+WARMED_UP = "objects frozen for the garbage collector"
+
+
 def start_server(atlas: Path, work: Path, warmup: bool
                  ) -> tuple[subprocess.Popen[bytes], str, float]:
     """uvicorn on a free port; returns the process, the base URL and the start-up time (s):
-    until the server answers and, with ``warmup``, has logged the end of its page warm-up (as
-    ``critmin serve`` runs it)."""
+    until the server answers and, with ``warmup``, has logged the end of its whole start-up
+    warm-up (as ``critmin serve`` runs it: the pages' data, then the page indexes of the other
+    tables, ending with "objects frozen for the garbage collector")."""
     port = _free_port()
     env = {**os.environ, "CRITMIN_ATLAS": str(atlas), "CRITMIN_WARMUP": "1" if warmup else "0",
            "CRITMIN_DATABASE_URL": f"sqlite:///{work / 'critmin.db'}",
@@ -90,7 +95,7 @@ def start_server(atlas: Path, work: Path, warmup: bool
             raise SystemExit("warm-up failed:\n" + text[-3000:])
         try:
             with urllib.request.urlopen(url + "/api/v1", timeout=2) as r:
-                if r.status == 200 and (not warmup or "pages warmed up" in text):
+                if r.status == 200 and (not warmup or WARMED_UP in text):
                     return proc, url, time.perf_counter() - t0
         except OSError:
             pass
@@ -151,7 +156,8 @@ def main() -> None:
     proc, url, startup = start_server(args.atlas, work, not args.no_warmup)
     print(f"atlas: {args.atlas} ({args.atlas.stat().st_size / 1e6:.0f} MB); server start-up "
           + ("(until /api/v1 answers; no warm-up)" if args.no_warmup
-             else "(until it answers and has logged 'pages warmed up')") + f" {startup:.1f} s")
+             else "(until it answers and has logged the end of its warm-up)")
+          + f" {startup:.1f} s")
     try:
         pages = nav_pages(url)
         with sync_playwright() as pw:
