@@ -114,8 +114,21 @@ def test_kept_mode_computes_no_whole_atlas_table_on_the_loop(starter_atlas: Any)
     from critmin.api._core import AtlasPool, NeedsThread, on_the_loop
 
     pool = AtlasPool(starter_atlas)
-    with on_the_loop(kept=True), pytest.raises(NeedsThread):
-        pool.cursor()  # the atlas is not open yet
+    raised: list[type] = []
+
+    def on_loop() -> None:  # the atlas is not open yet
+        for call in (pool.cursor, pool.atlas):
+            try:
+                with on_the_loop(kept=True):
+                    call()
+            except NeedsThread:
+                raised.append(NeedsThread)
+
+    with pool._lock:  # as while another thread opens the atlas: the loop must not wait for it
+        loop = threading.Thread(target=on_loop, daemon=True)
+        loop.start()
+        loop.join(10)
+    assert raised == [NeedsThread, NeedsThread]
     with on_the_loop(kept=True), pytest.raises(NeedsThread):
         pool.shared("t", lambda: 1)
     assert pool.shared("t", lambda: 2) == 2  # off the loop: computed and kept

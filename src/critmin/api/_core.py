@@ -168,7 +168,8 @@ class AtlasPool:
         return self._base
 
     def cursor(self) -> Any:
-        _off_the_loop()
+        # (before the lock: on the loop, never wait for another thread opening the atlas)
+        _off_the_loop(self._base is not None)
         cur = getattr(self._local, "cursor", None)
         if cur is None:
             with self._lock:
@@ -177,7 +178,7 @@ class AtlasPool:
         return cur
 
     def atlas(self) -> Any:
-        _off_the_loop()
+        _off_the_loop(self._base is not None)
         a = getattr(self._local, "atlas", None)
         if a is None:
             from critmin.atlas import Atlas
