@@ -231,6 +231,9 @@ class Atlas:
         self._lock = threading.Lock()
         #: Work running on cursors of the connection (critmin.plans), waited for by close().
         self._background: list[Future[Any]] = []
+        #: The atlas this one reads beside, on a cursor of its connection
+        #: (:func:`critmin.plans.in_background`): queries prefetched there serve this one too.
+        self.reads_beside: Atlas | None = None
 
     @classmethod
     def open(cls, path: str | Path | None = None, *,
@@ -328,7 +331,9 @@ class Atlas:
         for it (a connection cannot be closed while a cursor of it runs a query)."""
         self._background.append(future)
 
-    def close(self) -> None:
+    def wait_for_background(self) -> None:
+        """Wait for the connection still opening and the work :meth:`in_background` registered
+        (the first part of :meth:`close`)."""
         if self._opening is not None:  # (a connection still opening is closed once open)
             with contextlib.suppress(Exception):
                 self.duckdb_connection  # noqa: B018
@@ -337,6 +342,9 @@ class Atlas:
 
             concurrent.futures.wait(self._background)
             self._background.clear()
+
+    def close(self) -> None:
+        self.wait_for_background()
         if self._con is not None:
             self._con.disconnect()
             self._con = None

@@ -56,6 +56,15 @@ T = TypeVar("T")
 _used: dict[str, None] = {}
 #: Plans started by :func:`prefetch`: file name -> (plan, future of its frames, atlas).
 _ahead: dict[str, tuple[dict[str, Any], Any, Any]] = {}
+#: Package SQL queries (:mod:`critmin.metrics._sql`) run on a DuckDB atlas in this process, by
+#: :func:`query_key`, in order (for :func:`remember`).
+_used_queries: dict[str, None] = {}
+#: Package SQL queries started by :func:`prefetch`: query key -> (future of the cursor holding
+#: the result, atlas).
+_ahead_queries: dict[str, tuple[Any, Any]] = {}
+#: True from :func:`prefetch` to :func:`forget` (a command line's run): only then are package
+#: SQL queries remembered (a server asks for many, and remembers none).
+_remembering = False
 
 
 def frames(atlas: Any, site: str, args: Mapping[str, Any],
@@ -128,10 +137,15 @@ def prefetch(atlas: Any, run_key: str) -> None:
     engine or with the cache off."""
     if not _enabled(atlas):
         return
+    global _remembering
+    _remembering = True
+    _used_queries.clear()  # (this run's, not an earlier command's in the same process)
     try:
-        names = json.loads(_run_path(run_key).read_text(encoding="utf-8"))
+        saved = json.loads(_run_path(run_key).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        names = []
+        saved = {}
+    names = saved.get("plans") if isinstance(saved, dict) else None
+    keys = saved.get("queries") if isinstance(saved, dict) else None
     import threading
     from concurrent.futures import Future
 
@@ -143,10 +157,22 @@ def prefetch(atlas: Any, run_key: str) -> None:
             future: Future[dict[str, pd.DataFrame]] = Future()
             _ahead[str(name)] = (plan, future, atlas)
             todo.append((plan, future))
+    asked = []
+    for key in dict.fromkeys(keys) if isinstance(keys, list) else []:
+        try:
+            sql, params = json.loads(key)
+        except (TypeError, ValueError):
+            continue
+        if isinstance(sql, str) and isinstance(params, dict) and key not in _ahead_queries:
+            started: Future[Any] = Future()
+            _ahead_queries[key] = (started, atlas)
+            asked.append((sql, params, started))
 
     def start(con: Any) -> None:
-        """Start each plan on a cursor of ``con``, made on this thread (the connection takes
-        one call at a time): the threads then use only their own cursors."""
+        """Start each plan and query on a cursor of ``con``, made on this thread (the
+        connection takes one call at a time): the threads then use only their own cursors."""
+        if asked:
+            _start_queries(atlas, con, asked)
         for plan, future in todo:
             atlas.in_background(future)  # (close() waits for it)
             try:
@@ -166,17 +192,103 @@ def prefetch(atlas: Any, run_key: str) -> None:
 
             threading.Thread(target=work, name="critmin-prefetch", daemon=True).start()
 
-    if todo:
+    if todo or asked:
         atlas.open_in_background(then=start)
 
 
+def _start_queries(atlas: Any, con: Any, asked: list[tuple[str, dict[str, Any], Any]]) -> None:
+    """Run the package SQL queries ``asked`` (SQL, parameters, future), each on its own cursor
+    of ``con`` made here, :data:`PARALLEL_QUERIES` at a time in one background thread pool;
+    each future gets the cursor holding its result (closed by :func:`prefetched_query`'s
+    caller, or by :func:`forget`)."""
+    import threading
+
+    jobs = []
+    for sql, params, future in asked:
+        atlas.in_background(future)  # (close() waits for it)
+        try:
+            jobs.append((sql, params, future, con.cursor()))
+        except BaseException as exc:
+            future.set_exception(exc)
+
+    def work(job: tuple[str, dict[str, Any], Any, Any]) -> None:
+        sql, params, future, cursor = job
+        try:
+            cursor.execute(sql, params)
+        except BaseException as exc:  # (the caller runs the query itself then)
+            cursor.close()
+            future.set_exception(exc)
+        else:
+            future.set_result(cursor)
+
+    def pool() -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(len(jobs), PARALLEL_QUERIES)) as ex:
+            list(ex.map(work, jobs))
+
+    if jobs:
+        threading.Thread(target=pool, name="critmin-prefetch-sql", daemon=True).start()
+
+
+def query_key(sql: str, params: Mapping[str, Any]) -> str | None:
+    """The key of a package SQL query with its bound parameters (JSON text), or None when the
+    parameters do not read back from JSON as the same values (tuples, NaN, other types): such
+    a query is neither remembered nor prefetched."""
+    try:
+        key = json.dumps([sql, dict(params)], sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+    return key if json.loads(key) == [sql, dict(params)] else None
+
+
+def prefetched_query(atlas: Any, sql: str, params: Mapping[str, Any]) -> Any | None:
+    """The DuckDB cursor holding the result of ``sql`` with ``params`` when :func:`prefetch`
+    started that query on ``atlas`` (or on the atlas a background reader of :func:`in_background`
+    reads beside) and it succeeded; the caller fetches the result and closes the cursor. None
+    otherwise (the caller runs the query). Either way, during a command line's run (from
+    :func:`prefetch` to :func:`forget`), the query is remembered for the next run
+    (:func:`remember`) when ``atlas`` keeps plans. The query ran in this process on this atlas's
+    connection, so its result is the one running it now gives."""
+    root = getattr(atlas, "reads_beside", None) or atlas
+    if not _enabled(root):
+        return None
+    key = query_key(sql, params)
+    if key is None:
+        return None
+    if _remembering:
+        _used_queries[key] = None
+    ahead = _ahead_queries.pop(key, None)
+    if ahead is None:
+        return None
+    future, owner = ahead
+    if owner is not root:
+        return None
+    try:
+        return future.result()
+    except Exception:
+        return None
+
+
+def forget() -> None:
+    """Drop what :func:`prefetch` started and nobody asked for: called when a command line's
+    work is done (closing the atlas waits for that work, and closing its connection closes
+    the cursors)."""
+    global _remembering
+    _remembering = False
+    _ahead_queries.clear()
+    _ahead.clear()
+
+
 def remember(run_key: str) -> None:
-    """Save the names of the plans :func:`frames` used in this process under ``run_key``, for
-    :func:`prefetch` in the next run with the same key."""
+    """Save the names of the plans :func:`frames` used in this process, and the package SQL
+    queries run (:func:`prefetched_query`), under ``run_key``, for :func:`prefetch` in the next
+    run with the same key."""
     from critmin.atlas import sql_cache_enabled
 
-    if _used and sql_cache_enabled():
-        _write(_run_path(run_key), json.dumps(list(_used)))
+    if (_used or _used_queries) and sql_cache_enabled():
+        _write(_run_path(run_key), json.dumps({"plans": list(_used),
+                                               "queries": list(_used_queries)}))
 
 
 def _enabled(atlas: Any) -> bool:
@@ -215,6 +327,7 @@ def in_background(atlas: Any, fn: Callable[[Any], T]) -> Callable[[], T]:
     reader = Atlas(atlas.path, release=atlas.release,
                    connection=atlas.duckdb_connection.cursor(),
                    made_by_connect=not atlas.given_connection)
+    reader.reads_beside = atlas  # (its queries may take what prefetch() started on atlas)
     context = contextvars.copy_context()  # (the provenance record of the caller)
     future: Future[T] = Future()
 

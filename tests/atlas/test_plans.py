@@ -257,3 +257,63 @@ def test_reference_tables_hold_the_values_and_types_arrow_would_give() -> None:
                        ).fetchall() == [(0, None)]
     assert con.execute("SELECT typeof(a) FROM (SELECT a FROM critmin_ref_empty UNION ALL "
                        "SELECT 'x')").fetchall() == [("VARCHAR",)]
+
+
+def test_a_command_prefetches_the_package_queries_it_ran_last_time(
+        cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The package SQL queries (critmin.metrics._sql) a command ran are started ahead on its
+    next run, on the atlas it opens; a query takes the result started for it (the same SQL
+    and parameters, on the same atlas or a reader beside it) and gives the same frame as one
+    run then; another atlas handle runs its own."""
+    from critmin.metrics.concentration import family_concentration
+
+    for name in ("_used", "_used_queries", "_ahead", "_ahead_queries"):
+        monkeypatch.setattr(plans, name, {})
+    monkeypatch.setattr(plans, "_remembering", False)
+    fresh = family_concentration(Atlas(cache), "cobalt")
+    assert not plans._used_queries  # outside a command line's run: nothing remembered
+    with Atlas(cache) as a:
+        plans.prefetch(a, "critmin test conc")  # (nothing remembered yet: nothing started)
+        assert not plans._ahead_queries
+        pd.testing.assert_frame_equal(family_concentration(a, "cobalt"), fresh)
+        plans.forget()
+    asked = dict(plans._used_queries)
+    assert len(asked) >= 2  # the column lookup and the concentration query
+    plans.remember("critmin test conc")
+
+    taken: list[bool] = []
+    real = plans.prefetched_query
+
+    def spy(atlas: Any, sql: str, params: Any) -> Any:
+        cursor = real(atlas, sql, params)
+        taken.append(cursor is not None)
+        return cursor
+
+    monkeypatch.setattr(plans, "prefetched_query", spy)
+    with Atlas(cache) as a:
+        plans.prefetch(a, "critmin test conc")
+        assert set(plans._ahead_queries) == set(asked)  # started before anything asked
+        pd.testing.assert_frame_equal(family_concentration(a, "cobalt"), fresh)
+        assert taken and all(taken) and not plans._ahead_queries
+        plans.forget()
+    taken.clear()
+    with Atlas(cache) as a:  # a reader beside the atlas takes them too
+        plans.prefetch(a, "critmin test conc")
+        wait = plans.in_background(a, lambda reader: family_concentration(reader, "cobalt"))
+        pd.testing.assert_frame_equal(wait(), fresh)
+        assert taken and all(taken)
+        plans.forget()
+    taken.clear()
+    with Atlas(cache) as a, Atlas(cache) as b:  # another handle: not its queries
+        plans.prefetch(a, "critmin test conc")
+        pd.testing.assert_frame_equal(family_concentration(b, "cobalt"), fresh)
+        assert taken and not any(taken)
+        plans.forget()
+    assert not plans._ahead_queries
+
+
+def test_a_query_key_reads_back_as_the_same_parameters() -> None:
+    assert plans.query_key("SELECT $x", {"x": [1, "a", None]}) is not None
+    assert plans.query_key("SELECT $x", {"x": (1, 2)}) is None  # a tuple reads back as a list
+    assert plans.query_key("SELECT $x", {"x": float("nan")}) is None
+    assert plans.query_key("SELECT $x", {"x": object()}) is None

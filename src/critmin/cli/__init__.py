@@ -177,16 +177,31 @@ def run_analytic(fn: Callable[[Any], T], db: Path | None, engine: str | None = N
 
     # this command line, where it runs: the key of the plans it used last time (critmin.plans)
     run_key = "\0".join([os.getcwd(), os.environ.get(RELEASE_ENV, ""), *_argv])
-    with analytic_atlas(db, engine, parquet, master) as handle:
+    handle = analytic_atlas(db, engine, parquet, master)
+    try:
         if isinstance(handle, Atlas):  # opened, and the queries the same command ran last time
             plans.prefetch(handle, run_key)  # started, while ``fn`` imports what it needs
             handle.open_in_background()
-        with provenance.recording() as reads:
-            result = fn(handle)
+        try:
+            with provenance.recording() as reads:
+                result = fn(handle)
+        finally:
+            plans.forget()
         plans.remember(run_key)
-        global _quick_exit
-        _quick_exit = True
-        return result, provenance.atlas_annotations(handle, reads)
+        ann = provenance.atlas_annotations(handle, reads)
+    except BaseException:
+        handle.close()
+        raise
+    if isinstance(handle, Atlas):
+        # the command only prints from here: its atlas closes when main() returns, or not at
+        # all when the process ends at once (console(): closing DuckDB takes 15-40 ms)
+        handle.wait_for_background()
+        _open_atlases.append(handle)
+    else:
+        handle.close()
+    global _quick_exit
+    _quick_exit = True
+    return result, ann
 
 
 def duckdb_atlas(db: Path | None, command: str) -> Atlas:
@@ -232,6 +247,16 @@ _argv: list[str] = []
 #: Set by a command that only read and printed (:func:`run_analytic`): the process may end
 #: without tearing the interpreter down (:func:`console`).
 _quick_exit = False
+#: Atlases a command read and left open for its output (:func:`run_analytic`), closed when
+#: :func:`main` returns unless the process ends at once (:func:`console`).
+_open_atlases: list[Atlas] = []
+#: Set by :func:`console`: the process ends when :func:`main` returns.
+_ending = False
+
+
+def _close_atlases() -> None:
+    while _open_atlases:
+        _open_atlases.pop().close()
 
 
 def console() -> None:
@@ -240,6 +265,8 @@ def console() -> None:
     the ``atexit`` handlers have run and the standard streams are flushed: freeing pandas' and
     DuckDB's objects one by one at interpreter shutdown takes about 60 ms a person waits for
     and nothing needs (docs/benchmarks.md, interactive commands)."""
+    global _ending
+    _ending = True
     try:
         main()
     except SystemExit as exc:
@@ -279,6 +306,9 @@ def main(argv: list[str] | None = None) -> None:
     except CritminError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(1)
+    finally:
+        if not (_ending and _quick_exit):
+            _close_atlases()
     sys.exit(rv if isinstance(rv, int) else 0)
 
 

@@ -118,8 +118,11 @@ class Runner:
 class DuckDBRunner(Runner):
     """A DuckDB connection, or an Ibis DuckDB backend: parameters bound by DuckDB."""
 
-    def __init__(self, con: Any) -> None:
+    def __init__(self, con: Any, *, atlas: Any = None) -> None:
+        """``atlas``: the :class:`critmin.atlas.Atlas` whose connection ``con`` is; a query a
+        command line prefetched on it (:func:`critmin.plans.prefetch`) is taken from there."""
         self.con = con
+        self.atlas = atlas
         self._tables: set[str] | None = None
 
     def has_table(self, name: str) -> bool:
@@ -134,14 +137,31 @@ class DuckDBRunner(Runner):
     def df(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         if hasattr(self.con, "raw_sql"):  # an Ibis backend
             return self.con.raw_sql(sql, parameters=_used(sql, params)).df()
-        return self.con.execute(sql, _used(sql, params)).df()
+        return self._fetch(sql, params, lambda result: result.df())
 
     def column(self, sql: str, params: Mapping[str, Any] | None = None) -> list[Any]:
         """The first column of ``sql``'s result, as Python values (no DataFrame is built: the
         input checks run several such lookups before the main query)."""
         if hasattr(self.con, "raw_sql"):
             return super().column(sql, params)
-        return [r[0] for r in self.con.execute(sql, _used(sql, params)).fetchall()]
+        return self._fetch(sql, params, lambda result: [r[0] for r in result.fetchall()])
+
+    def _fetch(self, sql: str, params: Mapping[str, Any] | None, fetch: Callable[[Any], T]
+               ) -> T:
+        """``fetch`` of the result of ``sql``: the one a command line started ahead on the
+        atlas (:func:`critmin.plans.prefetched_query`, the same query and parameters run on
+        the same connection), else run now."""
+        used = _used(sql, params)
+        if self.atlas is not None:
+            from critmin import plans
+
+            ahead = plans.prefetched_query(self.atlas, sql, used)
+            if ahead is not None:
+                try:
+                    return fetch(ahead)
+                finally:
+                    ahead.close()
+        return fetch(self.con.execute(sql, used))
 
 
 class SparkRunner(Runner):
@@ -207,7 +227,7 @@ def runner(source: Any, tables: tuple[str, ...]) -> Runner:
         return SparkRunner(source.session) if source.engine == "spark" else DuckDBRunner(
             source.con)
     if isinstance(source, Atlas):
-        return DuckDBRunner(source.duckdb_connection)
+        return DuckDBRunner(source.duckdb_connection, atlas=source)
     if getattr(source, "name", None) == "duckdb":
         return DuckDBRunner(source)
     raise CritminError(f"cannot run SQL on {type(source).__name__}: pass an Atlas, a "
