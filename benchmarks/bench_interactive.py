@@ -12,7 +12,9 @@ compiled-query cache written; then the best and the median of ``--repeat`` runs,
 The floor of each command is one hand-written DuckDB SQL query over the same atlas file that
 computes the command's core answer (the same rows, joins and aggregates), timed in the same run
 both as a fresh process (``python -c "import duckdb; ..."``: the like-for-like comparison with a
-command) and in-process (connect + query only). The report gives the ratio command / floor.
+command) and in-process (connect + query only). The report gives the ratio command / floor,
+and the CPU seconds (user + system, all threads) a command uses: on 2 cores no command can take
+less wall time than half its CPU seconds.
 
 The atlas is built once with ``critmin atlas build`` from ../shared/data (baci, usgs, wgi, wmd)
 unless ``--atlas`` names an existing file.
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -127,12 +130,20 @@ CASES: list[tuple[str, list[str], str | None]] = [
 ]
 
 
+#: CPU seconds (user + system) of each command run by :func:`_run`, by command line.
+CPU: dict[str, list[float]] = {}
+
+
 def _run(cmd: list[str], env: dict[str, str]) -> float:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     out = subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     dt = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if out.returncode != 0:
         raise SystemExit(f"failed: {' '.join(cmd)}: {out.stderr.decode()[-500:]}")
+    CPU.setdefault(" ".join(cmd), []).append(
+        after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     return dt
 
 
@@ -187,9 +198,9 @@ def main() -> None:
           f"load before {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
     print(f"atlas: {args.atlas} ({args.atlas.stat().st_size / 1e6:.0f} MB); "
           f"best / median of {args.repeat} warm runs")
-    print("| command | critmin best (median) s | floor process best (median) s | ratio best "
-          "| floor query in-process best s | target |")
-    print("|---|---|---|---|---|---|")
+    print("| command | critmin best (median) s | critmin CPU s (median) | floor process best "
+          "(median) s | ratio best | floor query in-process best s | target |")
+    print("|---|---|---|---|---|---|---|")
     for name, argv, sql in CASES:
         if args.only and not any(o in name for o in args.only):
             continue
@@ -210,7 +221,8 @@ def main() -> None:
             q = f"{min(_floor_inprocess(args.atlas, sql, args.repeat)):.3f}"
             floor_name = "DuckDB SQL"
             target = "< 1 s"
-        print(f"| `{name}` | {min(ct):.3f} ({statistics.median(ct):.3f}) | "
+        cpu = statistics.median(CPU[" ".join(cmd)][1:])  # (the warm runs)
+        print(f"| `{name}` | {min(ct):.3f} ({statistics.median(ct):.3f}) | {cpu:.2f} | "
               f"{min(ft):.3f} ({statistics.median(ft):.3f}) {floor_name} | "
               f"{min(ct) / min(ft):.1f}x | {q} | {target} |", flush=True)
     print(f"load after {' '.join(Path('/proc/loadavg').read_text().split()[:3])}")
