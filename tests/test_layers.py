@@ -21,6 +21,7 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
 #: along the edges listed in SURFACE_EDGES.
 LAYERS: dict[str, int] = {
     "errors": 0,
+    "_texttable": 0,
     "schema": 1,
     "inputs": 1,
     "output": 1,
