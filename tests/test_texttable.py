@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import given, settings
@@ -33,20 +34,13 @@ from critmin import _texttable, output
 @contextmanager
 def _environ(**values: str | None) -> Iterator[None]:
     """``os.environ`` with ``values`` set (``None``: unset) inside the block."""
-    saved = {k: os.environ.get(k) for k in values}
-    try:
+    with mock.patch.dict(os.environ):
         for k, v in values.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
         yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 #: a console whose ``Console().width`` is 1 (COLUMNS and LINES fixed), so ``text_table`` renders
