@@ -250,6 +250,8 @@ def prefetched_query(atlas: Any, sql: str, params: Mapping[str, Any]) -> Any | N
     :func:`prefetch` to :func:`forget`), the query is remembered for the next run
     (:func:`remember`) when ``atlas`` keeps plans. The query ran in this process on this atlas's
     connection, so its result is the one running it now gives."""
+    if not (_remembering or _ahead_queries):  # (a server, a library call: nothing to do)
+        return None
     root = getattr(atlas, "reads_beside", None) or atlas
     if not _enabled(root):
         return None
