@@ -73,12 +73,19 @@ def queries(draw: st.DrawFn, distinct: dict[str, dict[str, list[Any]]]
     table = draw(st.sampled_from(TABLES))
     t = schema.table(table)
     filters = []
-    for _ in range(draw(st.integers(0, 3))):
+    # half the queries are pages that usually have rows (one filter, on a value the table
+    # holds; a page of several rows near the start), whatever else Hypothesis draws: its
+    # examples follow the constants of the modules loaded, so they differ with the tests run
+    # before, and the other half's share of pages with rows went from 30 % to 17 %
+    only_seen = draw(st.booleans())
+    for _ in range(draw(st.integers(0, 1 if only_seen else 3))):
         col = draw(st.sampled_from(t.columns))
         op = draw(st.sampled_from(list(tables.OPS)))
         seen = distinct[table][col.name]
         value_strategy = st.sampled_from(seen) if seen else st.nothing()
-        if col.type == "DOUBLE":
+        if only_seen and seen:
+            pass
+        elif col.type == "DOUBLE":
             value_strategy = value_strategy | st.floats(-1e6, 1e6, allow_nan=False)
         elif col.type == "VARCHAR":
             value_strategy = value_strategy | st.text(max_size=4)
@@ -95,8 +102,8 @@ def queries(draw: st.DrawFn, distinct: dict[str, dict[str, list[Any]]]
         filters.append(Filter(col.name, op, values))
     sort = draw(st.none() | st.sampled_from(t.column_names))
     desc = draw(st.booleans())
-    offset = draw(st.sampled_from([0, 0, 1, 7, 50, 1000]))
-    limit = draw(st.sampled_from([1, 2, 21, 101, 1001]))
+    offset = draw(st.sampled_from([0, 0, 1, 7] if only_seen else [0, 0, 1, 7, 50, 1000]))
+    limit = draw(st.sampled_from([2, 21, 101, 1001] if only_seen else [1, 2, 21, 101, 1001]))
     return table, filters, sort, desc, offset, limit
 
 
