@@ -111,3 +111,24 @@ def test_hs92_codes_exist_in_the_published_nomenclature() -> None:
     mapped = {r["hs_code"] for r in _rows("critmin.reference", "hs_map.csv")
               if r["hs_revision"] == "HS92"}
     assert mapped - published == set(), f"not HS92 subheadings: {sorted(mapped - published)}"
+
+
+def test_the_iso3_fast_path_is_the_full_tables_answer() -> None:
+    """resolve_country answers an ISO 3166-1 alpha-3 code from pycountry's data file without
+    building the country table: the codes are pycountry's, each a row of the full table, and
+    the answer for any three letters (known or not) is the full table's."""
+    import pycountry
+
+    from critmin.countries import country_codes, iso3166_alpha3
+    from critmin.errors import ChoiceError
+    from critmin.reference import resolve_country
+
+    fast = iso3166_alpha3()
+    assert fast == {c.alpha_3 for c in pycountry.countries} and len(fast) > 240
+    rows = country_codes().rows
+    assert fast <= set(rows)
+    for code in [*sorted(fast)[::7], "jpn", " ind ", "SUN", "XKX"]:  # (SUN former, XKX alias)
+        want = code.strip().upper()
+        assert want in rows and resolve_country(code) == want
+    with pytest.raises(ChoiceError, match="country"):
+        resolve_country("QQQ")

@@ -201,8 +201,12 @@ def resolve_country(value: str) -> str:
     >>> resolve_country("congo (kinshasa)")
     'COD'
     """
-    cc = _codes()
+    from critmin.countries import iso3166_alpha3
+
     code = str(value).strip().upper()
+    if len(code) == 3 and code in iso3166_alpha3():  # (a row of the full table, read faster)
+        return code
+    cc = _codes()
     if code in cc.rows:
         return code
     if len(code) == 2:
