@@ -200,7 +200,7 @@ def _start_queries(atlas: Any, con: Any, asked: list[tuple[str, dict[str, Any], 
     """Run the package SQL queries ``asked`` (SQL, parameters, future), each on its own cursor
     of ``con`` made here, :data:`PARALLEL_QUERIES` at a time in one background thread pool;
     each future gets the cursor holding its result (closed by :func:`prefetched_query`'s
-    caller, or by :func:`forget`)."""
+    caller; one nobody asks for is closed with the atlas's connection)."""
     import threading
 
     jobs = []
